@@ -1,0 +1,68 @@
+package registry
+
+import (
+	"context"
+	"io"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry/remote"
+)
+
+// remoteRepository is a repository on a registry reached over HTTP(S). It
+// embeds *remote.Repository so that oras-go still finds its optional
+// capabilities (Mount, PushReference, FetchReference, Blobs, Manifests) and
+// translates the errors of the common operations.
+type remoteRepository struct {
+	*remote.Repository
+	location string
+}
+
+func (r *remoteRepository) Location() string { return r.location }
+
+func (r *remoteRepository) Fetch(ctx context.Context, target ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := r.Repository.Fetch(ctx, target)
+	return rc, opError("fetch", r.location, target.Digest.String(), err)
+}
+
+func (r *remoteRepository) Push(ctx context.Context, expected ocispec.Descriptor, content io.Reader) error {
+	return opError("push", r.location, expected.Digest.String(), r.Repository.Push(ctx, expected, content))
+}
+
+func (r *remoteRepository) Exists(ctx context.Context, target ocispec.Descriptor) (bool, error) {
+	ok, err := r.Repository.Exists(ctx, target)
+	return ok, opError("exists", r.location, target.Digest.String(), err)
+}
+
+func (r *remoteRepository) Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error) {
+	d, err := r.Repository.Resolve(ctx, reference)
+	return d, opError("resolve", r.location, reference, err)
+}
+
+func (r *remoteRepository) Tag(ctx context.Context, desc ocispec.Descriptor, reference string) error {
+	return opError("tag", r.location, reference, r.Repository.Tag(ctx, desc, reference))
+}
+
+func (r *remoteRepository) Delete(ctx context.Context, target ocispec.Descriptor) error {
+	return opError("delete", r.location, target.Digest.String(), r.Repository.Delete(ctx, target))
+}
+
+func (r *remoteRepository) Tags(ctx context.Context, last string, fn func(tags []string) error) error {
+	return opError("tags", r.location, "", r.Repository.Tags(ctx, last, fn))
+}
+
+func (r *remoteRepository) Referrers(ctx context.Context, desc ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
+	return opError("referrers", r.location, desc.Digest.String(), r.Repository.Referrers(ctx, desc, artifactType, fn))
+}
+
+func (r *remoteRepository) FetchReference(ctx context.Context, reference string) (ocispec.Descriptor, io.ReadCloser, error) {
+	d, rc, err := r.Repository.FetchReference(ctx, reference)
+	return d, rc, opError("fetch", r.location, reference, err)
+}
+
+func (r *remoteRepository) PushReference(ctx context.Context, expected ocispec.Descriptor, content io.Reader, reference string) error {
+	return opError("push", r.location, reference, r.Repository.PushReference(ctx, expected, content, reference))
+}
+
+func (r *remoteRepository) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo string, getContent func() (io.ReadCloser, error)) error {
+	return opError("mount", r.location, desc.Digest.String(), r.Repository.Mount(ctx, desc, fromRepo, getContent))
+}
