@@ -1,0 +1,53 @@
+package sbom
+
+import "time"
+
+// Document is a software bill of materials for one subject (an image
+// manifest, usually): the packages found in it and who produced the list.
+//
+// A Document is a plain value; it marshals to stable JSON and holds no
+// references to the image it describes.
+type Document struct {
+	// Name is a human-readable name of the subject, for example
+	// "docker.io/library/nginx@sha256:...". Empty is allowed.
+	Name string `json:"name,omitempty"`
+	// Created is when the document was produced. Zero means unknown.
+	Created time.Time `json:"created,omitzero"`
+	// Creators names the tools and organisations that produced the document,
+	// in SPDX creator form ("Tool: cssc-1.0", "Organization: Example").
+	Creators []string `json:"creators,omitempty"`
+	// Packages lists the software packages found, in a stable order.
+	Packages []Package `json:"packages,omitempty"`
+}
+
+// Package is one software package found in the subject.
+type Package struct {
+	// Name is the package name as its ecosystem spells it (binary package
+	// name for Debian and Alpine, module path for Go, groupId:artifactId for
+	// Maven).
+	Name string `json:"name"`
+	// Version is the installed version as its ecosystem spells it.
+	Version string `json:"version,omitempty"`
+	// PURL is the package URL (https://github.com/package-url/purl-spec),
+	// empty if unknown.
+	PURL string `json:"purl,omitempty"`
+	// Ecosystem is the OSV ecosystem of the package, for example "Debian:12",
+	// "Alpine:v3.20", "Go", "npm", "PyPI" or "Maven". Empty if unknown.
+	Ecosystem string `json:"ecosystem,omitempty"`
+	// SourceName is the name of the source package this binary package was
+	// built from (Debian "Source:", Alpine origin). Empty means the same as
+	// Name or not applicable. Debian and Alpine OSV records are keyed by it.
+	SourceName string `json:"sourceName,omitempty"`
+	// SourceVersion is the version of the source package when it differs
+	// from Version. Empty means the same as Version.
+	SourceVersion string `json:"sourceVersion,omitempty"`
+	// Licenses lists the licences as declared by the package, ideally SPDX
+	// license expressions; free text is kept as found.
+	Licenses []string `json:"licenses,omitempty"`
+	// Layer is the digest of the image layer that introduced the package
+	// ("sha256:..."), empty if unknown.
+	Layer string `json:"layer,omitempty"`
+	// Locations lists the paths in the image filesystem where the package
+	// was found (package database, binary, manifest file).
+	Locations []string `json:"locations,omitempty"`
+}
