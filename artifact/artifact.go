@@ -38,6 +38,15 @@ const (
 	// MediaTypeCosignSimpleSigning is the layer media type of a legacy cosign
 	// signature payload.
 	MediaTypeCosignSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+	// MediaTypeCosignSPDX is the layer media type cosign gives an SPDX JSON
+	// document in a "sha256-<hex>.sbom" manifest (read only).
+	MediaTypeCosignSPDX = "text/spdx+json"
+	// MediaTypeCosignSPDXTagValue is the layer media type cosign gives an
+	// SPDX tag-value document (read only; cssc does not parse tag-value).
+	MediaTypeCosignSPDXTagValue = "text/spdx"
+	// MediaTypeCosignCycloneDXXML is the layer media type cosign gives a
+	// CycloneDX XML document (read only; cssc does not parse XML).
+	MediaTypeCosignCycloneDXXML = "application/vnd.cyclonedx"
 )
 
 // Annotation keys.
@@ -68,6 +77,15 @@ const (
 	// AnnotationDockerReferenceDigest is the digest of the image manifest a
 	// buildkit attestation manifest describes.
 	AnnotationDockerReferenceDigest = "vnd.docker.reference.digest"
+	// AnnotationCosignPredicateType names the in-toto predicate of a DSSE
+	// layer in a cosign "sha256-<hex>.att" manifest (read only).
+	AnnotationCosignPredicateType = "predicateType"
+	// AnnotationSigstoreBundlePredicateType names the in-toto predicate of a
+	// sigstore bundle stored as a referrer (read only).
+	AnnotationSigstoreBundlePredicateType = "dev.sigstore.bundle.predicateType"
+	// AnnotationSigstoreBundleContent says what a sigstore bundle referrer
+	// holds: "dsse-envelope" or "message-signature" (read only).
+	AnnotationSigstoreBundleContent = "dev.sigstore.bundle.content"
 )
 
 // Predicate types for TypeInToto artifacts.
