@@ -1,0 +1,29 @@
+// Package scan defines how cssc scans an image and what a scan reports,
+// and provides the image filesystem walk that file-reading scanners and the
+// SBOM generator share.
+//
+// In the Acquire stage, step 5 scans the quarantined image: a [Scanner]
+// takes an [Image] (a platform manifest in a repository, plus its SBOM when
+// one is known) and returns a [Report]: the kind of scan
+// (artifact.ReportKindVulnerability or artifact.ReportKindMalware), the
+// [Tool] with its database version, the subject digest, the time and the
+// [Finding] values. Step 6 attaches each report to the image as SARIF 2.1.0
+// ([Report.SARIF], one report per scanner kind, readable by Ratify's
+// vulnerability-report verifier); the catalog reads reports back with
+// [DecodeSARIF] to compare rescans.
+//
+// Scanners (sources of reports) in cssc:
+//
+//   - scan/osv: matches the SBOM's packages against an offline OSV database;
+//   - scan/clamav: streams every regular file to clamd over INSTREAM;
+//   - [ScannerFunc]: any function, for custom scanners.
+//
+// Sinks: [Report.SARIF] (attached as an application/sarif+json referrer),
+// the report's JSON form (stable: call [Report.Sort]), and policy evidence.
+// Check any Scanner in one call with scan/scantest.
+//
+// [Walk] visits each file of an image's final, merged filesystem once,
+// streaming gzip, zstd and uncompressed tar layers from the registry without
+// extracting to disk, applying whiteouts, and refusing hostile layers within
+// documented caps ([WalkOptions], [ErrLimitExceeded]).
+package scan

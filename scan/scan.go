@@ -1,0 +1,188 @@
+package scan
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cssc-go/cssc/sbom"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+)
+
+// Sentinel errors that callers branch on with errors.Is.
+var (
+	// ErrNoImage: a Scanner was given a nil *Image or an Image without a
+	// Repository or Manifest.
+	ErrNoImage = errors.New("no image to scan")
+	// ErrScanFailed: the scanner could not give a verdict on all of the
+	// image (a file over the scanner's size limit, a scanner error, a
+	// timeout). A failed scan is never a clean one.
+	ErrScanFailed = errors.New("scan failed")
+	// ErrInvalidReport: a serialised report (SARIF or JSON) could not be
+	// decoded or is larger than its cap.
+	ErrInvalidReport = errors.New("invalid report")
+)
+
+// Image is what a Scanner scans: one platform image manifest in a
+// repository, and optionally the SBOM already known for it.
+type Image struct {
+	// Repository holds the manifest, config and layers. A registry.Repository
+	// satisfies it.
+	Repository content.ReadOnlyStorage
+	// Reference is a human-readable name of the image
+	// ("registry.corp/quarantine/nginx@sha256:..."), for reports and logs.
+	// Empty is allowed.
+	Reference string
+	// Manifest is the descriptor of a platform image manifest (not an index).
+	Manifest ocispec.Descriptor
+	// Platform is the platform of Manifest, nil if unknown.
+	Platform *ocispec.Platform
+	// SBOM is the software bill of materials of the image if one is known
+	// (generated or supplied by the publisher). Scanners that match packages
+	// (scan/osv) need it; scanners that read files (scan/clamav) ignore it.
+	SBOM *sbom.Document
+}
+
+// Validate reports whether img can be scanned: it is not nil, has a
+// Repository, and its Manifest has a valid digest. Errors wrap ErrNoImage.
+func (img *Image) Validate() error {
+	switch {
+	case img == nil:
+		return ErrNoImage
+	case img.Repository == nil:
+		return errors.Join(ErrNoImage, errors.New("image has no repository"))
+	case img.Manifest.Digest.Validate() != nil:
+		return errors.Join(ErrNoImage, errors.New("image manifest has no valid digest"))
+	}
+	return nil
+}
+
+// Scanner scans an image and reports what it found. Implementations return
+// a Report (with Kind, Tool, Subject and Time filled) and a nil error when
+// the whole image was scanned; an error (wrapping ErrScanFailed where the
+// scanner itself failed) otherwise. A nil *Image is an error wrapping
+// ErrNoImage, and a cancelled context stops the scan with ctx.Err().
+//
+// Implementations in cssc: scan/osv (vulnerabilities, from the SBOM) and
+// scan/clamav (malware, from the files). Check your own with
+// scan/scantest.
+type Scanner interface {
+	Scan(ctx context.Context, img *Image) (*Report, error)
+}
+
+// ScannerFunc adapts a function to the Scanner interface.
+type ScannerFunc func(ctx context.Context, img *Image) (*Report, error)
+
+// Scan calls f(ctx, img).
+func (f ScannerFunc) Scan(ctx context.Context, img *Image) (*Report, error) { return f(ctx, img) }
+
+// Tool identifies the scanner that wrote a report.
+type Tool struct {
+	// Name is the tool name ("osv", "clamav").
+	Name string `json:"name"`
+	// Version is the tool version (clamd's engine version, cssc's version).
+	Version string `json:"version,omitempty"`
+	// DatabaseVersion identifies the vulnerability or signature database the
+	// scan used, so that a rescan can tell whether anything changed. Empty
+	// if unknown.
+	DatabaseVersion string `json:"databaseVersion,omitempty"`
+}
+
+// Report is the result of one scan of one image by one kind of scanner.
+// It is a plain value that marshals to stable JSON (see [Report.Sort]) and
+// to SARIF 2.1.0 ([Report.SARIF]).
+type Report struct {
+	// Kind is artifact.ReportKindVulnerability or artifact.ReportKindMalware.
+	Kind string `json:"kind"`
+	// Tool is the scanner that made the report.
+	Tool Tool `json:"tool"`
+	// Subject is the digest of the image manifest scanned.
+	Subject digest.Digest `json:"subject"`
+	// Time is when the scan ran.
+	Time time.Time `json:"time"`
+	// Findings lists what was found; empty means nothing was found (for a
+	// report returned with a nil error, a clean scan).
+	Findings []Finding `json:"findings"`
+}
+
+// Package is the software package a vulnerability finding is about.
+type Package struct {
+	// Name is the package name as its ecosystem spells it.
+	Name string `json:"name"`
+	// Version is the installed version.
+	Version string `json:"version,omitempty"`
+	// PURL is the package URL, empty if unknown.
+	PURL string `json:"purl,omitempty"`
+	// Ecosystem is the OSV ecosystem ("Debian:12", "Go", "npm", ...).
+	Ecosystem string `json:"ecosystem,omitempty"`
+}
+
+// Finding is one thing a scanner found: a vulnerability in a package, or a
+// malware detection in a file.
+type Finding struct {
+	// ID is the vulnerability identifier (CVE-..., GHSA-..., DSA-...) or the
+	// malware signature name ("Eicar-Signature").
+	ID string `json:"id"`
+	// Aliases lists other identifiers of the same vulnerability.
+	Aliases []string `json:"aliases,omitempty"`
+	// Package is the affected package (vulnerabilities); zero for malware.
+	Package Package `json:"package,omitzero"`
+	// FixedVersion is the first version that fixes the vulnerability; empty
+	// means no fix is known (an "unfixed" vulnerability).
+	FixedVersion string `json:"fixedVersion,omitempty"`
+	// Severity is the severity of the finding, SeverityUnknown if unknown.
+	Severity Severity `json:"severity"`
+	// CVSS is the CVSS base score (0 to 10), 0 if unknown.
+	CVSS float64 `json:"cvss,omitempty"`
+	// Summary is a one-line description.
+	Summary string `json:"summary,omitempty"`
+	// Path is the file the finding is in (clean, relative, slash-separated),
+	// for malware; empty otherwise.
+	Path string `json:"path,omitempty"`
+	// Layer is the digest of the layer holding Path (malware) or the layer
+	// that introduced Package (vulnerabilities), empty if unknown.
+	Layer string `json:"layer,omitempty"`
+}
+
+// Sort puts the findings in a stable order (by ID, then package name,
+// version, path and layer) and sorts each finding's aliases, so that the
+// same scan result always marshals to the same bytes.
+func (r *Report) Sort() {
+	for i := range r.Findings {
+		slices.Sort(r.Findings[i].Aliases)
+	}
+	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
+		return cmp.Or(
+			strings.Compare(a.ID, b.ID),
+			strings.Compare(a.Package.Name, b.Package.Name),
+			strings.Compare(a.Package.Version, b.Package.Version),
+			strings.Compare(a.Package.Ecosystem, b.Package.Ecosystem),
+			strings.Compare(a.Path, b.Path),
+			strings.Compare(a.Layer, b.Layer),
+		)
+	})
+}
+
+// MaxSeverity returns the highest severity among the findings, and
+// SeverityUnknown when there are none.
+func (r *Report) MaxSeverity() Severity {
+	m := SeverityUnknown
+	for _, f := range r.Findings {
+		m = max(m, f.Severity)
+	}
+	return m
+}
+
+// Count returns how many findings have each severity.
+func (r *Report) Count() map[Severity]int {
+	c := make(map[Severity]int)
+	for _, f := range r.Findings {
+		c[f.Severity]++
+	}
+	return c
+}
