@@ -1,0 +1,421 @@
+package scan_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/scan"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"oras.land/oras-go/v2/content"
+)
+
+// memRepo returns a fresh in-memory repository.
+func memRepo(t testing.TB) registry.Repository {
+	t.Helper()
+	c := registry.NewClient(registry.Options{})
+	repo, err := c.Repository(context.Background(), "mem:"+strings.ReplaceAll(t.Name(), "/", "_"))
+	require.NoError(t, err)
+	return repo
+}
+
+func push(t testing.TB, repo content.Pusher, layers ...testimage.Blob) ocispec.Descriptor {
+	t.Helper()
+	desc, err := testimage.Image{Layers: layers}.Push(context.Background(), repo)
+	require.NoError(t, err)
+	return desc
+}
+
+type visited struct {
+	File    scan.File
+	Content string
+}
+
+// walkAll walks desc and returns what was visited by path, the visit
+// order, and the notices.
+func walkAll(t testing.TB, f content.Fetcher, desc ocispec.Descriptor, opts scan.WalkOptions) (map[string]visited, []string, []scan.Notice, error) {
+	t.Helper()
+	got := map[string]visited{}
+	var order []string
+	var notices []scan.Notice
+	opts.OnNotice = func(n scan.Notice) { notices = append(notices, n) }
+	err := scan.Walk(context.Background(), f, desc, opts, func(ctx context.Context, file *scan.File, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		if !file.Mode.IsRegular() && len(b) > 0 {
+			t.Errorf("%s: non-regular file has content", file.Path)
+		}
+		got[file.Path] = visited{File: *file, Content: string(b)}
+		order = append(order, file.Path)
+		return nil
+	})
+	return got, order, notices, err
+}
+
+func reg(path, data string) testimage.File { return testimage.File{Path: path, Data: []byte(data)} }
+
+func TestWalkMergedFilesystem(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		comp testimage.Compression
+	}{{"gzip", testimage.Gzip}, {"zstd", testimage.Zstd}, {"uncompressed", testimage.Uncompressed}} {
+		t.Run(c.name, func(t *testing.T) {
+			repo := memRepo(t)
+			l0 := testimage.LayerWith(c.comp,
+				testimage.Dir("etc"), reg("etc/passwd", "root:x:0:0"), reg("etc/shadow", "secret"),
+				testimage.Dir("var"), testimage.Dir("var/cache"), reg("var/cache/a", "a"), reg("var/cache/b", "b"),
+				testimage.Dir("opt"), testimage.Dir("opt/app"), reg("opt/app/old", "old"),
+				testimage.Dir("usr"), testimage.Dir("usr/lib"), reg("usr/lib/x", "x"),
+				reg("bin-was-file", "file"),
+				testimage.Dir("data"), reg("data/keep", "keep"),
+			)
+			l1 := testimage.LayerWith(c.comp,
+				reg("etc/passwd", "root:x:0:0\nuser:x:1000"), // replaces
+				testimage.Whiteout("etc/shadow"),             // deletes a file
+				testimage.Whiteout("var/cache"),              // deletes a directory
+				testimage.Dir("opt/app"), testimage.OpaqueWhiteout("opt/app"), reg("opt/app/new", "new"),
+				reg("usr/lib", "now a file"),                 // file replaces directory
+				testimage.Symlink("bin", "usr/bin"),
+				reg("data/new", "n"),
+			)
+			l2 := testimage.LayerWith(c.comp,
+				reg("var/cache/c", "c"), // re-created after the whiteout below
+				reg("etc/shadow", "again"),
+			)
+			desc := push(t, repo, l0, l1, l2)
+			got, _, notices, err := walkAll(t, repo, desc, scan.WalkOptions{})
+			require.NoError(t, err)
+			assert.Empty(t, notices)
+			want := map[string]string{
+				"etc": "", "etc/passwd": "root:x:0:0\nuser:x:1000", "etc/shadow": "again",
+				"var": "", "var/cache/c": "c",
+				"opt": "", "opt/app": "", "opt/app/new": "new",
+				"usr": "", "usr/lib": "now a file",
+				"bin-was-file": "file", "bin": "",
+				"data": "", "data/keep": "keep", "data/new": "n",
+			}
+			assert.ElementsMatch(t, slices.Collect(maps.Keys(want)), slices.Collect(maps.Keys(got)), "visited paths")
+			for p, w := range want {
+				assert.Equal(t, w, got[p].Content, "content of %s", p)
+			}
+			assert.Equal(t, 2, got["etc/shadow"].File.Layer)
+			assert.Equal(t, l2.Desc.Digest, got["etc/shadow"].File.LayerDigest)
+			assert.Equal(t, l1.Desc.Digest, got["etc/passwd"].File.LayerDigest)
+			assert.Equal(t, fs.ModeSymlink, got["bin"].File.Mode.Type())
+			assert.Equal(t, "usr/bin", got["bin"].File.Linkname)
+			assert.True(t, got["opt/app"].File.Mode.IsDir())
+			assert.Equal(t, int64(len("again")), got["etc/shadow"].File.Size)
+		})
+	}
+}
+
+func TestWalkHardLinks(t *testing.T) {
+	repo := memRepo(t)
+	l0 := testimage.Layer(
+		reg("lower/target", "lower content"),
+	)
+	l1 := testimage.Layer(
+		reg("a/target", "same layer"),
+		testimage.File{Path: "a/link", Type: tar.TypeLink, Linkname: "a/target"},
+		reg("b/hidden", "hidden content"),
+		testimage.File{Path: "b/link1", Type: tar.TypeLink, Linkname: "b/hidden"},
+		testimage.File{Path: "b/link2", Type: tar.TypeLink, Linkname: "/b/hidden"},
+		testimage.File{Path: "c/cross", Type: tar.TypeLink, Linkname: "lower/target"},
+		testimage.File{Path: "c/missing", Type: tar.TypeLink, Linkname: "nowhere"},
+	)
+	l2 := testimage.Layer(testimage.Whiteout("b/hidden"))
+	desc := push(t, repo, l0, l1, l2)
+	got, _, notices, err := walkAll(t, repo, desc, scan.WalkOptions{})
+	require.NoError(t, err)
+
+	assert.Equal(t, "same layer", got["a/target"].Content)
+	assert.True(t, got["a/link"].File.Hardlink)
+	assert.Equal(t, "a/target", got["a/link"].File.Linkname)
+	assert.Equal(t, "", got["a/link"].Content, "link to a visited target gets no content")
+	assert.Equal(t, int64(len("same layer")), got["a/link"].File.Size)
+
+	assert.NotContains(t, got, "b/hidden")
+	// The target is hidden: exactly one of the links carries its content.
+	contents := []string{got["b/link1"].Content, got["b/link2"].Content}
+	assert.ElementsMatch(t, []string{"hidden content", ""}, contents)
+	assert.Equal(t, int64(len("hidden content")), got["b/link2"].File.Size)
+
+	assert.Equal(t, "lower content", got["lower/target"].Content)
+	assert.True(t, got["c/cross"].File.Hardlink)
+	assert.Equal(t, 1, got["c/cross"].File.Layer)
+
+	assert.NotContains(t, got, "c/missing")
+	require.Len(t, notices, 1)
+	assert.ErrorIs(t, notices[0].Reason, scan.ErrMissingLinkTarget)
+	assert.Equal(t, "c/missing", notices[0].Path)
+}
+
+func TestWalkCrossLayerLinkToHiddenTarget(t *testing.T) {
+	repo := memRepo(t)
+	l0 := testimage.Layer(reg("t", "original"))
+	l1 := testimage.Layer(testimage.File{Path: "l", Type: tar.TypeLink, Linkname: "t"})
+	l2 := testimage.Layer(testimage.Whiteout("t"))
+	got, _, _, err := walkAll(t, repo, push(t, repo, l0, l1, l2), scan.WalkOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, got, "t")
+	assert.Equal(t, "original", got["l"].Content)
+}
+
+// rawTar writes hand-made headers, for entries testimage will not write.
+func rawTar(t testing.TB, entries ...tarEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		h := e.hdr
+		if h.Typeflag == 0 {
+			h.Typeflag = tar.TypeReg
+		}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		if h.Typeflag == tar.TypeReg {
+			h.Size = int64(len(e.data))
+		}
+		require.NoError(t, tw.WriteHeader(&h))
+		if len(e.data) > 0 {
+			_, err := tw.Write(e.data)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, tw.Close())
+	return buf.Bytes()
+}
+
+type tarEntry struct {
+	hdr  tar.Header
+	data []byte
+}
+
+func entry(name, data string) tarEntry {
+	return tarEntry{hdr: tar.Header{Name: name, Format: tar.FormatPAX}, data: []byte(data)}
+}
+
+func TestWalkHostileLayer(t *testing.T) {
+	repo := memRepo(t)
+	raw := rawTar(t,
+		entry("../../etc/evil", "traversal"),
+		entry("/abs/file", "absolute"),
+		entry("./ok/../fine", "fine"),
+		tarEntry{hdr: tar.Header{Name: "dev/sda", Typeflag: tar.TypeBlock, Devmajor: 8}},
+		tarEntry{hdr: tar.Header{Name: "dev/null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}},
+		tarEntry{hdr: tar.Header{Name: "run/fifo", Typeflag: tar.TypeFifo}},
+		tarEntry{hdr: tar.Header{Name: "escape", Typeflag: tar.TypeSymlink, Linkname: "../../../../etc/shadow"}},
+		entry("dup", "first"),
+		entry("dup", "second"),
+		tarEntry{hdr: tar.Header{Name: "./", Typeflag: tar.TypeDir}},
+	)
+	desc := push(t, repo, testimage.Compress(testimage.Gzip, raw))
+	got, _, notices, err := walkAll(t, repo, desc, scan.WalkOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "traversal", got["etc/evil"].Content, "traversal is mapped into the root like runtimes do")
+	assert.Equal(t, "absolute", got["abs/file"].Content)
+	assert.Equal(t, "fine", got["fine"].Content)
+	assert.NotContains(t, got, "dev/sda")
+	assert.NotContains(t, got, "dev/null")
+	assert.NotContains(t, got, "run/fifo")
+	assert.Equal(t, "../../../../etc/shadow", got["escape"].File.Linkname, "symlinks are reported, never followed")
+	assert.Equal(t, "second", got["dup"].Content, "the later duplicate is visited last")
+	for p := range got {
+		assert.False(t, strings.HasPrefix(p, "/") || strings.HasPrefix(p, "..") || strings.Contains(p, "/../"), "unsafe path %q", p)
+	}
+	var reasons []error
+	for _, n := range notices {
+		reasons = append(reasons, n.Reason)
+	}
+	count := func(target error) int {
+		n := 0
+		for _, r := range reasons {
+			if errors.Is(r, target) {
+				n++
+			}
+		}
+		return n
+	}
+	assert.Equal(t, 2, count(scan.ErrUnsafePath), "notices: %v", reasons)
+	assert.Equal(t, 3, count(scan.ErrSpecialFile), "notices: %v", reasons)
+	assert.Equal(t, 1, count(scan.ErrDuplicateEntry), "notices: %v", reasons)
+}
+
+func TestWalkLimits(t *testing.T) {
+	repo := memRepo(t)
+	big := testimage.Layer(reg("big", strings.Repeat("A", 1<<20)))
+	many := testimage.Layer(reg("1", ""), reg("2", ""), reg("3", ""), reg("4", ""))
+	long := testimage.Layer(reg(strings.Repeat("d/", 100)+"f", "x"))
+	cases := []struct {
+		name   string
+		layers []testimage.Blob
+		opts   scan.WalkOptions
+		limit  string
+	}{
+		{"total bytes (bomb)", []testimage.Blob{big}, scan.WalkOptions{MaxTotalBytes: 64 << 10}, "MaxTotalBytes"},
+		{"file size", []testimage.Blob{big}, scan.WalkOptions{MaxFileSize: 1000}, "MaxFileSize"},
+		{"file count", []testimage.Blob{many}, scan.WalkOptions{MaxFiles: 3}, "MaxFiles"},
+		{"file count across layers", []testimage.Blob{many, many}, scan.WalkOptions{MaxFiles: 7}, "MaxFiles"},
+		{"path length", []testimage.Blob{long}, scan.WalkOptions{MaxPathLength: 100}, "MaxPathLength"},
+		{"layers", []testimage.Blob{many, many, many}, scan.WalkOptions{MaxLayers: 2}, "MaxLayers"},
+		{"manifest", []testimage.Blob{many}, scan.WalkOptions{MaxManifestBytes: 10}, "MaxManifestBytes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			desc := push(t, repo, c.layers...)
+			_, _, _, err := walkAll(t, repo, desc, c.opts)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, scan.ErrLimitExceeded)
+			var le *scan.LimitError
+			require.ErrorAs(t, err, &le)
+			assert.Equal(t, c.limit, le.Limit)
+		})
+	}
+	t.Run("just under the caps", func(t *testing.T) {
+		desc := push(t, repo, many)
+		_, _, _, err := walkAll(t, repo, desc, scan.WalkOptions{MaxFiles: 4, MaxFileSize: 1})
+		require.NoError(t, err)
+	})
+}
+
+// tamperFetcher returns altered content for one digest.
+type tamperFetcher struct {
+	content.Fetcher
+	alter func([]byte) []byte
+	which ocispec.Descriptor
+}
+
+func (f tamperFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := f.Fetcher.Fetch(ctx, d)
+	if err != nil || d.Digest != f.which.Digest {
+		return rc, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(f.alter(b))), nil
+}
+
+func TestWalkVerifiesLayers(t *testing.T) {
+	repo := memRepo(t)
+	layer := testimage.Layer(reg("a", strings.Repeat("content ", 1000)), reg("b", "b"))
+	desc := push(t, repo, layer)
+	cases := []struct {
+		name  string
+		alter func([]byte) []byte
+		want  error
+	}{
+		{"truncated", func(b []byte) []byte { return b[:len(b)-10] }, nil},
+		{"trailing data", func(b []byte) []byte { return append(b, 0, 0, 0, 0) }, registry.ErrSizeExceeded},
+		{"flipped byte in trailer", func(b []byte) []byte {
+			c := bytes.Clone(b)
+			c[len(c)-5] ^= 0xff
+			return c
+		}, nil},
+		{"other valid layer of the same size", func(b []byte) []byte {
+			other := testimage.Layer(reg("a", strings.Repeat("CONTENT ", 1000)), reg("b", "b")).Data
+			if len(other) >= len(b) {
+				return other[:len(b)]
+			}
+			return append(other, make([]byte, len(b)-len(other))...)
+		}, nil},
+		{"empty", func([]byte) []byte { return nil }, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := tamperFetcher{Fetcher: repo, alter: c.alter, which: layer.Desc}
+			_, _, _, err := walkAll(t, f, desc, scan.WalkOptions{})
+			require.Error(t, err, "a tampered layer must fail the walk")
+			if c.want != nil {
+				assert.ErrorIs(t, err, c.want)
+			}
+		})
+	}
+}
+
+func TestWalkBadInput(t *testing.T) {
+	repo := memRepo(t)
+	ctx := context.Background()
+	desc := push(t, repo, testimage.Layer(reg("a", "a")))
+
+	t.Run("index", func(t *testing.T) {
+		idx, err := testimage.PushIndex(ctx, repo, desc)
+		require.NoError(t, err)
+		err = scan.Walk(ctx, repo, idx, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { return nil })
+		assert.ErrorIs(t, err, registry.ErrUnsupported)
+	})
+	t.Run("not a tar", func(t *testing.T) {
+		garbage := testimage.Compress(testimage.Gzip, []byte(strings.Repeat("not a tar archive ", 100)))
+		d := push(t, repo, garbage)
+		_, _, _, err := walkAll(t, repo, d, scan.WalkOptions{})
+		assert.ErrorIs(t, err, scan.ErrInvalidLayer)
+	})
+	t.Run("unknown layer media type", func(t *testing.T) {
+		l := testimage.Layer(reg("a", "a"))
+		l.Desc.MediaType = "application/vnd.example.weird"
+		d := push(t, repo, l)
+		_, _, _, err := walkAll(t, repo, d, scan.WalkOptions{})
+		assert.ErrorIs(t, err, scan.ErrInvalidLayer)
+	})
+	t.Run("missing layer", func(t *testing.T) {
+		l := testimage.Layer(reg("zzz", "missing"))
+		m, cfg := testimage.Image{Layers: []testimage.Blob{l}}.Build()
+		require.NoError(t, testimage.PushBlob(ctx, repo, cfg))
+		require.NoError(t, testimage.PushBlob(ctx, repo, m))
+		_, _, _, err := walkAll(t, repo, m.Desc, scan.WalkOptions{})
+		assert.ErrorIs(t, err, registry.ErrNotFound)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		err := scan.Walk(cctx, repo, desc, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { return nil })
+		assert.ErrorIs(t, err, context.Canceled)
+	})
+	t.Run("callback error and SkipAll", func(t *testing.T) {
+		boom := errors.New("boom")
+		err := scan.Walk(ctx, repo, desc, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { return boom })
+		assert.ErrorIs(t, err, boom)
+		n := 0
+		err = scan.Walk(ctx, repo, desc, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { n++; return fs.SkipAll })
+		assert.NoError(t, err)
+		assert.Equal(t, 1, n)
+	})
+	t.Run("nil fetcher", func(t *testing.T) {
+		err := scan.Walk(ctx, nil, desc, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { return nil })
+		assert.Error(t, err)
+	})
+}
+
+// TestWalkRegistries runs the walk against every storage kind.
+func TestWalkRegistries(t *testing.T) {
+	for _, s := range testregistry.Stores(t) {
+		t.Run(s.Name, func(t *testing.T) {
+			ctx := context.Background()
+			repo, err := s.Client.Repository(ctx, registry.Join(s.Prefix, "walk/test"))
+			require.NoError(t, err)
+			desc := push(t, repo,
+				testimage.Layer(reg("etc/os-release", "ID=debian\n"), reg("gone", "x")),
+				testimage.LayerWith(testimage.Zstd, testimage.Whiteout("gone"), reg("app", "bin")))
+			got, _, _, err := walkAll(t, repo, desc, scan.WalkOptions{})
+			require.NoError(t, err)
+			assert.ElementsMatch(t, []string{"etc/os-release", "app"}, slices.Collect(maps.Keys(got)))
+		})
+	}
+}
