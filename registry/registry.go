@@ -148,7 +148,7 @@ func (c *Client) Repository(ctx context.Context, location string) (Repository, e
 			MaxMetadataBytes: c.opts.MaxManifestBytes,
 			SkipReferrersGC:  true,
 		}
-		return &remoteRepository{Repository: rr, location: l.Repository}, nil
+		return &remoteRepository{Repository: rr, location: l.Repository, maxManifest: c.opts.MaxManifestBytes}, nil
 	}
 }
 

@@ -1,10 +1,15 @@
 package registry
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
+	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 )
 
@@ -14,7 +19,51 @@ import (
 // translates the errors of the common operations.
 type remoteRepository struct {
 	*remote.Repository
-	location string
+	location    string
+	maxManifest int64
+
+	probeMu sync.Mutex
+	probed  bool
+}
+
+// probeReferrers makes oras-go learn whether the registry has a working
+// referrers API before the first manifest with a subject is pushed. Some
+// registries answer a push with an OCI-Subject header yet have no referrers
+// API (cuelabs ociregistry with DisableReferrersAPI does); oras-go would then
+// skip the referrers tag schema and the referrer could never be listed.
+func (r *remoteRepository) probeReferrers(ctx context.Context, subject ocispec.Descriptor) {
+	r.probeMu.Lock()
+	defer r.probeMu.Unlock()
+	if r.probed {
+		return
+	}
+	err := r.Repository.Referrers(ctx, subject, "", func([]ocispec.Descriptor) error { return nil })
+	switch {
+	case err == nil:
+		r.probed = true
+	case errors.Is(err, errdef.ErrUnsupported):
+		r.probed = true
+		_ = r.Repository.SetReferrersCapability(false) // fails only if already set
+	}
+}
+
+// withSubject reads a manifest about to be pushed and, if it has a subject,
+// probes the referrers capability. It returns a reader over the same bytes.
+func (r *remoteRepository) withSubject(ctx context.Context, expected ocispec.Descriptor, rd io.Reader) (io.Reader, error) {
+	if !isManifestType(expected.MediaType) || expected.Size > r.maxManifest {
+		return rd, nil
+	}
+	raw, err := io.ReadAll(io.LimitReader(rd, expected.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	var m struct {
+		Subject *ocispec.Descriptor `json:"subject"`
+	}
+	if json.Unmarshal(raw, &m) == nil && m.Subject != nil {
+		r.probeReferrers(ctx, *m.Subject)
+	}
+	return bytes.NewReader(raw), nil
 }
 
 func (r *remoteRepository) Location() string { return r.location }
@@ -25,6 +74,10 @@ func (r *remoteRepository) Fetch(ctx context.Context, target ocispec.Descriptor)
 }
 
 func (r *remoteRepository) Push(ctx context.Context, expected ocispec.Descriptor, content io.Reader) error {
+	content, err := r.withSubject(ctx, expected, content)
+	if err != nil {
+		return opError("push", r.location, expected.Digest.String(), err)
+	}
 	return opError("push", r.location, expected.Digest.String(), r.Repository.Push(ctx, expected, content))
 }
 
@@ -60,6 +113,10 @@ func (r *remoteRepository) FetchReference(ctx context.Context, reference string)
 }
 
 func (r *remoteRepository) PushReference(ctx context.Context, expected ocispec.Descriptor, content io.Reader, reference string) error {
+	content, err := r.withSubject(ctx, expected, content)
+	if err != nil {
+		return opError("push", r.location, reference, err)
+	}
 	return opError("push", r.location, reference, r.Repository.PushReference(ctx, expected, content, reference))
 }
 
