@@ -48,7 +48,9 @@ func Referrers(ctx context.Context, repo orasregistry.ReferrerLister, subject oc
 	return out, nil
 }
 
-func isNotFound(err error) bool { return errorsIs(err, ErrNotFound) || errorsIs(err, errdef.ErrNotFound) }
+func isNotFound(err error) bool {
+	return errorsIs(err, ErrNotFound) || errorsIs(err, errdef.ErrNotFound)
+}
 
 // Blob is one layer of an Artifact.
 type Blob struct {
