@@ -1,0 +1,514 @@
+package attest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+	orasregistry "oras.land/oras-go/v2/registry"
+
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sbom"
+)
+
+// Repository is what Discover reads from: content, tags and referrers.
+// registry.Repository satisfies it.
+type Repository interface {
+	content.ReadOnlyStorage
+	content.Resolver
+	orasregistry.ReferrerLister
+}
+
+// Options configure Discover. The zero value is usable: the documented
+// default caps, silent.
+type Options struct {
+	// MaxManifestBytes caps every manifest and index read. Zero means 4 MiB.
+	MaxManifestBytes int64
+	// MaxBlobBytes caps every SBOM, statement, DSSE envelope and bundle blob
+	// read; a larger one is recorded as an item with ErrTooLarge. Zero means
+	// MaxStatementBytes (16 MiB).
+	MaxBlobBytes int64
+	// MaxItems caps the items recorded for one Discover call; when reached,
+	// discovery stops and Metadata.Truncated is set. Zero means 1000.
+	MaxItems int
+	// MaxChildren caps the child manifests of an index that are examined
+	// (attestation manifests not counted); the rest are skipped and
+	// Metadata.Truncated is set. Zero means 256.
+	MaxChildren int
+	// MaxLayers caps the layers read from one metadata manifest; the rest
+	// are skipped and Metadata.Truncated is set. Zero means 32.
+	MaxLayers int
+	// Logger receives debug logs of what was found and warnings for items
+	// that could not be read. Nil means silent.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxManifestBytes <= 0 {
+		o.MaxManifestBytes = 4 << 20
+	}
+	if o.MaxBlobBytes <= 0 {
+		o.MaxBlobBytes = MaxStatementBytes
+	}
+	if o.MaxItems <= 0 {
+		o.MaxItems = 1000
+	}
+	if o.MaxChildren <= 0 {
+		o.MaxChildren = 256
+	}
+	if o.MaxLayers <= 0 {
+		o.MaxLayers = 32
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// errStop ends discovery when MaxItems is reached.
+var errStop = errors.New("item cap reached")
+
+// Discover finds the publisher metadata of subject (an image manifest or an
+// index) in repo, and of every child manifest of an index, in every form
+// (see Form): OCI referrers (API or fallback tag), sigstore bundle
+// referrers, the cosign "sha256-<hex>.att" and ".sbom" tags, and buildkit
+// attestation manifests inside the index. SBOMs are decoded with
+// sbom.Decode, in-toto statements with the in-toto bindings, SLSA
+// provenance into the Provenance view, and lifecycle markers with
+// ParseLifecycle.
+//
+// An item that cannot be read is recorded with its error and discovery goes
+// on; Discover never fails because of bad metadata. It returns an error only
+// when the subject itself cannot be read or ctx ends. opts may be nil.
+func Discover(ctx context.Context, repo Repository, subject ocispec.Descriptor, opts *Options) (*Metadata, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	d := &discovery{repo: repo, opts: o.withDefaults(), md: &Metadata{Subject: subject}}
+	raw, err := registry.FetchManifest(ctx, repo, subject, d.opts.MaxManifestBytes)
+	if err != nil {
+		return nil, fmt.Errorf("discover %s: %w", subject.Digest, err)
+	}
+	type target struct {
+		desc     ocispec.Descriptor
+		platform *ocispec.Platform
+	}
+	targets := []target{{desc: subject}}
+	var attestations []ocispec.Descriptor
+	children := map[digest.Digest]*ocispec.Platform{}
+	if registry.IsIndex(subject.MediaType) {
+		idx, err := registry.ParseManifest(subject.MediaType, raw)
+		if err != nil {
+			return nil, fmt.Errorf("discover %s: %w", subject.Digest, err)
+		}
+		for _, c := range idx.Manifests {
+			if c.Annotations[artifact.AnnotationDockerReferenceType] == artifact.AttestationManifest {
+				attestations = append(attestations, c)
+				continue
+			}
+			if len(targets)-1 >= d.opts.MaxChildren {
+				d.md.Truncated = true
+				continue
+			}
+			targets = append(targets, target{desc: c, platform: c.Platform})
+			children[c.Digest] = c.Platform
+		}
+	}
+	err = func() error {
+		for _, t := range targets {
+			if err := d.referrers(ctx, t.desc, t.platform); err != nil {
+				return err
+			}
+			for _, f := range []Form{FormCosignAttestation, FormCosignSBOM} {
+				if err := d.cosignTag(ctx, t.desc, t.platform, f); err != nil {
+					return err
+				}
+			}
+		}
+		for _, a := range attestations {
+			if err := d.buildkit(ctx, a, children); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if errors.Is(err, errStop) {
+		d.md.Truncated = true
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.opts.Logger.DebugContext(ctx, "publisher metadata discovered", "subject", subject.Digest,
+		"items", len(d.md.Items), "truncated", d.md.Truncated)
+	return d.md, nil
+}
+
+type discovery struct {
+	repo Repository
+	opts Options
+	md   *Metadata
+}
+
+// add records an item; it returns errStop once MaxItems is reached and
+// ctx.Err() when the context ended.
+func (d *discovery) add(ctx context.Context, it Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(d.md.Items) >= d.opts.MaxItems {
+		return errStop
+	}
+	if it.Err != nil {
+		d.opts.Logger.WarnContext(ctx, "publisher metadata unreadable", "form", it.Form, "subject", it.Subject,
+			"manifest", it.Manifest.Digest, "error", it.Err)
+	} else {
+		d.opts.Logger.DebugContext(ctx, "publisher metadata found", "form", it.Form, "kind", it.Kind,
+			"subject", it.Subject, "manifest", it.Manifest.Digest, "predicateType", it.PredicateType)
+	}
+	d.md.Items = append(d.md.Items, it)
+	return nil
+}
+
+// ctxErr returns err when it is the context's error, so that a cancelled
+// discovery ends instead of recording every remaining item as failed.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (d *discovery) referrers(ctx context.Context, subject ocispec.Descriptor, platform *ocispec.Platform) error {
+	refs, err := registry.Referrers(ctx, d.repo, subject, "")
+	if err != nil {
+		if e := ctxErr(ctx, err); e != nil {
+			return e
+		}
+		return d.add(ctx, Item{Form: FormReferrer, Subject: subject.Digest, Platform: platform,
+			Err: fmt.Errorf("referrers of %s: %w", subject.Digest, err)})
+	}
+	for _, r := range refs {
+		if err := d.referrer(ctx, subject, platform, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isBundleType(t string) bool { return strings.HasPrefix(t, "application/vnd.dev.sigstore.bundle") }
+
+func (d *discovery) referrer(ctx context.Context, subject ocispec.Descriptor, platform *ocispec.Platform, r ocispec.Descriptor) error {
+	base := Item{Form: FormReferrer, Subject: subject.Digest, Platform: platform,
+		Manifest: plainDescriptor(r), ArtifactType: r.ArtifactType, Annotations: maps.Clone(r.Annotations)}
+	if isBundleType(r.ArtifactType) {
+		base.Form = FormSigstoreBundle
+	}
+	switch {
+	case r.ArtifactType == artifact.TypeNotarySignature:
+		base.Kind = KindSignature
+		return d.add(ctx, base)
+	case r.ArtifactType == artifact.TypeSARIF:
+		base.Kind = KindReport
+		return d.add(ctx, base)
+	}
+	m, err := d.manifest(ctx, r)
+	if err != nil {
+		if e := ctxErr(ctx, err); e != nil {
+			return e
+		}
+		base.Err = err
+		return d.add(ctx, base)
+	}
+	if len(m.Annotations) > 0 {
+		base.Annotations = maps.Clone(m.Annotations)
+	}
+	if base.ArtifactType == "" {
+		base.ArtifactType = m.ArtifactType
+		if base.ArtifactType == "" && m.Config != nil {
+			base.ArtifactType = m.Config.MediaType
+		}
+		if isBundleType(base.ArtifactType) {
+			base.Form = FormSigstoreBundle
+		}
+	}
+	if base.ArtifactType == artifact.TypeLifecycle {
+		it := base
+		it.Kind = KindLifecycle
+		it.Lifecycle, it.Err = ParseLifecycle(r.Digest, m.Annotations)
+		return d.add(ctx, it)
+	}
+	return d.layers(ctx, base, m.Layers)
+}
+
+// layers records one item per layer of a metadata manifest.
+func (d *discovery) layers(ctx context.Context, base Item, layers []ocispec.Descriptor) error {
+	for i, l := range layers {
+		if i >= d.opts.MaxLayers {
+			d.md.Truncated = true
+			break
+		}
+		if l.MediaType == ocispec.MediaTypeEmptyJSON {
+			continue
+		}
+		it := base
+		layer := plainDescriptor(l)
+		it.Layer = &layer
+		it.MediaType = l.MediaType
+		if pt := firstNonEmpty(l.Annotations[artifact.AnnotationPredicateType], l.Annotations[artifact.AnnotationCosignPredicateType],
+			base.Annotations[artifact.AnnotationSigstoreBundlePredicateType], base.Annotations[artifact.AnnotationPredicateType]); pt != "" {
+			it.PredicateType = pt
+		}
+		if err := d.read(ctx, &it, l); err != nil {
+			return err
+		}
+		if err := d.add(ctx, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// read fills it from the blob l, by its form and media type. It returns an
+// error only when ctx ended; read errors go to it.Err.
+func (d *discovery) read(ctx context.Context, it *Item, l ocispec.Descriptor) error {
+	mt := l.MediaType
+	if it.Form == FormSigstoreBundle || isBundleType(mt) {
+		it.Form = FormSigstoreBundle
+		mt = artifact.TypeSigstoreBundle
+	}
+	_, isSBOM := sbomMediaType(mt)
+	if _, ok := sbomMediaType(it.ArtifactType); ok && !isSBOM && (mt == "application/octet-stream" || mt == "application/json") {
+		mt, isSBOM = it.ArtifactType, true
+	}
+	switch {
+	case isSBOM, mt == artifact.MediaTypeInToto, mt == artifact.MediaTypeDSSE, mt == artifact.TypeSigstoreBundle:
+	case mt == artifact.MediaTypeCosignSPDXTagValue, mt == artifact.MediaTypeCosignCycloneDXXML:
+		it.Kind = KindSBOM
+		it.Err = fmt.Errorf("layer %s: %w: SBOM media type %q", l.Digest, ErrUnsupportedFormat, mt)
+		return nil
+	case mt == artifact.MediaTypeSARIF:
+		it.Kind = KindReport
+		return nil
+	default:
+		it.Kind = KindOther
+		return nil
+	}
+	data, err := d.blob(ctx, l)
+	if err != nil {
+		if e := ctxErr(ctx, err); e != nil {
+			return e
+		}
+		it.Err = err
+		return nil
+	}
+	switch {
+	case isSBOM:
+		it.Kind = KindSBOM
+		decodeMT, _ := sbomMediaType(mt)
+		doc, err := sbom.Decode(data, decodeMT)
+		if err != nil {
+			it.Err = fmt.Errorf("layer %s: sbom: %w: %w", l.Digest, ErrMalformed, err)
+			return nil
+		}
+		it.SBOM = doc
+	case mt == artifact.MediaTypeInToto:
+		st, err := ParseStatement(data)
+		if err != nil {
+			it.Kind = KindStatement
+			it.Err = fmt.Errorf("layer %s: %w", l.Digest, err)
+			return nil
+		}
+		interpret(it, st)
+	case mt == artifact.MediaTypeDSSE:
+		env, err := ParseDSSE(data)
+		if err != nil {
+			it.Kind = KindStatement
+			it.Err = fmt.Errorf("layer %s: %w", l.Digest, err)
+			return nil
+		}
+		d.envelope(it, l, env)
+	default: // sigstore bundle
+		b, err := ParseBundle(data)
+		if err != nil {
+			it.Err = fmt.Errorf("layer %s: %w", l.Digest, err)
+			return nil
+		}
+		if b.Envelope == nil {
+			it.Kind = KindSignature
+			return nil
+		}
+		d.envelope(it, l, b.Envelope)
+	}
+	return nil
+}
+
+func (d *discovery) envelope(it *Item, l ocispec.Descriptor, env *Envelope) {
+	it.Signatures = len(env.Signatures)
+	it.MediaType = env.PayloadType
+	st, err := env.Statement()
+	if err != nil {
+		it.Kind = KindStatement
+		it.Err = fmt.Errorf("layer %s: %w", l.Digest, err)
+		return
+	}
+	interpret(it, st)
+}
+
+// interpret fills it from a parsed statement: provenance into the common
+// view, SBOM predicates through sbom.Decode.
+func interpret(it *Item, st *Statement) {
+	it.Statement = st
+	it.PredicateType = st.PredicateType()
+	it.Kind = KindStatement
+	switch st.PredicateType() {
+	case artifact.PredicateSLSAProvenanceV1, artifact.PredicateSLSAProvenanceV02:
+		it.Kind = KindProvenance
+		it.Provenance, it.Err = ParseProvenance(st)
+	case artifact.PredicateSPDX, artifact.PredicateCycloneDX:
+		it.Kind = KindSBOM
+		mt := artifact.MediaTypeSPDX
+		if st.PredicateType() == artifact.PredicateCycloneDX {
+			mt = artifact.MediaTypeCycloneDX
+		}
+		pred, err := st.Predicate()
+		if err != nil {
+			it.Err = fmt.Errorf("sbom predicate: %w: %w", ErrMalformed, err)
+			return
+		}
+		doc, err := sbom.Decode(pred, mt)
+		if err != nil {
+			it.Err = fmt.Errorf("sbom predicate: %w: %w", ErrMalformed, err)
+			return
+		}
+		it.SBOM = doc
+	}
+}
+
+func (d *discovery) cosignTag(ctx context.Context, subject ocispec.Descriptor, platform *ocispec.Platform, form Form) error {
+	suffix := ".att"
+	if form == FormCosignSBOM {
+		suffix = ".sbom"
+	}
+	tag := strings.Replace(subject.Digest.String(), ":", "-", 1) + suffix
+	desc, err := d.repo.Resolve(ctx, tag)
+	if err != nil {
+		if e := ctxErr(ctx, err); e != nil {
+			return e
+		}
+		if isNotFound(err) {
+			return nil
+		}
+		return d.add(ctx, Item{Form: form, Subject: subject.Digest, Platform: platform,
+			Err: fmt.Errorf("resolve %s: %w", tag, err)})
+	}
+	base := Item{Form: form, Subject: subject.Digest, Platform: platform, Manifest: plainDescriptor(desc)}
+	m, err := d.manifest(ctx, desc)
+	if err != nil {
+		if e := ctxErr(ctx, err); e != nil {
+			return e
+		}
+		base.Err = err
+		return d.add(ctx, base)
+	}
+	base.Annotations = maps.Clone(m.Annotations)
+	base.ArtifactType = m.ArtifactType
+	if base.ArtifactType == "" && m.Config != nil {
+		base.ArtifactType = m.Config.MediaType
+	}
+	return d.layers(ctx, base, m.Layers)
+}
+
+func (d *discovery) buildkit(ctx context.Context, a ocispec.Descriptor, children map[digest.Digest]*ocispec.Platform) error {
+	base := Item{Form: FormBuildkit, Manifest: plainDescriptor(a), Annotations: maps.Clone(a.Annotations)}
+	ref, err := digest.Parse(a.Annotations[artifact.AnnotationDockerReferenceDigest])
+	if err != nil {
+		base.Err = fmt.Errorf("attestation manifest %s: %w: %s: %w", a.Digest, ErrMalformed, artifact.AnnotationDockerReferenceDigest, err)
+		return d.add(ctx, base)
+	}
+	base.Subject = ref
+	base.Platform = children[ref]
+	m, err := d.manifest(ctx, a)
+	if err != nil {
+		if e := ctxErr(ctx, err); e != nil {
+			return e
+		}
+		base.Err = err
+		return d.add(ctx, base)
+	}
+	if len(m.Annotations) > 0 {
+		base.Annotations = maps.Clone(m.Annotations)
+	}
+	base.ArtifactType = m.ArtifactType
+	if base.ArtifactType == "" && m.Config != nil {
+		base.ArtifactType = m.Config.MediaType
+	}
+	return d.layers(ctx, base, m.Layers)
+}
+
+// manifest fetches and parses a metadata manifest (an image manifest; an
+// index is refused).
+func (d *discovery) manifest(ctx context.Context, desc ocispec.Descriptor) (*registry.Manifest, error) {
+	mt := desc.MediaType
+	if mt == "" {
+		mt = ocispec.MediaTypeImageManifest
+	}
+	if !registry.IsManifest(mt) {
+		return nil, fmt.Errorf("manifest %s: %w: media type %q is not an image manifest", desc.Digest, ErrMalformed, mt)
+	}
+	raw, err := registry.FetchManifest(ctx, d.repo, desc, d.opts.MaxManifestBytes)
+	if err != nil {
+		if errors.Is(err, registry.ErrSizeExceeded) {
+			return nil, fmt.Errorf("manifest %s: %w: %w", desc.Digest, ErrTooLarge, err)
+		}
+		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+	}
+	m, err := registry.ParseManifest(mt, raw)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w: %w", desc.Digest, ErrMalformed, err)
+	}
+	return m, nil
+}
+
+// blob reads a layer, capped at MaxBlobBytes and verified against its
+// digest.
+func (d *discovery) blob(ctx context.Context, l ocispec.Descriptor) ([]byte, error) {
+	if l.Size > d.opts.MaxBlobBytes {
+		return nil, fmt.Errorf("layer %s: %w: %d bytes, cap %d", l.Digest, ErrTooLarge, l.Size, d.opts.MaxBlobBytes)
+	}
+	b, err := registry.FetchManifest(ctx, d.repo, l, d.opts.MaxBlobBytes)
+	if err != nil {
+		if errors.Is(err, registry.ErrSizeExceeded) {
+			return nil, fmt.Errorf("layer %s: %w: %w", l.Digest, ErrTooLarge, err)
+		}
+		return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	return b, nil
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, registry.ErrNotFound) || errors.Is(err, errdef.ErrNotFound)
+}
+
+// plainDescriptor keeps the identifying fields of a descriptor.
+func plainDescriptor(d ocispec.Descriptor) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: d.ArtifactType}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,98 @@
+package attest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sbom"
+)
+
+// SBOMEnricher writes an SPDX 2.3 JSON SBOM (sbom.EncodeSPDX) for an image
+// whose publisher gave none. The document is Subject.SBOM, or else what
+// Generate returns. It writes nothing when Subject.Metadata holds a readable
+// SBOM for Subject.Descriptor (unless Always), or when there is no document
+// to write.
+type SBOMEnricher struct {
+	// Generate produces the SBOM when Subject.SBOM is nil, e.g. a closure
+	// over the scan package's generator. Nil means only Subject.SBOM is used.
+	Generate func(ctx context.Context, s *Subject) (*sbom.Document, error)
+	// Always writes the SBOM even when the publisher gave one. False means
+	// the publisher's SBOM is enough.
+	Always bool
+	// Generator is written as artifact.AnnotationGeneratedBy and, when the
+	// document has no creators, as its creator "Tool: <Generator>". Empty
+	// means "cssc".
+	Generator string
+}
+
+var _ Enricher = (*SBOMEnricher)(nil)
+
+// Enrich returns the SPDX artifact to attach, or none.
+func (e *SBOMEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.Artifact, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !e.Always && s.Metadata.HasSBOM(s.Descriptor.Digest) {
+		return nil, nil
+	}
+	doc := s.SBOM
+	if doc == nil && e.Generate != nil {
+		var err error
+		if doc, err = e.Generate(ctx, s); err != nil {
+			return nil, fmt.Errorf("generate sbom for %s: %w", s.Descriptor.Digest, err)
+		}
+	}
+	if doc == nil {
+		return nil, nil
+	}
+	if doc.Name == "" {
+		d := *doc
+		d.Name = s.Descriptor.Digest.String()
+		if s.Repository != "" {
+			d.Name = s.Repository + "@" + d.Name
+		}
+		doc = &d
+	}
+	a, err := SPDXArtifact(doc, s.Descriptor.Digest, s.Time, generator(e.Generator))
+	if err != nil {
+		return nil, fmt.Errorf("sbom for %s: %w", s.Descriptor.Digest, err)
+	}
+	return []registry.Artifact{a}, nil
+}
+
+// SPDXArtifact encodes doc as SPDX 2.3 JSON (sbom.EncodeSPDX, with subject
+// as the root package's checksum when not empty) and wraps it as an
+// artifact.TypeSPDX artifact created at created, annotated with
+// artifact.AnnotationGeneratedBy = generatedBy (omitted when empty). doc is
+// not modified: a copy gets Created = created when doc.Created is zero, and
+// the creator "Tool: <generatedBy>" when it has no creators, so that the
+// bytes depend on the input only.
+func SPDXArtifact(doc *sbom.Document, subject digest.Digest, created time.Time, generatedBy string) (registry.Artifact, error) {
+	d := *doc
+	if d.Created.IsZero() {
+		d.Created = created.UTC()
+	}
+	if len(d.Creators) == 0 && generatedBy != "" {
+		d.Creators = []string{"Tool: " + generatedBy}
+	}
+	data, err := sbom.EncodeSPDX(&d, sbom.SPDXOptions{Subject: subject.String(), Created: d.Created})
+	if err != nil {
+		return registry.Artifact{}, fmt.Errorf("encode spdx: %w", err)
+	}
+	ann := map[string]string{ocispec.AnnotationCreated: FormatDate(created)}
+	if generatedBy != "" {
+		ann[artifact.AnnotationGeneratedBy] = generatedBy
+	}
+	return registry.Artifact{
+		ArtifactType: artifact.TypeSPDX,
+		Blobs:        []registry.Blob{{MediaType: artifact.MediaTypeSPDX, Data: data}},
+		Annotations:  ann,
+		Created:      created,
+	}, nil
+}
