@@ -1,6 +1,11 @@
 package sbom
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Document is a software bill of materials for one subject (an image
 // manifest, usually): the packages found in it and who produced the list.
@@ -50,4 +55,22 @@ type Package struct {
 	// Locations lists the paths in the image filesystem where the package
 	// was found (package database, binary, manifest file).
 	Locations []string `json:"locations,omitempty"`
+}
+
+// Sort orders the packages of d by ecosystem, name, version, purl, layer and
+// first location, so that documents built from the same input compare and
+// encode identically.
+func (d *Document) Sort() {
+	slices.SortStableFunc(d.Packages, comparePackages)
+}
+
+func comparePackages(a, b Package) int {
+	return cmp.Or(
+		cmp.Compare(a.Ecosystem, b.Ecosystem),
+		cmp.Compare(a.Name, b.Name),
+		cmp.Compare(a.Version, b.Version),
+		cmp.Compare(a.PURL, b.PURL),
+		cmp.Compare(a.Layer, b.Layer),
+		cmp.Compare(strings.Join(a.Locations, "\x00"), strings.Join(b.Locations, "\x00")),
+	)
 }

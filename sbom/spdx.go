@@ -1,0 +1,306 @@
+package sbom
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	spdxexp "github.com/github/go-spdx/v2/spdxexp"
+	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdx"
+	"github.com/spdx/tools-golang/spdx/v2/common"
+	"github.com/spdx/tools-golang/spdxlib"
+)
+
+// Annotation comments cssc writes on SPDX packages (annotation type OTHER,
+// annotator "Tool: cssc") and reads back in [Decode].
+const (
+	// annotationLayer is followed by the digest of the layer that introduced
+	// the package.
+	annotationLayer = "cssc:layer="
+	// annotationLocation is followed by one path where the package was found.
+	annotationLocation = "cssc:location="
+	// annotationSubject marks the package that stands for the image itself.
+	annotationSubject = "cssc:subject"
+	// sourceInfoPrefix starts the sourceInfo sentence naming the source
+	// package.
+	sourceInfoPrefix = "source package: "
+)
+
+// DefaultNamespacePrefix is the prefix of the document namespace
+// [EncodeSPDX] derives when [SPDXOptions.Namespace] is empty.
+const DefaultNamespacePrefix = "https://cssc.dev/spdx/"
+
+// SPDXOptions tunes [EncodeSPDX]. The zero value is ready to use.
+type SPDXOptions struct {
+	// Namespace is the SPDX document namespace. If empty, one is derived
+	// from the document content and Subject:
+	// DefaultNamespacePrefix + "<name>-<sha256 of content>", so the same
+	// input always gives the same namespace.
+	Namespace string
+	// Subject is the digest of what the SBOM describes (the image manifest,
+	// "sha256:..."). If set, the root package carries it as a SHA256
+	// checksum and it goes into the derived namespace. Empty means no
+	// checksum.
+	Subject string
+	// Created overrides the creation time. If zero, Document.Created is used;
+	// if that is zero too, the Unix epoch, so that output never depends on
+	// the clock.
+	Created time.Time
+	// ConcludeDeclared copies each package's declared licence into
+	// licenseConcluded. If false, licenseConcluded is NOASSERTION (cssc
+	// reads the licence a package declares; it does not analyse files).
+	ConcludeDeclared bool
+	// Indent, if non-empty, indents the JSON output with this string.
+	// Empty means compact output.
+	Indent string
+}
+
+var spdxIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9.\-]+`)
+
+// EncodeSPDX writes doc as an SPDX 2.3 JSON document.
+//
+// The document has one root package for the subject (named doc.Name,
+// purpose CONTAINER, checksum opts.Subject), DESCRIBES from the document to
+// it and CONTAINS from it to every package. Each package carries:
+//   - its purl as a PACKAGE-MANAGER/purl external reference, with the source
+//     package recorded in an "upstream" qualifier for deb and apk purls
+//     (NAME or NAME@VERSION, syft's convention);
+//   - the source package also as a sourceInfo sentence
+//     ("source package: NAME[@VERSION]");
+//   - the declared licences joined with AND as licenseDeclared (an
+//     expression go-spdx does not accept becomes a LicenseRef- with the
+//     text in hasExtractedLicensingInfos);
+//   - the layer attribution as a package annotation of type OTHER with
+//     comment "cssc:layer=<digest>", and one "cssc:location=<path>"
+//     annotation per location.
+//
+// The output is deterministic: package identifiers follow the order of
+// doc.Packages (call [Document.Sort] first for a canonical order), and
+// nothing depends on the clock or randomness. The result is checked with
+// tools-golang's spdxlib.ValidateDocument before it is returned.
+func EncodeSPDX(doc *Document, opts SPDXOptions) ([]byte, error) {
+	if doc == nil {
+		return nil, fmt.Errorf("sbom: encode spdx: nil document")
+	}
+	created := opts.Created
+	if created.IsZero() {
+		created = doc.Created
+	}
+	if created.IsZero() {
+		created = time.Unix(0, 0)
+	}
+	name := doc.Name
+	if name == "" {
+		name = "image"
+		if opts.Subject != "" {
+			name = opts.Subject
+		}
+	}
+	annotationDate := created.UTC().Format(time.RFC3339)
+	annotator := common.Annotator{Annotator: "cssc", AnnotatorType: "Tool"}
+	note := func(comment string) spdx.Annotation {
+		return spdx.Annotation{
+			Annotator:         annotator,
+			AnnotationDate:    annotationDate,
+			AnnotationType:    "OTHER",
+			AnnotationComment: comment,
+		}
+	}
+
+	sd := &spdx.Document{
+		SPDXVersion:    spdx.Version,
+		DataLicense:    spdx.DataLicense,
+		SPDXIdentifier: "DOCUMENT",
+		DocumentName:   name,
+		CreationInfo: &spdx.CreationInfo{
+			Created: created.UTC().Format(time.RFC3339),
+		},
+	}
+	for _, c := range doc.Creators {
+		typ, who, ok := strings.Cut(c, ":")
+		if !ok {
+			typ, who = "Tool", c
+		}
+		sd.CreationInfo.Creators = append(sd.CreationInfo.Creators,
+			common.Creator{CreatorType: strings.TrimSpace(typ), Creator: strings.TrimSpace(who)})
+	}
+	if len(sd.CreationInfo.Creators) == 0 {
+		sd.CreationInfo.Creators = []common.Creator{{CreatorType: "Tool", Creator: "cssc"}}
+	}
+
+	root := &spdx.Package{
+		PackageName:             name,
+		PackageSPDXIdentifier:   "SPDXRef-Subject",
+		PackageDownloadLocation: "NOASSERTION",
+		PrimaryPackagePurpose:   "CONTAINER",
+		PackageLicenseConcluded: "NOASSERTION",
+		PackageLicenseDeclared:  "NOASSERTION",
+		PackageCopyrightText:    "NOASSERTION",
+		Annotations:             []spdx.Annotation{note(annotationSubject)},
+	}
+	if alg, hexd, ok := strings.Cut(opts.Subject, ":"); ok && alg == "sha256" {
+		root.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: hexd}}
+	}
+	sd.Packages = append(sd.Packages, root)
+	sd.Relationships = append(sd.Relationships, &spdx.Relationship{
+		RefA:         common.MakeDocElementID("", "DOCUMENT"),
+		RefB:         common.MakeDocElementID("", "SPDXRef-Subject"),
+		Relationship: "DESCRIBES",
+	})
+
+	licRefs := map[string]string{} // text -> LicenseRef id
+	for i, p := range doc.Packages {
+		id := common.ElementID(fmt.Sprintf("Package-%d-%s", i+1, strings.Trim(spdxIDUnsafe.ReplaceAllString(p.Name, "-"), "-")))
+		sp := &spdx.Package{
+			PackageName:             p.Name,
+			PackageSPDXIdentifier:   id,
+			PackageVersion:          p.Version,
+			PackageDownloadLocation: "NOASSERTION",
+			PackageCopyrightText:    "NOASSERTION",
+			PackageLicenseConcluded: "NOASSERTION",
+			PackageLicenseDeclared:  "NOASSERTION",
+			PrimaryPackagePurpose:   "LIBRARY",
+		}
+		if sp.PackageName == "" {
+			sp.PackageName = "unknown"
+		}
+		if purl := purlWithUpstream(p); purl != "" {
+			sp.PackageExternalReferences = []*spdx.PackageExternalReference{{
+				Category: "PACKAGE-MANAGER",
+				RefType:  "purl",
+				Locator:  purl,
+			}}
+		}
+		if p.SourceName != "" {
+			src := p.SourceName
+			if p.SourceVersion != "" {
+				src += "@" + p.SourceVersion
+			}
+			sp.PackageSourceInfo = sourceInfoPrefix + src
+		}
+		if decl := licenseExpression(p.Licenses, licRefs, sd); decl != "" {
+			sp.PackageLicenseDeclared = decl
+			if opts.ConcludeDeclared {
+				sp.PackageLicenseConcluded = decl
+			}
+		}
+		if p.Layer != "" {
+			sp.Annotations = append(sp.Annotations, note(annotationLayer+p.Layer))
+		}
+		for _, loc := range p.Locations {
+			sp.Annotations = append(sp.Annotations, note(annotationLocation+loc))
+		}
+		sd.Packages = append(sd.Packages, sp)
+		sd.Relationships = append(sd.Relationships, &spdx.Relationship{
+			RefA:         common.MakeDocElementID("", "SPDXRef-Subject"),
+			RefB:         common.MakeDocElementID("", string(id)),
+			Relationship: "CONTAINS",
+		})
+	}
+
+	if opts.Namespace != "" {
+		sd.DocumentNamespace = opts.Namespace
+	} else {
+		// Hash the document with an empty namespace, then fill it in.
+		body, err := json.Marshal(sd)
+		if err != nil {
+			return nil, fmt.Errorf("sbom: encode spdx: %w", err)
+		}
+		h := sha256.New()
+		h.Write([]byte(opts.Subject))
+		h.Write([]byte{0})
+		h.Write(body)
+		sd.DocumentNamespace = DefaultNamespacePrefix + strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-") +
+			"-" + hex.EncodeToString(h.Sum(nil))
+	}
+
+	if err := spdxlib.ValidateDocument(sd); err != nil {
+		return nil, fmt.Errorf("sbom: encode spdx: %w", err)
+	}
+	var buf bytes.Buffer
+	var wopts []spdxjson.WriteOption
+	if opts.Indent != "" {
+		wopts = append(wopts, spdxjson.Indent(opts.Indent))
+	}
+	if err := spdxjson.Write(sd, &buf, wopts...); err != nil {
+		return nil, fmt.Errorf("sbom: encode spdx: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// purlWithUpstream returns p.PURL normalised, with an "upstream" qualifier
+// naming the source package added to deb and apk purls that lack one.
+func purlWithUpstream(p Package) string {
+	purl := NormalizePURL(p.PURL)
+	if purl == "" || p.SourceName == "" || (p.SourceName == p.Name && p.SourceVersion == "") {
+		return purl
+	}
+	switch purlType(purl) {
+	case "deb", "apk", "rpm":
+	default:
+		return purl
+	}
+	if n, _ := SourceFromPURL(purl); n != "" {
+		return purl
+	}
+	up := p.SourceName
+	if p.SourceVersion != "" && p.SourceVersion != p.Version {
+		up += "@" + p.SourceVersion
+	}
+	return addQualifier(purl, "upstream", up)
+}
+
+// licenseExpression joins licences into one SPDX expression. Licences that
+// go-spdx does not accept become LicenseRef- identifiers whose text is added
+// to sd's extracted licences.
+func licenseExpression(lics []string, refs map[string]string, sd *spdx.Document) string {
+	var parts []string
+	for _, l := range lics {
+		l = strings.TrimSpace(l)
+		if l == "" || l == "NOASSERTION" || l == "NONE" {
+			continue
+		}
+		if ok, _ := spdxexp.ValidateLicenses([]string{l}); ok {
+			if len(lics) > 1 && strings.ContainsAny(l, " ") {
+				l = "(" + l + ")"
+			}
+			parts = append(parts, l)
+			continue
+		}
+		ref, ok := refs[l]
+		if !ok {
+			sum := sha256.Sum256([]byte(l))
+			ref = "LicenseRef-" + strings.Trim(spdxIDUnsafe.ReplaceAllString(l, "-"), "-")
+			if len(ref) > 64 || ref == "LicenseRef-" {
+				ref = "LicenseRef-" + hex.EncodeToString(sum[:8])
+			}
+			for _, existing := range refs {
+				if existing == ref {
+					ref += "-" + hex.EncodeToString(sum[:4])
+					break
+				}
+			}
+			refs[l] = ref
+			sd.OtherLicenses = append(sd.OtherLicenses, &spdx.OtherLicense{
+				LicenseIdentifier: ref,
+				ExtractedText:     l,
+				LicenseName:       l,
+			})
+		}
+		parts = append(parts, ref)
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// validLicenseID reports whether id is a single SPDX licence identifier
+// (not an expression).
+func validLicenseID(id string) (bool, string) {
+	ok, _ := spdxexp.ValidateLicensesWithOptions([]string{id}, spdxexp.ValidateLicensesOptions{FailComplexExpressions: true, FailAllLicenseRefs: true, FailAllDocumentRefs: true})
+	return ok, id
+}
