@@ -230,4 +230,3 @@ func sourceFromInfo(info string) (string, string) {
 	}
 	return rest, ""
 }
-

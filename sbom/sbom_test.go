@@ -25,8 +25,8 @@ func sampleDoc() *sbom.Document {
 				Name: "libssl3", Version: "3.0.11-1~deb12u2",
 				PURL:      "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12",
 				Ecosystem: "Debian:12", SourceName: "openssl",
-				Licenses:  []string{"Apache-2.0"},
-				Layer:     "sha256:aaaa", Locations: []string{"var/lib/dpkg/status"},
+				Licenses: []string{"Apache-2.0"},
+				Layer:    "sha256:aaaa", Locations: []string{"var/lib/dpkg/status"},
 			},
 			{
 				Name: "libc6", Version: "2.36-9+deb12u4",
@@ -39,7 +39,7 @@ func sampleDoc() *sbom.Document {
 				Name: "busybox-binsh", Version: "1.36.1-r29",
 				PURL:      "pkg:apk/alpine/busybox-binsh@1.36.1-r29?arch=x86_64&distro=alpine-3.20.3",
 				Ecosystem: "Alpine:v3.20", SourceName: "busybox",
-				Licenses:  []string{"GPL-2.0-only"},
+				Licenses: []string{"GPL-2.0-only"},
 			},
 			{
 				Name: "left-pad", Version: "1.3.0", PURL: "pkg:npm/left-pad@1.3.0?source=UNKNOWN",
@@ -255,22 +255,22 @@ func TestDecodeBadInput(t *testing.T) {
 
 func TestEcosystem(t *testing.T) {
 	cases := map[string]string{
-		"pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12":    "Debian:12",
-		"pkg:deb/debian/libc6@2.36-9?distro=bookworm":                "Debian:12",
-		"pkg:deb/debian/libc6@2.36-9?distro=debian-11.9":             "Debian:11",
-		"pkg:deb/debian/libc6@2.36-9":                                "Debian",
-		"pkg:deb/ubuntu/libc6@2.35?distro=ubuntu-22.04":              "Ubuntu:22.04",
-		"pkg:apk/alpine/musl@1.2.5-r0?distro=alpine-3.20.3":          "Alpine:v3.20",
-		"pkg:apk/alpine/musl@1.2.5-r0?distro=3.19.1":                 "Alpine:v3.19",
-		"pkg:apk/alpine/musl@1.2.5-r0":                               "Alpine",
-		"pkg:golang/stdlib@1.22.1":                                   "Go",
-		"pkg:golang/golang.org/x/net@v0.1.0":                         "Go",
-		"pkg:npm/%40babel/core@7.0.0":                                "npm",
-		"pkg:pypi/requests@2.31.0":                                   "PyPI",
-		"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1":       "Maven",
-		"pkg:rpm/redhat/openssl@3.0.7?distro=rhel-9.3":               "Red Hat:9",
-		"pkg:generic/foo@1":                                          "",
-		"not a purl":                                                 "",
+		"pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12": "Debian:12",
+		"pkg:deb/debian/libc6@2.36-9?distro=bookworm":             "Debian:12",
+		"pkg:deb/debian/libc6@2.36-9?distro=debian-11.9":          "Debian:11",
+		"pkg:deb/debian/libc6@2.36-9":                             "Debian",
+		"pkg:deb/ubuntu/libc6@2.35?distro=ubuntu-22.04":           "Ubuntu:22.04",
+		"pkg:apk/alpine/musl@1.2.5-r0?distro=alpine-3.20.3":       "Alpine:v3.20",
+		"pkg:apk/alpine/musl@1.2.5-r0?distro=3.19.1":              "Alpine:v3.19",
+		"pkg:apk/alpine/musl@1.2.5-r0":                            "Alpine",
+		"pkg:golang/stdlib@1.22.1":                                "Go",
+		"pkg:golang/golang.org/x/net@v0.1.0":                      "Go",
+		"pkg:npm/%40babel/core@7.0.0":                             "npm",
+		"pkg:pypi/requests@2.31.0":                                "PyPI",
+		"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1":    "Maven",
+		"pkg:rpm/redhat/openssl@3.0.7?distro=rhel-9.3":            "Red Hat:9",
+		"pkg:generic/foo@1":                                       "",
+		"not a purl":                                              "",
 	}
 	for purl, want := range cases {
 		assert.Equal(t, want, sbom.Ecosystem(purl), "Ecosystem(%q)", purl)
