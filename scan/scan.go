@@ -3,6 +3,7 @@ package scan
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -185,4 +186,16 @@ func (r *Report) Count() map[Severity]int {
 		c[f.Severity]++
 	}
 	return c
+}
+
+// MarshalJSON writes the report with an empty findings list as [] rather
+// than null, so that equal reports always marshal to equal bytes (call
+// Sort first for a stable finding order).
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	p := plain(r)
+	if p.Findings == nil {
+		p.Findings = []Finding{}
+	}
+	return json.Marshal(p)
 }

@@ -88,7 +88,7 @@ func TestWalkMergedFilesystem(t *testing.T) {
 				testimage.Whiteout("etc/shadow"),             // deletes a file
 				testimage.Whiteout("var/cache"),              // deletes a directory
 				testimage.Dir("opt/app"), testimage.OpaqueWhiteout("opt/app"), reg("opt/app/new", "new"),
-				reg("usr/lib", "now a file"),                 // file replaces directory
+				reg("usr/lib", "now a file"), // file replaces directory
 				testimage.Symlink("bin", "usr/bin"),
 				reg("data/new", "n"),
 			)
