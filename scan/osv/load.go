@@ -1,0 +1,608 @@
+package osv
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cssc-go/cssc/scan"
+)
+
+// Errors returned by Load and LoadFS, for errors.Is.
+var (
+	// ErrCorruptArchive is wrapped when a zip archive cannot be read: not a
+	// zip, truncated, a bad checksum, an unsupported compression method.
+	// A corrupt archive fails the load: skipping it would give a database
+	// that silently lacks a whole ecosystem.
+	ErrCorruptArchive = errors.New("corrupt osv archive")
+	// ErrLimitExceeded is wrapped when MaxRecords or MaxTotalSize is
+	// reached.
+	ErrLimitExceeded = errors.New("osv database limit exceeded")
+)
+
+// Load reads an offline OSV database from path and indexes it.
+//
+// path may be:
+//
+//   - a directory, walked recursively in lexical order (entries whose name
+//     starts with "." are skipped, symbolic links are not followed). Every
+//     "*.json" file in it is one OSV record: this covers osv.dev's
+//     per-ecosystem bucket layout (<ecosystem>/<ID>.json) and
+//     advisory-database checkouts. Every "*.zip" file in it is an archive
+//     of records, such as osv.dev's per-ecosystem export stored as
+//     <ecosystem>/all.zip (Debian/all.zip, Go/all.zip) or renamed
+//     <ecosystem>-all.zip (Debian-all.zip); every "*.json" entry of the
+//     archive is one record. Directories and archives may be mixed.
+//     Other files are ignored;
+//   - a single "*.zip" archive or "*.json" record.
+//
+// Records that are malformed, larger than Options.MaxRecordSize, withdrawn,
+// or only about ecosystems without version rules are skipped, logged (see
+// Options.Logger) and counted in [DB.Stats]. A zip archive that cannot be
+// read is an error wrapping [ErrCorruptArchive]; exceeding
+// Options.MaxRecords or Options.MaxTotalSize is an error wrapping
+// [ErrLimitExceeded]. Archives are read entry by entry and never held in
+// memory whole.
+func Load(ctx context.Context, path string, opts Options) (*DB, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("osv: %w", err)
+	}
+	if st.IsDir() {
+		return load(ctx, os.DirFS(path), ".", opts)
+	}
+	return load(ctx, os.DirFS(filepath.Dir(path)), filepath.Base(path), opts)
+}
+
+// LoadFS is like [Load] but reads the database from the root of fsys. Zip
+// archives in fsys must be opened as files that implement io.ReaderAt
+// (os.DirFS, embed.FS and fstest.MapFS files do).
+func LoadFS(ctx context.Context, fsys fs.FS, opts Options) (*DB, error) {
+	return load(ctx, fsys, ".", opts)
+}
+
+// loader holds the state of one load.
+type loader struct {
+	opts    Options
+	fsys    fs.FS
+	hash    hash.Hash
+	allowed map[string]bool // nil: all
+
+	warnMu sync.Mutex
+	warned int
+
+	// Counted by the producer only.
+	files, inputs, oversized int
+	bytes                    int64
+}
+
+// input is one record document to parse.
+type input struct {
+	seq  int
+	path string
+	data []byte
+}
+
+// outcome is what a worker made of an input.
+type outcome struct {
+	seq      int
+	path     string
+	v        *vuln
+	modified time.Time
+	skip     skipKind
+	err      error
+	unknown  []string // unknown ecosystems seen
+}
+
+type skipKind uint8
+
+const (
+	skipNone skipKind = iota
+	skipMalformed
+	skipWithdrawn
+	skipUnknownEcosystem
+	skipUnmatchable
+	skipFiltered
+)
+
+func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, error) {
+	if opts.MaxRecordSize <= 0 {
+		opts.MaxRecordSize = DefaultMaxRecordSize
+	}
+	if opts.MaxRecords <= 0 {
+		opts.MaxRecords = DefaultMaxRecords
+	}
+	if opts.MaxTotalSize <= 0 {
+		opts.MaxTotalSize = DefaultMaxTotalSize
+	}
+	if opts.MaxWarnings <= 0 {
+		opts.MaxWarnings = DefaultMaxWarnings
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	l := &loader{opts: opts, fsys: fsys, hash: sha256.New()}
+	if len(opts.Ecosystems) > 0 {
+		l.allowed = make(map[string]bool, len(opts.Ecosystems))
+		for _, e := range opts.Ecosystems {
+			l.allowed[ecosystemBase(e)] = true
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	inputs := make(chan input, 2*opts.Workers)
+	outcomes := make(chan outcome, 2*opts.Workers)
+	g.Go(func() error {
+		defer close(inputs)
+		return l.produce(gctx, root, inputs)
+	})
+	var wg sync.WaitGroup
+	for range opts.Workers {
+		wg.Add(1)
+		g.Go(func() error {
+			defer wg.Done()
+			l.work(gctx, inputs, outcomes)
+			return nil
+		})
+	}
+	go func() { wg.Wait(); close(outcomes) }()
+
+	db := &DB{index: make(map[key][]*entry), logger: opts.Logger, now: opts.Now, maxWarn: opts.MaxWarnings}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	byID := make(map[string]*vuln)
+	unknown := make(map[string]bool)
+	for o := range outcomes {
+		if o.modified.After(db.modified) {
+			db.modified = o.modified
+		}
+		for _, u := range o.unknown {
+			unknown[u] = true
+		}
+		switch o.skip {
+		case skipNone:
+		case skipMalformed:
+			db.stats.Malformed++
+			l.warn("osv: skipping malformed record", "path", o.path, "error", o.err)
+			continue
+		case skipWithdrawn:
+			db.stats.Withdrawn++
+			continue
+		case skipUnknownEcosystem:
+			db.stats.UnknownEcosystem++
+			l.warn("osv: skipping record with unknown ecosystem", "path", o.path, "ecosystems", o.unknown)
+			continue
+		case skipUnmatchable:
+			db.stats.Unmatchable++
+			continue
+		case skipFiltered:
+			db.stats.Filtered++
+			continue
+		}
+		if old, ok := byID[o.v.id]; ok {
+			db.stats.Duplicates++
+			if old.modified.After(o.v.modified) || (old.modified.Equal(o.v.modified) && old.seq > o.v.seq) {
+				continue
+			}
+		}
+		byID[o.v.id] = o.v
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	for _, v := range byID {
+		db.stats.Records++
+		for _, e := range v.entries {
+			k := key{e.eco, normalizeName(e.base, e.name)}
+			db.index[k] = append(db.index[k], e)
+			db.stats.Entries++
+		}
+	}
+	db.sortIndex()
+	db.stats.Files = l.files
+	db.stats.Inputs = l.inputs
+	db.stats.Bytes = l.bytes
+	db.stats.Oversized = l.oversized
+	for u := range unknown {
+		if len(db.stats.UnknownEcosystems) == 100 {
+			break
+		}
+		db.stats.UnknownEcosystems = append(db.stats.UnknownEcosystems, u)
+	}
+	slices.Sort(db.stats.UnknownEcosystems)
+	db.digest = "sha256:" + hex.EncodeToString(l.hash.Sum(nil))
+	if db.modified.IsZero() {
+		db.version = "empty/" + db.digest
+	} else {
+		db.version = db.modified.UTC().Format(time.RFC3339) + "/" + db.digest
+	}
+	if lg := opts.Logger; lg != nil {
+		s := db.stats
+		lg.Info("osv: database loaded", "version", db.version, "records", s.Records, "entries", s.Entries,
+			"inputs", s.Inputs, "malformed", s.Malformed, "oversized", s.Oversized, "withdrawn", s.Withdrawn,
+			"unknownEcosystem", s.UnknownEcosystem, "unmatchable", s.Unmatchable, "duplicates", s.Duplicates)
+		if skipped := s.Malformed + s.Oversized + s.UnknownEcosystem; skipped > opts.MaxWarnings {
+			lg.Warn("osv: more records were skipped than were logged", "skipped", skipped, "logged", opts.MaxWarnings)
+		}
+	}
+	return db, nil
+}
+
+// warn logs a load warning, up to MaxWarnings of them.
+func (l *loader) warn(msg string, args ...any) {
+	if l.opts.Logger == nil {
+		return
+	}
+	l.warnMu.Lock()
+	l.warned++
+	n := l.warned
+	l.warnMu.Unlock()
+	if n <= l.opts.MaxWarnings {
+		l.opts.Logger.Warn(msg, args...)
+	}
+}
+
+// produce walks the inputs in a fixed order, hashes them and sends the
+// record documents to the workers.
+func (l *loader) produce(ctx context.Context, root string, out chan<- input) error {
+	seq := 0
+	send := func(p string, data []byte) error {
+		seq++
+		select {
+		case out <- input{seq: seq, path: p, data: data}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fs.WalkDir(l.fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("osv: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := d.Name()
+		if p != root && strings.HasPrefix(name, ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		switch strings.ToLower(path.Ext(name)) {
+		case ".json":
+			l.files++
+			data, skipped, err := l.readFile(p)
+			if err != nil || skipped {
+				return err
+			}
+			return send(p, data)
+		case ".zip":
+			l.files++
+			return l.readZip(ctx, p, send)
+		}
+		return nil
+	})
+}
+
+// account counts one record document of size n against the limits and
+// hashes its name and size.
+func (l *loader) account(name string, n int64) error {
+	l.inputs++
+	if l.inputs > l.opts.MaxRecords {
+		return fmt.Errorf("osv: %w: more than %d records", ErrLimitExceeded, l.opts.MaxRecords)
+	}
+	if n > 0 {
+		if l.bytes > math.MaxInt64-n || l.bytes+n > l.opts.MaxTotalSize {
+			return fmt.Errorf("osv: %w: more than %d bytes", ErrLimitExceeded, l.opts.MaxTotalSize)
+		}
+		l.bytes += n
+	}
+	l.hash.Write([]byte(name))
+	l.hash.Write([]byte{0})
+	l.hash.Write([]byte(strconv.FormatInt(n, 10)))
+	l.hash.Write([]byte{0})
+	return nil
+}
+
+// readFile reads one JSON record file, capped.
+func (l *loader) readFile(p string) (data []byte, skipped bool, err error) {
+	f, err := l.fsys.Open(p)
+	if err != nil {
+		return nil, false, fmt.Errorf("osv: %w", err)
+	}
+	defer f.Close()
+	data, over, err := readCapped(f, l.opts.MaxRecordSize)
+	if err != nil {
+		return nil, false, fmt.Errorf("osv: read %s: %w", p, err)
+	}
+	if over {
+		if err := l.account(p, -1); err != nil {
+			return nil, false, err
+		}
+		l.oversized++
+		l.warn("osv: skipping oversized record", "path", p, "limit", l.opts.MaxRecordSize)
+		return nil, true, nil
+	}
+	if err := l.account(p, int64(len(data))); err != nil {
+		return nil, false, err
+	}
+	l.hash.Write(data)
+	return data, false, nil
+}
+
+// readZip reads every JSON entry of a zip archive, in archive order.
+func (l *loader) readZip(ctx context.Context, p string, send func(string, []byte) error) error {
+	f, err := l.fsys.Open(p)
+	if err != nil {
+		return fmt.Errorf("osv: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("osv: %w", err)
+	}
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		return fmt.Errorf("osv: %s: %w: file does not support random access", p, ErrCorruptArchive)
+	}
+	zr, err := zip.NewReader(ra, st.Size())
+	if err != nil && !(errors.Is(err, zip.ErrInsecurePath) && zr != nil) {
+		return fmt.Errorf("osv: %s: %w: %v", p, ErrCorruptArchive, err)
+	}
+	for _, zf := range zr.File {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if zf.FileInfo().IsDir() || !strings.EqualFold(path.Ext(zf.Name), ".json") {
+			continue
+		}
+		name := p + "!" + zf.Name
+		if zf.UncompressedSize64 > uint64(l.opts.MaxRecordSize) {
+			if err := l.account(name, -1); err != nil {
+				return err
+			}
+			l.oversized++
+			l.warn("osv: skipping oversized record", "path", name, "size", zf.UncompressedSize64, "limit", l.opts.MaxRecordSize)
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return fmt.Errorf("osv: %s: %w: %v", name, ErrCorruptArchive, err)
+		}
+		data, over, err := readCapped(rc, l.opts.MaxRecordSize)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("osv: %s: %w: %v", name, ErrCorruptArchive, err)
+		}
+		if over {
+			// The entry lied about its size.
+			return fmt.Errorf("osv: %s: %w: entry larger than its declared size", name, ErrCorruptArchive)
+		}
+		if err := l.account(name, int64(len(data))); err != nil {
+			return err
+		}
+		l.hash.Write(data)
+		if err := send(name, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readCapped reads r to the end, or until more than max bytes have been
+// read (over is then true and data nil).
+func readCapped(r io.Reader, max int64) (data []byte, over bool, err error) {
+	data, err = io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(data)) > max {
+		return nil, true, nil
+	}
+	return data, false, nil
+}
+
+// work parses inputs into indexed records.
+func (l *loader) work(ctx context.Context, in <-chan input, out chan<- outcome) {
+	supported := make(map[string]bool)
+	for it := range in {
+		o := l.convert(it, supported)
+		select {
+		case out <- o:
+		case <-ctx.Done():
+			// Drain so that the producer is not blocked.
+			for range in {
+			}
+			return
+		}
+	}
+}
+
+// convert turns one input into an outcome.
+func (l *loader) convert(it input, supported map[string]bool) outcome {
+	o := outcome{seq: it.seq, path: it.path}
+	r, err := parseRecord(it.data)
+	if err != nil {
+		o.skip, o.err = skipMalformed, err
+		return o
+	}
+	o.modified = r.modified
+	if r.withdrawn {
+		o.skip = skipWithdrawn
+		return o
+	}
+	v := &vuln{
+		id:       r.ID,
+		aliases:  slices.Compact(slices.Sorted(slices.Values(r.Aliases))),
+		summary:  r.Summary,
+		modified: r.modified,
+		seq:      it.seq,
+	}
+	v.aliases = slices.DeleteFunc(v.aliases, func(a string) bool { return a == r.ID })
+	if len(v.aliases) == 0 {
+		v.aliases = nil
+	}
+	v.severity, v.cvss = recordSeverity(r.Severity, textSeverity(r.DatabaseSpecific))
+	var sawUnknown, sawFiltered bool
+	for i := range r.Affected {
+		a := &r.Affected[i]
+		eco, name := strings.TrimSpace(a.Package.Ecosystem), strings.TrimSpace(a.Package.Name)
+		if eco == "" || name == "" {
+			continue
+		}
+		base := ecosystemBase(eco)
+		ok, seen := supported[base]
+		if !seen {
+			ok = supportedEcosystem(base)
+			supported[base] = ok
+		}
+		if !ok {
+			sawUnknown = true
+			if !slices.Contains(o.unknown, eco) && len(o.unknown) < 8 {
+				o.unknown = append(o.unknown, eco)
+			}
+			continue
+		}
+		if l.allowed != nil && !l.allowed[base] {
+			sawFiltered = true
+			continue
+		}
+		e := &entry{vuln: v, eco: eco, base: base, name: name}
+		for _, rg := range a.Ranges {
+			var semver bool
+			switch strings.ToUpper(rg.Type) {
+			case "SEMVER":
+				semver = true
+			case "ECOSYSTEM":
+			default: // GIT ranges need the repository; versions lists cover them
+				continue
+			}
+			rr := rawRange{semver: semver, events: make([]rawEvent, 0, len(rg.Events))}
+			for _, ev := range rg.Events {
+				switch {
+				case ev.Introduced != nil:
+					rr.events = append(rr.events, rawEvent{evIntroduced, canonicalVersion(base, name, *ev.Introduced)})
+				case ev.Fixed != nil:
+					rr.events = append(rr.events, rawEvent{evFixed, canonicalVersion(base, name, *ev.Fixed)})
+				case ev.LastAffected != nil:
+					rr.events = append(rr.events, rawEvent{evLastAffected, canonicalVersion(base, name, *ev.LastAffected)})
+				case ev.Limit != nil:
+					rr.events = append(rr.events, rawEvent{evLimit, canonicalVersion(base, name, *ev.Limit)})
+				}
+			}
+			if len(rr.events) > 0 {
+				e.ranges = append(e.ranges, rr)
+			}
+		}
+		for _, ver := range a.Versions {
+			if ver = canonicalVersion(base, name, ver); ver != "" {
+				e.versions = append(e.versions, ver)
+			}
+		}
+		if len(e.ranges) == 0 && len(e.versions) == 0 {
+			continue
+		}
+		e.severity, e.cvss = v.severity, v.cvss
+		if len(a.Severity) > 0 || len(a.EcosystemSpecific) > 0 || len(a.DatabaseSpecific) > 0 {
+			text := textSeverity(a.EcosystemSpecific)
+			if text == "" {
+				text = textSeverity(a.DatabaseSpecific)
+			}
+			if s, c := recordSeverity(a.Severity, text); s != scan.SeverityUnknown {
+				e.severity, e.cvss = s, c
+			}
+		}
+		v.entries = append(v.entries, e)
+	}
+	switch {
+	case len(v.entries) > 0:
+		o.v = v
+	case sawUnknown:
+		o.skip = skipUnknownEcosystem
+	case sawFiltered:
+		o.skip = skipFiltered
+	default:
+		o.skip = skipUnmatchable
+	}
+	return o
+}
+
+// recordSeverity derives a severity and CVSS base score from OSV severity
+// entries (CVSS v3.x vectors first, then CVSS v2; CVSS v4 vectors are not
+// scored) and, failing those, from a textual severity ("HIGH",
+// "moderate", an "Ubuntu" severity entry).
+func recordSeverity(sevs []severity, text string) (scan.Severity, float64) {
+	var best float64
+	var bestRank int // 3: v3.1, 2: v3.0, 1: v2
+	for _, s := range sevs {
+		score := strings.TrimSpace(s.Score)
+		switch strings.ToUpper(s.Type) {
+		case "CVSS_V3":
+			f, err := cvss3BaseScore(score)
+			if err != nil {
+				continue
+			}
+			rank := 2
+			if strings.HasPrefix(score, "CVSS:3.1/") {
+				rank = 3
+			}
+			if rank > bestRank || (rank == bestRank && f > best) {
+				best, bestRank = f, rank
+			}
+		case "CVSS_V2":
+			f, err := cvss2BaseScore(score)
+			if err != nil || bestRank > 1 {
+				continue
+			}
+			if bestRank < 1 || f > best {
+				best, bestRank = f, 1
+			}
+		case "UBUNTU":
+			if text == "" {
+				text = score
+			}
+		}
+	}
+	if bestRank > 0 {
+		if s := scan.SeverityFromCVSS(best); s != scan.SeverityUnknown {
+			return s, best
+		}
+		// A base score of 0.0 ("None"): no impact, but still a finding.
+		if text == "" {
+			return scan.SeverityLow, best
+		}
+	}
+	if text != "" {
+		if s, err := scan.ParseSeverity(text); err == nil {
+			return s, best
+		}
+	}
+	return scan.SeverityUnknown, best
+}

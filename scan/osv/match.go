@@ -1,0 +1,608 @@
+package osv
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/google/osv-scalibr/semantic"
+	packageurl "github.com/package-url/packageurl-go"
+
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/sbom"
+	"github.com/cssc-go/cssc/scan"
+)
+
+// ToolName is the scanner name written in reports (scan.Tool.Name).
+const ToolName = "osv"
+
+// ErrNoSBOM is returned (wrapped together with scan.ErrScanFailed) by
+// [Scanner.Scan] for an image without an SBOM: matching needs the package
+// list, and an image with no known packages is not a clean one.
+var ErrNoSBOM = errors.New("image has no sbom")
+
+// Scanner is a scan.Scanner that matches the packages of an image's SBOM
+// (scan.Image.SBOM) against an offline OSV database. Create it with
+// [NewScanner]; it is safe for concurrent use.
+type Scanner struct {
+	db *DB
+}
+
+var _ scan.Scanner = (*Scanner)(nil)
+
+// NewScanner returns a Scanner that matches against db. To scan against a
+// newer database, load it and create a new Scanner.
+func NewScanner(db *DB) *Scanner { return &Scanner{db: db} }
+
+// DB returns the database the scanner matches against.
+func (s *Scanner) DB() *DB { return s.db }
+
+// Scan matches img.SBOM's packages (see [DB.Match]) and returns a
+// vulnerability report whose Subject is img.Manifest.Digest. An invalid
+// image is an error wrapping scan.ErrNoImage; an image whose SBOM is nil is
+// an error wrapping both scan.ErrScanFailed and [ErrNoSBOM]. An SBOM with
+// no packages gives a report with no findings.
+func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, error) {
+	if err := img.Validate(); err != nil {
+		return nil, fmt.Errorf("osv: %w", err)
+	}
+	if img.SBOM == nil {
+		return nil, fmt.Errorf("osv: %s: %w: %w", img.Manifest.Digest, scan.ErrScanFailed, ErrNoSBOM)
+	}
+	if s == nil || s.db == nil {
+		return nil, fmt.Errorf("osv: %w: no database", scan.ErrScanFailed)
+	}
+	rep, err := s.db.Match(ctx, img.SBOM.Packages)
+	if err != nil {
+		return nil, err
+	}
+	rep.Subject = img.Manifest.Digest
+	return rep, nil
+}
+
+// Match matches packages against the database and returns a vulnerability
+// report (Kind artifact.ReportKindVulnerability, Tool.Name "osv",
+// Tool.DatabaseVersion [DB.Version], no Subject) whose findings are sorted.
+//
+// For each package the ecosystem is Package.Ecosystem, or, if empty or
+// without a release ("Debian"), derived from Package.PURL (distro
+// qualifier: "distro=bookworm" or "debian-12" gives "Debian:12",
+// "3.20.3" gives "Alpine:v3.20"). Debian, Ubuntu and Alpine-family
+// records are keyed by source package: the name looked up is
+// Package.SourceName, else the purl's "source", "origin" or "upstream"
+// qualifier, else Package.Name; the version compared is
+// Package.SourceVersion (or the purl's "sourceversion"/"upstream" version)
+// when set, else Package.Version. PyPI names are compared in PEP 503 form;
+// Go versions with or without "v", and the Go toolchain as package
+// "stdlib" with versions such as "go1.22.1". Records whose ecosystem is
+// unversioned ("Alpine") also match packages of every release of that
+// ecosystem.
+//
+// Version semantics are those of osv-scalibr's semantic package for the
+// ecosystem (dpkg rules with epochs for Debian, apk rules for Alpine,
+// PEP 440 for PyPI, Maven's ComparableVersion, semantic versioning for
+// Go and npm and for SEMVER ranges). A package is affected when its
+// version is listed in the record's versions or falls in a SEMVER or
+// ECOSYSTEM range (events introduced, fixed, last_affected, limit). GIT
+// ranges are not evaluated. Packages without a version, ecosystem or
+// parsable version are skipped (with a warning for the last).
+//
+// Findings are deduplicated per package (ecosystem, name, version) and
+// vulnerability; records that are aliases of each other (one's id in the
+// other's aliases, or a shared alias such as a CVE id) give one finding,
+// whose ID is the smallest id, whose Aliases hold the others, whose
+// severity and CVSS are the highest and whose FixedVersion is the highest
+// fixed version named. FixedVersion is empty when no record names a fixed
+// version for the matched range: an "unfixed" vulnerability (see
+// [Unfixed]).
+func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, error) {
+	if db == nil {
+		return nil, fmt.Errorf("osv: %w: no database", scan.ErrScanFailed)
+	}
+	workers := min(runtime.GOMAXPROCS(0), 1+len(pkgs)/256)
+	chunk := (len(pkgs) + workers - 1) / max(workers, 1)
+	results := make([][]hit, workers)
+	var wg sync.WaitGroup
+	var ctxErr error
+	var errOnce sync.Once
+	for w := range workers {
+		lo, hi := w*chunk, min((w+1)*chunk, len(pkgs))
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				if i%64 == 0 {
+					if err := ctx.Err(); err != nil {
+						errOnce.Do(func() { ctxErr = err })
+						return
+					}
+				}
+				results[w] = db.matchPackage(&pkgs[i], results[w])
+			}
+		}()
+	}
+	wg.Wait()
+	if ctxErr != nil {
+		return nil, ctxErr
+	}
+	var all []hit
+	for _, r := range results {
+		all = append(all, r...)
+	}
+	rep := &scan.Report{
+		Kind:     artifact.ReportKindVulnerability,
+		Tool:     scan.Tool{Name: ToolName, DatabaseVersion: db.version},
+		Time:     db.now().UTC(),
+		Findings: dedupe(all),
+	}
+	rep.Sort()
+	return rep, nil
+}
+
+// Unfixed returns the findings of r that have no known fixed version.
+func Unfixed(r *scan.Report) []scan.Finding {
+	var out []scan.Finding
+	for _, f := range r.Findings {
+		if f.FixedVersion == "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// hit is one (package, record) match before deduplication.
+type hit struct {
+	pkgKey  key    // ecosystem and installed name (not normalised)
+	version string // installed version
+	base    string
+	f       scan.Finding
+}
+
+// query is a package prepared for lookup.
+type query struct {
+	eco, base string
+	name      string // looked-up name (source name where applicable)
+	version   string // canonical version compared
+	parsed    [2]semantic.Version
+	perr      [2]error
+	done      [2]bool
+}
+
+// version returns the query version parsed for SEMVER (semver) or
+// ECOSYSTEM ranges.
+func (q *query) parse(semver bool) (semantic.Version, error) {
+	i := 0
+	if semver {
+		i = 1
+	}
+	if !q.done[i] {
+		q.parsed[i], q.perr[i] = parseVersion(q.base, q.version, semver)
+		q.done[i] = true
+	}
+	return q.parsed[i], q.perr[i]
+}
+
+// sourceKeyed lists the ecosystems whose records are keyed by source (or
+// origin) package name.
+var sourceKeyed = map[string]bool{
+	"Debian": true, "Ubuntu": true, "Alpine": true, "Wolfi": true, "Chainguard": true,
+	"Alpaquita": true, "BellSoft Hardened Containers": true, "MinimOS": true,
+}
+
+// prepare derives the lookup ecosystem, name and version of a package.
+func prepare(p *sbom.Package) (query, bool) {
+	eco := strings.TrimSpace(p.Ecosystem)
+	var pu *packageurl.PackageURL
+	if p.PURL != "" {
+		if u, err := packageurl.FromString(p.PURL); err == nil {
+			pu = &u
+		}
+	}
+	if pu != nil && (eco == "" || !strings.Contains(eco, ":")) {
+		if e := purlEcosystem(pu); e != "" && (eco == "" || ecosystemBase(e) == eco) {
+			eco = e
+		}
+	}
+	eco = normalizeEcosystem(eco)
+	if eco == "" {
+		return query{}, false
+	}
+	base := ecosystemBase(eco)
+	name, version := p.Name, p.Version
+	if sourceKeyed[base] {
+		srcName, srcVersion := p.SourceName, p.SourceVersion
+		if pu != nil && (srcName == "" || srcVersion == "") {
+			n, v := purlSource(pu)
+			if srcName == "" {
+				srcName = n
+			}
+			if srcVersion == "" && (srcName == n || n == "") {
+				srcVersion = v
+			}
+		}
+		if srcName != "" {
+			name = srcName
+		}
+		if srcVersion != "" {
+			version = srcVersion
+		}
+	}
+	if name == "" && pu != nil {
+		name = pu.Name
+		if pu.Namespace != "" {
+			switch pu.Type {
+			case packageurl.TypeMaven:
+				name = pu.Namespace + ":" + pu.Name
+			case packageurl.TypeNPM, packageurl.TypeGolang:
+				name = pu.Namespace + "/" + pu.Name
+			}
+		}
+	}
+	if version == "" && pu != nil {
+		version = pu.Version
+	}
+	version = canonicalVersion(base, name, version)
+	if name == "" || version == "" {
+		return query{}, false
+	}
+	return query{eco: eco, base: base, name: normalizeName(base, name), version: version}, true
+}
+
+// matchPackage appends the hits of one package.
+func (db *DB) matchPackage(p *sbom.Package, out []hit) []hit {
+	q, ok := prepare(p)
+	if !ok {
+		return out
+	}
+	slots := [2][]*entry{db.index[key{q.eco, q.name}]}
+	if b := q.base; b != q.eco {
+		slots[1] = db.index[key{b, q.name}]
+	}
+	warned := false
+	for _, es := range slots {
+		for _, e := range es {
+			affected, fixed, err := e.match(&q)
+			if err != nil && !warned {
+				warned = true
+				db.warnMatch("osv: cannot compare versions", "package", p.Name, "version", q.version,
+					"ecosystem", q.eco, "record", e.vuln.id, "error", err)
+			}
+			if !affected {
+				continue
+			}
+			out = append(out, hit{
+				pkgKey:  key{q.eco, p.Name},
+				version: p.Version,
+				base:    q.base,
+				f: scan.Finding{
+					ID:           e.vuln.id,
+					Aliases:      e.vuln.aliases,
+					Package:      scan.Package{Name: p.Name, Version: p.Version, PURL: p.PURL, Ecosystem: q.eco},
+					FixedVersion: fixed,
+					Severity:     e.severity,
+					CVSS:         e.cvss,
+					Summary:      e.vuln.summary,
+					Layer:        p.Layer,
+				},
+			})
+		}
+	}
+	return out
+}
+
+// match evaluates the entry for a package. err reports a version that
+// could not be parsed or compared (the ranges concerned count as not
+// matching).
+func (e *entry) match(q *query) (affected bool, fixed string, err error) {
+	e.compile()
+	err = e.err
+	_, listed := e.versSet[q.version]
+	unfixed := false
+	for i := range e.compiled {
+		r := &e.compiled[i]
+		v, perr := q.parse(r.semver)
+		if perr != nil {
+			err = perr
+			continue
+		}
+		a, fix, aerr := r.affects(v)
+		if aerr != nil {
+			err = aerr
+			continue
+		}
+		if !a {
+			continue
+		}
+		affected = true
+		if fix == "" {
+			unfixed = true
+		} else {
+			fixed = maxVersion(q.base, fixed, fix)
+		}
+	}
+	if !affected && listed {
+		affected = true
+		for i := range e.compiled {
+			r := &e.compiled[i]
+			if v, perr := q.parse(r.semver); perr == nil {
+				if fix := r.nextFixed(v); fix != "" {
+					fixed = minVersion(q.base, fixed, fix)
+				}
+			}
+		}
+	}
+	if unfixed {
+		fixed = ""
+	}
+	if affected {
+		err = nil
+	}
+	return affected, fixed, err
+}
+
+// maxVersion returns the greater of two versions of an ecosystem ("" is
+// smallest); versions that do not parse compare as strings.
+func maxVersion(base, a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" {
+		return a
+	}
+	if compareStrings(base, a, b) >= 0 {
+		return a
+	}
+	return b
+}
+
+// minVersion returns the smaller of two versions ("" is ignored).
+func minVersion(base, a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" {
+		return a
+	}
+	if compareStrings(base, a, b) <= 0 {
+		return a
+	}
+	return b
+}
+
+func compareStrings(base, a, b string) int {
+	va, err1 := parseVersion(base, a, false)
+	vb, err2 := parseVersion(base, b, false)
+	if err1 == nil && err2 == nil {
+		if c, err := compare(va, vb); err == nil {
+			return c
+		}
+	}
+	return strings.Compare(a, b)
+}
+
+// dedupe merges hits per package and vulnerability (aliases included).
+func dedupe(hits []hit) []scan.Finding {
+	type pkgID struct {
+		k       key
+		version string
+	}
+	groups := make(map[pkgID][]hit)
+	var order []pkgID
+	for _, h := range hits {
+		id := pkgID{h.pkgKey, h.version}
+		if _, ok := groups[id]; !ok {
+			order = append(order, id)
+		}
+		groups[id] = append(groups[id], h)
+	}
+	var out []scan.Finding
+	for _, id := range order {
+		out = append(out, mergeGroup(groups[id])...)
+	}
+	return out
+}
+
+// mergeGroup merges the hits of one package: same id, or linked by
+// aliases.
+func mergeGroup(hs []hit) []scan.Finding {
+	parent := make([]int, len(hs))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	owner := make(map[string]int)
+	link := func(name string, i int) {
+		if j, ok := owner[name]; ok {
+			a, b := find(i), find(j)
+			if a != b {
+				parent[a] = b
+			}
+			return
+		}
+		owner[name] = i
+	}
+	for i, h := range hs {
+		link(h.f.ID, i)
+		for _, a := range h.f.Aliases {
+			link(a, i)
+		}
+	}
+	sets := make(map[int][]int)
+	var roots []int
+	for i := range hs {
+		r := find(i)
+		if _, ok := sets[r]; !ok {
+			roots = append(roots, r)
+		}
+		sets[r] = append(sets[r], i)
+	}
+	out := make([]scan.Finding, 0, len(roots))
+	for _, r := range roots {
+		members := sets[r]
+		slices.SortFunc(members, func(a, b int) int { return cmp.Compare(hs[a].f.ID, hs[b].f.ID) })
+		f := hs[members[0]].f
+		base := hs[members[0]].base
+		if len(members) == 1 {
+			f.Aliases = slices.Clone(f.Aliases)
+			out = append(out, f)
+			continue
+		}
+		names := make(map[string]bool)
+		for _, m := range members {
+			g := hs[m].f
+			names[g.ID] = true
+			for _, a := range g.Aliases {
+				names[a] = true
+			}
+			f.Severity = max(f.Severity, g.Severity)
+			f.CVSS = max(f.CVSS, g.CVSS)
+			f.FixedVersion = maxVersion(base, f.FixedVersion, g.FixedVersion)
+			if f.Summary == "" {
+				f.Summary = g.Summary
+			}
+		}
+		delete(names, f.ID)
+		f.Aliases = slices.Sorted(func(yield func(string) bool) {
+			for n := range names {
+				if !yield(n) {
+					return
+				}
+			}
+		})
+		out = append(out, f)
+	}
+	return out
+}
+
+// purlEcosystem derives the OSV ecosystem of a package URL.
+func purlEcosystem(p *packageurl.PackageURL) string {
+	distro := p.Qualifiers.Map()["distro"]
+	switch p.Type {
+	case packageurl.TypeGolang:
+		return "Go"
+	case packageurl.TypeNPM:
+		return "npm"
+	case packageurl.TypePyPi:
+		return "PyPI"
+	case packageurl.TypeMaven:
+		return "Maven"
+	case packageurl.TypeCargo:
+		return "crates.io"
+	case packageurl.TypeGem:
+		return "RubyGems"
+	case packageurl.TypeNuget:
+		return "NuGet"
+	case packageurl.TypeComposer:
+		return "Packagist"
+	case packageurl.TypeDebian:
+		switch strings.ToLower(p.Namespace) {
+		case "ubuntu":
+			v := strings.TrimPrefix(strings.ToLower(distro), "ubuntu-")
+			if v == "" || strings.Trim(v, "0123456789.") != "" {
+				return "Ubuntu"
+			}
+			return "Ubuntu:" + v
+		case "debian", "":
+			return debianEcosystem(distro)
+		}
+	case packageurl.TypeApk:
+		switch strings.ToLower(p.Namespace) {
+		case "alpine", "":
+			return alpineEcosystem(distro)
+		case "wolfi":
+			return "Wolfi"
+		case "chainguard":
+			return "Chainguard"
+		}
+	}
+	return ""
+}
+
+// purlSource returns the source package name and version from the
+// qualifiers osv-scalibr ("source", "sourceversion" for deb; "origin" for
+// apk) and syft ("upstream=name" or "upstream=name@version") write.
+func purlSource(p *packageurl.PackageURL) (name, version string) {
+	q := p.Qualifiers.Map()
+	if n := q["source"]; n != "" && !strings.EqualFold(n, "unknown") {
+		return n, q["sourceversion"]
+	}
+	if n := q["origin"]; n != "" {
+		return n, ""
+	}
+	if up := q["upstream"]; up != "" {
+		if n, v, ok := strings.Cut(up, "@"); ok {
+			return n, v
+		}
+		return up, ""
+	}
+	return "", ""
+}
+
+var debianCodenames = map[string]string{
+	"buzz": "1.1", "hamm": "2", "slink": "2.1", "potato": "2.2", "woody": "3.0", "sarge": "3.1",
+	"etch": "4", "lenny": "5", "squeeze": "6", "wheezy": "7", "jessie": "8", "stretch": "9",
+	"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14", "duke": "15",
+}
+
+// debianEcosystem maps a distro qualifier or VERSION_ID ("bookworm",
+// "debian-12", "12.5") to "Debian:12"; unknown gives "Debian".
+func debianEcosystem(distro string) string {
+	d := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(distro)), "debian-")
+	if v, ok := debianCodenames[d]; ok {
+		return "Debian:" + v
+	}
+	major, _, _ := strings.Cut(d, ".")
+	if major != "" && strings.Trim(major, "0123456789") == "" {
+		return "Debian:" + major
+	}
+	return "Debian"
+}
+
+// alpineEcosystem maps a distro qualifier ("3.20.3", "alpine-3.20.3",
+// "v3.20") to "Alpine:v3.20"; unknown gives "Alpine".
+func alpineEcosystem(distro string) string {
+	d := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(distro)), "alpine-")
+	d = strings.TrimPrefix(d, "v")
+	parts := strings.SplitN(d, ".", 3)
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" ||
+		strings.Trim(parts[0], "0123456789") != "" || strings.Trim(parts[1], "0123456789") != "" {
+		return "Alpine"
+	}
+	return "Alpine:v" + parts[0] + "." + parts[1]
+}
+
+// normalizeEcosystem rewrites release suffixes that SBOM tools spell
+// differently from OSV: "Debian:12.5" and "Debian:bookworm" become
+// "Debian:12", "Alpine:3.20.3" becomes "Alpine:v3.20".
+func normalizeEcosystem(eco string) string {
+	base, rel, ok := strings.Cut(eco, ":")
+	if !ok || rel == "" {
+		return base
+	}
+	switch base {
+	case "Debian":
+		if e := debianEcosystem(rel); e != "Debian" {
+			return e
+		}
+	case "Alpine":
+		if e := alpineEcosystem(rel); e != "Alpine" {
+			return e
+		}
+	}
+	return eco
+}
