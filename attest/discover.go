@@ -291,7 +291,10 @@ func (d *discovery) read(ctx context.Context, it *Item, l ocispec.Descriptor) er
 		mt, isSBOM = it.ArtifactType, true
 	}
 	switch {
-	case isSBOM, mt == artifact.MediaTypeInToto, mt == artifact.MediaTypeDSSE, mt == artifact.TypeSigstoreBundle:
+	case isSBOM:
+		it.Kind = KindSBOM
+	case mt == artifact.MediaTypeInToto, mt == artifact.MediaTypeDSSE, mt == artifact.TypeSigstoreBundle:
+		it.Kind = KindStatement
 	case mt == artifact.MediaTypeCosignSPDXTagValue, mt == artifact.MediaTypeCosignCycloneDXXML:
 		it.Kind = KindSBOM
 		it.Err = fmt.Errorf("layer %s: %w: SBOM media type %q", l.Digest, ErrUnsupportedFormat, mt)
