@@ -315,8 +315,14 @@ func TestEnrichersStopOnError(t *testing.T) {
 			ran = append(ran, 0)
 			return []registry.Artifact{{ArtifactType: "a"}}, nil
 		}),
-		attest.EnricherFunc(func(context.Context, *attest.Subject) ([]registry.Artifact, error) { ran = append(ran, 1); return nil, boom }),
-		attest.EnricherFunc(func(context.Context, *attest.Subject) ([]registry.Artifact, error) { ran = append(ran, 2); return nil, nil }),
+		attest.EnricherFunc(func(context.Context, *attest.Subject) ([]registry.Artifact, error) {
+			ran = append(ran, 1)
+			return nil, boom
+		}),
+		attest.EnricherFunc(func(context.Context, *attest.Subject) ([]registry.Artifact, error) {
+			ran = append(ran, 2)
+			return nil, nil
+		}),
 	}
 	_, err := e.Enrich(context.Background(), &attest.Subject{})
 	assert.ErrorIs(t, err, boom)
