@@ -113,8 +113,8 @@ type DB struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	// warned limits match-time warnings about unparseable versions.
-	warnMu sync.Mutex
-	warned int
+	warnMu  sync.Mutex
+	warned  int
 	maxWarn int
 }
 

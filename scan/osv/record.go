@@ -198,22 +198,27 @@ func oneLine(s string, n int) string {
 	return s[:cut] + "…"
 }
 
-// textSeverity extracts a "severity" string field from a database_specific
-// or ecosystem_specific object; anything else gives "".
+// textSeverity extracts a textual severity from a database_specific or
+// ecosystem_specific object: its "severity" string field, else its
+// "urgency" (Debian's security tracker). Anything else gives "".
 func textSeverity(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' || !bytes.Contains(raw, []byte(`"severity"`)) {
+	if len(raw) == 0 || raw[0] != '{' ||
+		(!bytes.Contains(raw, []byte(`"severity"`)) && !bytes.Contains(raw, []byte(`"urgency"`))) {
 		return ""
 	}
 	var v struct {
 		Severity json.RawMessage `json:"severity"`
+		Urgency  json.RawMessage `json:"urgency"`
 	}
 	if json.Unmarshal(raw, &v) != nil {
 		return ""
 	}
-	var s string
-	if json.Unmarshal(v.Severity, &s) != nil || len(s) > 64 {
-		return ""
+	for _, f := range [...]json.RawMessage{v.Severity, v.Urgency} {
+		var s string
+		if len(f) > 0 && json.Unmarshal(f, &s) == nil && s != "" && len(s) <= 64 {
+			return s
+		}
 	}
-	return s
+	return ""
 }
