@@ -21,21 +21,25 @@ const maxDateLen = 64
 // ParseDate reads an end-of-life date in either form found in the wild: a
 // plain date ("2026-01-01", read as midnight UTC) or an RFC 3339 timestamp
 // ("2026-01-01T00:00:00Z", any offset, optional fractional seconds). The
-// result is in UTC. Anything else (including strings longer than 64 bytes)
-// fails with ErrMalformed. ParseDate does not judge whether the date is in
+// result is in UTC. Anything else (including strings longer than 64 bytes,
+// and dates outside the years 1 to 9999 in UTC) fails with ErrMalformed. ParseDate does not judge whether the date is in
 // the past: that is the policy's business.
 func ParseDate(s string) (time.Time, error) {
 	if len(s) > maxDateLen {
 		return time.Time{}, fmt.Errorf("date: %w: %d bytes", ErrMalformed, len(s))
 	}
 	v := strings.TrimSpace(s)
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t.UTC(), nil
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		if t, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return time.Time{}, fmt.Errorf("date: %w: %q is neither YYYY-MM-DD nor RFC 3339", ErrMalformed, s)
+		}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC(), nil
+	t = t.UTC()
+	if t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, fmt.Errorf("date: %w: %q is out of range in UTC", ErrMalformed, s)
 	}
-	return time.Time{}, fmt.Errorf("date: %w: %q is neither YYYY-MM-DD nor RFC 3339", ErrMalformed, s)
+	return t, nil
 }
 
 // FormatDate writes an end-of-life date the way cssc writes it: RFC 3339 in
