@@ -1,0 +1,423 @@
+package clamav
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/scan"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+)
+
+// ToolName is the Tool.Name of clamav reports.
+const ToolName = "clamav"
+
+// Defaults of Options (used when a field is <= 0).
+const (
+	DefaultConcurrency     = 4
+	DefaultStreamMaxLength = 25 << 20 // clamd's own default StreamMaxLength
+	DefaultChunkSize       = 64 << 10
+	DefaultTimeout         = 2 * time.Minute
+	DefaultDialTimeout     = 10 * time.Second
+	DefaultIdleTimeout     = 20 * time.Second
+	DefaultMaxBuffered     = 64 << 20
+)
+
+// bufferLimit is the largest file read into memory and queued for a
+// worker; larger files are streamed straight from the layer.
+const bufferLimit = 1 << 20
+
+// Oversize says what to do with a file larger than StreamMaxLength, which
+// clamd would refuse.
+type Oversize int
+
+const (
+	// OversizeFail (the zero value) fails the scan with an error wrapping
+	// scan.ErrScanFailed.
+	OversizeFail Oversize = iota
+	// OversizeReport completes the scan and reports each oversize file as a
+	// finding with ID OversizeFindingID and severity unknown, so that the
+	// report is never clean while a file went unscanned.
+	OversizeReport
+	// OversizeSkipUnsafe skips oversize files with only a log warning: the
+	// report may be clean although files were not scanned.
+	OversizeSkipUnsafe
+)
+
+// OversizeFindingID is the finding ID of a file not scanned because it is
+// larger than StreamMaxLength (with OversizeReport). It mirrors the name
+// clamd uses with AlertExceedsMax.
+const OversizeFindingID = "Heuristics.Limits.Exceeded.StreamMaxLength"
+
+// Options configure a Scanner. Only Address is required.
+type Options struct {
+	// Address of clamd: "tcp://127.0.0.1:3310", "unix:///run/clamav/clamd.ctl"
+	// or a bare socket path "/run/clamav/clamd.ctl". Required.
+	Address string
+	// Concurrency is the number of clamd connections (IDSESSION sessions)
+	// and so of files in flight. <= 0 means DefaultConcurrency (4). Keep it
+	// at or below clamd's MaxThreads.
+	Concurrency int
+	// StreamMaxLength is clamd's StreamMaxLength in bytes: larger files are
+	// not sent (see Oversize). Set it to the server's value; if the server's
+	// is lower, its "size limit exceeded" reply fails the scan anyway.
+	// <= 0 means DefaultStreamMaxLength (25 MiB, clamd's default).
+	StreamMaxLength int64
+	// Oversize says what to do with files larger than StreamMaxLength. The
+	// zero value, OversizeFail, fails the scan.
+	Oversize Oversize
+	// ChunkSize is the size of INSTREAM chunks. <= 0 means DefaultChunkSize
+	// (64 KiB); it is capped at 1 MiB.
+	ChunkSize int
+	// Timeout bounds the scan of one file (sending it and waiting for the
+	// verdict). <= 0 means DefaultTimeout (2 minutes).
+	Timeout time.Duration
+	// DialTimeout bounds connecting to clamd. <= 0 means DefaultDialTimeout
+	// (10 seconds).
+	DialTimeout time.Duration
+	// IdleTimeout is how long an idle session is kept for reuse; keep it
+	// below clamd's IdleTimeout (30 s by default). <= 0 means
+	// DefaultIdleTimeout (20 seconds).
+	IdleTimeout time.Duration
+	// MaxBuffered caps the bytes of small files (up to 1 MiB each) held in
+	// memory while they wait for a free connection. <= 0 means
+	// DefaultMaxBuffered (64 MiB).
+	MaxBuffered int64
+	// Walk bounds the image filesystem walk (see scan.WalkOptions; its zero
+	// value uses the documented defaults). Walk.Logger nil means Logger.
+	Walk scan.WalkOptions
+	// Logger receives debug and warning messages. Nil means silent.
+	Logger *slog.Logger
+}
+
+// Scanner is a clamd client that scans images (scan.Scanner) and single
+// streams. It is safe for concurrent use; Close releases its idle
+// connections.
+type Scanner struct {
+	opts   Options
+	pool   *pool
+	logger *slog.Logger
+}
+
+var _ scan.Scanner = (*Scanner)(nil)
+
+// New returns a Scanner for the clamd at opts.Address. It does not connect
+// yet (see Ping).
+func New(opts Options) (*Scanner, error) {
+	network, address, err := parseAddress(opts.Address)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.StreamMaxLength <= 0 {
+		opts.StreamMaxLength = DefaultStreamMaxLength
+	}
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = DefaultChunkSize
+	}
+	opts.ChunkSize = min(opts.ChunkSize, 1<<20)
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = DefaultDialTimeout
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.MaxBuffered <= 0 {
+		opts.MaxBuffered = DefaultMaxBuffered
+	}
+	switch opts.Oversize {
+	case OversizeFail, OversizeReport, OversizeSkipUnsafe:
+	default:
+		return nil, fmt.Errorf("clamav: unknown Oversize %d", opts.Oversize)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Walk.Logger == nil {
+		opts.Walk.Logger = logger
+	}
+	return &Scanner{
+		opts:   opts,
+		pool:   newPool(network, address, opts.Concurrency, opts.DialTimeout, opts.IdleTimeout),
+		logger: logger,
+	}, nil
+}
+
+// Close ends the idle clamd sessions. The Scanner stays usable.
+func (s *Scanner) Close() error {
+	s.pool.close()
+	return nil
+}
+
+// command sends a simple command on a session and returns the reply.
+func (s *Scanner) command(ctx context.Context, cmd string) (string, error) {
+	c, err := s.pool.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	c.c.SetDeadline(time.Now().Add(s.opts.Timeout))
+	ok := false
+	defer func() { s.pool.put(c, ok) }()
+	if err := c.write(ctx, []byte("z"+cmd+"\x00")); err != nil {
+		return "", err
+	}
+	reply, err := c.readReply(ctx, true)
+	if err != nil {
+		return "", err
+	}
+	c.c.SetDeadline(time.Time{})
+	ok = true
+	return reply, nil
+}
+
+// Ping checks that clamd answers.
+func (s *Scanner) Ping(ctx context.Context) error {
+	reply, err := s.command(ctx, "PING")
+	if err != nil {
+		return err
+	}
+	if reply != "PONG" {
+		return fmt.Errorf("%w: clamd answered PING with %q", scan.ErrScanFailed, reply)
+	}
+	return nil
+}
+
+// Version asks clamd for its engine and database versions.
+func (s *Scanner) Version(ctx context.Context) (Version, error) {
+	reply, err := s.command(ctx, "VERSION")
+	if err != nil {
+		return Version{}, err
+	}
+	if !strings.HasPrefix(reply, "ClamAV ") {
+		return Version{}, fmt.Errorf("%w: clamd answered VERSION with %q", scan.ErrScanFailed, reply)
+	}
+	parts := strings.SplitN(reply, "/", 3)
+	v := Version{Engine: parts[0]}
+	if len(parts) > 1 {
+		v.Database = parts[1]
+	}
+	if len(parts) > 2 {
+		v.DatabaseTime = parts[2]
+	}
+	return v, nil
+}
+
+// ScanReader streams r to clamd and returns its verdict. A stream larger
+// than StreamMaxLength is refused before clamd sees the excess; any reply
+// other than OK or FOUND is an error wrapping scan.ErrScanFailed.
+func (s *Scanner) ScanReader(ctx context.Context, r io.Reader) (Result, error) {
+	buf := make([]byte, 4+s.opts.ChunkSize)
+	return s.stream(ctx, r, buf)
+}
+
+func (s *Scanner) stream(ctx context.Context, r io.Reader, buf []byte) (Result, error) {
+	c, err := s.pool.get(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := c.instream(ctx, r, buf, s.opts.StreamMaxLength, s.opts.Timeout, true)
+	s.pool.put(c, err == nil)
+	if errors.Is(err, errTooLarge) {
+		return Result{}, fmt.Errorf("%w: %w (%d bytes)", scan.ErrScanFailed, errTooLarge, s.opts.StreamMaxLength)
+	}
+	return res, err
+}
+
+// ScanError is the error of a scan that could not complete. It matches
+// scan.ErrScanFailed with errors.Is (and keeps its cause, such as
+// context.Canceled, in the chain), and carries the detections made before
+// the failure: a failed scan is never clean, but what was found is known.
+type ScanError struct {
+	// Path and Layer locate the file whose scan failed, empty if the
+	// failure was not about one file.
+	Path, Layer string
+	// Findings are the detections made before the scan stopped.
+	Findings []scan.Finding
+	// Err is the cause.
+	Err error
+}
+
+func (e *ScanError) Error() string {
+	s := "clamav: scan failed"
+	if e.Path != "" {
+		s += " at " + e.Path
+	}
+	if len(e.Findings) > 0 {
+		s += fmt.Sprintf(" (%d detections before the failure)", len(e.Findings))
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause and scan.ErrScanFailed.
+func (e *ScanError) Unwrap() []error { return []error{scan.ErrScanFailed, e.Err} }
+
+// fileError ties a failure to a file.
+type fileError struct {
+	path, layer string
+	err         error
+}
+
+func (e *fileError) Error() string { return e.path + ": " + e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
+
+// Scan walks every regular file of img's final filesystem and streams it
+// to clamd. It returns a report of kind artifact.ReportKindMalware with one
+// finding (severity critical) per detection, or a *ScanError (matching
+// scan.ErrScanFailed) if any file could not be scanned. Files larger than
+// StreamMaxLength follow Options.Oversize. img.SBOM is ignored.
+func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, error) {
+	if err := img.Validate(); err != nil {
+		return nil, fmt.Errorf("clamav: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	start := time.Now().UTC()
+	v, err := s.Version(ctx)
+	if err != nil {
+		return nil, &ScanError{Err: err}
+	}
+	report := &scan.Report{
+		Kind:    artifact.ReportKindMalware,
+		Tool:    scan.Tool{Name: ToolName, Version: v.Engine, DatabaseVersion: v.Database},
+		Subject: img.Manifest.Digest,
+		Time:    start,
+	}
+
+	var (
+		mu       sync.Mutex
+		findings []scan.Finding
+		files    int
+	)
+	record := func(f *scan.File, res Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		files++
+		if res.Found {
+			s.logger.Warn("clamav: detection", "path", f.Path, "layer", f.LayerDigest, "signature", res.Signature)
+			findings = append(findings, scan.Finding{
+				ID: res.Signature, Severity: scan.SeverityCritical, Summary: "ClamAV signature " + res.Signature,
+				Path: f.Path, Layer: f.LayerDigest.String(),
+			})
+		}
+	}
+	type job struct {
+		file scan.File
+		data []byte
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	jobs := make(chan job)
+	mem := semaphore.NewWeighted(s.opts.MaxBuffered)
+	for range s.opts.Concurrency {
+		g.Go(func() error {
+			buf := make([]byte, 4+s.opts.ChunkSize)
+			for j := range jobs {
+				res, err := s.stream(gctx, bytes.NewReader(j.data), buf)
+				mem.Release(int64(len(j.data)))
+				if err != nil {
+					return &fileError{path: j.file.Path, layer: j.file.LayerDigest.String(), err: err}
+				}
+				record(&j.file, res)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(jobs)
+		inline := make([]byte, 4+s.opts.ChunkSize)
+		return scan.Walk(gctx, img.Repository, img.Manifest, s.opts.Walk, func(ctx context.Context, f *scan.File, r io.Reader) error {
+			if !f.Mode.IsRegular() || f.Size == 0 {
+				return nil
+			}
+			if f.Hardlink {
+				// Links get the content only when their target is hidden.
+				br := bufio.NewReaderSize(r, 512)
+				if _, err := br.Peek(1); err == io.EOF {
+					return nil
+				}
+				r = br
+			}
+			if f.Size > s.opts.StreamMaxLength {
+				switch s.opts.Oversize {
+				case OversizeReport:
+					s.logger.Warn("clamav: file larger than StreamMaxLength reported, not scanned", "path", f.Path, "size", f.Size)
+					mu.Lock()
+					findings = append(findings, scan.Finding{
+						ID: OversizeFindingID, Severity: scan.SeverityUnknown, Path: f.Path, Layer: f.LayerDigest.String(),
+						Summary: fmt.Sprintf("not scanned: %d bytes, larger than clamd's StreamMaxLength %d", f.Size, s.opts.StreamMaxLength),
+					})
+					mu.Unlock()
+					return nil
+				case OversizeSkipUnsafe:
+					s.logger.Warn("clamav: UNSAFE: file larger than StreamMaxLength skipped", "path", f.Path, "size", f.Size)
+					return nil
+				}
+				return &fileError{path: f.Path, layer: f.LayerDigest.String(),
+					err: fmt.Errorf("%w: %d bytes, larger than clamd's StreamMaxLength %d", scan.ErrScanFailed, f.Size, s.opts.StreamMaxLength)}
+			}
+			if f.Size > bufferLimit {
+				res, err := s.stream(ctx, r, inline)
+				if err != nil {
+					return &fileError{path: f.Path, layer: f.LayerDigest.String(), err: err}
+				}
+				record(f, res)
+				return nil
+			}
+			if err := mem.Acquire(ctx, f.Size); err != nil {
+				return err
+			}
+			data := make([]byte, f.Size)
+			n, err := io.ReadFull(r, data)
+			if err != nil && !(f.Hardlink && errors.Is(err, io.ErrUnexpectedEOF)) {
+				mem.Release(f.Size)
+				return fmt.Errorf("read %s: %w", f.Path, err)
+			}
+			if n < len(data) {
+				mem.Release(int64(len(data) - n))
+				data = data[:n]
+			}
+			select {
+			case jobs <- job{file: *f, data: data}:
+				return nil
+			case <-ctx.Done():
+				mem.Release(int64(len(data)))
+				return ctx.Err()
+			}
+		})
+	})
+	err = g.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil {
+		se := &ScanError{Err: err, Findings: findings}
+		var fe *fileError
+		if errors.As(err, &fe) {
+			se.Path, se.Layer, se.Err = fe.path, fe.layer, fe.err
+		}
+		if ctx.Err() != nil {
+			se.Err = ctx.Err()
+		}
+		return nil, se
+	}
+	report.Findings = findings
+	report.Sort()
+	s.logger.Debug("clamav: scan done", "subject", report.Subject, "files", files, "detections", len(findings), "took", time.Since(start))
+	return report, nil
+}

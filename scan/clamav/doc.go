@@ -1,0 +1,22 @@
+// Package clamav scans container images for malware with ClamAV's daemon,
+// clamd, over its INSTREAM protocol (TCP or unix socket).
+//
+// In the Acquire stage it is the malware half of step 5: [Scanner] walks
+// every regular file of the image's final filesystem with scan.Walk
+// (streaming the layers, never extracting to disk) and streams each file to
+// clamd in chunks over a small pool of IDSESSION connections, a bounded
+// number of files in flight. Detections become scan.Finding values with the
+// signature name as ID, the file's path and the digest of its layer; the
+// report's kind is artifact.ReportKindMalware and its tool carries clamd's
+// engine and signature database versions (from the VERSION command).
+//
+// Fail closed: any reply other than "OK" or "FOUND" (INSTREAM size limit
+// exceeded, a clamd error, a timeout, a dropped connection) fails the scan
+// with an error wrapping scan.ErrScanFailed, never a clean report. A file
+// larger than clamd's StreamMaxLength (Options.StreamMaxLength) fails the
+// scan too, unless Options.Oversize says to report it as a finding or,
+// explicitly unsafe, to skip it.
+//
+// Package clamav/clamdtest starts a real clamd with a tiny test database for
+// tests and benchmarks.
+package clamav
