@@ -373,8 +373,8 @@ func (v *Verifier) verifyLegacyLayer(ctx context.Context, repo registry.Reposito
 		if failed != nil {
 			return *failed, nil
 		}
-	case len(certs) > 0 && len(v.keys) == 0:
-		return r.inconclusive(checkSignature, "certificate signature, but no TrustedRoot is configured"), nil
+	case len(certs) > 0:
+		return r.inconclusive(checkSignature, "certificate signature that no configured key verifies, and no TrustedRoot is configured"), nil
 	case len(v.keys) == 0:
 		return r.inconclusive(checkSignature, "key signature, but no PublicKeys are configured"), nil
 	default:
