@@ -1,0 +1,122 @@
+package acquire
+
+import (
+	"github.com/cssc-go/cssc/policy"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Step names, in the order the pipeline runs them. Each is recorded in a
+// Record, with its verdict, even when skipped.
+const (
+	StepImport     = "import"            // 1, 2: copy into quarantine
+	StepSignatures = "verify-signatures" // 3: publisher signatures
+	StepMetadata   = "verify-metadata"   // 4: publisher SBOM and provenance
+	StepSBOM       = "sbom"              // 7 (SBOM part): generate when the publisher gave none
+	StepScan       = "scan"              // 5: vulnerabilities and malware, every platform
+	StepReports    = "attach-reports"    // 6: SARIF reports as referrers
+	StepProvenance = "provenance"        // 7 (provenance part)
+	StepLifecycle  = "lifecycle"         // 8: end-of-life marker
+	StepSign       = "sign"              // 9: image and every attached artifact
+	StepPolicy     = "policy"            // 10: the decision
+	StepPromote    = "promote"           // 10: copy to golden, summary attached, tag moved last
+)
+
+// Verdicts of a step.
+const (
+	VerdictOK      = "ok"      // the step did its work
+	VerdictSkipped = "skipped" // the step did not apply (Reason says why)
+	VerdictFailed  = "failed"  // the step ran and found a problem the policy must weigh (not an error)
+	VerdictError   = "error"   // the step could not complete; nothing is promoted
+)
+
+// Outcomes of a run.
+const (
+	// OutcomePromoted: every required check passed; the image and its
+	// artifacts are in golden and the golden tag points at them.
+	OutcomePromoted = "promoted"
+	// OutcomeUnchanged: golden already holds this digest under this tag,
+	// with its verification summary; nothing was done.
+	OutcomeUnchanged = "unchanged"
+	// OutcomeDenied: the policy denied the image; it stays in quarantine.
+	OutcomeDenied = "denied"
+	// OutcomeAudited: audit mode; the decision would have denied but the
+	// image was promoted anyway (Decision says what failed).
+	OutcomeAudited = "audited"
+	// OutcomeError: a step could not complete; nothing was promoted.
+	OutcomeError = "error"
+)
+
+// Record is the account of one pipeline run for one image: each step with
+// its verdict, reason, timing and outputs; the decision; what was promoted.
+// It marshals to stable JSON and never contains secrets.
+type Record struct {
+	// Source is the source reference as given; SourceDigest is the digest
+	// of the root manifest or index as published.
+	Source       string        `json:"source"`
+	SourceDigest digest.Digest `json:"sourceDigest,omitempty"`
+	// Quarantine and Golden are the repository locations.
+	Quarantine string `json:"quarantine,omitempty"`
+	Golden     string `json:"golden,omitempty"`
+	// Digest is the root digest in quarantine (and golden, if promoted).
+	Digest digest.Digest `json:"digest,omitempty"`
+	// Tag is the tag kept from the source.
+	Tag string `json:"tag,omitempty"`
+	// Platforms are the image's platforms ("linux/amd64").
+	Platforms []string `json:"platforms,omitempty"`
+	// PreviousGoldenDigest is what the golden tag pointed to before this
+	// run moved it (empty if it did not exist or did not move).
+	PreviousGoldenDigest digest.Digest `json:"previousGoldenDigest,omitempty"`
+	// Outcome is one of the Outcome constants.
+	Outcome string `json:"outcome"`
+	// Reason explains the outcome in one line.
+	Reason string `json:"reason,omitempty"`
+	// FailedStep names the step that errored, when Outcome is OutcomeError.
+	FailedStep string `json:"failedStep,omitempty"`
+	// Steps are the steps in the order they ran.
+	Steps []Step `json:"steps"`
+	// Decision is the policy decision (nil if the run ended before it).
+	Decision *policy.Decision `json:"decision,omitempty"`
+	// Artifacts lists what cssc attached in quarantine, with signatures.
+	Artifacts []ArtifactRecord `json:"artifacts,omitempty"`
+	// Promoted lists the digests copied to golden (image root first).
+	Promoted []digest.Digest `json:"promoted,omitempty"`
+	Started  time.Time       `json:"started"`
+	Finished time.Time       `json:"finished"`
+}
+
+// Step is one step of a run.
+type Step struct {
+	Name     string        `json:"name"`
+	Verdict  string        `json:"verdict"`
+	Reason   string        `json:"reason,omitempty"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
+	// Outputs holds the step's results (verification, reports summary,
+	// artifacts) as JSON-encodable values.
+	Outputs map[string]any `json:"outputs,omitempty"`
+}
+
+// ArtifactRecord is one artifact cssc attached (or found attached by an
+// earlier run and reused) in quarantine.
+type ArtifactRecord struct {
+	Kind         string        `json:"kind"` // "sbom", "vulnerability-report", "malware-report", "provenance", "lifecycle", "verification-summary", "signature"
+	ArtifactType string        `json:"artifactType"`
+	Digest       digest.Digest `json:"digest"`
+	Subject      digest.Digest `json:"subject"`
+	Platform     string        `json:"platform,omitempty"`
+	Reused       bool          `json:"reused,omitempty"`
+	// Signature is the digest of cssc's signature over this artifact.
+	Signature digest.Digest `json:"signature,omitempty"`
+}
+
+// Step returns the step named name, or nil.
+func (r *Record) Step(name string) *Step {
+	for i := range r.Steps {
+		if r.Steps[i].Name == name {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}

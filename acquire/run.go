@@ -1,0 +1,889 @@
+package acquire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/policy"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sbom"
+	"github.com/cssc-go/cssc/scan"
+	"github.com/cssc-go/cssc/sign"
+)
+
+// run is the state of one Pipeline.Run.
+type run struct {
+	p    *Pipeline
+	opts RunOptions
+	rec  *Record
+
+	src      registry.Location
+	repoPath string
+	qrepo    registry.Repository
+	grepo    registry.Repository
+	imported *Imported
+	root     ocispec.Descriptor
+	images   []platformImage // the platform manifests (one for a single manifest)
+	meta     *attest.Metadata
+	t        time.Time // the run time every generated artifact is created at
+
+	verification *sign.Verification
+	reports      []*scan.Report
+	attached     []ArtifactRecord   // cssc artifacts in quarantine
+	signatures   []ocispec.Descriptor // cssc signatures, in quarantine
+	decision     *policy.Decision
+}
+
+// platformImage is one image manifest of the subject with what the run
+// learnt about it.
+type platformImage struct {
+	desc     ocispec.Descriptor
+	platform *ocispec.Platform
+	sbom     *sbom.Document
+	sbomFrom string // policy.SourcePublisher or policy.SourceGenerated
+}
+
+func (pi platformImage) name() string {
+	if pi.platform == nil {
+		return ""
+	}
+	s := pi.platform.OS + "/" + pi.platform.Architecture
+	if pi.platform.Variant != "" {
+		s += "/" + pi.platform.Variant
+	}
+	return s
+}
+
+// step runs fn as the step name, recording its verdict and timing. fn
+// returns the verdict, a reason and outputs; an error makes the step (and
+// the run) fail.
+func (r *run) step(ctx context.Context, name string, fn func(ctx context.Context) (verdict, reason string, outputs map[string]any, err error)) error {
+	if err := ctx.Err(); err != nil {
+		return &StepError{Step: name, Err: err}
+	}
+	r.emit(Event{Step: name})
+	start := r.p.cfg.Now()
+	verdict, reason, outputs, err := fn(ctx)
+	if err != nil {
+		verdict, reason = VerdictError, err.Error()
+	}
+	r.rec.Steps = append(r.rec.Steps, Step{Name: name, Verdict: verdict, Reason: reason, Started: start.UTC(), Duration: r.p.cfg.Now().Sub(start), Outputs: outputs})
+	r.emit(Event{Step: name, Verdict: verdict, Message: reason})
+	if err != nil {
+		return &StepError{Step: name, Err: err}
+	}
+	return nil
+}
+
+func (r *run) emit(e Event) {
+	if r.p.cfg.OnEvent != nil {
+		e.Source = r.rec.Source
+		r.p.cfg.OnEvent(e)
+	}
+}
+
+func (r *run) execute(ctx context.Context) error {
+	if err := r.open(ctx); err != nil {
+		return &StepError{Step: StepImport, Err: err}
+	}
+	if err := r.step(ctx, StepImport, r.doImport); err != nil {
+		return err
+	}
+	if done, err := r.alreadyPromoted(ctx); err != nil || done {
+		return err
+	}
+	for _, s := range []struct {
+		name string
+		fn   func(context.Context) (string, string, map[string]any, error)
+	}{
+		{StepSignatures, r.verifySignatures},
+		{StepMetadata, r.checkMetadata},
+		{StepProvenance, r.provenance},
+		{StepSBOM, r.sbom},
+		{StepScan, r.scan},
+		{StepReports, r.attachReports},
+		{StepLifecycle, r.lifecycle},
+		{StepSign, r.sign},
+		{StepPolicy, r.evaluate},
+	} {
+		if err := r.step(ctx, s.name, s.fn); err != nil {
+			return err
+		}
+	}
+	if !r.decision.Allowed {
+		r.rec.Outcome = OutcomeDenied
+		r.rec.Reason = summary(r.decision)
+		return fmt.Errorf("%s: %w", r.rec.Source, r.decision.Err())
+	}
+	if err := r.step(ctx, StepPromote, r.promote); err != nil {
+		return err
+	}
+	r.rec.Outcome = OutcomePromoted
+	r.rec.Reason = "every required check passed"
+	if r.decision.WouldDeny {
+		r.rec.Outcome = OutcomeAudited
+		r.rec.Reason = "audit mode: promoted although the policy would deny: " + summary(r.decision)
+	}
+	return nil
+}
+
+// open parses the source and opens the quarantine and golden repositories.
+func (r *run) open(ctx context.Context) error {
+	src, err := registry.ParseLocation(r.rec.Source)
+	if err != nil {
+		return err
+	}
+	if src.Reference() == "" {
+		if src.Kind != registry.KindRemote {
+			return fmt.Errorf("source %q has no tag or digest", r.rec.Source)
+		}
+		src.Tag = "latest"
+	}
+	r.src = src
+	r.repoPath = r.opts.Repository
+	if r.repoPath == "" {
+		switch src.Kind {
+		case registry.KindRemote:
+			r.repoPath = src.Ref.Repository
+		default:
+			r.repoPath = strings.TrimPrefix(src.Repository[strings.LastIndex(src.Repository, "/")+1:], src.Kind+":")
+		}
+	}
+	cfg := r.p.cfg
+	r.rec.Quarantine = registry.Join(cfg.Quarantine, r.repoPath)
+	r.rec.Golden = registry.Join(cfg.Golden, r.repoPath)
+	r.rec.Tag = src.Tag
+	if r.qrepo, err = cfg.Client.Repository(ctx, r.rec.Quarantine); err != nil {
+		return err
+	}
+	if r.grepo, err = cfg.Client.Repository(ctx, r.rec.Golden); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (r *run) doImport(ctx context.Context) (string, string, map[string]any, error) {
+	opts := r.p.cfg.Import
+	if len(r.opts.Platforms) > 0 {
+		opts.Platforms = r.opts.Platforms
+	}
+	opts.Tags = append(slices.Clone(opts.Tags), r.opts.Tags...)
+	opts.Artifacts.Deny = append(slices.Clone(opts.Artifacts.Deny),
+		ArtifactRule{Annotations: map[string]string{artifact.AnnotationGeneratedBy: "*"}},
+		ArtifactRule{ArtifactType: artifact.TypeLifecycle},
+	)
+	if r.p.cfg.OnEvent != nil {
+		user := opts.Progress
+		opts.Progress = func(bp BlobProgress) {
+			r.emit(Event{Step: StepImport, Blob: &bp})
+			if user != nil {
+				user(bp)
+			}
+		}
+	}
+	src := r.src.String()
+	im, err := r.p.cfg.Importer.Import(ctx, src, r.qrepo, opts)
+	if err != nil {
+		return "", "", nil, err
+	}
+	r.imported = im
+	r.root = im.Descriptor
+	r.rec.SourceDigest = im.SourceDigest
+	r.rec.Digest = im.Descriptor.Digest
+	if err := r.loadImages(ctx); err != nil {
+		return "", "", nil, err
+	}
+	out := map[string]any{
+		"sourceDigest": im.SourceDigest, "digest": im.Descriptor.Digest, "unchanged": im.Unchanged,
+		"bytesMoved": im.BytesMoved, "artifactsCopied": im.ArtifactsCopied(), "artifactsSkipped": im.ArtifactsSkipped(),
+		"requests": im.Requests,
+	}
+	if len(im.Changes) > 0 {
+		out["tagChanges"] = im.Changes
+	}
+	reason := fmt.Sprintf("%s imported as %s", src, im.Descriptor.Digest)
+	if im.Unchanged {
+		reason = "quarantine already holds " + im.Descriptor.Digest.String()
+	}
+	return VerdictOK, reason, out, nil
+}
+
+// loadImages lists the platform image manifests of the root.
+func (r *run) loadImages(ctx context.Context) error {
+	r.images = nil
+	if registry.IsManifest(r.root.MediaType) {
+		r.images = []platformImage{{desc: r.root, platform: r.root.Platform}}
+		return nil
+	}
+	if !registry.IsIndex(r.root.MediaType) {
+		return fmt.Errorf("%w: root media type %q is neither an image manifest nor an index", registry.ErrInvalidManifest, r.root.MediaType)
+	}
+	raw, err := registry.FetchManifest(ctx, r.qrepo, r.root, r.p.cfg.Client.MaxManifestBytes())
+	if err != nil {
+		return err
+	}
+	idx, err := registry.ParseManifest(r.root.MediaType, raw)
+	if err != nil {
+		return err
+	}
+	for _, d := range idx.Manifests {
+		if d.Annotations[artifact.AnnotationDockerReferenceType] == artifact.AttestationManifest || !registry.IsManifest(d.MediaType) {
+			continue
+		}
+		if d.Platform != nil && d.Platform.OS == "unknown" {
+			continue
+		}
+		r.images = append(r.images, platformImage{desc: d, platform: d.Platform})
+		if p := (platformImage{platform: d.Platform}).name(); p != "" {
+			r.rec.Platforms = append(r.rec.Platforms, p)
+		}
+	}
+	if len(r.images) == 0 {
+		return fmt.Errorf("%w: index %s has no image manifests", registry.ErrInvalidManifest, r.root.Digest)
+	}
+	return nil
+}
+
+// alreadyPromoted reports whether golden holds this digest under this tag
+// with a verification summary: then the run is a cheap no-op.
+func (r *run) alreadyPromoted(ctx context.Context) (bool, error) {
+	if r.rec.Tag == "" || !r.imported.Unchanged {
+		return false, nil
+	}
+	cur, err := r.grepo.Resolve(ctx, r.rec.Tag)
+	if err != nil || cur.Digest != r.root.Digest {
+		return false, nil
+	}
+	vsas, err := registry.Referrers(ctx, r.grepo, cur, artifact.TypeInToto)
+	if err != nil {
+		return false, nil
+	}
+	for _, d := range vsas {
+		if d.Annotations[artifact.AnnotationPredicateType] == artifact.PredicateVerificationSummaryV1 {
+			r.rec.Outcome = OutcomeUnchanged
+			r.rec.Reason = "golden already holds " + cur.Digest.String() + " with a verification summary"
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (r *run) verifySignatures(ctx context.Context) (string, string, map[string]any, error) {
+	if r.p.cfg.Verifier == nil {
+		return VerdictSkipped, "no verifier configured", nil, nil
+	}
+	v, err := r.p.cfg.Verifier.Verify(ctx, r.qrepo, r.root)
+	if err != nil {
+		return "", "", nil, err
+	}
+	// Signatures cssc made in an earlier run of this image are not the
+	// publisher's: leave them out of the evidence.
+	own := map[digest.Digest]bool{}
+	if r.p.cfg.SignatureVerifier != nil {
+		if mine, err := r.p.cfg.SignatureVerifier.Verify(ctx, r.qrepo, r.root); err == nil {
+			for _, s := range mine.Signatures {
+				if s.State == sign.StateVerified {
+					own[s.Digest] = true
+				}
+			}
+		}
+	}
+	v.Signatures = slices.DeleteFunc(v.Signatures, func(s sign.Signature) bool { return s.Digest != "" && own[s.Digest] })
+	r.verification = v
+	out := map[string]any{"verification": v}
+	switch {
+	case len(v.Signatures) == 0:
+		return VerdictOK, "no publisher signature found", out, nil
+	case v.Verified():
+		return VerdictOK, "verified: " + strings.Join(v.VerifiedIdentities(), ", "), out, nil
+	default:
+		return VerdictFailed, fmt.Sprintf("%d signature(s), none verified", len(v.Signatures)), out, nil
+	}
+}
+
+func (r *run) checkMetadata(ctx context.Context) (string, string, map[string]any, error) {
+	md, err := attest.Discover(ctx, r.qrepo, r.root, &attest.Options{MaxManifestBytes: r.p.cfg.Client.MaxManifestBytes(), Logger: r.p.cfg.Logger})
+	if err != nil {
+		return "", "", nil, err
+	}
+	r.meta = md
+	var sboms, provs, broken int
+	var errs []string
+	for _, it := range md.Items {
+		if isOwn(it.Annotations) {
+			continue
+		}
+		switch {
+		case it.Err != nil:
+			broken++
+			errs = append(errs, fmt.Sprintf("%s %s: %v", it.Form, it.Manifest.Digest, it.Err))
+		case it.Kind == attest.KindSBOM:
+			sboms++
+		case it.Kind == attest.KindProvenance:
+			provs++
+		}
+	}
+	out := map[string]any{"sboms": sboms, "provenance": provs, "unreadable": errs, "truncated": md.Truncated}
+	reason := fmt.Sprintf("publisher metadata: %d SBOM(s), %d provenance statement(s)", sboms, provs)
+	if broken > 0 {
+		return VerdictFailed, fmt.Sprintf("%s, %d unreadable", reason, broken), out, nil
+	}
+	return VerdictOK, reason, out, nil
+}
+
+// isOwn reports whether an artifact was made by cssc. Only artifacts that
+// cssc attached in quarantine can carry the annotation there: the import
+// drops publisher artifacts that claim it.
+func isOwn(ann map[string]string) bool { _, ok := ann[artifact.AnnotationGeneratedBy]; return ok }
+
+// provenance attaches acquisition provenance to the root. Its time is the
+// run time of the image: taken from provenance an earlier (interrupted) run
+// attached, so that a rerun regenerates identical artifacts.
+func (r *run) provenance(ctx context.Context) (string, string, map[string]any, error) {
+	r.t = r.p.cfg.Now().UTC().Truncate(time.Second)
+	for _, it := range r.meta.For(r.root.Digest) {
+		if isOwn(it.Annotations) && it.Provenance != nil && !it.Provenance.StartedOn.IsZero() {
+			r.t = it.Provenance.StartedOn.UTC()
+		}
+	}
+	if r.p.cfg.Provenance == nil {
+		return VerdictSkipped, "no provenance enricher configured", nil, nil
+	}
+	arts, err := r.p.cfg.Provenance.Enrich(ctx, r.subject(platformImage{desc: r.root, platform: r.root.Platform}))
+	if err != nil {
+		return "", "", nil, err
+	}
+	recs, err := r.attach(ctx, r.root.Digest, "", "provenance", arts)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return VerdictOK, "acquisition provenance attached", map[string]any{"artifacts": recs}, nil
+}
+
+func (r *run) subject(pi platformImage) *attest.Subject {
+	return &attest.Subject{
+		Repository:   r.rec.Quarantine,
+		Tag:          r.rec.Tag,
+		Descriptor:   pi.desc,
+		Platform:     pi.platform,
+		Source:       r.src.String(),
+		SourceDigest: r.imported.SourceDigest,
+		Metadata:     r.meta,
+		SBOM:         pi.sbom,
+		Policy:       r.p.cfg.PolicyRef,
+		Time:         r.t,
+	}
+}
+
+// attach attaches artifacts to subject in quarantine and records them.
+func (r *run) attach(ctx context.Context, subject digest.Digest, platform, kind string, arts []registry.Artifact) ([]ArtifactRecord, error) {
+	desc, err := r.descriptorOf(subject)
+	if err != nil {
+		return nil, err
+	}
+	var out []ArtifactRecord
+	for _, a := range arts {
+		if a.Created.IsZero() {
+			a.Created = r.t
+		}
+		d, err := registry.Attach(ctx, r.qrepo, desc, a)
+		if err != nil {
+			return nil, fmt.Errorf("attach %s to %s: %w", a.ArtifactType, subject, err)
+		}
+		k := kind
+		if k == "report" {
+			k = a.Annotations[artifact.AnnotationReportKind] + "-report"
+		}
+		ar := ArtifactRecord{Kind: k, ArtifactType: a.ArtifactType, Digest: d.Digest, Subject: subject, Platform: platform}
+		out = append(out, ar)
+		r.attached = append(r.attached, ar)
+	}
+	return out, nil
+}
+
+func (r *run) descriptorOf(d digest.Digest) (ocispec.Descriptor, error) {
+	if d == r.root.Digest {
+		return r.root, nil
+	}
+	for _, pi := range r.images {
+		if pi.desc.Digest == d {
+			return pi.desc, nil
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("unknown subject %s", d)
+}
+
+// sbom finds or generates the SBOM of every platform and attaches the
+// generated ones.
+func (r *run) sbom(ctx context.Context) (string, string, map[string]any, error) {
+	var generated, publisher, reused int
+	var recs []ArtifactRecord
+	for i := range r.images {
+		pi := &r.images[i]
+		// The publisher's SBOM for this platform, or for the whole index.
+		for _, d := range []digest.Digest{pi.desc.Digest, r.root.Digest} {
+			for _, it := range r.meta.For(d) {
+				if it.SBOM != nil && it.Err == nil && !isOwn(it.Annotations) && pi.sbom == nil {
+					pi.sbom, pi.sbomFrom = it.SBOM, policy.SourcePublisher
+				}
+			}
+		}
+		if pi.sbom != nil {
+			publisher++
+			continue
+		}
+		// cssc's SBOM from an earlier run.
+		for _, it := range r.meta.For(pi.desc.Digest) {
+			if it.SBOM != nil && it.Err == nil && isOwn(it.Annotations) {
+				pi.sbom, pi.sbomFrom = it.SBOM, policy.SourceGenerated
+				r.attached = append(r.attached, ArtifactRecord{Kind: "sbom", ArtifactType: it.ArtifactType, Digest: it.Manifest.Digest, Subject: pi.desc.Digest, Platform: pi.name(), Reused: true})
+			}
+		}
+		if pi.sbom != nil {
+			reused++
+			continue
+		}
+		if r.p.cfg.GenerateSBOM == nil {
+			continue
+		}
+		doc, err := r.p.cfg.GenerateSBOM(ctx, r.qrepo, pi.desc)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("generate SBOM for %s: %w", pi.desc.Digest, err)
+		}
+		pi.sbom, pi.sbomFrom = doc, policy.SourceGenerated
+		arts, err := (&attest.SBOMEnricher{}).Enrich(ctx, r.subject(*pi))
+		if err != nil {
+			return "", "", nil, err
+		}
+		rs, err := r.attach(ctx, pi.desc.Digest, pi.name(), "sbom", arts)
+		if err != nil {
+			return "", "", nil, err
+		}
+		recs = append(recs, rs...)
+		generated++
+	}
+	out := map[string]any{"publisher": publisher, "generated": generated, "reused": reused, "artifacts": recs}
+	reason := fmt.Sprintf("%d platform(s): %d publisher SBOM(s), %d generated, %d reused", len(r.images), publisher, generated, reused)
+	if publisher+generated+reused < len(r.images) {
+		return VerdictFailed, reason + "; no SBOM for some platforms (no generator configured)", out, nil
+	}
+	return VerdictOK, reason, out, nil
+}
+
+// scan runs every scanner on every platform. A scanner error fails the
+// run: an incomplete scan is never a clean one.
+func (r *run) scan(ctx context.Context) (string, string, map[string]any, error) {
+	summary := map[string]any{}
+	total := 0
+	for _, pi := range r.images {
+		img := &scan.Image{
+			Repository: r.qrepo,
+			Reference:  r.rec.Quarantine + "@" + pi.desc.Digest.String(),
+			Manifest:   pi.desc,
+			Platform:   pi.platform,
+			SBOM:       pi.sbom,
+		}
+		for _, s := range r.p.cfg.Scanners {
+			rep, err := s.Scan(ctx, img)
+			if err != nil {
+				return "", "", nil, fmt.Errorf("scan %s: %w", pi.desc.Digest, err)
+			}
+			if rep == nil {
+				return "", "", nil, fmt.Errorf("scan %s: scanner returned no report", pi.desc.Digest)
+			}
+			rep.Subject = pi.desc.Digest
+			rep.Time = r.t // reports are stamped with the run time, so reruns give the same digests
+			rep.Sort()
+			r.reports = append(r.reports, rep)
+			key := rep.Kind + "/" + rep.Tool.Name
+			if pi.name() != "" {
+				key += "/" + pi.name()
+			}
+			summary[key] = rep.Count()
+			total += len(rep.Findings)
+		}
+	}
+	return VerdictOK, fmt.Sprintf("%d report(s), %d finding(s)", len(r.reports), total), map[string]any{"reports": summary}, nil
+}
+
+func (r *run) attachReports(ctx context.Context) (string, string, map[string]any, error) {
+	var recs []ArtifactRecord
+	for _, rep := range r.reports {
+		data, err := rep.SARIF()
+		if err != nil {
+			return "", "", nil, fmt.Errorf("encode %s report: %w", rep.Kind, err)
+		}
+		a := registry.Artifact{
+			ArtifactType: artifact.TypeSARIF,
+			Blobs:        []registry.Blob{{MediaType: artifact.MediaTypeSARIF, Data: data}},
+			Annotations: map[string]string{
+				artifact.AnnotationReportKind:      rep.Kind,
+				artifact.AnnotationScanner:         rep.Tool.Name,
+				artifact.AnnotationDatabaseVersion: rep.Tool.DatabaseVersion,
+				artifact.AnnotationGeneratedBy:     attest.DefaultGenerator,
+			},
+			Created: r.t,
+		}
+		platform := ""
+		for _, pi := range r.images {
+			if pi.desc.Digest == rep.Subject {
+				platform = pi.name()
+			}
+		}
+		rs, err := r.attach(ctx, rep.Subject, platform, "report", []registry.Artifact{a})
+		if err != nil {
+			return "", "", nil, err
+		}
+		recs = append(recs, rs...)
+	}
+	return VerdictOK, fmt.Sprintf("%d report(s) attached", len(recs)), map[string]any{"artifacts": recs}, nil
+}
+
+func (r *run) lifecycle(ctx context.Context) (string, string, map[string]any, error) {
+	var recs []ArtifactRecord
+	root := platformImage{desc: r.root, platform: r.root.Platform}
+	if r.p.cfg.Lifecycle != nil {
+		arts, err := r.p.cfg.Lifecycle.Enrich(ctx, r.subject(root))
+		if err != nil {
+			return "", "", nil, err
+		}
+		rs, err := r.attach(ctx, r.root.Digest, "", "lifecycle", arts)
+		if err != nil {
+			return "", "", nil, err
+		}
+		recs = append(recs, rs...)
+	}
+	for _, e := range r.p.cfg.Enrichers {
+		arts, err := e.Enrich(ctx, r.subject(root))
+		if err != nil {
+			return "", "", nil, err
+		}
+		rs, err := r.attach(ctx, r.root.Digest, "", "attestation", arts)
+		if err != nil {
+			return "", "", nil, err
+		}
+		recs = append(recs, rs...)
+	}
+	// Markers attached by earlier runs are still in force.
+	for _, it := range r.meta.For(r.root.Digest) {
+		if isOwn(it.Annotations) && it.Lifecycle != nil && !slices.ContainsFunc(r.attached, func(a ArtifactRecord) bool { return a.Digest == it.Manifest.Digest }) {
+			r.attached = append(r.attached, ArtifactRecord{Kind: "lifecycle", ArtifactType: artifact.TypeLifecycle, Digest: it.Manifest.Digest, Subject: r.root.Digest, Reused: true})
+		}
+	}
+	eol, ok := r.endOfLife()
+	if !ok {
+		return VerdictSkipped, "no end-of-life date known", map[string]any{"artifacts": recs}, nil
+	}
+	return VerdictOK, "end of life " + attest.FormatDate(eol), map[string]any{"artifacts": recs, "endOfLife": eol}, nil
+}
+
+// endOfLife is the date of cssc's lifecycle marker in force for the root.
+func (r *run) endOfLife() (time.Time, bool) {
+	if r.p.cfg.Lifecycle == nil {
+		return time.Time{}, false
+	}
+	return r.p.cfg.Lifecycle.EndOfLifeFor(r.rec.Quarantine, r.rec.Tag)
+}
+
+// sign signs the root, every platform manifest and every artifact cssc
+// attached, reusing a verified enterprise signature where one exists.
+func (r *run) sign(ctx context.Context) (string, string, map[string]any, error) {
+	subjects := []ocispec.Descriptor{r.root}
+	if registry.IsIndex(r.root.MediaType) {
+		for _, pi := range r.images {
+			subjects = append(subjects, pi.desc)
+		}
+	}
+	for _, a := range r.attached {
+		subjects = append(subjects, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: a.Digest, ArtifactType: a.ArtifactType})
+	}
+	var made, reused int
+	for i, s := range subjects {
+		if s.Size == 0 {
+			d, err := r.qrepo.Resolve(ctx, s.Digest.String())
+			if err != nil {
+				return "", "", nil, err
+			}
+			s.Size = d.Size
+			subjects[i] = s
+		}
+		sig, fresh, err := r.signOne(ctx, r.qrepo, s)
+		if err != nil {
+			return "", "", nil, err
+		}
+		if fresh {
+			made++
+		} else {
+			reused++
+		}
+		r.signatures = append(r.signatures, sig)
+		for j := range r.attached {
+			if r.attached[j].Digest == s.Digest {
+				r.attached[j].Signature = sig.Digest
+			}
+		}
+	}
+	r.rec.Artifacts = r.attached
+	return VerdictOK, fmt.Sprintf("%d subject(s) signed: %d new signature(s), %d reused", len(subjects), made, reused), nil, nil
+}
+
+// signOne signs subject unless it carries a verified enterprise signature.
+func (r *run) signOne(ctx context.Context, repo registry.Repository, subject ocispec.Descriptor) (ocispec.Descriptor, bool, error) {
+	if v := r.p.cfg.SignatureVerifier; v != nil {
+		res, err := v.Verify(ctx, repo, subject)
+		if err != nil {
+			return ocispec.Descriptor{}, false, fmt.Errorf("verify enterprise signature of %s: %w", subject.Digest, err)
+		}
+		for _, s := range res.Signatures {
+			if s.State == sign.StateVerified && s.Digest != "" {
+				d, err := repo.Resolve(ctx, s.Digest.String())
+				if err == nil {
+					return d, false, nil
+				}
+			}
+		}
+	}
+	d, err := r.p.cfg.Signer.Sign(ctx, repo, subject)
+	if err != nil {
+		return ocispec.Descriptor{}, false, fmt.Errorf("sign %s: %w", subject.Digest, err)
+	}
+	return d, true, nil
+}
+
+func (r *run) evaluate(ctx context.Context) (string, string, map[string]any, error) {
+	ev := r.evidence()
+	d := r.p.cfg.Policy.Evaluate(ctx, ev)
+	r.decision = &d
+	r.rec.Decision = &d
+	verdict := VerdictOK
+	if !d.Allowed || d.WouldDeny {
+		verdict = VerdictFailed
+	}
+	return verdict, summary(&d), map[string]any{"evidence": ev}, nil
+}
+
+// evidence assembles the policy evidence from what the steps found. The
+// image passes only if every platform does: findings of all platforms are
+// merged.
+func (r *run) evidence() *policy.Evidence {
+	ev := &policy.Evidence{
+		Time: r.p.cfg.Now().UTC(),
+		Source: policy.Reference{
+			Registry: r.src.Ref.Registry, Repository: r.src.Ref.Repository, Tag: r.src.Tag, Digest: r.rec.SourceDigest.String(),
+		},
+	}
+	if r.src.Kind != registry.KindRemote {
+		ev.Source.Registry = r.src.Kind
+		ev.Source.Repository = strings.TrimPrefix(r.src.Repository, r.src.Kind+":")
+	}
+	if len(r.images) == 1 {
+		ev.Platform = r.images[0].name()
+	}
+	if r.verification != nil {
+		for _, s := range r.verification.Signatures {
+			ev.Signatures = append(ev.Signatures, policy.Signature{
+				Verifier: verifierOf(s.Format), Format: s.Format, Identity: s.Identity, Issuer: s.Issuer,
+				State: string(s.State), Level: s.Level, Cause: s.Cause,
+			})
+		}
+	}
+	// SBOM: present only if every platform has one.
+	sbomFrom, seen := "", map[string]bool{}
+	allSBOM := true
+	for _, pi := range r.images {
+		if pi.sbom == nil {
+			allSBOM = false
+			continue
+		}
+		if sbomFrom == "" || pi.sbomFrom == policy.SourceGenerated {
+			sbomFrom = pi.sbomFrom
+		}
+		for _, p := range pi.sbom.Packages {
+			key := p.PURL
+			if key == "" {
+				key = p.Name + "@" + p.Version
+			}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			ev.Packages = append(ev.Packages, policy.Package{Name: p.Name, Version: p.Version, PURL: p.PURL, Licenses: p.Licenses})
+		}
+	}
+	ev.SBOM = policy.Attestation{Present: allSBOM && len(r.images) > 0, Source: sbomFrom}
+	// Provenance: the publisher's, else cssc's acquisition provenance.
+	for _, it := range r.meta.Items {
+		if it.Provenance != nil && it.Err == nil && !isOwn(it.Annotations) {
+			ev.Provenance = policy.Attestation{Present: true, Source: policy.SourcePublisher, Digest: it.Manifest.Digest.String()}
+			break
+		}
+	}
+	if !ev.Provenance.Present {
+		for _, a := range r.attached {
+			if a.Kind == "provenance" {
+				ev.Provenance = policy.Attestation{Present: true, Source: policy.SourceGenerated, Digest: a.Digest.String()}
+			}
+		}
+	}
+	// Scans: a kind counts as scanned only if every platform has a report.
+	vulnScanned, malScanned := map[digest.Digest]bool{}, map[digest.Digest]bool{}
+	for _, rep := range r.reports {
+		switch rep.Kind {
+		case artifact.ReportKindVulnerability:
+			vulnScanned[rep.Subject] = true
+			ev.Vulnerabilities.Scanner = rep.Tool.Name
+			ev.Vulnerabilities.DatabaseVersion = rep.Tool.DatabaseVersion
+			for _, f := range rep.Findings {
+				ev.Vulnerabilities.Findings = append(ev.Vulnerabilities.Findings, policy.Vulnerability{
+					ID: f.ID, Aliases: f.Aliases, Package: f.Package.Name, Version: f.Package.Version,
+					FixedVersion: f.FixedVersion, Severity: policy.Severity(f.Severity.String()), CVSS: f.CVSS,
+				})
+			}
+		case artifact.ReportKindMalware:
+			malScanned[rep.Subject] = true
+			ev.Malware.Scanner = rep.Tool.Name
+			for _, f := range rep.Findings {
+				ev.Malware.Detections = append(ev.Malware.Detections, policy.Detection{Name: f.ID, Path: f.Path, Layer: f.Layer})
+			}
+		}
+	}
+	ev.Vulnerabilities.Scanned = len(vulnScanned) == len(r.images)
+	ev.Malware.Scanned = len(malScanned) == len(r.images)
+	ev.Malware.Complete = ev.Malware.Scanned
+	if eol, ok := r.endOfLife(); ok {
+		ev.EndOfLife = eol
+	}
+	sort.Slice(ev.Vulnerabilities.Findings, func(i, j int) bool {
+		a, b := ev.Vulnerabilities.Findings[i], ev.Vulnerabilities.Findings[j]
+		return a.ID+a.Package < b.ID+b.Package
+	})
+	return ev
+}
+
+func verifierOf(format string) string {
+	switch format {
+	case sign.FormatNotationJWS, sign.FormatNotationCOSE:
+		return "notation"
+	case sign.FormatCosign, sign.FormatSigstoreBundle:
+		return "cosign"
+	}
+	return format
+}
+
+// promote copies the image and its artifacts to golden, attaches and signs
+// the verification summary there, checks the enterprise signature, and
+// moves the tag last.
+func (r *run) promote(ctx context.Context) (string, string, map[string]any, error) {
+	if r.rec.Tag != "" {
+		if cur, err := r.grepo.Resolve(ctx, r.rec.Tag); err == nil && cur.Digest != r.root.Digest {
+			r.rec.PreviousGoldenDigest = cur.Digest
+		} else if err != nil && !errors.Is(err, registry.ErrNotFound) {
+			return "", "", nil, err
+		}
+	}
+	var arts []ocispec.Descriptor
+	add := func(d digest.Digest) error {
+		desc, err := r.qrepo.Resolve(ctx, d.String())
+		if err != nil {
+			return err
+		}
+		arts = append(arts, desc)
+		return nil
+	}
+	for _, a := range r.attached {
+		if err := add(a.Digest); err != nil {
+			return "", "", nil, err
+		}
+	}
+	if r.p.cfg.PromotePublisherArtifacts && r.imported != nil {
+		for _, a := range r.imported.Artifacts {
+			if a.Status != ArtifactFiltered && a.Kind == ArtifactReferrer {
+				if err := add(a.Descriptor.Digest); err != nil {
+					return "", "", nil, err
+				}
+			}
+		}
+	}
+	for _, s := range r.signatures {
+		arts = append(arts, s)
+	}
+	pr := promotion{src: r.qrepo, dst: r.grepo, root: r.root, artifacts: arts, concurrency: 4}
+	if err := pr.copyContent(ctx); err != nil {
+		return "", "", nil, err
+	}
+	r.rec.Promoted = append([]digest.Digest{r.root.Digest}, digestsOf(arts)...)
+
+	// The verification summary, attached and signed in golden.
+	vsa, err := (&attest.VSAEnricher{VerifierID: r.p.cfg.VerifierID}).Enrich(ctx, &attest.Subject{
+		Repository: r.rec.Golden, Tag: r.rec.Tag, Descriptor: r.root, Source: r.src.String(),
+		SourceDigest: r.rec.SourceDigest, Metadata: r.meta, Policy: r.p.cfg.PolicyRef, Time: r.p.cfg.Now().UTC().Truncate(time.Second),
+		Decision: r.attestDecision(),
+	})
+	if err != nil {
+		return "", "", nil, err
+	}
+	for _, a := range vsa {
+		d, err := registry.Attach(ctx, r.grepo, r.root, a)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("attach verification summary: %w", err)
+		}
+		sig, _, err := r.signOne(ctx, r.grepo, d)
+		if err != nil {
+			return "", "", nil, err
+		}
+		r.rec.Promoted = append(r.rec.Promoted, d.Digest, sig.Digest)
+		r.rec.Artifacts = append(r.rec.Artifacts, ArtifactRecord{Kind: "verification-summary", ArtifactType: a.ArtifactType, Digest: d.Digest, Subject: r.root.Digest, Signature: sig.Digest})
+	}
+	// Golden never holds an unsigned image: check before the tag moves.
+	if v := r.p.cfg.SignatureVerifier; v != nil {
+		res, err := v.Verify(ctx, r.grepo, r.root)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("verify golden signature: %w", err)
+		}
+		if !res.Verified() {
+			return "", "", nil, fmt.Errorf("golden copy of %s carries no verified enterprise signature", r.root.Digest)
+		}
+	}
+	tags := append([]string{}, r.rec.Tag)
+	tags = append(tags, r.opts.Tags...)
+	tags = append(tags, r.p.cfg.Import.Tags...)
+	for _, t := range tags {
+		if t == "" {
+			continue
+		}
+		if err := r.grepo.Tag(ctx, r.root, t); err != nil {
+			return "", "", nil, fmt.Errorf("tag golden %s: %w", t, err)
+		}
+	}
+	return VerdictOK, fmt.Sprintf("promoted %s with %d artifact(s) to %s", r.root.Digest, len(r.rec.Promoted)-1, r.rec.Golden), nil, nil
+}
+
+func (r *run) attestDecision() *attest.Decision {
+	d := r.decision
+	out := &attest.Decision{Allowed: d.Allowed, Mode: string(d.Mode), Reason: summary(d)}
+	for _, rr := range d.Rules {
+		out.Checks = append(out.Checks, attest.Check{Name: rr.Rule, Verdict: attest.Verdict(rr.Verdict), Reason: rr.Reason})
+	}
+	for _, a := range r.attached {
+		out.Inputs = append(out.Inputs, attest.Input{URI: r.rec.Golden + "@" + a.Digest.String(), Digest: a.Digest})
+	}
+	return out
+}
+
+func digestsOf(ds []ocispec.Descriptor) []digest.Digest {
+	out := make([]digest.Digest, len(ds))
+	for i, d := range ds {
+		out[i] = d.Digest
+	}
+	return out
+}
