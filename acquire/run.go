@@ -39,7 +39,7 @@ type run struct {
 
 	verification *sign.Verification
 	reports      []*scan.Report
-	attached     []ArtifactRecord   // cssc artifacts in quarantine
+	attached     []ArtifactRecord     // cssc artifacts in quarantine
 	signatures   []ocispec.Descriptor // cssc signatures, in quarantine
 	decision     *policy.Decision
 }
