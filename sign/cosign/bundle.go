@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -43,6 +44,18 @@ func parseBundle(data []byte) (b *bundle.Bundle, err error) {
 			b, err = nil, fmt.Errorf("malformed bundle: %v", p)
 		}
 	}()
+	var head struct {
+		MediaType string `json:"mediaType"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("malformed bundle: %v", err)
+	}
+	if !knownBundleMediaTypes[head.MediaType] {
+		if strings.HasPrefix(head.MediaType, "application/vnd.dev.sigstore.bundle") {
+			return nil, fmt.Errorf("%w: media type %q", errUnsupportedBundle, head.MediaType)
+		}
+		return nil, fmt.Errorf("malformed bundle: media type %q is not a sigstore bundle", head.MediaType)
+	}
 	b = &bundle.Bundle{}
 	if err := b.UnmarshalJSON(data); err != nil {
 		if errors.Is(err, bundle.ErrUnsupportedMediaType) {
@@ -54,6 +67,14 @@ func parseBundle(data []byte) (b *bundle.Bundle, err error) {
 		return nil, errors.New("malformed bundle: no verification material or content")
 	}
 	return b, nil
+}
+
+// knownBundleMediaTypes are the bundle versions sigstore-go v1.3 reads.
+var knownBundleMediaTypes = map[string]bool{
+	"application/vnd.dev.sigstore.bundle+json;version=0.1": true,
+	"application/vnd.dev.sigstore.bundle+json;version=0.2": true,
+	"application/vnd.dev.sigstore.bundle+json;version=0.3": true,
+	"application/vnd.dev.sigstore.bundle.v0.3+json":        true,
 }
 
 // isBundleMediaType reports whether mt is a sigstore bundle JSON media type.
