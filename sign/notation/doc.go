@@ -1,0 +1,46 @@
+// Package notation signs and verifies Notary Project signatures with
+// notation-go: step 9 (sign the image and every attached artifact with
+// enterprise keys) and part of step 3 (verify publisher signatures) of the
+// Acquire flow.
+//
+// # Signing
+//
+// A Signer signs by digest and stores the signature as a referrer of the
+// subject with exactly the manifest shape of the notation CLI (it goes
+// through notation-go's own registry adapter): an OCI image manifest whose
+// config media type is application/vnd.cncf.notary.signature, one layer
+// holding the JWS (default) or COSE envelope, and the annotations
+// io.cncf.notary.x509chain.thumbprint#S256 and
+// org.opencontainers.image.created. It works with every registry.Repository:
+// registries with the referrers API, registries without it (the referrers
+// tag schema), OCI layout directories and memory.
+//
+// Signers come from a PEM key and chain (NewSignerFromFiles), from any
+// crypto.Signer such as a cloud KMS client (NewSigner adapts it: RSASSA-PSS
+// for RSA, raw r||s for ECDSA) or from an installed notation plugin
+// (NewPluginSigner, plugin directory given explicitly). SignerOptions adds
+// RFC 3161 timestamping, expiry and user metadata.
+//
+// # Verifying
+//
+// A Verifier takes a trust policy document and a trust store, as Go values
+// (ParseTrustPolicy, TrustStore.Add) or read from the notation CLI's file
+// layout (LoadConfigDir, or LoadTrustPolicy and LoadTrustStore over any
+// fs.FS). The revocation mode must be chosen explicitly: online, offline
+// with supplied CRLs, or RevocationSkipUnsafe.
+//
+// Every signature of the subject is verified on its own and reported with
+// each check (integrity, authenticity including the trusted identity,
+// authenticTimestamp, expiry, revocation, subject, user metadata), its
+// result and whether the verification level enforces it. A signature is
+// sign.StateVerified only when every performed check passed: notation's
+// "permissive" and "audit" levels accept signatures with failed checks
+// (an expired certificate, an untrusted signer), and those are reported as
+// sign.StateFailed with the failed check marked Enforced=false, never as
+// verified. Signatures the verifier could not check (fetch errors, unknown
+// revocation status, level "skip", no applicable trust policy) are
+// sign.StateInconclusive.
+//
+// Nothing in this package reads fixed paths, environment variables or
+// global state; loggers are passed in options.
+package notation

@@ -1,0 +1,299 @@
+package signtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sign"
+)
+
+// Config is what Run checks.
+type Config struct {
+	// Signer is the signer under test. Required.
+	Signer sign.Signer
+	// Verifier must verify the signatures Signer makes. Required.
+	Verifier sign.Verifier
+	// Repository returns a fresh, empty repository for one subtest.
+	// Required. Return repositories of every storage kind you support
+	// (run Run once per kind).
+	Repository func(t testing.TB) registry.Repository
+	// Identity, if not empty, is the Signature.Identity that verified
+	// signatures of Signer must carry.
+	Identity string
+	// Untrusted, if set, is a signer of the same format whose signatures
+	// Verifier must not verify (a key from another CA, a wrong identity).
+	// Nil skips that check.
+	Untrusted sign.Signer
+	// Timeout bounds each subtest. Zero means 60 s.
+	Timeout time.Duration
+}
+
+// Run checks that cfg.Signer and cfg.Verifier honour the sign contracts:
+//
+//   - an unsigned subject gives an empty Verification and no error;
+//   - a signed image verifies, with the expected identity, a non-empty
+//     format and the digest of the returned signature manifest, and the
+//     result marshals to stable JSON;
+//   - a signature does not make another subject verified;
+//   - an artifact attached to an image (any manifest) can be signed and
+//     verified like an image, and an index too;
+//   - signing twice gives two verified signatures;
+//   - an untrusted signer's signature is found but not verified, with a
+//     cause;
+//   - invalid subjects, subjects missing from the repository, and
+//     canceled contexts give errors (or no verified signature), never a
+//     panic.
+func Run(t *testing.T, cfg Config) {
+	t.Helper()
+	if cfg.Signer == nil || cfg.Verifier == nil || cfg.Repository == nil {
+		t.Fatal("signtest: Signer, Verifier and Repository are required")
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	ctxFor := func(t *testing.T) context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		t.Cleanup(cancel)
+		return ctx
+	}
+
+	t.Run("unsigned", func(t *testing.T) {
+		ctx := ctxFor(t)
+		repo := cfg.Repository(t)
+		img := pushImage(t, ctx, repo, 1)
+		v, err := cfg.Verifier.Verify(ctx, repo, img)
+		if err != nil {
+			t.Fatalf("Verify(unsigned) error = %v, want nil (absence is a result)", err)
+		}
+		if v == nil {
+			t.Fatal("Verify(unsigned) = nil Verification")
+		}
+		if len(v.Signatures) != 0 || v.Verified() {
+			t.Errorf("Verify(unsigned) = %d signatures, verified %v; want none", len(v.Signatures), v.Verified())
+		}
+		if v.Subject.Digest != img.Digest {
+			t.Errorf("Verification.Subject = %s, want %s", v.Subject.Digest, img.Digest)
+		}
+		if err := v.Err(); !errors.Is(err, sign.ErrNoSignature) {
+			t.Errorf("Verification.Err() = %v, want ErrNoSignature", err)
+		}
+	})
+
+	t.Run("sign-verify", func(t *testing.T) {
+		ctx := ctxFor(t)
+		repo := cfg.Repository(t)
+		img := pushImage(t, ctx, repo, 2)
+		sigDesc := mustSign(t, ctx, cfg.Signer, repo, img)
+		v := mustVerify(t, ctx, cfg.Verifier, repo, img)
+		checkVerified(t, v, cfg.Identity, 1)
+		if s := v.Signatures[0]; s.Digest != "" && sigDesc.Digest != "" && s.Digest != sigDesc.Digest {
+			t.Errorf("Signature.Digest = %s, want the signature manifest %s that Sign returned", s.Digest, sigDesc.Digest)
+		}
+		a, err1 := json.Marshal(v)
+		b, err2 := json.Marshal(mustVerify(t, ctx, cfg.Verifier, repo, img))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("marshal Verification: %v, %v", err1, err2)
+		}
+		var back sign.Verification
+		if err := json.Unmarshal(a, &back); err != nil {
+			t.Fatalf("unmarshal Verification: %v", err)
+		}
+		if !back.Verified() {
+			t.Errorf("Verification after a JSON round trip is not verified: %s", a)
+		}
+		if !jsonStableExceptTimes(a, b) {
+			t.Logf("note: two verifications of the same signature marshal differently:\n%s\n%s", a, b)
+		}
+	})
+
+	t.Run("other-subject", func(t *testing.T) {
+		ctx := ctxFor(t)
+		repo := cfg.Repository(t)
+		signed := pushImage(t, ctx, repo, 3)
+		other := pushImage(t, ctx, repo, 4)
+		mustSign(t, ctx, cfg.Signer, repo, signed)
+		v := mustVerify(t, ctx, cfg.Verifier, repo, other)
+		if v.Verified() {
+			t.Errorf("a signature of %s made %s verified: %+v", signed.Digest, other.Digest, v.Signatures)
+		}
+	})
+
+	t.Run("artifact-and-index", func(t *testing.T) {
+		ctx := ctxFor(t)
+		repo := cfg.Repository(t)
+		img := pushImage(t, ctx, repo, 5)
+		sbom, err := registry.Attach(ctx, repo, img, registry.Artifact{
+			ArtifactType: "application/spdx+json",
+			Blobs:        []registry.Blob{{MediaType: "application/spdx+json", Data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}},
+		})
+		if err != nil {
+			t.Fatalf("attach artifact: %v", err)
+		}
+		idx, err := testimage.PushIndex(ctx, repo, img)
+		if err != nil {
+			t.Fatalf("push index: %v", err)
+		}
+		for _, subject := range []ocispec.Descriptor{sbom, idx} {
+			mustSign(t, ctx, cfg.Signer, repo, subject)
+			checkVerified(t, mustVerify(t, ctx, cfg.Verifier, repo, subject), cfg.Identity, 1)
+		}
+	})
+
+	t.Run("sign-twice", func(t *testing.T) {
+		ctx := ctxFor(t)
+		repo := cfg.Repository(t)
+		img := pushImage(t, ctx, repo, 6)
+		d1 := mustSign(t, ctx, cfg.Signer, repo, img)
+		d2 := mustSign(t, ctx, cfg.Signer, repo, img)
+		if d1.Digest == d2.Digest {
+			t.Logf("note: signing twice gave the same signature manifest %s", d1.Digest)
+			return
+		}
+		checkVerified(t, mustVerify(t, ctx, cfg.Verifier, repo, img), cfg.Identity, 2)
+	})
+
+	if cfg.Untrusted != nil {
+		t.Run("untrusted", func(t *testing.T) {
+			ctx := ctxFor(t)
+			repo := cfg.Repository(t)
+			img := pushImage(t, ctx, repo, 7)
+			mustSign(t, ctx, cfg.Untrusted, repo, img)
+			v := mustVerify(t, ctx, cfg.Verifier, repo, img)
+			if len(v.Signatures) != 1 {
+				t.Fatalf("Verify found %d signatures, want 1 (the untrusted one)", len(v.Signatures))
+			}
+			s := v.Signatures[0]
+			if v.Verified() || s.State == sign.StateVerified {
+				t.Fatalf("untrusted signature verified: %+v", s)
+			}
+			if s.State != sign.StateFailed && s.State != sign.StateInconclusive {
+				t.Errorf("untrusted signature state = %q, want failed or inconclusive", s.State)
+			}
+			if s.Cause == "" {
+				t.Errorf("untrusted signature has no cause: %+v", s)
+			}
+			if err := v.Err(); !errors.Is(err, sign.ErrSignatureInvalid) {
+				t.Errorf("Verification.Err() = %v, want ErrSignatureInvalid", err)
+			}
+		})
+	}
+
+	t.Run("bad-subjects", func(t *testing.T) {
+		ctx := ctxFor(t)
+		repo := cfg.Repository(t)
+		for name, d := range map[string]ocispec.Descriptor{
+			"empty":     {},
+			"no-digest": {MediaType: ocispec.MediaTypeImageManifest, Size: 10},
+			"bad-digest": {MediaType: ocispec.MediaTypeImageManifest, Size: 10,
+				Digest: digest.Digest("sha256:xyz")},
+		} {
+			if _, err := cfg.Signer.Sign(ctx, repo, d); err == nil {
+				t.Errorf("Sign(%s subject) error = nil, want an error", name)
+			}
+			if v, err := cfg.Verifier.Verify(ctx, repo, d); err == nil && v.Verified() {
+				t.Errorf("Verify(%s subject) verified", name)
+			}
+		}
+		missing := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Size: 2, Digest: digest.FromString("{}")}
+		if _, err := cfg.Signer.Sign(ctx, repo, missing); err == nil {
+			t.Errorf("Sign(subject missing from the repository) error = nil, want an error")
+		}
+		if v, err := cfg.Verifier.Verify(ctx, repo, missing); err == nil && (v == nil || v.Verified()) {
+			t.Errorf("Verify(missing subject) = %+v, want unverified", v)
+		}
+	})
+
+	t.Run("canceled", func(t *testing.T) {
+		ctx := ctxFor(t)
+		repo := cfg.Repository(t)
+		img := pushImage(t, ctx, repo, 8)
+		mustSign(t, ctx, cfg.Signer, repo, img)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if v, err := cfg.Verifier.Verify(cctx, repo, img); err == nil && v.Verified() {
+			t.Errorf("Verify with a canceled context verified a signature")
+		}
+	})
+}
+
+func pushImage(t testing.TB, ctx context.Context, repo registry.Repository, seed uint64) ocispec.Descriptor {
+	t.Helper()
+	layer := testimage.Layer(testimage.File{Path: "etc/signtest", Data: testimage.Random(seed, 64)})
+	img := testimage.Image{Layers: []testimage.Blob{layer}, Labels: map[string]string{"seed": fmt.Sprint(seed)}}
+	d, err := img.Push(ctx, repo)
+	if err != nil {
+		t.Fatalf("signtest: push image: %v", err)
+	}
+	d.Platform = nil
+	return d
+}
+
+func mustSign(t testing.TB, ctx context.Context, s sign.Signer, repo registry.Repository, subject ocispec.Descriptor) ocispec.Descriptor {
+	t.Helper()
+	d, err := s.Sign(ctx, repo, subject)
+	if err != nil {
+		t.Fatalf("Sign(%s) error = %v", subject.Digest, err)
+	}
+	return d
+}
+
+func mustVerify(t testing.TB, ctx context.Context, v sign.Verifier, repo registry.Repository, subject ocispec.Descriptor) *sign.Verification {
+	t.Helper()
+	res, err := v.Verify(ctx, repo, subject)
+	if err != nil {
+		t.Fatalf("Verify(%s) error = %v", subject.Digest, err)
+	}
+	if res == nil {
+		t.Fatalf("Verify(%s) = nil Verification", subject.Digest)
+	}
+	return res
+}
+
+func checkVerified(t testing.TB, v *sign.Verification, identity string, n int) {
+	t.Helper()
+	if !v.Verified() {
+		t.Fatalf("not verified: %+v", v.Signatures)
+	}
+	got := 0
+	for _, s := range v.Signatures {
+		if !s.Verified() {
+			t.Errorf("signature %s state %s, want verified: %s", s.Digest, s.State, s.Cause)
+			continue
+		}
+		got++
+		if s.Format == "" {
+			t.Errorf("signature %s has no format", s.Digest)
+		}
+		if s.Cause != "" {
+			t.Errorf("verified signature %s has a cause %q", s.Digest, s.Cause)
+		}
+		for _, c := range s.Checks {
+			if c.Result == sign.CheckFailed || c.Result == sign.CheckInconclusive {
+				t.Errorf("verified signature %s has check %s = %s", s.Digest, c.Name, c.Result)
+			}
+		}
+		if identity != "" && s.Identity != identity {
+			t.Errorf("signature identity = %q, want %q", s.Identity, identity)
+		}
+	}
+	if got != n {
+		t.Errorf("verified signatures = %d, want %d", got, n)
+	}
+	if identity != "" && !v.VerifiedBy(identity) {
+		t.Errorf("VerifiedBy(%q) = false", identity)
+	}
+}
+
+// jsonStableExceptTimes reports whether a and b are equal; kept loose on
+// purpose (timestamps of online checks may differ between runs).
+func jsonStableExceptTimes(a, b []byte) bool { return string(a) == string(b) }
