@@ -200,16 +200,21 @@ func NormalizePURL(purl string) string {
 }
 
 // SourceFromPURL returns the source package name and version recorded in
-// the "upstream" qualifier of a deb or apk purl ("upstream=openssl" or
-// "upstream=openssl@3.0.11-1"), the convention syft and cssc use. Both are
-// empty when there is no such qualifier.
+// a purl's qualifiers: "upstream=openssl" or "upstream=openssl@3.0.11-1"
+// (the convention of syft and cssc), or osv-scalibr's "source=openssl" with
+// an optional "sourceversion=3.0.11-1". Both are empty when there is no such
+// qualifier (a "source=UNKNOWN" qualifier does not count).
 func SourceFromPURL(purl string) (name, version string) {
 	p, err := packageurl.FromString(purl)
 	if err != nil {
 		return "", ""
 	}
-	up := p.Qualifiers.Map()["upstream"]
+	q := p.Qualifiers.Map()
+	up := q["upstream"]
 	if up == "" {
+		if src := q["source"]; src != "" && !strings.EqualFold(src, "unknown") {
+			return src, q["sourceversion"]
+		}
 		return "", ""
 	}
 	if i := strings.IndexByte(up, '@'); i >= 0 {

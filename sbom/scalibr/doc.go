@@ -1,0 +1,40 @@
+// Package scalibr generates an SBOM ([sbom.Document]) from an image's
+// filesystem with osv-scalibr's extractors, without extracting the image to
+// disk. It is step 7 of the Acquire stage (generate an SBOM when the
+// publisher did not provide a usable one), and the source of the package
+// list that scan/osv matches against vulnerabilities.
+//
+// [Generate] walks the merged filesystem of a platform image manifest with
+// [scan.Walk] (layers streamed, whiteouts applied, everything capped) and
+// offers every regular file to the extractors. Those that need only the file
+// (Go binaries, Java archives, npm package.json, Python METADATA) run at
+// once on an in-memory copy of that one file, released right after. Those
+// that also read other files through scalibr's FS (dpkg and apk read
+// /etc/os-release) are deferred: their files, and os-release, are kept in a
+// small in-memory filesystem and extracted when the walk has finished and
+// every layer digest has been verified. Only the files some extractor asks
+// for are buffered, each capped by [Options.MaxFileSize] and the deferred
+// ones together by [Options.MaxBufferedBytes].
+//
+// Extractors used by default ([DefaultExtractors]): dpkg (status and
+// status.d), apk, Go binaries (build info; the toolchain is reported as the
+// "stdlib" package, the way OSV names it), Java archives (pom.properties,
+// manifests, nested jars), npm (package.json under node_modules) and Python
+// (dist-info and egg-info METADATA). rpm is not included: osv-scalibr's rpm
+// extractor needs the database as a file on disk (it copies it to a
+// temporary directory) and pulls a second SQLite driver into the build;
+// callers who need it can add it through [Options.Extractors].
+//
+// What each package gets: the purl from osv-scalibr with the spurious npm
+// "source=UNKNOWN" qualifier removed; the OSV ecosystem ("Debian:12" from
+// os-release VERSION_ID or the code name, "Alpine:v3.20", "Go", "npm",
+// "PyPI", "Maven"); the source package (dpkg Source:, apk origin) in
+// SourceName/SourceVersion; declared licences; the path it was found at;
+// and the digest of the layer holding that file. For package databases that
+// list many packages in one file (dpkg status, apk installed) the layer is
+// the one that last wrote the database, not necessarily the one that first
+// installed the package; status.d entries and language packages are exact.
+//
+// This package is the only one in cssc that imports osv-scalibr's
+// extractors; package sbom does not.
+package scalibr

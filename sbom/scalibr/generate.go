@@ -1,0 +1,535 @@
+package scalibr
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/osv-scalibr/extractor"
+	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/java/archive"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
+	apkmeta "github.com/google/osv-scalibr/extractor/filesystem/os/apk/metadata"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
+	dpkgmeta "github.com/google/osv-scalibr/extractor/filesystem/os/dpkg/metadata"
+	opencontainers "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
+
+	"github.com/cssc-go/cssc/sbom"
+	"github.com/cssc-go/cssc/scan"
+)
+
+// Defaults for [Options].
+const (
+	// DefaultMaxFileSize is the default cap on one file handed to an
+	// extractor: 512 MiB.
+	DefaultMaxFileSize = 512 << 20
+	// DefaultMaxBufferedBytes is the default cap on the files kept in memory
+	// until the end of the walk (package databases, os-release): 256 MiB.
+	DefaultMaxBufferedBytes = 256 << 20
+	// Creator is the SPDX creator Generate records when Options.Creators
+	// is empty.
+	Creator = "Tool: cssc-sbom-scalibr"
+)
+
+// ErrTooLarge is wrapped when the files deferred to the end of the walk
+// exceed Options.MaxBufferedBytes.
+var ErrTooLarge = errors.New("sbom/scalibr: buffered files exceed limit")
+
+// Options tunes [Generate]. The zero value is ready to use.
+type Options struct {
+	// Name becomes Document.Name (the image reference, typically). Empty
+	// means the manifest digest.
+	Name string
+	// Created becomes Document.Created. Zero means the zero time: the
+	// encoders then write the Unix epoch, keeping output independent of the
+	// clock.
+	Created time.Time
+	// Creators becomes Document.Creators. Nil means []string{Creator}.
+	Creators []string
+	// Extractors replaces the default extractor set ([DefaultExtractors]).
+	// Nil means the default set. Extractors whose name starts with "os/" are
+	// deferred to the end of the walk and given the in-memory FS; the others
+	// run as soon as their file is read.
+	Extractors []filesystem.Extractor
+	// MaxFileSize caps the size of one file handed to an extractor; larger
+	// required files are skipped with a warning. <= 0 means
+	// DefaultMaxFileSize (512 MiB).
+	MaxFileSize int64
+	// MaxBufferedBytes caps the total size of the files kept until the end
+	// of the walk for deferred extractors; exceeding it fails Generate with
+	// an error wrapping ErrTooLarge. <= 0 means DefaultMaxBufferedBytes
+	// (256 MiB).
+	MaxBufferedBytes int64
+	// Walk is passed to scan.Walk (caps on layers, entries and bytes). Its
+	// Logger, if nil, is set to Logger.
+	Walk scan.WalkOptions
+	// OnWarning, if not nil, is called for each file an extractor could not
+	// read (malformed database, oversized file). Such files are skipped;
+	// Generate still succeeds. Nil means warnings are only logged.
+	OnWarning func(Warning)
+	// Logger receives debug and warning messages. Nil means silent.
+	// (osv-scalibr's extractors log through osv-scalibr's own package-level
+	// logger, which cssc leaves alone.)
+	Logger *slog.Logger
+}
+
+// Warning is a file that could not be used for the SBOM.
+type Warning struct {
+	// Path is the file's path in the image filesystem.
+	Path string
+	// Layer is the digest of the layer holding the file.
+	Layer string
+	// Extractor names the osv-scalibr extractor, empty if none ran.
+	Extractor string
+	// Err says what went wrong.
+	Err error
+}
+
+// DefaultExtractors returns new instances of the extractors Generate uses by
+// default: dpkg, apk, Go binaries, Java archives, npm package.json and
+// Python wheel/egg metadata, each with osv-scalibr's default configuration.
+func DefaultExtractors() ([]filesystem.Extractor, error) {
+	cfg := &cpb.PluginConfig{}
+	ctors := []func(*cpb.PluginConfig) (filesystem.Extractor, error){
+		dpkg.New, apk.New, gobinary.New, archive.New, packagejson.New, wheelegg.New,
+	}
+	out := make([]filesystem.Extractor, 0, len(ctors))
+	for _, c := range ctors {
+		e, err := c(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("sbom/scalibr: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Generate returns the SBOM of the platform image manifest described by
+// manifest, read from fetcher (see the package documentation for how files
+// are read and what is kept in memory).
+//
+// Packages are sorted ([sbom.Document.Sort]) and a package found at the same
+// place twice is listed once. A malformed package database or an
+// unreadable file is skipped with a Warning, never a failure; an error is
+// returned only when the image itself cannot be read (scan.Walk errors:
+// missing or corrupt blobs, caps exceeded), when the deferred files exceed
+// MaxBufferedBytes, or when ctx ends.
+func Generate(ctx context.Context, fetcher content.Fetcher, manifest ocispec.Descriptor, opts Options) (*sbom.Document, error) {
+	g, err := newGenerator(opts)
+	if err != nil {
+		return nil, err
+	}
+	wopts := opts.Walk
+	if wopts.Logger == nil {
+		wopts.Logger = opts.Logger
+	}
+	if err := scan.Walk(ctx, fetcher, manifest, wopts, g.visit); err != nil {
+		return nil, fmt.Errorf("sbom/scalibr: walk %s: %w", manifest.Digest, err)
+	}
+	name := opts.Name
+	if name == "" {
+		name = manifest.Digest.String()
+	}
+	return g.finish(ctx, name)
+}
+
+// generator holds the state of one Generate call.
+type generator struct {
+	opts     Options
+	log      *slog.Logger
+	inline   []filesystem.Extractor
+	deferred []filesystem.Extractor
+	maxFile  int64
+	maxBuf   int64
+	buffered int64
+	mem      *memFS
+	pending  []pendingFile
+	found    []found
+	buf      bytes.Buffer // reused for inline extraction
+	br       *bufio.Reader
+}
+
+// pendingFile is a file kept for a deferred extractor.
+type pendingFile struct {
+	path       string
+	layer      string
+	extractors []filesystem.Extractor
+}
+
+// found is one package with where it came from.
+type found struct {
+	pkg   *extractor.Package
+	path  string
+	layer string
+	os    osInfo
+}
+
+func newGenerator(opts Options) (*generator, error) {
+	exs := opts.Extractors
+	if exs == nil {
+		var err error
+		if exs, err = DefaultExtractors(); err != nil {
+			return nil, err
+		}
+	}
+	g := &generator{
+		opts:    opts,
+		log:     opts.Logger,
+		maxFile: opts.MaxFileSize,
+		maxBuf:  opts.MaxBufferedBytes,
+		mem:     newMemFS(),
+		br:      bufio.NewReaderSize(nil, 64<<10),
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.maxFile <= 0 {
+		g.maxFile = DefaultMaxFileSize
+	}
+	if g.maxBuf <= 0 {
+		g.maxBuf = DefaultMaxBufferedBytes
+	}
+	for _, e := range exs {
+		if strings.HasPrefix(e.Name(), "os/") {
+			g.deferred = append(g.deferred, e)
+		} else {
+			g.inline = append(g.inline, e)
+		}
+	}
+	return g, nil
+}
+
+// fileAPI adapts a scan.File to scalibr's FileAPI.
+type fileAPI struct {
+	f *scan.File
+}
+
+func (a fileAPI) Path() string { return a.f.Path }
+func (a fileAPI) Stat() (fs.FileInfo, error) {
+	return fileInfo{name: path.Base(a.f.Path), size: a.f.Size, mode: a.f.Mode}, nil
+}
+
+// osReleasePaths are kept for the deferred extractors.
+var osReleasePaths = map[string]bool{"etc/os-release": true, "usr/lib/os-release": true}
+
+func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error {
+	switch {
+	case f.Mode&fs.ModeSymlink != 0:
+		g.mem.addLink(f.Path, f.Linkname)
+		return nil
+	case f.Mode.IsDir():
+		if f.Path == "etc" || f.Path == "usr/lib" {
+			g.mem.addDir(f.Path)
+		}
+		return nil
+	case !f.Mode.IsRegular():
+		return nil
+	}
+	api := fileAPI{f}
+	var inline, deferred []filesystem.Extractor
+	for _, e := range g.inline {
+		if e.FileRequired(api) {
+			inline = append(inline, e)
+		}
+	}
+	for _, e := range g.deferred {
+		if e.FileRequired(api) {
+			deferred = append(deferred, e)
+		}
+	}
+	keep := len(deferred) > 0 || osReleasePaths[f.Path]
+	if len(inline) == 0 && !keep {
+		return nil
+	}
+	layer := f.LayerDigest.String()
+	if f.Size > g.maxFile {
+		g.warn(Warning{Path: f.Path, Layer: layer, Err: fmt.Errorf("file of %d bytes exceeds the %d-byte limit", f.Size, g.maxFile)})
+		return nil
+	}
+	if f.Hardlink && f.Size > 0 {
+		// The content goes with the link target (visited itself) unless
+		// this link carries it; an empty read means it does not.
+	}
+
+	if keep {
+		if g.buffered+f.Size > g.maxBuf {
+			return fmt.Errorf("%w: %s would bring %d bytes over the %d-byte limit", ErrTooLarge, f.Path, g.buffered+f.Size, g.maxBuf)
+		}
+		data, err := readCapped(r, f.Size)
+		if err != nil {
+			return err
+		}
+		if f.Hardlink && len(data) == 0 && f.Size > 0 {
+			return nil
+		}
+		g.buffered += int64(len(data))
+		g.mem.addFile(f.Path, data, f.Mode)
+		if len(deferred) > 0 {
+			g.pending = append(g.pending, pendingFile{path: f.Path, layer: layer, extractors: deferred})
+		}
+		if len(inline) > 0 {
+			g.extract(ctx, inline, f, layer, data)
+		}
+		return nil
+	}
+
+	// Inline only. Go binaries are most of the executables offered; look at
+	// the magic number before reading a file that cannot be one.
+	g.br.Reset(r)
+	if onlyGoBinary(inline) {
+		head, _ := g.br.Peek(4)
+		if !executableMagic(head) {
+			return nil
+		}
+	}
+	g.buf.Reset()
+	n, err := g.buf.ReadFrom(io.LimitReader(g.br, f.Size+1))
+	g.br.Reset(nil)
+	if err != nil {
+		return err
+	}
+	if n > f.Size {
+		return fmt.Errorf("sbom/scalibr: %s: more content than its declared %d bytes", f.Path, f.Size)
+	}
+	if f.Hardlink && n == 0 && f.Size > 0 {
+		return nil
+	}
+	g.extract(ctx, inline, f, layer, g.buf.Bytes())
+	return nil
+}
+
+func readCapped(r io.Reader, size int64) ([]byte, error) {
+	data := make([]byte, 0, size)
+	buf := bytes.NewBuffer(data)
+	n, err := buf.ReadFrom(io.LimitReader(r, size+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > size {
+		return nil, fmt.Errorf("sbom/scalibr: more content than the declared %d bytes", size)
+	}
+	return buf.Bytes(), nil
+}
+
+func onlyGoBinary(exs []filesystem.Extractor) bool {
+	for _, e := range exs {
+		if e.Name() != gobinary.Name {
+			return false
+		}
+	}
+	return true
+}
+
+// executableMagic reports whether head starts like an ELF, Mach-O, PE or
+// XCOFF file: the formats Go's debug/buildinfo reads.
+func executableMagic(head []byte) bool {
+	if len(head) < 4 {
+		return false
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte("\x7fELF")),
+		bytes.HasPrefix(head, []byte("MZ")),
+		bytes.HasPrefix(head, []byte{0xfe, 0xed, 0xfa}),       // Mach-O big-endian
+		bytes.HasPrefix(head[1:], []byte{0xfa, 0xed, 0xfe}),   // Mach-O little-endian
+		bytes.HasPrefix(head, []byte{0xca, 0xfe, 0xba, 0xbe}), // Mach-O fat
+		bytes.HasPrefix(head, []byte{0x01, 0xdf}),             // XCOFF32
+		bytes.HasPrefix(head, []byte{0x01, 0xf7}):             // XCOFF64
+		return true
+	}
+	return false
+}
+
+// extract runs exs on one file's content, recording packages and warnings.
+// Extractor panics are recovered: osv-scalibr's parsers see hostile input.
+func (g *generator) extract(ctx context.Context, exs []filesystem.Extractor, f *scan.File, layer string, data []byte) {
+	info := fileInfo{name: path.Base(f.Path), size: int64(len(data)), mode: f.Mode}
+	for _, e := range exs {
+		input := &filesystem.ScanInput{
+			FS:     g.mem,
+			Path:   f.Path,
+			Info:   info,
+			Reader: bytes.NewReader(data),
+		}
+		inv, err := safeExtract(ctx, e, input)
+		if err != nil {
+			g.warn(Warning{Path: f.Path, Layer: layer, Extractor: e.Name(), Err: err})
+		}
+		for _, p := range inv {
+			g.found = append(g.found, found{pkg: p, path: f.Path, layer: layer})
+		}
+	}
+}
+
+func safeExtract(ctx context.Context, e filesystem.Extractor, input *filesystem.ScanInput) (pkgs []*extractor.Package, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pkgs, err = nil, fmt.Errorf("extractor %s panicked: %v", e.Name(), r)
+		}
+	}()
+	inv, err := e.Extract(ctx, input)
+	return inv.Packages, err
+}
+
+func (g *generator) warn(w Warning) {
+	g.log.Warn("sbom: file skipped", "path", w.Path, "layer", w.Layer, "extractor", w.Extractor, "err", w.Err)
+	if g.opts.OnWarning != nil {
+		g.opts.OnWarning(w)
+	}
+}
+
+// finish runs the deferred extractors and builds the document.
+func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, error) {
+	osr := g.osRelease()
+	for _, p := range g.pending {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		mf := g.mem.files[p.path]
+		f := &scan.File{Path: p.path, Mode: mf.mode, Size: int64(len(mf.data)), LayerDigest: opencontainers.Digest(p.layer)}
+		start := len(g.found)
+		g.extract(ctx, p.extractors, f, p.layer, mf.data)
+		for i := start; i < len(g.found); i++ {
+			g.found[i].os = osr
+		}
+	}
+	creators := g.opts.Creators
+	if creators == nil {
+		creators = []string{Creator}
+	}
+	doc := &sbom.Document{Name: name, Created: g.opts.Created, Creators: slices.Clone(creators)}
+	seen := map[string]int{}
+	for _, fnd := range g.found {
+		p := convert(fnd)
+		key := strings.Join([]string{p.Name, p.Version, p.PURL, p.Layer, strings.Join(p.Locations, "\x00")}, "\x01")
+		if _, dup := seen[key]; dup {
+			continue
+		}
+		seen[key] = len(doc.Packages)
+		doc.Packages = append(doc.Packages, p)
+	}
+	doc.Sort()
+	return doc, nil
+}
+
+// osInfo is what os-release says about the distribution.
+type osInfo struct {
+	id, versionID, codename string
+}
+
+func (g *generator) osRelease() osInfo {
+	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+		f, err := g.mem.Open(p)
+		if err != nil {
+			continue
+		}
+		data, _ := io.ReadAll(io.LimitReader(f, 64<<10))
+		_ = f.Close()
+		return parseOSRelease(data)
+	}
+	return osInfo{}
+}
+
+// parseOSRelease reads the ID, VERSION_ID and VERSION_CODENAME of an
+// os-release(5) file.
+func parseOSRelease(data []byte) osInfo {
+	var o osInfo
+	for line := range strings.SplitSeq(string(data), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"'`)
+		switch k {
+		case "ID":
+			o.id = strings.ToLower(v)
+		case "VERSION_ID":
+			o.versionID = v
+		case "VERSION_CODENAME":
+			o.codename = strings.ToLower(v)
+		}
+	}
+	return o
+}
+
+// convert turns an osv-scalibr package into a cssc one.
+func convert(fnd found) sbom.Package {
+	p := fnd.pkg
+	out := sbom.Package{
+		Name:      p.Name,
+		Version:   p.Version,
+		Layer:     fnd.layer,
+		Locations: []string{fnd.path},
+	}
+	if loc := p.Location.PathOrEmpty(); loc != "" && loc != fnd.path {
+		out.Locations = append(out.Locations, loc)
+	}
+	for _, l := range p.Licenses {
+		if l = strings.TrimSpace(l); l != "" && l != "unknown" {
+			out.Licenses = append(out.Licenses, l)
+		}
+	}
+	if u := p.PURL(); u != nil {
+		out.PURL = sbom.NormalizePURL(u.String())
+	}
+	switch m := p.Metadata.(type) {
+	case *dpkgmeta.Metadata:
+		out.SourceName = m.SourceName
+		out.SourceVersion = m.SourceVersion
+		switch id := strings.ToLower(cmpOr(m.OSID, fnd.os.id)); id {
+		case "ubuntu":
+			if v := cmpOr(m.OSVersionID, fnd.os.versionID); v != "" {
+				out.Ecosystem = "Ubuntu:" + v
+			} else {
+				out.Ecosystem = "Ubuntu"
+			}
+		case "debian", "":
+			out.Ecosystem = sbom.DebianEcosystem(cmpOr(m.OSVersionID, fnd.os.versionID, m.OSVersionCodename, fnd.os.codename))
+		}
+	case *apkmeta.Metadata:
+		out.SourceName = m.OriginName
+		out.Ecosystem = sbom.AlpineEcosystem(cmpOr(m.OSVersionID, fnd.os.versionID))
+	}
+	if out.SourceName == out.Name {
+		out.SourceName = ""
+	}
+	if out.SourceVersion == out.Version {
+		out.SourceVersion = ""
+	}
+	// Go toolchain: OSV calls it "stdlib".
+	if p.PURLType == "golang" && p.Name == "go" {
+		out.Name = "stdlib"
+		out.PURL = "pkg:golang/stdlib@" + strings.TrimPrefix(p.Version, "go")
+	}
+	if out.Ecosystem == "" {
+		out.Ecosystem = sbom.Ecosystem(out.PURL)
+	}
+	if out.Ecosystem == "" {
+		out.Ecosystem = p.Ecosystem().String()
+	}
+	return out
+}
+
+func cmpOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
