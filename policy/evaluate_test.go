@@ -317,7 +317,9 @@ func ruleCases() []ruleCase {
 		{name: "malware/not scanned", rule: RuleMalware, doc: Document{Malware: &Malware{Required: true}}, ev: func(ev *Evidence) { ev.Malware = MalwareScan{} }, verdict: Fail, reason: "no malware scan"},
 		{name: "malware/incomplete", rule: RuleMalware, doc: Document{Malware: &Malware{Required: true}}, ev: func(ev *Evidence) { ev.Malware.Complete = false }, verdict: Fail, reason: "did not complete"},
 		{name: "malware/detection", rule: RuleMalware, doc: Document{Malware: &Malware{Required: true}},
-			ev:      func(ev *Evidence) { ev.Malware.Detections = []Detection{{Name: "Eicar-Test-Signature", Path: "tmp/eicar.com", Layer: "sha256:cc"}} },
+			ev: func(ev *Evidence) {
+				ev.Malware.Detections = []Detection{{Name: "Eicar-Test-Signature", Path: "tmp/eicar.com", Layer: "sha256:cc"}}
+			},
 			verdict: Fail, reason: "1 malware detection: Eicar-Test-Signature", detail: "tmp/eicar.com"},
 
 		// --- lifecycle ---
@@ -339,7 +341,7 @@ func ruleCases() []ruleCase {
 	}
 }
 
-func with2(s Signer, f func(*Signer)) Signer             { f(&s); return s }
+func with2(s Signer, f func(*Signer)) Signer                      { f(&s); return s }
 func with3(v Vulnerability, f func(*Vulnerability)) Vulnerability { f(&v); return v }
 
 func TestRules(t *testing.T) {

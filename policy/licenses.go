@@ -32,7 +32,7 @@ func (s *licenseSet) contains(license string) bool {
 		if strings.EqualFold(e, license) {
 			return true
 		}
-		if ok, err := spdxexp.Satisfies(license, []string{e}); err == nil && ok {
+		if satisfies(license, e) {
 			return true
 		}
 	}
@@ -55,17 +55,21 @@ func compileLicenseList(field string, list []string) (*licenseSet, []string) {
 			problems = append(problems, fmt.Sprintf("%s[%d]: %q is not a licence (use licenses.unknown for packages without one)", field, i, e))
 			continue
 		}
-		norm, invalid := spdxexp.ValidateAndNormalizeLicensesWithOptions([]string{e}, spdxexp.ValidateLicensesOptions{FailComplexExpressions: true})
-		if len(invalid) > 0 || len(norm) != 1 {
-			if _, err := spdxexp.ExtractLicenses(e); err == nil {
+		if len(e) > 256 || strings.ContainsAny(e, "()") {
+			problems = append(problems, fmt.Sprintf("%s[%d]: %q is not a single SPDX licence identifier", field, i, trimForMessage(e)))
+			continue
+		}
+		norm, ok := normalizeLicense(e, true)
+		if !ok {
+			if _, ok := normalizeLicense(e, false); ok {
 				problems = append(problems, fmt.Sprintf("%s[%d]: %q is an expression; list single licences (one entry each)", field, i, e))
 			} else {
 				problems = append(problems, fmt.Sprintf("%s[%d]: %q is not a valid SPDX licence identifier", field, i, e))
 			}
 			continue
 		}
-		set.entries = append(set.entries, norm[0])
-		set.concrete = append(set.concrete, expandLicense(norm[0])...)
+		set.entries = append(set.entries, norm)
+		set.concrete = append(set.concrete, expandLicense(norm)...)
 	}
 	return set, problems
 }
@@ -221,12 +225,14 @@ func (j *licenseJudge) judgeUncached(expr string) (licenseVerdict, string) {
 	if len(expr) > maxExpressionLength {
 		return licenseUnknown, fmt.Sprintf("expression longer than %d characters", maxExpressionLength)
 	}
-	if ok, _ := spdxexp.ValidateLicenses([]string{expr}); !ok {
-		return licenseUnknown, fmt.Sprintf("%q is not a valid SPDX expression", expr)
-	}
+	// Our parser first: it bounds nesting, so that spdxexp (recursive, and
+	// known to panic on input such as "((((") only sees sane expressions.
 	tree, err := parseExpression(expr)
 	if err != nil {
-		return licenseUnknown, fmt.Sprintf("%q: %v", expr, err)
+		return licenseUnknown, fmt.Sprintf("%q is not a valid SPDX expression: %v", expr, err)
+	}
+	if _, ok := normalizeLicense(expr, false); !ok {
+		return licenseUnknown, fmt.Sprintf("%q is not a valid SPDX expression", expr)
 	}
 	if j.eval(tree) {
 		return licenseOK, ""
@@ -415,9 +421,44 @@ func (p *exprParser) atom(depth int) (*exprNode, error) {
 		p.pos++
 		leaf += " WITH " + exc
 	}
-	norm, invalid := spdxexp.ValidateAndNormalizeLicensesWithOptions([]string{leaf}, spdxexp.ValidateLicensesOptions{})
-	if len(invalid) > 0 || len(norm) != 1 {
+	norm, ok := normalizeLicense(leaf, true)
+	if !ok {
 		return nil, fmt.Errorf("%q is not a valid SPDX licence", leaf)
 	}
-	return &exprNode{leaf: norm[0]}, nil
+	return &exprNode{leaf: norm}, nil
+}
+
+// normalizeLicense validates and normalises an SPDX expression with spdxexp
+// (a single licence when single is true). spdxexp panics on some malformed
+// input; a panic counts as invalid.
+func normalizeLicense(expr string, single bool) (norm string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			norm, ok = "", false
+		}
+	}()
+	out, invalid := spdxexp.ValidateAndNormalizeLicensesWithOptions([]string{expr}, spdxexp.ValidateLicensesOptions{FailComplexExpressions: single})
+	if len(invalid) > 0 || len(out) != 1 {
+		return "", false
+	}
+	return out[0], true
+}
+
+// satisfies reports spdxexp.Satisfies(license, [by]), false on error or
+// panic.
+func satisfies(license, by string) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	ok, err := spdxexp.Satisfies(license, []string{by})
+	return err == nil && ok
+}
+
+func trimForMessage(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
