@@ -6,12 +6,20 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
+	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -298,4 +306,84 @@ func TestLegacyMalformedAnnotations(t *testing.T) {
 func TestSignatureTag(t *testing.T) {
 	d := digest.FromString("x")
 	assert.Equal(t, "sha256-"+d.Encoded()+".sig", SignatureTag(d))
+}
+
+// keyLoggedLayer signs payload with key and logs it in the virtual Rekor as
+// cosign sign --key does by default: a hashedrekord entry with the public
+// key, carried in the dev.sigstore.cosign/bundle annotation.
+func keyLoggedLayer(t testing.TB, vs *ca.VirtualSigstore, key crypto.Signer, payload []byte) legacyLayer {
+	t.Helper()
+	l := keyLayer(t, key, payload)
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	require.NoError(t, err)
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	sum := sha256.Sum256(payload)
+	body, err := json.Marshal(map[string]any{
+		"apiVersion": "0.0.1", "kind": "hashedrekord",
+		"spec": map[string]any{
+			"data": map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(sum[:])}},
+			"signature": map[string]any{
+				"content":   l.annotations[AnnotationSignature],
+				"publicKey": map[string]any{"content": base64.StdEncoding.EncodeToString(pubPEM)},
+			},
+		},
+	})
+	require.NoError(t, err)
+	var logID string
+	for id := range vs.RekorLogs() {
+		logID = id
+	}
+	integrated := time.Now().Unix()
+	set, err := vs.RekorSignPayload(tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: integrated, LogIndex: 7, LogID: logID})
+	require.NoError(t, err)
+	rb, err := json.Marshal(map[string]any{
+		"SignedEntryTimestamp": set,
+		"Payload": map[string]any{"body": base64.StdEncoding.EncodeToString(body), "integratedTime": integrated, "logIndex": 7, "logID": logID},
+	})
+	require.NoError(t, err)
+	l.annotations[AnnotationBundle] = string(rb)
+	return l
+}
+
+func TestLegacyKeyWithTransparencyLog(t *testing.T) {
+	vs := newSigstore(t)
+	key := newECDSA(t)
+	opts := Options{PublicKeys: []crypto.PublicKey{key.Public()}, TrustedRoot: vs, AnyIdentityUnsafe: true}
+	t.Run("logged", func(t *testing.T) {
+		repo := memRepo(t)
+		subject := pushImage(t, repo, "app")
+		pushLegacy(t, repo, subject, keyLoggedLayer(t, vs, key, cosignPayload("registry.example/app", subject.Digest)))
+		got := verifyOne(t, mustNew(t, opts), repo, subject)
+		assert.Equal(t, sign.StateVerified, got.State, "cause: %s", got.Cause)
+		assertCheck(t, got, checkTransparencyLog, sign.CheckPassed)
+		assert.True(t, got.Timestamped, "integrated time of the log entry")
+		assert.WithinDuration(t, time.Now(), got.Timestamp, time.Minute)
+	})
+	t.Run("not logged", func(t *testing.T) {
+		repo := memRepo(t)
+		subject := pushImage(t, repo, "app")
+		pushLegacy(t, repo, subject, keyLayer(t, key, cosignPayload("registry.example/app", subject.Digest)))
+		got := verifyOne(t, mustNew(t, opts), repo, subject)
+		assert.Equal(t, sign.StateFailed, got.State)
+		assert.Contains(t, got.Cause, "transparencyLog:")
+	})
+	t.Run("logged by an untrusted log", func(t *testing.T) {
+		repo := memRepo(t)
+		subject := pushImage(t, repo, "app")
+		pushLegacy(t, repo, subject, keyLoggedLayer(t, newSigstore(t), key, cosignPayload("registry.example/app", subject.Digest)))
+		got := verifyOne(t, mustNew(t, opts), repo, subject)
+		assert.Equal(t, sign.StateFailed, got.State)
+		assert.Contains(t, got.Cause, "transparencyLog:")
+	})
+	t.Run("log entry of another signature", func(t *testing.T) {
+		repo := memRepo(t)
+		subject := pushImage(t, repo, "app")
+		good := keyLayer(t, key, cosignPayload("registry.example/app", subject.Digest))
+		other := keyLoggedLayer(t, vs, key, cosignPayload("registry.example/other", subject.Digest))
+		good.annotations[AnnotationBundle] = other.annotations[AnnotationBundle]
+		pushLegacy(t, repo, subject, good)
+		got := verifyOne(t, mustNew(t, opts), repo, subject)
+		assert.Equal(t, sign.StateFailed, got.State)
+		assert.Contains(t, got.Cause, "transparencyLog:")
+	})
 }
