@@ -28,15 +28,23 @@ func (a slogAdapter) log(level slog.Level, msg string) {
 	a.l.Log(a.ctx, level, strings.TrimSpace(msg))
 }
 
-func (a slogAdapter) Debug(args ...any)                 { a.log(slog.LevelDebug, fmt.Sprint(args...)) }
-func (a slogAdapter) Debugf(format string, args ...any) { a.log(slog.LevelDebug, fmt.Sprintf(format, args...)) }
-func (a slogAdapter) Debugln(args ...any)               { a.log(slog.LevelDebug, fmt.Sprintln(args...)) }
-func (a slogAdapter) Info(args ...any)                  { a.log(slog.LevelInfo, fmt.Sprint(args...)) }
-func (a slogAdapter) Infof(format string, args ...any)  { a.log(slog.LevelInfo, fmt.Sprintf(format, args...)) }
-func (a slogAdapter) Infoln(args ...any)                { a.log(slog.LevelInfo, fmt.Sprintln(args...)) }
-func (a slogAdapter) Warn(args ...any)                  { a.log(slog.LevelWarn, fmt.Sprint(args...)) }
-func (a slogAdapter) Warnf(format string, args ...any)  { a.log(slog.LevelWarn, fmt.Sprintf(format, args...)) }
-func (a slogAdapter) Warnln(args ...any)                { a.log(slog.LevelWarn, fmt.Sprintln(args...)) }
-func (a slogAdapter) Error(args ...any)                 { a.log(slog.LevelError, fmt.Sprint(args...)) }
-func (a slogAdapter) Errorf(format string, args ...any) { a.log(slog.LevelError, fmt.Sprintf(format, args...)) }
-func (a slogAdapter) Errorln(args ...any)               { a.log(slog.LevelError, fmt.Sprintln(args...)) }
+func (a slogAdapter) Debug(args ...any) { a.log(slog.LevelDebug, fmt.Sprint(args...)) }
+func (a slogAdapter) Debugf(format string, args ...any) {
+	a.log(slog.LevelDebug, fmt.Sprintf(format, args...))
+}
+func (a slogAdapter) Debugln(args ...any) { a.log(slog.LevelDebug, fmt.Sprintln(args...)) }
+func (a slogAdapter) Info(args ...any)    { a.log(slog.LevelInfo, fmt.Sprint(args...)) }
+func (a slogAdapter) Infof(format string, args ...any) {
+	a.log(slog.LevelInfo, fmt.Sprintf(format, args...))
+}
+func (a slogAdapter) Infoln(args ...any) { a.log(slog.LevelInfo, fmt.Sprintln(args...)) }
+func (a slogAdapter) Warn(args ...any)   { a.log(slog.LevelWarn, fmt.Sprint(args...)) }
+func (a slogAdapter) Warnf(format string, args ...any) {
+	a.log(slog.LevelWarn, fmt.Sprintf(format, args...))
+}
+func (a slogAdapter) Warnln(args ...any) { a.log(slog.LevelWarn, fmt.Sprintln(args...)) }
+func (a slogAdapter) Error(args ...any)  { a.log(slog.LevelError, fmt.Sprint(args...)) }
+func (a slogAdapter) Errorf(format string, args ...any) {
+	a.log(slog.LevelError, fmt.Sprintf(format, args...))
+}
+func (a slogAdapter) Errorln(args ...any) { a.log(slog.LevelError, fmt.Sprintln(args...)) }
