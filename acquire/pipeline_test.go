@@ -1,0 +1,532 @@
+package acquire_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"crypto/x509/pkix"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/cssc-go/cssc/acquire"
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/policy"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sbom"
+	"github.com/cssc-go/cssc/sbom/scalibr"
+	"github.com/cssc-go/cssc/scan"
+	"github.com/cssc-go/cssc/scan/clamav"
+	"github.com/cssc-go/cssc/scan/clamav/clamdtest"
+	"github.com/cssc-go/cssc/scan/osv"
+	"github.com/cssc-go/cssc/sign"
+	"github.com/cssc-go/cssc/sign/devpki"
+	"github.com/cssc-go/cssc/sign/notation"
+)
+
+const testPolicy = `
+apiVersion: cssc.dev/policy/v1
+name: test-golden
+mode: %s
+sources:
+  allowed: ["127.0.0.1:*/**"]
+vulnerabilities:
+  maxSeverity: high
+  unfixed: report
+licenses:
+  denied: ["GPL-3.0-only", "AGPL-3.0-only"]
+  unknown: warn
+sbom: {required: true}
+provenance: {required: true}
+malware: {required: %t}
+lifecycle: {minDaysBeforeEndOfLife: 30}
+`
+
+// pipeFixture is a source registry seeded with the sample images, a registry
+// holding quarantine and golden, an enterprise signing key and the
+// pipeline configuration that ties them together. Everything is real:
+// registries on loopback, notation signatures over a generated chain, the
+// OSV matcher on the bundled database, osv-scalibr's extractors, and clamd
+// when it is installed.
+type pipeFixture struct {
+	src, dst   *testregistry.Registry
+	client     *registry.Client
+	world      *sample.World
+	cfg        acquire.Config
+	enterprise sign.Verifier
+	malware    bool
+}
+
+type pipeOptions struct {
+	mode         string
+	srcKind      testregistry.Kind
+	dstKind      testregistry.Kind
+	dstMiddle    func(http.Handler) http.Handler
+	srcMiddle    func(http.Handler) http.Handler
+	noClamd      bool
+	extraScanner scan.Scanner
+}
+
+func newPipeFixture(t *testing.T, o pipeOptions) *pipeFixture {
+	t.Helper()
+	ctx := context.Background()
+	if o.mode == "" {
+		o.mode = "enforce"
+	}
+	if o.srcKind == "" {
+		o.srcKind = testregistry.OCI
+	}
+	if o.dstKind == "" {
+		o.dstKind = testregistry.OCI
+	}
+	f := &pipeFixture{
+		src: testregistry.Start(t, o.srcKind, testregistry.Options{Middleware: o.srcMiddle}),
+		dst: testregistry.Start(t, o.dstKind, testregistry.Options{Middleware: o.dstMiddle}),
+	}
+	f.client = registry.NewClient(registry.Options{PlainHTTP: []string{f.src.Host, f.dst.Host}, MaxRetries: 2, MaxRetryAfter: 10 * time.Millisecond})
+
+	var scanners []scan.Scanner
+	db, err := osv.LoadFS(ctx, sample.OSV(), osv.Options{})
+	require.NoError(t, err)
+	scanners = append(scanners, osv.NewScanner(db))
+	var eicar []byte
+	if !o.noClamd && clamdtest.Binary() != "" {
+		srv := clamdtest.Start(t, clamdtest.Options{})
+		cl, err := clamav.New(clamav.Options{Address: srv.Address})
+		require.NoError(t, err)
+		t.Cleanup(func() { cl.Close() })
+		scanners = append(scanners, cl)
+		eicar, f.malware = clamdtest.EICAR(), true
+	}
+	if o.extraScanner != nil {
+		scanners = append(scanners, o.extraScanner)
+	}
+	f.world, err = sample.Seed(ctx, f.src.Client, f.src.Host, sample.Options{EICAR: eicar})
+	require.NoError(t, err)
+
+	// The enterprise key, and verifiers for it and for the publisher.
+	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})
+	require.NoError(t, err)
+	leaf, err := ca.Issue(devpki.LeafOptions{Subject: pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Corp"}, CommonName: "Corp Golden Signing"}})
+	require.NoError(t, err)
+	signer, err := notation.NewSigner(leaf.Key, leaf.Chain, notation.SignerOptions{})
+	require.NoError(t, err)
+	f.enterprise = newVerifier(t, "corp", ca, "C=US, ST=WA, O=Corp, CN=Corp Golden Signing")
+	publisher := newVerifier(t, "publisher", f.world.PublisherCA, f.world.PublisherIdentity)
+
+	doc, err := policy.Parse(fmt.Appendf(nil, testPolicy, o.mode, f.malware))
+	require.NoError(t, err)
+	pol, err := policy.Compile(doc)
+	require.NoError(t, err)
+
+	f.cfg = acquire.Config{
+		Client:     f.client,
+		Quarantine: registry.Join(f.dst.Host, "quarantine"),
+		Golden:     registry.Join(f.dst.Host, "golden"),
+		Verifier:   publisher,
+		Scanners:   scanners,
+		GenerateSBOM: func(ctx context.Context, repo content.Fetcher, m ocispec.Descriptor) (*sbom.Document, error) {
+			return scalibr.Generate(ctx, repo, m, scalibr.Options{})
+		},
+		Provenance:                &attest.ProvenanceEnricher{BuilderID: "https://corp.example/acquire", BuilderVersion: "test"},
+		Lifecycle:                 &attest.LifecycleEnricher{EndOfLife: time.Now().AddDate(1, 0, 0).UTC().Truncate(24 * time.Hour)},
+		Signer:                    signer,
+		SignatureVerifier:         f.enterprise,
+		Policy:                    pol,
+		PolicyRef:                 &attest.PolicyRef{Name: "test-golden", Digest: digest.Digest(pol.Digest())},
+		PromotePublisherArtifacts: true,
+	}
+	return f
+}
+
+func newVerifier(t *testing.T, name string, ca *devpki.CA, identity string) *notation.Verifier {
+	t.Helper()
+	tp, err := notation.ParseTrustPolicy([]byte(fmt.Sprintf(`{"version":"1.0","trustPolicies":[{"name":%q,"registryScopes":["*"],
+		"signatureVerification":{"level":"strict"},"trustStores":["ca:%s"],"trustedIdentities":["x509.subject: %s"]}]}`, name, name, identity)))
+	require.NoError(t, err)
+	ts := &notation.TrustStore{}
+	require.NoError(t, ts.Add(notation.StoreCA, name, ca.Certificate))
+	v, err := notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: notation.RevocationOffline})
+	require.NoError(t, err)
+	return v
+}
+
+func (f *pipeFixture) pipeline(t *testing.T) *acquire.Pipeline {
+	t.Helper()
+	p, err := acquire.NewPipeline(f.cfg)
+	require.NoError(t, err)
+	return p
+}
+
+func (f *pipeFixture) location(name string) string {
+	return registry.Join(f.src.Host, name) + ":" + sample.Tag
+}
+
+func (f *pipeFixture) golden(t *testing.T, name string) registry.Repository {
+	return f.dst.Repository(t, "golden/"+name)
+}
+
+func (f *pipeFixture) quarantine(t *testing.T, name string) registry.Repository {
+	return f.dst.Repository(t, "quarantine/"+name)
+}
+
+// referrerTypes counts the referrers of subject by artifact type.
+func referrerTypes(t *testing.T, repo registry.Repository, subject ocispec.Descriptor) map[string]int {
+	t.Helper()
+	refs, err := registry.Referrers(context.Background(), repo, subject, "")
+	require.NoError(t, err)
+	out := map[string]int{}
+	for _, r := range refs {
+		out[r.ArtifactType]++
+	}
+	return out
+}
+
+func TestPipelineSamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	ctx := context.Background()
+	f := newPipeFixture(t, pipeOptions{})
+	p := f.pipeline(t)
+
+	for _, tc := range []struct {
+		name    string
+		outcome string
+		failed  string // policy rule expected to fail
+	}{
+		{sample.Clean, acquire.OutcomePromoted, ""},
+		{sample.Vulnerable, acquire.OutcomeDenied, policy.RuleVulnerabilities},
+		{sample.Signed, acquire.OutcomePromoted, ""},
+		{sample.Multi, acquire.OutcomePromoted, ""},
+		{sample.Malware, acquire.OutcomeDenied, policy.RuleMalware},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == sample.Malware && !f.malware {
+				t.Skip("clamd is not installed (apt-get install clamav-daemon); .ci/run installs it")
+			}
+			rec, err := p.Run(ctx, f.location(tc.name), acquire.RunOptions{})
+			require.NotNil(t, rec)
+			assert.Equal(t, tc.outcome, rec.Outcome, "outcome: %s (%s)", rec.Outcome, rec.Reason)
+			require.NotNil(t, rec.Decision, "decision recorded")
+
+			golden := f.golden(t, tc.name)
+			_, gerr := golden.Resolve(ctx, sample.Tag)
+			if tc.outcome == acquire.OutcomeDenied {
+				assert.ErrorIs(t, err, acquire.ErrPolicyDenied)
+				res, ok := rec.Decision.Result(tc.failed)
+				require.True(t, ok, "rule %s evaluated", tc.failed)
+				assert.Equal(t, policy.Fail, res.Verdict, "rule %s: %s", tc.failed, res.Reason)
+				assert.ErrorIs(t, gerr, registry.ErrNotFound, "a denied image must not reach golden")
+				_, qerr := f.quarantine(t, tc.name).Resolve(ctx, rec.Digest.String())
+				assert.NoError(t, qerr, "a denied image stays in quarantine")
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, gerr, "golden tag")
+			root, err := golden.Resolve(ctx, sample.Tag)
+			require.NoError(t, err)
+			assert.Equal(t, rec.SourceDigest, root.Digest, "digest kept from source to golden")
+
+			// Golden holds the signed image with its artifacts.
+			v, err := f.enterprise.Verify(ctx, golden, root)
+			require.NoError(t, err)
+			assert.True(t, v.Verified(), "golden root signed by the enterprise key: %+v", v.Signatures)
+			types := referrerTypes(t, golden, root)
+			assert.Equal(t, 1, types[artifact.TypeLifecycle], "lifecycle marker: %v", types)
+			assert.GreaterOrEqual(t, types[artifact.TypeInToto], 2, "provenance and verification summary: %v", types)
+			assert.GreaterOrEqual(t, types[artifact.TypeNotarySignature], 1, "signature: %v", types)
+
+			// Every platform has an SBOM and a vulnerability report, signed.
+			for _, ar := range rec.Artifacts {
+				assert.NotEmpty(t, ar.Signature, "artifact %s (%s) signed", ar.Digest, ar.Kind)
+				desc, err := golden.Resolve(ctx, ar.Digest.String())
+				require.NoError(t, err, "artifact %s (%s) promoted", ar.Digest, ar.Kind)
+				av, err := f.enterprise.Verify(ctx, golden, desc)
+				require.NoError(t, err)
+				assert.True(t, av.Verified(), "artifact %s (%s) signature verifies in golden", ar.Digest, ar.Kind)
+			}
+			platforms := max(1, len(rec.Platforms))
+			count := func(kind string) int {
+				n := 0
+				for _, a := range rec.Artifacts {
+					if a.Kind == kind {
+						n++
+					}
+				}
+				return n
+			}
+			assert.Equal(t, platforms, count("vulnerability-report"), "one vulnerability report per platform")
+			if f.malware {
+				assert.Equal(t, platforms, count("malware-report"), "one malware report per platform")
+			}
+			if tc.name == sample.Signed {
+				assert.Equal(t, 0, count("sbom"), "the publisher's SBOM is used, none generated")
+				s := rec.Step(acquire.StepSignatures)
+				require.NotNil(t, s)
+				assert.Equal(t, acquire.VerdictOK, s.Verdict, s.Reason)
+				assert.Contains(t, s.Reason, "Example Publisher")
+			} else {
+				assert.Equal(t, platforms, count("sbom"), "a generated SBOM per platform")
+			}
+		})
+	}
+}
+
+func TestPipelineRerunIsCheapNoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	ctx := context.Background()
+	var head, get atomic.Int64
+	f := newPipeFixture(t, pipeOptions{noClamd: true, srcMiddle: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/manifests/") {
+				if r.Method == http.MethodHead {
+					head.Add(1)
+				} else {
+					get.Add(1)
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	p := f.pipeline(t)
+	first, err := p.Run(ctx, f.location(sample.Clean), acquire.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, acquire.OutcomePromoted, first.Outcome, first.Reason)
+	root, err := f.golden(t, sample.Clean).Resolve(ctx, sample.Tag)
+	require.NoError(t, err)
+	before := referrerTypes(t, f.golden(t, sample.Clean), root)
+
+	head.Store(0)
+	get.Store(0)
+	second, err := p.Run(ctx, f.location(sample.Clean), acquire.RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, acquire.OutcomeUnchanged, second.Outcome, second.Reason)
+	assert.Equal(t, int64(1), head.Load()+get.Load(), "an unchanged image costs one upstream request (HEAD %d, GET %d)", head.Load(), get.Load())
+	assert.Equal(t, before, referrerTypes(t, f.golden(t, sample.Clean), root), "a rerun adds nothing to golden")
+}
+
+// TestPipelineResume kills a run after each step and reruns it: the rerun
+// finishes, reuses what the killed run attached, and leaves no duplicates.
+func TestPipelineResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	for _, killAfter := range []string{acquire.StepImport, acquire.StepProvenance, acquire.StepSBOM, acquire.StepReports, acquire.StepSign, acquire.StepPolicy} {
+		t.Run(killAfter, func(t *testing.T) {
+			ctx := context.Background()
+			f := newPipeFixture(t, pipeOptions{noClamd: true})
+			runCtx, kill := context.WithCancel(ctx)
+			f.cfg.OnEvent = func(e acquire.Event) {
+				if e.Step == killAfter && e.Verdict != "" {
+					kill()
+				}
+			}
+			p := f.pipeline(t)
+			rec, err := p.Run(runCtx, f.location(sample.Clean), acquire.RunOptions{})
+			require.Error(t, err, "the killed run fails")
+			assert.Equal(t, acquire.OutcomeError, rec.Outcome)
+			assert.ErrorIs(t, err, context.Canceled)
+			_, gerr := f.golden(t, sample.Clean).Resolve(ctx, sample.Tag)
+			assert.ErrorIs(t, gerr, registry.ErrNotFound, "nothing in golden after a killed run")
+
+			f.cfg.OnEvent = nil
+			rec, err = f.pipeline(t).Run(ctx, f.location(sample.Clean), acquire.RunOptions{})
+			require.NoError(t, err)
+			require.Equal(t, acquire.OutcomePromoted, rec.Outcome, rec.Reason)
+
+			q := f.quarantine(t, sample.Clean)
+			root, err := q.Resolve(ctx, sample.Tag)
+			require.NoError(t, err)
+			types := referrerTypes(t, q, root)
+			assert.Equal(t, 1, types[artifact.TypeInToto], "one provenance in quarantine: %v", types)
+			assert.Equal(t, 1, types[artifact.TypeLifecycle], "one lifecycle marker: %v", types)
+			assert.Equal(t, 1, types[artifact.TypeSPDX], "one SBOM: %v", types)
+			assert.Equal(t, 1, types[artifact.TypeSARIF], "one report: %v", types)
+			assert.Equal(t, 1, types[artifact.TypeNotarySignature], "one enterprise signature on the image: %v", types)
+		})
+	}
+}
+
+// TestPipelineFaults injects a fault at each step: in every case nothing
+// reaches golden and the record names the step and the reason.
+func TestPipelineFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	var failGolden, failSource atomic.Bool
+	fail500 := func(match func(*http.Request) bool) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if match(r) {
+					http.Error(w, "injected fault", http.StatusInternalServerError)
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		opts    pipeOptions
+		prepare func(*pipeFixture)
+		ctx     func() (context.Context, context.CancelFunc)
+		step    string
+		outcome string
+		wantErr error
+	}{
+		{
+			name: "source registry 5xx",
+			opts: pipeOptions{srcMiddle: fail500(func(r *http.Request) bool {
+				return failSource.Load() && strings.Contains(r.URL.Path, "/blobs/")
+			})},
+			prepare: func(*pipeFixture) { failSource.Store(true) },
+			step:    acquire.StepImport, outcome: acquire.OutcomeError,
+		},
+		{
+			name: "scanner error",
+			opts: pipeOptions{extraScanner: scan.ScannerFunc(func(context.Context, *scan.Image) (*scan.Report, error) {
+				return nil, errors.New("scanner database unavailable")
+			})},
+			step: acquire.StepScan, outcome: acquire.OutcomeError,
+		},
+		{
+			name: "scan times out",
+			opts: pipeOptions{extraScanner: scan.ScannerFunc(func(ctx context.Context, _ *scan.Image) (*scan.Report, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			})},
+			ctx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 3*time.Second)
+			},
+			step: acquire.StepScan, outcome: acquire.OutcomeError, wantErr: context.DeadlineExceeded,
+		},
+		{
+			name: "malware found",
+			opts: pipeOptions{extraScanner: scan.ScannerFunc(func(_ context.Context, img *scan.Image) (*scan.Report, error) {
+				return &scan.Report{Kind: artifact.ReportKindMalware, Tool: scan.Tool{Name: "custom-av"}, Subject: img.Manifest.Digest,
+					Findings: []scan.Finding{{ID: "Win.Test.EICAR_HDB-1", Path: "tmp/eicar.com", Severity: scan.SeverityCritical}}}, nil
+			})},
+			step: acquire.StepPolicy, outcome: acquire.OutcomeDenied, wantErr: acquire.ErrPolicyDenied,
+		},
+		{
+			name: "golden registry 5xx while promoting",
+			opts: pipeOptions{dstMiddle: fail500(func(r *http.Request) bool {
+				return failGolden.Load() && strings.Contains(r.URL.Path, "/golden/") && r.Method != http.MethodGet && r.Method != http.MethodHead
+			})},
+			prepare: func(*pipeFixture) { failGolden.Store(true) },
+			step:    acquire.StepPromote, outcome: acquire.OutcomeError,
+		},
+		{
+			name: "bad publisher signature is reported, not trusted",
+			prepare: func(f *pipeFixture) {
+				f.cfg.Verifier = newVerifier(t, "other", mustCA(t), "C=US, ST=WA, O=Other, CN=Other")
+			},
+			step: acquire.StepSignatures, outcome: acquire.OutcomePromoted,
+		},
+		{
+			name: "cancelled context",
+			ctx: func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				return ctx, cancel
+			},
+			step: acquire.StepImport, outcome: acquire.OutcomeError, wantErr: context.Canceled,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.noClamd = true
+			f := newPipeFixture(t, tc.opts)
+			if tc.prepare != nil {
+				tc.prepare(f)
+			}
+			defer failGolden.Store(false)
+			defer failSource.Store(false)
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.ctx != nil {
+				ctx, cancel = tc.ctx()
+			}
+			defer cancel()
+			name := sample.Clean
+			if tc.step == acquire.StepSignatures {
+				name = sample.Signed
+			}
+			rec, err := f.pipeline(t).Run(ctx, f.location(name), acquire.RunOptions{})
+			require.NotNil(t, rec)
+			assert.Equal(t, tc.outcome, rec.Outcome, "outcome (%s)", rec.Reason)
+			if tc.wantErr != nil {
+				assert.ErrorIs(t, err, tc.wantErr)
+			}
+			if tc.outcome == acquire.OutcomeError {
+				require.Error(t, err)
+				assert.Equal(t, tc.step, rec.FailedStep, "failed step: %s", rec.Reason)
+				var se *acquire.StepError
+				assert.ErrorAs(t, err, &se)
+			}
+			if tc.outcome == acquire.OutcomePromoted {
+				s := rec.Step(tc.step)
+				require.NotNil(t, s)
+				assert.Equal(t, acquire.VerdictFailed, s.Verdict, "%s: %s", tc.step, s.Reason)
+				return
+			}
+			failGolden.Store(false)
+			_, gerr := f.golden(t, name).Resolve(context.Background(), sample.Tag)
+			assert.ErrorIs(t, gerr, registry.ErrNotFound, "nothing tagged in golden")
+		})
+	}
+}
+
+func mustCA(t *testing.T) *devpki.CA {
+	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})
+	require.NoError(t, err)
+	return ca
+}
+
+func TestPipelineAuditMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	f := newPipeFixture(t, pipeOptions{mode: "audit", noClamd: true})
+	rec, err := f.pipeline(t).Run(context.Background(), f.location(sample.Vulnerable), acquire.RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, acquire.OutcomeAudited, rec.Outcome, rec.Reason)
+	assert.True(t, rec.Decision.WouldDeny)
+	assert.Contains(t, rec.Reason, policy.RuleVulnerabilities)
+}
+
+func TestNewPipelineFailsClosed(t *testing.T) {
+	f := newPipeFixture(t, pipeOptions{noClamd: true})
+	for name, mutate := range map[string]func(*acquire.Config){
+		"no client":      func(c *acquire.Config) { c.Client = nil },
+		"no quarantine":  func(c *acquire.Config) { c.Quarantine = "" },
+		"no golden":      func(c *acquire.Config) { c.Golden = "" },
+		"no scanners":    func(c *acquire.Config) { c.Scanners = nil },
+		"nil scanner":    func(c *acquire.Config) { c.Scanners = []scan.Scanner{nil} },
+		"no signer":      func(c *acquire.Config) { c.Signer = nil },
+		"no policy":      func(c *acquire.Config) { c.Policy = nil },
+		"same locations": func(c *acquire.Config) { c.Golden = c.Quarantine },
+		"bad location":   func(c *acquire.Config) { c.Golden = "https://registry.corp/golden" },
+		"bad lifecycle":  func(c *acquire.Config) { c.Lifecycle = &attest.LifecycleEnricher{Rules: []attest.LifecycleRule{{}}} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := f.cfg
+			mutate(&cfg)
+			_, err := acquire.NewPipeline(cfg)
+			assert.ErrorIs(t, err, acquire.ErrInvalidConfig)
+		})
+	}
+}

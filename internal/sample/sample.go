@@ -1,0 +1,204 @@
+// Package sample seeds a registry with the realistic sample images that the
+// demo and the pipeline tests acquire: a clean Debian image, one with a
+// critical vulnerability, an Alpine image signed by its publisher with a
+// publisher SBOM, a multi-arch index, and (optionally) one carrying the
+// EICAR test file. It also bundles a small offline OSV database whose records
+// are modelled on real ones.
+package sample
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sbom"
+	"github.com/cssc-go/cssc/sign/devpki"
+	"github.com/cssc-go/cssc/sign/notation"
+
+	"crypto/x509/pkix"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+//go:embed osv/*.json
+var osvFS embed.FS
+
+// OSV returns the bundled OSV database (a directory of OSV JSON records).
+func OSV() fs.FS {
+	sub, _ := fs.Sub(osvFS, "osv")
+	return sub
+}
+
+// Names of the sample images (repository paths); every one is tagged "1.0".
+const (
+	Clean      = "library/clean"
+	Vulnerable = "library/vulnerable"
+	Signed     = "publisher/signed"
+	Multi      = "library/multi"
+	Malware    = "library/malware"
+	Tag        = "1.0"
+)
+
+// Image is one seeded image.
+type Image struct {
+	Name        string // repository path
+	Location    string // source location with tag, for Pipeline.Run
+	Description string
+}
+
+// World is what Seed made.
+type World struct {
+	Images []Image
+	// PublisherCA is the (insecure, development) CA of the publisher that
+	// signed the Signed image; PublisherIdentity is its signer's subject.
+	PublisherCA       *devpki.CA
+	PublisherIdentity string
+}
+
+// Options configure Seed.
+type Options struct {
+	// Malware adds the image carrying the EICAR test file; eicar is its
+	// content (clamdtest.EICAR builds it at run time). Nil means no
+	// malware image.
+	EICAR []byte
+}
+
+var epoch = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+
+func debian(pkgs ...testimage.Package) []testimage.File {
+	return []testimage.File{
+		testimage.OSRelease("debian", "12", "bookworm"),
+		testimage.DpkgStatus(pkgs...),
+		{Path: "etc/debian_version", Data: []byte("12.7\n")},
+	}
+}
+
+var cleanPackages = []testimage.Package{
+	{Name: "base-files", Version: "12.4+deb12u7"},
+	{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"},
+	{Name: "libc6", Version: "2.36-9+deb12u8", Source: "glibc"},
+}
+
+// Seed pushes the sample images to the repositories under prefix (a
+// location prefix such as "127.0.0.1:5000" or "mem:upstream").
+func Seed(ctx context.Context, client *registry.Client, prefix string, opts Options) (*World, error) {
+	w := &World{}
+	push := func(name, desc string, img testimage.Image) (registry.Repository, ocispec.Descriptor, error) {
+		repo, err := client.Repository(ctx, registry.Join(prefix, name))
+		if err != nil {
+			return nil, ocispec.Descriptor{}, err
+		}
+		d, err := img.Push(ctx, repo)
+		if err != nil {
+			return nil, ocispec.Descriptor{}, err
+		}
+		if err := repo.Tag(ctx, d, Tag); err != nil {
+			return nil, ocispec.Descriptor{}, err
+		}
+		w.Images = append(w.Images, Image{Name: name, Location: registry.Join(prefix, name) + ":" + Tag, Description: desc})
+		return repo, d, nil
+	}
+
+	if _, _, err := push(Clean, "Debian 12, up to date but for an unfixed low-severity zlib issue", testimage.Image{
+		Layers: []testimage.Blob{testimage.Layer(debian(cleanPackages...)...)},
+	}); err != nil {
+		return nil, err
+	}
+	if _, _, err := push(Vulnerable, "Debian 12 with an OpenSSL affected by a critical advisory (DSA-5764-1)", testimage.Image{
+		Layers: []testimage.Blob{testimage.Layer(debian(append(cleanPackages[:2:2],
+			testimage.Package{Name: "libssl3", Version: "3.0.11-1~deb12u2", Source: "openssl"},
+			testimage.Package{Name: "openssl", Version: "3.0.11-1~deb12u2"})...)...)},
+	}); err != nil {
+		return nil, err
+	}
+
+	// The publisher's image: Alpine, signed with the publisher's key, with
+	// the publisher's SPDX SBOM attached.
+	signedRepo, signed, err := push(Signed, "Alpine 3.20, signed by its publisher (Notary Project) with a publisher SPDX SBOM", testimage.Image{
+		Layers: []testimage.Blob{testimage.Layer(
+			testimage.OSRelease("alpine", "3.20.3", ""),
+			testimage.APKInstalled(
+				testimage.Package{Name: "musl", Version: "1.2.5-r1", License: "MIT"},
+				testimage.Package{Name: "busybox", Version: "1.36.1-r29", License: "GPL-2.0-only"},
+			),
+		)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	doc := &sbom.Document{Name: Signed, Created: epoch, Creators: []string{"Organization: Example Publisher"}, Packages: []sbom.Package{
+		{Name: "musl", Version: "1.2.5-r1", PURL: "pkg:apk/alpine/musl@1.2.5-r1?arch=x86_64&distro=3.20.3", Ecosystem: "Alpine:v3.20", SourceName: "musl", Licenses: []string{"MIT"}},
+		{Name: "busybox", Version: "1.36.1-r29", PURL: "pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64&distro=3.20.3", Ecosystem: "Alpine:v3.20", SourceName: "busybox", Licenses: []string{"GPL-2.0-only"}},
+	}}
+	spdx, err := sbom.EncodeSPDX(doc, sbom.SPDXOptions{Subject: signed.Digest.String()})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := registry.Attach(ctx, signedRepo, signed, registry.Artifact{
+		ArtifactType: artifact.TypeSPDX,
+		Blobs:        []registry.Blob{{MediaType: artifact.MediaTypeSPDX, Data: spdx}},
+		Created:      epoch,
+	}); err != nil {
+		return nil, err
+	}
+	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{Subject: pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Example Publisher"}, CommonName: "Example Publisher Root CA"}})
+	if err != nil {
+		return nil, err
+	}
+	leafSubject := pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Example Publisher"}, CommonName: "Example Publisher Release Signing"}
+	leaf, err := ca.Issue(devpki.LeafOptions{Subject: leafSubject})
+	if err != nil {
+		return nil, err
+	}
+	signer, err := notation.NewSigner(leaf.Key, leaf.Chain, notation.SignerOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := signer.Sign(ctx, signedRepo, signed); err != nil {
+		return nil, fmt.Errorf("sample: publisher signature: %w", err)
+	}
+	w.PublisherCA, w.PublisherIdentity = ca, "C=US, ST=WA, O=Example Publisher, CN=Example Publisher Release Signing"
+
+	// A multi-arch index.
+	repo, err := client.Repository(ctx, registry.Join(prefix, Multi))
+	if err != nil {
+		return nil, err
+	}
+	var children []ocispec.Descriptor
+	for _, arch := range []string{"amd64", "arm64"} {
+		d, err := testimage.Image{
+			Platform: ocispec.Platform{OS: "linux", Architecture: arch},
+			Layers:   []testimage.Blob{testimage.Layer(debian(cleanPackages...)...)},
+			Env:      []string{"ARCH=" + arch},
+		}.Push(ctx, repo)
+		if err != nil {
+			return nil, err
+		}
+		children = append(children, d)
+	}
+	idx, err := testimage.PushIndex(ctx, repo, children...)
+	if err != nil {
+		return nil, err
+	}
+	if err := repo.Tag(ctx, idx, Tag); err != nil {
+		return nil, err
+	}
+	w.Images = append(w.Images, Image{Name: Multi, Location: registry.Join(prefix, Multi) + ":" + Tag, Description: "Debian 12 for linux/amd64 and linux/arm64 (an index)"})
+
+	if opts.EICAR != nil {
+		if _, _, err := push(Malware, "Debian 12 carrying the EICAR test file", testimage.Image{
+			Layers: []testimage.Blob{
+				testimage.Layer(debian(cleanPackages...)...),
+				testimage.Layer(testimage.File{Path: "usr/share/doc/readme.com", Data: opts.EICAR}),
+			},
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
