@@ -1,0 +1,17 @@
+package clamdtest
+
+import "errors"
+
+// ErrNotInstalled is returned by Launch when clamd is not installed.
+var ErrNotInstalled = errors.New("clamd is not installed (Debian: apt-get install clamav-daemon)")
+
+// Launch starts clamd with the test database in dir (which must exist and
+// be short enough for a unix socket path) outside a test, for demos and
+// benchmark programs. The caller stops it with Server.Stop.
+func Launch(dir string, opts Options) (*Server, error) {
+	bin := Binary()
+	if bin == "" {
+		return nil, ErrNotInstalled
+	}
+	return start(bin, dir, opts)
+}
