@@ -113,7 +113,6 @@ func (r *run) execute(ctx context.Context) error {
 		{StepScan, r.scan},
 		{StepReports, r.attachReports},
 		{StepLifecycle, r.lifecycle},
-		{StepSign, r.sign},
 		{StepPolicy, r.evaluate},
 	} {
 		if err := r.step(ctx, s.name, s.fn); err != nil {
@@ -121,9 +120,15 @@ func (r *run) execute(ctx context.Context) error {
 		}
 	}
 	if !r.decision.Allowed {
+		// A denied image is not signed: the enterprise key vouches only
+		// for what the policy let through.
+		r.rec.Artifacts = r.attached
 		r.rec.Outcome = OutcomeDenied
 		r.rec.Reason = summary(r.decision)
 		return fmt.Errorf("%s: %w", r.rec.Source, r.decision.Err())
+	}
+	if err := r.step(ctx, StepSign, r.sign); err != nil {
+		return err
 	}
 	if err := r.step(ctx, StepPromote, r.promote); err != nil {
 		return err

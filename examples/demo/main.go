@@ -1,0 +1,262 @@
+// Command demo runs the whole Acquire stage offline, on a fresh machine, with
+// nothing else running:
+//
+//	go run ./examples/demo
+//
+// It starts an in-process "external" registry on loopback seeded with sample
+// images (a clean one, one with a critical vulnerability, one signed by its
+// publisher with a publisher SBOM, a multi-arch index, and one carrying the
+// EICAR test file when clamd is installed), uses OCI layout directories for
+// quarantine and golden, signs with a generated development key, matches
+// against a bundled OSV database, scans for malware with clamd when it is
+// installed, and prints for each image the decision, why, and where its
+// artifacts are.
+package main
+
+import (
+	"context"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/cssc-go/cssc/acquire"
+	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/policy"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sbom"
+	"github.com/cssc-go/cssc/sbom/scalibr"
+	"github.com/cssc-go/cssc/scan"
+	"github.com/cssc-go/cssc/scan/clamav"
+	"github.com/cssc-go/cssc/scan/clamav/clamdtest"
+	"github.com/cssc-go/cssc/scan/osv"
+	"github.com/cssc-go/cssc/sign/devpki"
+	"github.com/cssc-go/cssc/sign/notation"
+)
+
+const demoPolicy = `
+apiVersion: cssc.dev/policy/v1
+name: demo-golden
+version: "1"
+description: What the demo's golden registry accepts.
+mode: enforce
+sources:
+  allowed: ["127.0.0.1:*/**"]
+vulnerabilities:
+  maxSeverity: high        # critical findings are denied
+  unfixed: report          # findings without a fix are reported, judged by severity
+licenses:
+  denied: ["GPL-3.0-only", "GPL-3.0-or-later", "AGPL-3.0-only", "AGPL-3.0-or-later"]
+  unknown: warn
+sbom: {required: true}
+provenance: {required: true}
+malware: {required: %t}
+lifecycle: {minDaysBeforeEndOfLife: 30}
+`
+
+func main() {
+	dir := flag.String("dir", "", "directory for the quarantine and golden OCI layouts (default: a new temporary directory)")
+	jsonOut := flag.String("json", "", "write the run records as JSON to this file")
+	verbose := flag.Bool("v", false, "log what the pipeline does")
+	flag.Parse()
+	if err := run(*dir, *jsonOut, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir, jsonOut string, verbose bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	start := time.Now()
+	logger := slog.New(slog.DiscardHandler)
+	if verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "cssc-demo-")
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+
+	// The "external" registry: a real OCI registry on loopback.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: testregistry.NewHandler(testregistry.OCI), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	upstream := ln.Addr().String()
+	client := registry.NewClient(registry.Options{PlainHTTP: []string{upstream}, Logger: logger})
+
+	// Malware scanning, when clamd is installed.
+	scanners := []scan.Scanner{}
+	db, err := osv.LoadFS(ctx, sample.OSV(), osv.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	scanners = append(scanners, osv.NewScanner(db))
+	var eicar []byte
+	malware := "clamd is not installed: no malware scan (apt-get install clamav-daemon to add it)"
+	clamdDir, err := os.MkdirTemp("", "clamd")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(clamdDir)
+	if clamd, err := clamdtest.Launch(clamdDir, clamdtest.Options{}); err == nil {
+		defer clamd.Stop()
+		cl, err := clamav.New(clamav.Options{Address: clamd.Address, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		scanners = append(scanners, cl)
+		eicar = clamdtest.EICAR()
+		malware = "clamd " + clamd.Address + " with a test signature database (EICAR)"
+	} else if !errors.Is(err, clamdtest.ErrNotInstalled) {
+		malware = "clamd did not start (" + err.Error() + "): no malware scan"
+	}
+
+	world, err := sample.Seed(ctx, client, upstream, sample.Options{EICAR: eicar})
+	if err != nil {
+		return fmt.Errorf("seed the upstream registry: %w", err)
+	}
+
+	// The enterprise signing key: a development CA, NOT for production.
+	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})
+	if err != nil {
+		return err
+	}
+	leaf, err := ca.Issue(devpki.LeafOptions{Subject: pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"cssc demo"}, CommonName: "cssc demo golden signing"}})
+	if err != nil {
+		return err
+	}
+	signer, err := notation.NewSigner(leaf.Key, leaf.Chain, notation.SignerOptions{})
+	if err != nil {
+		return err
+	}
+	enterprise, err := verifier("enterprise", ca, "C=US, ST=WA, O=cssc demo, CN=cssc demo golden signing")
+	if err != nil {
+		return err
+	}
+	publisher, err := verifier("publisher", world.PublisherCA, world.PublisherIdentity)
+	if err != nil {
+		return err
+	}
+
+	doc, err := policy.Parse(fmt.Appendf(nil, demoPolicy, eicar != nil))
+	if err != nil {
+		return err
+	}
+	pol, err := policy.Compile(doc)
+	if err != nil {
+		return err
+	}
+
+	quarantine, golden := "oci:"+filepath.Join(dir, "quarantine"), "oci:"+filepath.Join(dir, "golden")
+	p, err := acquire.NewPipeline(acquire.Config{
+		Client:     client,
+		Quarantine: quarantine,
+		Golden:     golden,
+		Verifier:   publisher,
+		Scanners:   scanners,
+		GenerateSBOM: func(ctx context.Context, repo content.Fetcher, m ocispec.Descriptor) (*sbom.Document, error) {
+			return scalibr.Generate(ctx, repo, m, scalibr.Options{Logger: logger})
+		},
+		Provenance:                &attest.ProvenanceEnricher{BuilderID: "https://github.com/cssc-go/cssc/examples/demo", BuilderVersion: "demo"},
+		Lifecycle:                 &attest.LifecycleEnricher{EndOfLife: time.Now().AddDate(1, 0, 0).UTC().Truncate(24 * time.Hour)},
+		Signer:                    signer,
+		SignatureVerifier:         enterprise,
+		Policy:                    pol,
+		PolicyRef:                 &attest.PolicyRef{Name: pol.Name(), Digest: digest.Digest(pol.Digest())},
+		PromotePublisherArtifacts: true,
+		Logger:                    logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("cssc demo: acquiring %d images from the upstream registry %s\n", len(world.Images), upstream)
+	fmt.Printf("  quarantine: %s\n  golden:     %s\n  malware:    %s\n  signing:    development CA (not for production)\n\n", quarantine, golden, malware)
+
+	var sources []string
+	for _, img := range world.Images {
+		sources = append(sources, img.Location)
+	}
+	records, _ := p.RunAll(ctx, sources, acquire.RunOptions{})
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	for i, rec := range records {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", world.Images[i].Name+":"+sample.Tag, strings.ToUpper(rec.Outcome), world.Images[i].Description)
+	}
+	w.Flush()
+	fmt.Println()
+	for i, rec := range records {
+		fmt.Printf("== %s:%s  %s\n", world.Images[i].Name, sample.Tag, strings.ToUpper(rec.Outcome))
+		fmt.Printf("   digest %s", rec.Digest)
+		if len(rec.Platforms) > 0 {
+			fmt.Printf("  platforms %s", strings.Join(rec.Platforms, ", "))
+		}
+		fmt.Println()
+		for _, s := range rec.Steps {
+			fmt.Printf("   %-18s %-8s %s\n", s.Name, s.Verdict, s.Reason)
+		}
+		if rec.Decision != nil {
+			for _, r := range rec.Decision.Rules {
+				if r.Verdict != policy.Pass {
+					fmt.Printf("   policy rule %-14s %-5s %s\n", r.Rule, r.Verdict, r.Reason)
+				}
+			}
+		}
+		switch rec.Outcome {
+		case acquire.OutcomePromoted, acquire.OutcomeAudited:
+			fmt.Printf("   golden: %s:%s with %d artifact(s) and signatures\n", rec.Golden, sample.Tag, len(rec.Promoted)-1)
+		default:
+			fmt.Printf("   kept in quarantine: %s@%s (%d artifact(s) attached)\n", rec.Quarantine, rec.Digest, len(rec.Artifacts))
+		}
+		fmt.Println()
+	}
+	if jsonOut != "" {
+		data, err := json.MarshalIndent(records, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(jsonOut, data, 0o644); err != nil {
+			return err
+		}
+		fmt.Println("run records written to", jsonOut)
+	}
+	fmt.Printf("done in %s; the OCI layouts are in %s\n", time.Since(start).Round(time.Millisecond), dir)
+	return nil
+}
+
+func verifier(name string, ca *devpki.CA, identity string) (*notation.Verifier, error) {
+	tp, err := notation.ParseTrustPolicy(fmt.Appendf(nil, `{"version":"1.0","trustPolicies":[{"name":%q,"registryScopes":["*"],
+		"signatureVerification":{"level":"strict"},"trustStores":["ca:%s"],"trustedIdentities":["x509.subject: %s"]}]}`, name, name, identity))
+	if err != nil {
+		return nil, err
+	}
+	ts := &notation.TrustStore{}
+	if err := ts.Add(notation.StoreCA, name, ca.Certificate); err != nil {
+		return nil, err
+	}
+	return notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: notation.RevocationOffline})
+}
