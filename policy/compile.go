@@ -227,6 +227,13 @@ func Compile(doc *Document, opts ...Option) (*Policy, error) {
 	return p, nil
 }
 
+// Validate reports whether the document compiles (with no custom rules and
+// the current time), returning Compile's error.
+func (d *Document) Validate() error {
+	_, err := Compile(d)
+	return err
+}
+
 // validator collects problems and warnings.
 type validator struct {
 	problems []string
@@ -503,6 +510,7 @@ func parseDate(s string) (time.Time, error) {
 type licensesRule struct {
 	denied, allowed *licenseSet
 	unknown         string
+	judge           *licenseJudge
 }
 
 func compileLicenses(v *validator, s *Licenses) *licensesRule {
@@ -530,6 +538,7 @@ func compileLicenses(v *validator, s *Licenses) *licensesRule {
 	if len(s.Denied) == 0 && len(s.Allowed) == 0 && r.unknown != UnknownDeny {
 		v.addf("licenses: needs denied or allowed licences (or unknown: deny)")
 	}
+	r.judge = newLicenseJudge(r.denied, r.allowed)
 	return r
 }
 

@@ -251,6 +251,13 @@ func TestCompileReportsEveryProblem(t *testing.T) {
 func TestCompileNil(t *testing.T) {
 	_, err := Compile(nil)
 	assert.ErrorIs(t, err, ErrInvalidPolicy)
+	var doc *Document
+	assert.ErrorIs(t, doc.Validate(), ErrInvalidPolicy)
+}
+
+func TestValidate(t *testing.T) {
+	assert.NoError(t, Default().Validate())
+	assert.ErrorIs(t, (&Document{Name: "empty"}).Validate(), ErrInvalidPolicy)
 }
 
 func TestCustomRuleValidation(t *testing.T) {

@@ -110,6 +110,35 @@ func (d Decision) Err() error {
 	return &DeniedError{Policy: d.Policy, Failed: d.Failed()}
 }
 
+// String summarises the decision for people: the outcome, then one line
+// per rule that was checked.
+func (d Decision) String() string {
+	var b strings.Builder
+	outcome := "denied"
+	switch {
+	case d.Allowed && d.WouldDeny:
+		outcome = "allowed (audit mode; enforce would deny)"
+	case d.Allowed:
+		outcome = "allowed"
+	}
+	fmt.Fprintf(&b, "policy %q: %s", d.Policy, outcome)
+	if d.Subject != "" {
+		fmt.Fprintf(&b, " for %s", d.Subject)
+	}
+	for _, r := range d.Rules {
+		if r.Verdict != Skip {
+			fmt.Fprintf(&b, "\n  %-4s %s: %s", r.Verdict, r.Rule, r.Reason)
+		}
+	}
+	for _, u := range d.ExceptionsUsed {
+		fmt.Fprintf(&b, "\n  exception %s applied to %s in %s (expires %s)", u.ID, u.Vulnerability, u.Package, u.Expires)
+	}
+	for _, w := range d.Warnings {
+		fmt.Fprintf(&b, "\n  warning: %s", w)
+	}
+	return b.String()
+}
+
 // Failed returns the rules whose verdict is fail.
 func (d Decision) Failed() []RuleResult {
 	var out []RuleResult

@@ -150,6 +150,7 @@ func ruleCases() []ruleCase {
 		{name: "sources/denied only passes others", rule: RuleSources, doc: sources(nil, []string{"docker.io/corp/**"}), verdict: Pass, reason: "no denied pattern"},
 		{name: "sources/missing", rule: RuleSources, doc: sources([]string{"docker.io/library/nginx"}, nil), ev: setSource("", ""), verdict: Fail, reason: "no source"},
 		{name: "sources/relative path", rule: RuleSources, doc: sources([]string{"docker.io/**"}, nil), ev: setSource("docker.io", "library/../corp/x"), verdict: Fail, reason: "malformed"},
+		{name: "sources/registry with a path", rule: RuleSources, doc: sources([]string{"docker.io/library/nginx"}, nil), ev: setSource("docker.io/library", "nginx"), verdict: Fail, reason: "contains a /"},
 		{name: "sources/odd character", rule: RuleSources, doc: sources([]string{"docker.io/**"}, nil), ev: setSource("docker.io", "library/nginx@sha256"), verdict: Fail, reason: "malformed"},
 
 		// --- signatures ---
@@ -637,4 +638,19 @@ func TestDetailsAreCapped(t *testing.T) {
 	require.Len(t, r.Details, MaxDetails)
 	assert.Equal(t, "... and 401 more", r.Details[MaxDetails-1])
 	assert.Contains(t, r.Reason, "500 findings above the allowed severity none: CVE-2026-00000, CVE-2026-00001, CVE-2026-00002, CVE-2026-00003, CVE-2026-00004 and 495 more")
+}
+
+func TestDecisionString(t *testing.T) {
+	pol, err := Compile(&Document{Name: "s", Sources: &Sources{Allowed: []string{"docker.io/library/nginx"}},
+		Vulnerabilities: &Vulnerabilities{MaxSeverity: SeverityLow, Exceptions: []Exception{exc("CVE-2024-45491", "2027-01-01", nil, nil)}}}, WithClock(fixedClock))
+	require.NoError(t, err)
+	ev := goodEvidence()
+	ev.Source.Repository = "library/ngnix"
+	ev.Vulnerabilities.Findings = []Vulnerability{highFixed}
+	got := pol.Evaluate(context.Background(), ev).String()
+	want := `policy "s": denied for docker.io/library/ngnix@sha256:` + strings.Repeat("a", 64) + `
+  fail sources: source docker.io/library/ngnix matches no allowed pattern (it resembles an allowed one: possible typosquatting)
+  pass vulnerabilities: 1 finding, none above the allowed severity low (1 finding accepted by exceptions)
+  exception CVE-2024-45491 applied to CVE-2024-45491 in libexpat1 (expires 2027-01-01)`
+	assert.Equal(t, want, got)
 }

@@ -83,6 +83,8 @@ type Signature struct {
 	Level string `json:"level,omitempty"`
 	// Cause explains a failed or inconclusive state.
 	Cause string `json:"cause,omitempty"`
+	// Digest identifies the signature (its manifest digest), optional.
+	Digest string `json:"digest,omitempty"`
 }
 
 // VulnerabilityScan is the result of a vulnerability scan.

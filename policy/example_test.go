@@ -118,3 +118,25 @@ func ExampleWithRule() {
 	// Output:
 	// policy "pinned" denied: no-latest: the latest tag is not reproducible
 }
+
+func ExampleDecision_String() {
+	pol, err := policy.Compile(&policy.Document{
+		Name:      "eol",
+		Mode:      policy.ModeAudit,
+		Lifecycle: &policy.Lifecycle{MinDaysBeforeEndOfLife: 30},
+		Malware:   &policy.Malware{Required: true},
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(pol.Evaluate(context.Background(), &policy.Evidence{
+		Time:      time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
+		Source:    policy.Reference{Registry: "docker.io", Repository: "library/alpine", Digest: "sha256:0123"},
+		Malware:   policy.MalwareScan{Scanned: true, Complete: true, Scanner: "clamav"},
+		EndOfLife: time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC),
+	}))
+	// Output:
+	// policy "eol": allowed (audit mode; enforce would deny) for docker.io/library/alpine@sha256:0123
+	//   pass malware: scanned by clamav, no malware found
+	//   fail lifecycle: end of life on 2026-12-10 is 14 days away; the policy requires at least 30
+}

@@ -188,13 +188,20 @@ type exprNode struct {
 	left, right *exprNode
 }
 
-// licenseJudge judges package expressions against a compiled rule, caching
-// results (many packages share an expression). Not safe for concurrent use:
-// Evaluate creates one per call.
+// maxJudgeCache bounds each of a judge's caches (expressions and leaves),
+// so that hostile SBOMs full of distinct expressions cannot grow memory
+// without bound; past it, results are computed but not remembered.
+const maxJudgeCache = 8192
+
+// licenseJudge judges package expressions against a compiled rule. It is
+// created by Compile and shared by every evaluation, so it caches results
+// (most images share a few hundred expressions) behind a mutex.
 type licenseJudge struct {
 	denied, allowed *licenseSet
-	exprs           map[string]judged
-	leaves          map[string]bool
+
+	mu     sync.Mutex
+	exprs  map[string]judged
+	leaves map[string]bool
 }
 
 type judged struct {
@@ -210,11 +217,18 @@ func newLicenseJudge(denied, allowed *licenseSet) *licenseJudge {
 // offending licences; for licenseUnknown, why says what was wrong.
 func (j *licenseJudge) judge(expr string) (licenseVerdict, string) {
 	expr = strings.TrimSpace(expr)
-	if r, ok := j.exprs[expr]; ok {
+	j.mu.Lock()
+	r, ok := j.exprs[expr]
+	j.mu.Unlock()
+	if ok {
 		return r.verdict, r.why
 	}
 	v, why := j.judgeUncached(expr)
-	j.exprs[expr] = judged{v, why}
+	j.mu.Lock()
+	if len(j.exprs) < maxJudgeCache {
+		j.exprs[expr] = judged{v, why}
+	}
+	j.mu.Unlock()
 	return v, why
 }
 
@@ -273,7 +287,10 @@ func (j *licenseJudge) collectRejected(n *exprNode, out *[]string) {
 // some concrete licence it stands for is not denied and, when an allow list
 // exists, is allowed.
 func (j *licenseJudge) leafPermitted(leaf string) bool {
-	if r, ok := j.leaves[leaf]; ok {
+	j.mu.Lock()
+	r, cached := j.leaves[leaf]
+	j.mu.Unlock()
+	if cached {
 		return r
 	}
 	ok := false
@@ -287,7 +304,11 @@ func (j *licenseJudge) leafPermitted(leaf string) bool {
 		ok = true
 		break
 	}
-	j.leaves[leaf] = ok
+	j.mu.Lock()
+	if len(j.leaves) < maxJudgeCache {
+		j.leaves[leaf] = ok
+	}
+	j.mu.Unlock()
 	return ok
 }
 

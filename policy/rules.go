@@ -17,6 +17,9 @@ func (e *evaluation) sources() RuleResult {
 		return RuleResult{Verdict: Fail, Reason: "the evidence names no source registry and repository"}
 	}
 	src := normaliseSource(ref)
+	if strings.Contains(ref.Registry, "/") {
+		return RuleResult{Verdict: Fail, Reason: fmt.Sprintf("source registry %q is malformed: it contains a /", ref.Registry)}
+	}
 	if problem := checkSource(src); problem != "" {
 		return RuleResult{Verdict: Fail, Reason: fmt.Sprintf("source %q is malformed: %s", src, problem)}
 	}
@@ -428,7 +431,7 @@ func (e *evaluation) licenses() RuleResult {
 		}
 		return RuleResult{Verdict: Pass, Reason: "the SBOM lists no packages"}
 	}
-	j := newLicenseJudge(r.denied, r.allowed)
+	j := r.judge
 	var violating, unknown []string
 	var details []string
 	for _, pkg := range pkgs {
