@@ -12,14 +12,23 @@ import (
 // Names of the built-in rules, as they appear in RuleResult.Rule. Decisions
 // list them in this order, then custom rules in the order they were given.
 const (
-	RuleSources         = "sources"
-	RuleSignatures      = "signatures"
+	// RuleSources checks the source registry/repository (Document.Sources).
+	RuleSources = "sources"
+	// RuleSignatures checks publisher signatures (Document.Signatures).
+	RuleSignatures = "signatures"
+	// RuleVulnerabilities checks vulnerability findings
+	// (Document.Vulnerabilities).
 	RuleVulnerabilities = "vulnerabilities"
-	RuleLicenses        = "licenses"
-	RuleSBOM            = "sbom"
-	RuleProvenance      = "provenance"
-	RuleMalware         = "malware"
-	RuleLifecycle       = "lifecycle"
+	// RuleLicenses checks package licences (Document.Licenses).
+	RuleLicenses = "licenses"
+	// RuleSBOM checks that an SBOM exists (Document.SBOM).
+	RuleSBOM = "sbom"
+	// RuleProvenance checks that provenance exists (Document.Provenance).
+	RuleProvenance = "provenance"
+	// RuleMalware checks the malware scan (Document.Malware).
+	RuleMalware = "malware"
+	// RuleLifecycle checks the end-of-life date (Document.Lifecycle).
+	RuleLifecycle = "lifecycle"
 )
 
 var builtinRules = []string{RuleSources, RuleSignatures, RuleVulnerabilities, RuleLicenses, RuleSBOM, RuleProvenance, RuleMalware, RuleLifecycle}

@@ -301,8 +301,8 @@ func Parse(data []byte) (*Document, error) {
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("%w: document is not valid UTF-8", ErrInvalidPolicy)
 	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	trimmed := bytes.TrimLeftFunc(data, unicode.IsSpace)
-	trimmed = bytes.TrimPrefix(trimmed, []byte("\ufeff"))
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%w: document is empty", ErrInvalidPolicy)
 	}

@@ -288,7 +288,7 @@ func (e *evaluation) vulnerabilities() RuleResult {
 		return RuleResult{Verdict: Fail, Reason: "the evidence has no vulnerability scan"}
 	}
 	var fails, warns, details []string
-	ignored, excepted, within := 0, 0, 0
+	ignored, excepted := 0, 0
 	for _, f := range scan.Findings {
 		id := strings.TrimSpace(f.ID)
 		if id == "" {
@@ -306,7 +306,6 @@ func (e *evaluation) vulnerabilities() RuleResult {
 			ceiling = r.maxUnfixed
 		}
 		if rank <= ceiling {
-			within++
 			continue
 		}
 		sev := rankName(rank)
