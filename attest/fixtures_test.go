@@ -219,7 +219,6 @@ func mustJSON(t testing.TB, v any) []byte {
 	return b
 }
 
-var _ = bytes.Equal
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
@@ -252,3 +251,5 @@ func summary(md *attest.Metadata) string {
 	}
 	return b.String()
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
