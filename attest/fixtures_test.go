@@ -219,7 +219,6 @@ func mustJSON(t testing.TB, v any) []byte {
 	return b
 }
 
-
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // pushRaw pushes an artifact manifest referring to subject whose layer l is
