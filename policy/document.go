@@ -346,6 +346,9 @@ func Parse(data []byte) (*Document, error) {
 	return &doc, nil
 }
 
+// maxJSONDepth bounds nesting in a JSON document (a policy needs five).
+const maxJSONDepth = 64
+
 // checkJSONDuplicates rejects an object with the same key twice, which
 // encoding/json would silently resolve to the last value (a classic way to
 // hide a weakening setting from a reviewer).
@@ -378,6 +381,9 @@ func checkJSONDuplicates(data []byte) error {
 				top.expect = false
 				continue
 			}
+		}
+		if len(stack) >= maxJSONDepth && (tok == json.Delim('{') || tok == json.Delim('[')) {
+			return fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
 		}
 		switch tok {
 		case json.Delim('{'):

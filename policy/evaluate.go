@@ -170,6 +170,9 @@ func (p *Policy) Evaluate(ctx context.Context, ev *Evidence) Decision {
 	if p == nil {
 		return Decision{Mode: ModeEnforce, WouldDeny: true, Warnings: []string{"no policy: denied"}, Rules: []RuleResult{}}
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if ev == nil {
 		ev = &Evidence{}
 	}
