@@ -146,9 +146,13 @@ type Check struct {
 // plain value so that attest does not depend on how the policy engine
 // represents decisions; the pipeline converts.
 type Decision struct {
-	// Allowed is the outcome: true writes verificationResult PASSED, false
-	// FAILED.
+	// Allowed is the outcome: whether the image may be promoted.
 	Allowed bool `json:"allowed"`
+	// WouldDeny says that some rule failed even though the decision allowed
+	// the image (audit mode). The verification summary says PASSED only
+	// when Allowed and not WouldDeny: a dry run that let a failing image
+	// through does not claim it passed.
+	WouldDeny bool `json:"wouldDeny,omitempty"`
 	// Mode is the policy mode, "enforce" or "audit". Empty means "enforce".
 	Mode string `json:"mode,omitempty"`
 	// Reason summarises the decision.

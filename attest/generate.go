@@ -310,7 +310,7 @@ func (v VerificationSummary) Statement() (*intoto.Statement, error) {
 		polURI = v.Policy.Name
 	}
 	result := ResultFailed
-	if v.Decision.Allowed {
+	if v.Decision.Allowed && !v.Decision.WouldDeny {
 		result = ResultPassed
 	}
 	slsaVersion := v.SLSAVersion
@@ -382,6 +382,9 @@ func decisionValue(d *Decision) (*structpb.Value, error) {
 		checks = append(checks, m)
 	}
 	v := map[string]any{"allowed": d.Allowed, "mode": mode, "checks": checks}
+	if d.WouldDeny {
+		v["wouldDeny"] = true
+	}
 	if d.Reason != "" {
 		v["reason"] = d.Reason
 	}
