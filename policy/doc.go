@@ -66,7 +66,7 @@
 //	  signers:
 //	    - name: docker-official
 //	      verifier: notation           # optional: notation, cosign, ...
-//	      format: jws                  # optional
+//	      format: notation-jws         # optional: notation-jws, notation-cose, cosign, sigstore-bundle
 //	      identities: ["C=US, ST=WA, O=Docker Inc, CN=Docker Official Images*"]
 //	      minLevel: strict             # strict (default), permissive, audit
 //	    - name: github-actions
@@ -111,8 +111,10 @@
 //     registry, "a.io/x/**/y" matches a.io/x/y and a.io/x/p/q/y;
 //   - everything else matches itself; there are no character classes.
 //
-// A pattern must start with a registry host (docker.io, not library/nginx)
-// and be lower case, or Compile rejects it: a pattern that can never match
+// A pattern must start with a registry host (docker.io, not library/nginx;
+// localhost, and "oci" and "mem" for sources that are OCI layout
+// directories or in-memory stores, whose path is the repository) and be
+// lower case, or Compile rejects it: a pattern that can never match
 // would silently deny, and "nginx" means different images to different
 // tools. Prefer exact repositories for publishers you do not control:
 // "docker.io/library/*" admits every official image (Docker controls that

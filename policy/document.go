@@ -185,11 +185,12 @@ type Signatures struct {
 type Signer struct {
 	// Name labels the signer in decisions (optional; "signers[i]" if empty).
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
-	// Verifier is the verifier that must have checked the signature, for
-	// example "notation" or "cosign" (case-insensitive; empty = any).
+	// Verifier is the verifier that must have checked the signature:
+	// "notation" or "cosign" (case-insensitive; empty = any).
 	Verifier string `json:"verifier,omitempty" yaml:"verifier,omitempty"`
-	// Format is the signature format, for example "jws", "cose" or
-	// "sigstore-bundle" (case-insensitive; empty = any).
+	// Format is the signature format, in the sign package's vocabulary:
+	// "notation-jws", "notation-cose", "cosign" or "sigstore-bundle"
+	// (case-insensitive; empty = any).
 	Format string `json:"format,omitempty" yaml:"format,omitempty"`
 	// Identities are patterns for the signer identity (an X.509 subject or
 	// a sigstore certificate identity). Required: write "**" to accept

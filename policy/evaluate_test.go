@@ -25,7 +25,7 @@ func goodEvidence() *Evidence {
 		Source:   Reference{Registry: "docker.io", Repository: "library/nginx", Tag: "1.27", Digest: "sha256:" + strings.Repeat("a", 64)},
 		Platform: "linux/amd64",
 		Signatures: []Signature{{
-			Verifier: "notation", Format: "jws", State: StateVerified, Level: LevelStrict,
+			Verifier: "notation", Format: "notation-jws", State: StateVerified, Level: LevelStrict,
 			Identity: "C=US, ST=WA, O=Docker Inc, CN=Docker Official Images",
 			Issuer:   "C=US, O=Docker Inc, CN=Docker Root",
 		}},
@@ -100,7 +100,7 @@ func setSigs(sigs ...Signature) func(*Evidence) {
 }
 
 var (
-	verifiedNotation = Signature{Verifier: "notation", Format: "jws", State: StateVerified, Level: LevelStrict, Identity: "C=US, ST=WA, O=Docker Inc, CN=Docker Official Images"}
+	verifiedNotation = Signature{Verifier: "notation", Format: "notation-jws", State: StateVerified, Level: LevelStrict, Identity: "C=US, ST=WA, O=Docker Inc, CN=Docker Official Images"}
 	verifiedCosign   = Signature{Verifier: "cosign", Format: "sigstore-bundle", State: StateVerified, Identity: "https://github.com/cssc-go/cssc/.github/workflows/release.yml@refs/heads/main", Issuer: "https://token.actions.githubusercontent.com"}
 )
 
@@ -179,7 +179,7 @@ func ruleCases() []ruleCase {
 			ev: setSigs(with(verifiedNotation, func(s *Signature) { s.Level = "bespoke" })), verdict: Fail},
 		{name: "signatures/none", rule: RuleSignatures, doc: sigDoc("", notationSigner), ev: setSigs(), verdict: Fail, reason: "no signatures"},
 		{name: "signatures/verifier mismatch", rule: RuleSignatures, doc: sigDoc("", notationSigner), ev: setSigs(verifiedCosign), verdict: Fail},
-		{name: "signatures/format mismatch", rule: RuleSignatures, doc: sigDoc("", with2(notationSigner, func(s *Signer) { s.Format = "cose" })), verdict: Fail},
+		{name: "signatures/format mismatch", rule: RuleSignatures, doc: sigDoc("", with2(notationSigner, func(s *Signer) { s.Format = "notation-cose" })), verdict: Fail},
 		{name: "signatures/cosign no level", rule: RuleSignatures,
 			doc: sigDoc("", Signer{Verifier: "cosign", Identities: []string{"https://github.com/cssc-go/**"}, Issuers: []string{"https://token.actions.githubusercontent.com"}}),
 			ev:  setSigs(verifiedCosign), verdict: Pass},

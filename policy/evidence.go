@@ -67,8 +67,8 @@ const (
 type Signature struct {
 	// Verifier is the verifier that checked it: "notation", "cosign", ...
 	Verifier string `json:"verifier"`
-	// Format is the signature format: "jws", "cose", "sigstore-bundle",
-	// "cosign-simplesigning", ...
+	// Format is the signature format (sign.Signature.Format):
+	// "notation-jws", "notation-cose", "cosign", "sigstore-bundle".
 	Format string `json:"format,omitempty"`
 	// Identity is the signer identity (X.509 subject or sigstore
 	// certificate identity).

@@ -91,6 +91,11 @@ func compileGlob(text string, segments bool) (*pattern, error) {
 	return &pattern{text: text, re: re}, nil
 }
 
+// localHosts are registry names without a dot that still name a place:
+// localhost, and the cssc location kinds "oci" (an OCI image layout
+// directory, whose path is the repository) and "mem" (an in-memory store).
+var localHosts = map[string]bool{"localhost": true, "oci": true, "mem": true}
+
 // compileSourcePattern compiles a registry/repository pattern and checks
 // that it can match a normalised reference: lower-case, made of reference
 // characters, starting with a registry host, no empty segment.
@@ -118,7 +123,7 @@ func compileSourcePattern(text string) (*pattern, error) {
 		}
 	}
 	host := segs[0]
-	if host != "**" && !strings.ContainsAny(host, ".:*") && host != "localhost" {
+	if host != "**" && !strings.ContainsAny(host, ".:*") && !localHosts[host] {
 		return nil, fmt.Errorf("pattern %q: must start with a registry host such as docker.io (write docker.io/library/nginx, not nginx or library/nginx)", text)
 	}
 	if len(segs) == 1 && host != "**" {

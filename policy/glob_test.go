@@ -31,6 +31,8 @@ func TestSourcePatterns(t *testing.T) {
 		{"localhost:5000/*", "localhost:5000/x", true},
 		{"127.0.0.1:*/**", "127.0.0.1:41234/quarantine/nginx", true},
 		{"**", "anything.io/at/all", true},
+		{"oci/**", "oci/tmp/layouts/nginx", true},
+		{"mem/*", "mem/nginx", true},
 		{"docker.io/lib.ary/x", "docker.io/libXary/x", false}, // dots are literal
 	}
 	for _, tc := range cases {

@@ -209,10 +209,12 @@ func levelName(rank int) string {
 
 func describeSignature(sig Signature) string {
 	kind := sig.Verifier
-	if kind == "" {
+	switch {
+	case sig.Format != "" && (kind == "" || strings.HasPrefix(sig.Format, kind)):
+		kind = sig.Format
+	case kind == "":
 		kind = "unknown verifier"
-	}
-	if sig.Format != "" {
+	case sig.Format != "":
 		kind += "/" + sig.Format
 	}
 	id := sig.Identity
