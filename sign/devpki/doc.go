@@ -15,4 +15,9 @@
 // with a CRL URL issues certificates whose revocation can be tested online
 // (CA.CRLHandler behind an httptest server) or offline (CA.CRL handed to the
 // verifier).
+//
+// NewInsecureDevelopmentTSA adds an RFC 3161 timestamp authority (root CA
+// and timestamping certificate, RSA-2048) whose Handler answers timestamp
+// requests over HTTP, so that timestamped signatures can be tested on
+// loopback.
 package devpki
