@@ -1,0 +1,214 @@
+package clamav_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/scan"
+	"github.com/cssc-go/cssc/scan/clamav"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClamd speaks just enough of clamd's protocol to misbehave on cue:
+// reply(stream) decides the INSTREAM verdict ("" means hang up).
+type fakeClamd struct {
+	addr    string
+	accepts atomic.Int32
+	streams atomic.Int32
+	reply   func(data []byte) string
+	version string
+	delay   time.Duration
+}
+
+func startFake(t *testing.T, reply func([]byte) string) *fakeClamd {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "c.sock")
+	if len(sock) > 100 {
+		t.Skip("temp dir too long for a unix socket")
+	}
+	l, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	f := &fakeClamd{addr: "unix://" + sock, reply: reply, version: "ClamAV 9.9.9/12345/Thu Jan  1 00:00:00 2026"}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			f.accepts.Add(1)
+			wg.Go(func() { f.serve(c) })
+		}
+	})
+	return f
+}
+
+func (f *fakeClamd) serve(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	id := 0
+	session := false
+	for {
+		cmd, err := r.ReadString(0)
+		if err != nil {
+			return
+		}
+		cmd = strings.TrimSuffix(strings.TrimPrefix(cmd, "z"), "\x00")
+		prefix := func() string {
+			if session {
+				id++
+				return itoa(id) + ": "
+			}
+			return ""
+		}
+		switch cmd {
+		case "IDSESSION":
+			session = true
+		case "END":
+			return
+		case "PING":
+			c.Write([]byte(prefix() + "PONG\x00"))
+		case "VERSION":
+			c.Write([]byte(prefix() + f.version + "\x00"))
+		case "INSTREAM":
+			var data []byte
+			for {
+				var n uint32
+				if err := binary.Read(r, binary.BigEndian, &n); err != nil {
+					return
+				}
+				if n == 0 {
+					break
+				}
+				chunk := make([]byte, n)
+				if _, err := io.ReadFull(r, chunk); err != nil {
+					return
+				}
+				data = append(data, chunk...)
+			}
+			f.streams.Add(1)
+			time.Sleep(f.delay)
+			ans := f.reply(data)
+			if ans == "" {
+				return
+			}
+			c.Write([]byte(prefix() + ans + "\x00"))
+		default:
+			c.Write([]byte("UNKNOWN COMMAND\x00"))
+		}
+		if !session {
+			return
+		}
+	}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
+
+func manyFiles(t *testing.T, n int) *scan.Image {
+	var files []testimage.File
+	for i := range n {
+		files = append(files, file("f/"+itoa(i), []byte("content "+itoa(i))))
+	}
+	return pushImage(t, testimage.Layer(files...))
+}
+
+// TestFailClosed: anything but OK or FOUND fails the scan.
+func TestFailClosed(t *testing.T) {
+	ctx := context.Background()
+	for name, reply := range map[string]string{
+		"error":        "stream: Can't allocate memory ERROR",
+		"size limit":   "INSTREAM size limit exceeded. ERROR",
+		"hang up":      "",
+		"garbage":      "banana",
+		"empty found":  "stream:  FOUND",
+		"wrong prefix": "file: OK",
+		"long reply":   "stream: " + strings.Repeat("A", 10000) + " FOUND",
+	} {
+		t.Run(name, func(t *testing.T) {
+			fake := startFake(t, func(data []byte) string {
+				if strings.Contains(string(data), "7") {
+					return reply
+				}
+				return "stream: OK"
+			})
+			s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 2})
+			r, err := s.Scan(ctx, manyFiles(t, 20))
+			assert.Nil(t, r, "never a clean report")
+			assert.ErrorIs(t, err, scan.ErrScanFailed)
+		})
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	fake := startFake(t, func([]byte) string { return "stream: OK" })
+	fake.delay = time.Second
+	s := newScanner(t, clamav.Options{Address: fake.addr, Timeout: 200 * time.Millisecond})
+	start := time.Now()
+	_, err := s.Scan(context.Background(), manyFiles(t, 2))
+	assert.ErrorIs(t, err, scan.ErrScanFailed)
+	assert.Less(t, time.Since(start), 900*time.Millisecond, "the per-file timeout must stop the scan")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	s2 := newScanner(t, clamav.Options{Address: fake.addr})
+	_, err = s2.Scan(ctx, manyFiles(t, 2))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, scan.ErrScanFailed)
+}
+
+func TestSessionReuse(t *testing.T) {
+	fake := startFake(t, func(data []byte) string {
+		if strings.HasSuffix(string(data), " 13") {
+			return "stream: Fake.Sig FOUND"
+		}
+		return "stream: OK"
+	})
+	s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 3})
+	img := manyFiles(t, 100)
+	for range 3 {
+		r, err := s.Scan(context.Background(), img)
+		require.NoError(t, err)
+		require.Len(t, r.Findings, 1)
+		assert.Equal(t, "f/13", r.Findings[0].Path)
+		assert.Equal(t, "12345", r.Tool.DatabaseVersion)
+		assert.Equal(t, "ClamAV 9.9.9", r.Tool.Version)
+	}
+	assert.Equal(t, int32(300), fake.streams.Load())
+	assert.LessOrEqual(t, fake.accepts.Load(), int32(3), "sessions must be reused across files and scans")
+}
+
+func TestVersionWithoutDatabase(t *testing.T) {
+	fake := startFake(t, func([]byte) string { return "stream: OK" })
+	fake.version = "ClamAV 1.4.6"
+	s := newScanner(t, clamav.Options{Address: fake.addr})
+	v, err := s.Version(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, clamav.Version{Engine: "ClamAV 1.4.6"}, v)
+	fake.version = "nonsense"
+	_, err = s.Version(context.Background())
+	assert.ErrorIs(t, err, scan.ErrScanFailed)
+}
