@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 	orasregistry "oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/cssc-go/cssc/registry"
 )
@@ -230,6 +232,9 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 		return n, v.err
 	case err != nil && err != io.EOF && v.n < v.desc.Size && v.resume(err):
 		return n, nil
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		v.err = fmt.Errorf("blob %s: truncated after %d of %d bytes: %w", v.desc.Digest, v.n, v.desc.Size, err)
+		return n, v.err
 	case err != nil && err != io.EOF:
 		v.err = fmt.Errorf("blob %s: read after %d of %d bytes: %w", v.desc.Digest, v.n, v.desc.Size, err)
 		return n, v.err
@@ -268,6 +273,13 @@ func transient(err error) bool {
 		errors.Is(err, registry.ErrDigestMismatch) || errors.Is(err, registry.ErrSizeExceeded) ||
 		errors.Is(err, registry.ErrUnauthorized) || errors.Is(err, registry.ErrNotFound) {
 		return false
+	}
+	// The registry client retries 429 and 5xx, but cannot replay a
+	// streamed upload body: such an upload is attempted again here.
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) {
+		c := resp.StatusCode
+		return c == http.StatusTooManyRequests || c == http.StatusRequestTimeout || c >= 500 && c != http.StatusNotImplemented
 	}
 	var ne net.Error
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
