@@ -102,7 +102,9 @@ func drop(w http.ResponseWriter, partial []byte, header string) {
 	conn.Close()
 }
 
-func big(rec *httptest.ResponseRecorder) bool { return rec.Code == http.StatusOK && rec.Body.Len() > 100<<10 }
+func big(rec *httptest.ResponseRecorder) bool {
+	return rec.Code == http.StatusOK && rec.Body.Len() > 100<<10
+}
 
 var (
 	// lieBlob serves other bytes of the same length for big blobs.
@@ -175,7 +177,9 @@ var (
 // destination never gets a tag on an incomplete image, and a rerun
 // finishes the job.
 func TestImportFaults(t *testing.T) {
-	isPut := func(r *http.Request) bool { return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") }
+	isPut := func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
+	}
 	cases := []struct {
 		name    string
 		onDst   bool
