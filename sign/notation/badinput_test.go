@@ -36,17 +36,29 @@ import (
 // not-yet-valid certificates, wrong key usage).
 func craftJWS(t testing.TB, key *ecdsa.PrivateKey, chain []*x509.Certificate, signingTime time.Time, target ocispec.Descriptor) []byte {
 	t.Helper()
+	return craftJWSWith(t, key, chain, signingTime, target, nil)
+}
+
+// craftJWSWith is craftJWS with extra critical protected headers.
+func craftJWSWith(t testing.TB, key *ecdsa.PrivateKey, chain []*x509.Certificate, signingTime time.Time, target ocispec.Descriptor, extra map[string]string) []byte {
+	t.Helper()
 	b64 := base64.RawURLEncoding.EncodeToString
 	payload, err := json.Marshal(map[string]any{"targetArtifact": map[string]any{
 		"mediaType": target.MediaType, "digest": target.Digest, "size": target.Size}})
 	require.NoError(t, err)
-	protected, err := json.Marshal(map[string]any{
+	hdr := map[string]any{
 		"alg":                          "ES256",
-		"crit":                         []string{"io.cncf.notary.signingScheme"},
 		"cty":                          "application/vnd.cncf.notary.payload.v1+json",
 		"io.cncf.notary.signingScheme": "notary.x509",
 		"io.cncf.notary.signingTime":   signingTime.UTC().Format(time.RFC3339),
-	})
+	}
+	crit := []string{"io.cncf.notary.signingScheme"}
+	for k, v := range extra {
+		hdr[k] = v
+		crit = append(crit, k)
+	}
+	hdr["crit"] = crit
+	protected, err := json.Marshal(hdr)
 	require.NoError(t, err)
 	signingInput := b64(protected) + "." + b64(payload)
 	h := sha256.Sum256([]byte(signingInput))
@@ -267,6 +279,12 @@ func TestBadInput(t *testing.T) {
 				attachEnvelope(t, repo, subject, notation.EnvelopeJWS, bytes.Repeat([]byte("A"), 4096), time.Time{})
 				return newVerifier(t, notation.VerifierOptions{TrustPolicy: policy(t, "strict"), TrustStore: store(t, p.ca.Certificate), MaxEnvelopeBytes: 1024})
 			}},
+		{name: "requires-verification-plugin", state: sign.StateInconclusive,
+			make: func(t *testing.T, repo registry.Repository, subject, _ ocispec.Descriptor) sign.Verifier {
+				env := craftJWSWith(t, ecKey, p.leaf.Chain, now, subject, map[string]string{"io.cncf.notary.verificationPlugin": "absent-plugin"})
+				attachEnvelope(t, repo, subject, notation.EnvelopeJWS, env, time.Time{})
+				return nil
+			}},
 		{name: "no-applicable-policy", state: sign.StateInconclusive,
 			make: func(t *testing.T, repo registry.Repository, subject, _ ocispec.Descriptor) sign.Verifier {
 				_, err := good.Sign(context.Background(), repo, subject)
@@ -290,6 +308,12 @@ func TestBadInput(t *testing.T) {
 					}
 					s := verifyOne(t, v, repo, subject)
 					assert.Equal(t, c.state, s.State, "state; cause %q", s.Cause)
+					t.Logf("cause: %s", s.Cause)
+					switch c.check {
+					case "authenticity", "authenticTimestamp", "subject":
+						assert.Equal(t, sign.CheckPassed, check(s, "integrity").Result, "integrity must pass so that %s is really checked: %+v", c.check, s.Checks)
+						assert.Equal(t, sign.CheckFailed, check(s, c.check).Result, "checks: %+v", s.Checks)
+					}
 					if c.check != "" {
 						ch := check(s, c.check)
 						assert.NotEqual(t, sign.CheckPassed, ch.Result, "check %s must not pass: %+v", c.check, s.Checks)

@@ -41,6 +41,12 @@
 // revocation status, level "skip", no applicable trust policy) are
 // sign.StateInconclusive.
 //
+// Signature.Identity and Signature.Issuer are the signing certificate's
+// subject and issuer distinguished names as Go's pkix.Name.String prints
+// them (RFC 2253 order: "CN=...,O=...,ST=...,C=..."). Signature.Timestamp is
+// the RFC 3161 timestamp's time when a trusted timestamp was verified
+// (Timestamped is then true), else the signing time the signer claimed.
+//
 // Nothing in this package reads fixed paths, environment variables or
 // global state; loggers are passed in options.
 package notation

@@ -495,9 +495,15 @@ func (v *Verifier) report(s sign.Signature, outcome *notationgo.VerificationOutc
 		s.State = sign.StateInconclusive
 		s.Cause = inconclusive.Name + ": " + inconclusive.Detail
 	case verr != nil:
-		s.State = sign.StateFailed
-		s.Cause = verr.Error()
-		s.Checks = append(s.Checks, sign.Check{Name: "verification", Result: sign.CheckFailed, Enforced: true, Detail: verr.Error()})
+		// notation rejected the signature without a failed check (plugin
+		// errors, for example): never verified.
+		var inc notationgo.ErrorVerificationInconclusive
+		s.State, s.Cause = sign.StateFailed, verr.Error()
+		res := sign.CheckFailed
+		if errors.As(verr, &inc) {
+			s.State, res = sign.StateInconclusive, sign.CheckInconclusive
+		}
+		s.Checks = append(s.Checks, sign.Check{Name: "verification", Result: res, Enforced: true, Detail: verr.Error()})
 	case !integrityOK || !hasPassed(s.Checks, string(trustpolicy.TypeAuthenticity)):
 		s.State = sign.StateInconclusive
 		s.Cause = "integrity or authenticity was not checked"
