@@ -153,6 +153,21 @@ func TestDiscoverCaps(t *testing.T) {
 	}
 	assert.Equal(t, 8, tooLarge, "every blob but the corrupt SPDX is over 64 bytes:\n%s", summary(md))
 
+	// Metadata manifests over MaxManifestBytes are recorded as too large.
+	limit := f.arm64.Size
+	md, err = attest.Discover(ctx, repo, f.arm64, &attest.Options{MaxManifestBytes: limit})
+	require.NoError(t, err)
+	var over int
+	for _, it := range md.Items {
+		if it.Manifest.Size > limit {
+			over++
+			assert.ErrorIs(t, it.Err, attest.ErrTooLarge, "%s %s", it.Form, it.Manifest.Digest)
+		}
+	}
+	assert.Positive(t, over, "some metadata manifest is larger than the image manifest:\n%s", summary(md))
+	_, err = attest.Discover(ctx, repo, f.arm64, &attest.Options{MaxManifestBytes: limit - 1})
+	assert.ErrorIs(t, err, registry.ErrSizeExceeded, "an oversized subject is an error")
+
 	md, err = attest.Discover(ctx, repo, f.index, &attest.Options{MaxChildren: 1})
 	require.NoError(t, err)
 	assert.True(t, md.Truncated)
