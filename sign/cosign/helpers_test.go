@@ -359,3 +359,9 @@ func dsseAnnotations(predicateType string) map[string]string {
 		artifact.AnnotationSigstoreBundlePredicateType: predicateType,
 	}
 }
+
+func key2(t testing.TB) []crypto.PublicKey { return []crypto.PublicKey{newECDSA(t).Public()} }
+
+func testDesc(data []byte) ocispec.Descriptor {
+	return testimage.Descriptor(ocispec.MediaTypeImageManifest, data)
+}

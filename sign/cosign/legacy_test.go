@@ -338,7 +338,7 @@ func keyLoggedLayer(t testing.TB, vs *ca.VirtualSigstore, key crypto.Signer, pay
 	require.NoError(t, err)
 	rb, err := json.Marshal(map[string]any{
 		"SignedEntryTimestamp": set,
-		"Payload": map[string]any{"body": base64.StdEncoding.EncodeToString(body), "integratedTime": integrated, "logIndex": 7, "logID": logID},
+		"Payload":              map[string]any{"body": base64.StdEncoding.EncodeToString(body), "integratedTime": integrated, "logIndex": 7, "logID": logID},
 	})
 	require.NoError(t, err)
 	l.annotations[AnnotationBundle] = string(rb)

@@ -162,7 +162,8 @@ type Options struct {
 
 	// AnyIdentityUnsafe accepts a keyless signature from any identity the
 	// trusted root's CA certified (anyone with an OIDC account, for the
-	// public Sigstore instance). False means Identities apply.
+	// public Sigstore instance). It has no effect when Identities is set.
+	// False means Identities are required with TrustedRoot.
 	AnyIdentityUnsafe bool
 
 	// TransparencyLogThreshold is how many transparency log entries each
