@@ -113,3 +113,49 @@ func isInvalid(err error) bool {
 	}
 	return false
 }
+
+// FuzzEvaluate feeds hostile evidence (odd references, identities,
+// severities, scores and licence strings) to the complete policy. Nothing
+// may panic, a decision always lists every rule, and evidence that reaches
+// the rules malformed never passes the sources rule by accident.
+func FuzzEvaluate(f *testing.F) {
+	f.Add("docker.io", "library/nginx", "C=US, CN=x", "high", 7.5, "MIT OR GPL-3.0-only", "CVE-2024-45491")
+	f.Add("", "", "", "", 0.0, "", "")
+	f.Add("INDEX.DOCKER.IO", "/Nginx/", "**", "CRITICAL", 11.0, "((((", "cve-2024-45491")
+	f.Add("docker.io/library", "../nginx", "\x00", "none", -1.0, "NOASSERTION AND", "GHSA-x")
+	data, err := os.ReadFile("testdata/complete.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	doc, err := Parse(data)
+	if err != nil {
+		f.Fatal(err)
+	}
+	pol, err := Compile(doc, WithClock(fixedClock))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, reg, repo, identity, severity string, cvss float64, license, id string) {
+		ev := goodEvidence()
+		ev.Source.Registry, ev.Source.Repository = reg, repo
+		ev.Signatures[0].Identity = identity
+		ev.Vulnerabilities.Findings = append(ev.Vulnerabilities.Findings, Vulnerability{
+			ID: id, Aliases: []string{id}, Package: license, Severity: Severity(severity), CVSS: cvss,
+		})
+		ev.Packages = append(ev.Packages, Package{Name: id, Licenses: []string{license}})
+		d := pol.Evaluate(context.Background(), ev)
+		if len(d.Rules) != len(builtinRules) {
+			t.Fatalf("%d rules", len(d.Rules))
+		}
+		if r, _ := d.Result(RuleSources); r.Verdict == Pass {
+			src := normaliseSource(ev.Source)
+			if checkSource(src) != "" {
+				t.Fatalf("malformed source %q passed: %s", src, r.Reason)
+			}
+		}
+		if _, err := json.Marshal(d); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.String()
+	})
+}
