@@ -309,7 +309,7 @@ type compiledSigner struct {
 
 // levelRank orders verification levels; -1 is unknown.
 func levelRank(level string) int {
-	switch strings.ToLower(strings.TrimSpace(level)) {
+	switch asciiLower(strings.TrimSpace(level)) {
 	case LevelStrict:
 		return 3
 	case LevelPermissive:
@@ -339,8 +339,8 @@ func compileSignatures(v *validator, s *Signatures) *signaturesRule {
 		field := fmt.Sprintf("signatures.signers[%d]", i)
 		cs := compiledSigner{
 			name:     sg.Name,
-			verifier: strings.ToLower(strings.TrimSpace(sg.Verifier)),
-			format:   strings.ToLower(strings.TrimSpace(sg.Format)),
+			verifier: asciiLower(strings.TrimSpace(sg.Verifier)),
+			format:   asciiLower(strings.TrimSpace(sg.Format)),
 			minLevel: 3,
 		}
 		if cs.name == "" {
@@ -401,7 +401,7 @@ type compiledException struct {
 // severityRank orders severities: none 0, low 1 ... critical 4; unknown and
 // anything else -1.
 func severityRank(s Severity) int {
-	switch Severity(strings.ToLower(strings.TrimSpace(string(s)))) {
+	switch Severity(asciiLower(strings.TrimSpace(string(s)))) {
 	case SeverityNone:
 		return 0
 	case SeverityLow:

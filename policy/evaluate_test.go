@@ -151,6 +151,7 @@ func ruleCases() []ruleCase {
 		{name: "sources/missing", rule: RuleSources, doc: sources([]string{"docker.io/library/nginx"}, nil), ev: setSource("", ""), verdict: Fail, reason: "no source"},
 		{name: "sources/relative path", rule: RuleSources, doc: sources([]string{"docker.io/**"}, nil), ev: setSource("docker.io", "library/../corp/x"), verdict: Fail, reason: "malformed"},
 		{name: "sources/registry with a path", rule: RuleSources, doc: sources([]string{"docker.io/library/nginx"}, nil), ev: setSource("docker.io/library", "nginx"), verdict: Fail, reason: "contains a /"},
+		{name: "sources/unicode look-alike", rule: RuleSources, doc: sources([]string{"docker.io/library/*"}, nil), ev: setSource("doc\u212Aer.io", "library/nginx"), verdict: Fail, reason: "malformed"},
 		{name: "sources/odd character", rule: RuleSources, doc: sources([]string{"docker.io/**"}, nil), ev: setSource("docker.io", "library/nginx@sha256"), verdict: Fail, reason: "malformed"},
 
 		// --- signatures ---

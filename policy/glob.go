@@ -140,8 +140,8 @@ func compileSourcePattern(text string) (*pattern, error) {
 // normaliseSource returns "registry/repository" of a reference in the form
 // source patterns are written in.
 func normaliseSource(ref Reference) string {
-	reg := strings.ToLower(strings.TrimSpace(ref.Registry))
-	repo := strings.ToLower(strings.Trim(strings.TrimSpace(ref.Repository), "/"))
+	reg := asciiLower(strings.TrimSpace(ref.Registry))
+	repo := asciiLower(strings.Trim(strings.TrimSpace(ref.Repository), "/"))
 	switch reg {
 	case "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com":
 		reg = "docker.io"
@@ -150,6 +150,18 @@ func normaliseSource(ref Reference) string {
 		repo = "library/" + repo
 	}
 	return reg + "/" + repo
+}
+
+// asciiLower lower-cases ASCII letters only: Unicode case folding would turn
+// look-alikes (the Kelvin sign K) into ASCII and let them match a pattern;
+// left alone, they fail the reference character check instead.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }
 
 // editDistance returns the optimal-string-alignment distance between a

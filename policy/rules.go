@@ -158,10 +158,10 @@ func (e *evaluation) signatures() RuleResult {
 // applies reports whether a signature is of the verifier and format the
 // signer names (the signature may still be rejected).
 func (s *compiledSigner) applies(sig Signature) bool {
-	if s.verifier != "" && s.verifier != strings.ToLower(strings.TrimSpace(sig.Verifier)) {
+	if s.verifier != "" && s.verifier != asciiLower(strings.TrimSpace(sig.Verifier)) {
 		return false
 	}
-	if s.format != "" && s.format != strings.ToLower(strings.TrimSpace(sig.Format)) {
+	if s.format != "" && s.format != asciiLower(strings.TrimSpace(sig.Format)) {
 		return false
 	}
 	return true
@@ -169,7 +169,7 @@ func (s *compiledSigner) applies(sig Signature) bool {
 
 // reject returns why a signature does not satisfy the signer, or "".
 func (s *compiledSigner) reject(sig Signature) string {
-	state := strings.ToLower(strings.TrimSpace(sig.State))
+	state := asciiLower(strings.TrimSpace(sig.State))
 	if state != StateVerified {
 		why := fmt.Sprintf("state %q", sig.State)
 		if state == "" {
@@ -269,7 +269,7 @@ func rankName(rank int) Severity {
 // effectiveSeverity rates a finding: its severity, else its CVSS score,
 // else the policy's UnknownSeverity. assumed says the last happened.
 func (e *evaluation) effectiveSeverity(f Vulnerability) (rank int, assumed bool) {
-	s := Severity(strings.ToLower(strings.TrimSpace(string(f.Severity))))
+	s := Severity(asciiLower(strings.TrimSpace(string(f.Severity))))
 	rank = severityRank(s)
 	if rank >= 1 {
 		return rank, false
