@@ -197,12 +197,58 @@ func (d *discovery) referrers(ctx context.Context, subject ocispec.Descriptor, p
 		return d.add(ctx, Item{Form: FormReferrer, Subject: subject.Digest, Platform: platform,
 			Err: fmt.Errorf("referrers of %s: %w", subject.Digest, err)})
 	}
+	seen := map[digest.Digest]bool{}
 	for _, r := range refs {
+		seen[r.Digest] = true
 		if err := d.referrer(ctx, subject, platform, r); err != nil {
 			return err
 		}
 	}
-	return nil
+	return d.fallbackTag(ctx, subject, platform, seen)
+}
+
+// fallbackTag reads the referrers tag schema index "sha256-<hex>" even when
+// the repository answered through the referrers API (or predecessors):
+// metadata copied from a registry without the API keeps its fallback tag,
+// and a registry with the API does not list what is only in that tag.
+// Manifests already seen are skipped.
+func (d *discovery) fallbackTag(ctx context.Context, subject ocispec.Descriptor, platform *ocispec.Platform, seen map[digest.Digest]bool) error {
+	tag := strings.Replace(subject.Digest.String(), ":", "-", 1)
+	desc, err := d.repo.Resolve(ctx, tag)
+	if err != nil {
+		if e := ctxErr(ctx, err); e != nil {
+			return e
+		}
+		if isNotFound(err) {
+			return nil
+		}
+		return d.add(ctx, Item{Form: FormReferrer, Subject: subject.Digest, Platform: platform,
+			Err: fmt.Errorf("resolve %s: %w", tag, err)})
+	}
+	if !registry.IsIndex(desc.MediaType) {
+		return nil // not a referrers index: somebody's tag that looks like one
+	}
+	raw, err := registry.FetchManifest(ctx, d.repo, desc, d.opts.MaxManifestBytes)
+	if err == nil {
+		var idx *registry.Manifest
+		if idx, err = registry.ParseManifest(desc.MediaType, raw); err == nil {
+			for _, r := range idx.Manifests {
+				if seen[r.Digest] {
+					continue
+				}
+				seen[r.Digest] = true
+				if err := d.referrer(ctx, subject, platform, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if e := ctxErr(ctx, err); e != nil {
+		return e
+	}
+	return d.add(ctx, Item{Form: FormReferrer, Subject: subject.Digest, Platform: platform, Manifest: plainDescriptor(desc),
+		Err: fmt.Errorf("referrers tag %s: %w", tag, err)})
 }
 
 func isBundleType(t string) bool { return strings.HasPrefix(t, "application/vnd.dev.sigstore.bundle") }
@@ -227,6 +273,10 @@ func (d *discovery) referrer(ctx context.Context, subject ocispec.Descriptor, pl
 			return e
 		}
 		base.Err = err
+		return d.add(ctx, base)
+	}
+	if m.Subject == nil || m.Subject.Digest != subject.Digest {
+		base.Err = fmt.Errorf("referrer %s: %w: its subject is not %s", r.Digest, ErrMalformed, subject.Digest)
 		return d.add(ctx, base)
 	}
 	if len(m.Annotations) > 0 {

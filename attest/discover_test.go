@@ -14,6 +14,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/internal/testimage"
 	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
 )
@@ -246,4 +247,33 @@ func TestDiscoverSubjectErrors(t *testing.T) {
 	cancel()
 	_, err = attest.Discover(cctx, repo, f.index, nil)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// TestDiscoverFallbackTagWithAPI: a referrers tag "sha256-<hex>" left over
+// from a registry without the referrers API is read even where the API
+// answers; entries already listed are not repeated, and an entry whose
+// subject is another image is recorded as malformed.
+func TestDiscoverFallbackTagWithAPI(t *testing.T) {
+	ctx := context.Background()
+	for _, store := range []testregistry.Kind{testregistry.OCI} {
+		repo := testregistry.Start(t, store).Repository(t, "mirror/app")
+		img := pushImage(ctx, t, repo, "amd64")
+		other := pushImage(ctx, t, repo, "arm64")
+		listed, err := registry.Attach(ctx, repo, img, attest.LifecycleArtifact(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), runTime, ""))
+		require.NoError(t, err)
+		stray, err := registry.Attach(ctx, repo, other, attest.LifecycleArtifact(time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), runTime, ""))
+		require.NoError(t, err)
+		idx := testimage.BuildIndex(nil, listed, stray)
+		require.NoError(t, testimage.PushBlob(ctx, repo, idx))
+		require.NoError(t, repo.Tag(ctx, idx.Desc, cosignTag(img.Digest, "")))
+
+		md, err := attest.Discover(ctx, repo, img, nil)
+		require.NoError(t, err)
+		require.Len(t, md.Items, 2, "items:\n%s", summary(md))
+		assert.NoError(t, md.Items[0].Err)
+		assert.Equal(t, listed.Digest, md.Items[0].Manifest.Digest)
+		assert.Equal(t, stray.Digest, md.Items[1].Manifest.Digest)
+		assert.ErrorIs(t, md.Items[1].Err, attest.ErrMalformed)
+		assert.Equal(t, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), md.CurrentLifecycle(img.Digest).EndOfLife)
+	}
 }

@@ -18,7 +18,10 @@ type Form string
 const (
 	// FormReferrer is an OCI 1.1 referrer, listed through the referrers API
 	// or, on registries without it, the fallback tag "sha256-<hex>" (oras-go
-	// picks the method; both give the same items).
+	// picks the method; both give the same items). A fallback tag left next
+	// to a working referrers API (metadata mirrored from a registry without
+	// it) is read as well. A referrer whose manifest names another subject
+	// is recorded with ErrMalformed.
 	FormReferrer Form = "referrer"
 	// FormSigstoreBundle is a sigstore bundle stored as a referrer; a bundle
 	// with a DSSE envelope carries an in-toto statement.
@@ -123,9 +126,9 @@ type Metadata struct {
 	// Subject is the discovered manifest or index.
 	Subject ocispec.Descriptor `json:"subject"`
 	// Items are the pieces found, in discovery order: for the subject and
-	// then each child manifest, referrers (sorted by digest), then the cosign
-	// ".att" and ".sbom" tags; then buildkit attestation manifests in index
-	// order.
+	// then each child manifest, referrers (sorted by digest, then any left in
+	// a fallback tag only), then the cosign ".att" and ".sbom" tags; then
+	// buildkit attestation manifests in index order.
 	Items []Item `json:"items,omitempty"`
 	// Truncated is set when a cap (Options.MaxItems, MaxChildren) stopped
 	// discovery early.

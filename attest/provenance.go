@@ -3,7 +3,6 @@ package attest
 import (
 	"fmt"
 	"maps"
-	"sort"
 	"time"
 
 	provv02 "github.com/in-toto/attestation/go/predicates/provenance/v02"
@@ -143,14 +142,4 @@ func provenanceV02(p *provv02.Provenance) *Provenance {
 		out.Source = &Material{URI: cs.GetUri(), Name: cs.GetEntryPoint(), Digest: maps.Clone(cs.GetDigest())}
 	}
 	return out
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
