@@ -36,6 +36,32 @@
 // no TUF update and no Rekor lookup; transparency log entries and
 // timestamps are checked offline with the keys in the trusted root.
 //
+// # Results
+//
+// Each sign.Signature lists its checks by name, in the order performed:
+// "format" (the manifest, payload or bundle could be read and parsed),
+// "transparencyLog", "timestamp", "certificate" (chain to the trusted
+// root's CA, SCTs), "signature", "subject" (the signature covers the
+// subject digest) and "identity" (the certificate matches an Identity).
+// Checks that do not apply (certificate and identity for key signatures)
+// are absent; checks turned off by an Unsafe option are "skipped". The
+// first failed check is the signature's Cause. A signature that could not
+// be fetched, is of an unsupported version, or needs trust material that
+// was not configured (a keyless signature without TrustedRoot) is
+// inconclusive; everything else that does not verify is failed.
+//
+// Key signatures get the Identity KeyID(key); keyless ones the certificate's
+// subject alternative name, with the OIDC issuer in Issuer. TrustPolicy
+// names the key or Identity rule that matched, and Timestamp is the
+// earliest signing time proven by a log entry or timestamp authority
+// (Timestamped is then true).
+//
+// Bundles whose DSSE statement has a predicate type not in
+// Options.PredicateTypes (provenance, SBOM attestations) are attestations,
+// not signatures, and are not listed. At most Options.MaxSignatures
+// signatures are examined per Verify; the rest are counted in
+// sign.Verification.Unexamined.
+//
 // # Security choices are explicit
 //
 // New fails unless the Options name trust material: public keys, or a

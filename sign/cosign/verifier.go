@@ -107,7 +107,7 @@ func (v *Verifier) Verify(ctx context.Context, repo registry.Repository, subject
 	return out, nil
 }
 
-// Stage names, in the order sigstore-go performs them (sign.Check.Name).
+// Check names (sign.Check.Name); see the package documentation.
 const (
 	checkFormat          = "format"
 	checkTransparencyLog = "transparencyLog"
