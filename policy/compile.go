@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -369,6 +370,9 @@ func compileSignatures(v *validator, s *Signatures) *signaturesRule {
 			}
 			cs.issuers = append(cs.issuers, p)
 		}
+		if cs.verifier == "" && slices.Contains(sg.Identities, "**") {
+			v.warnf("%s: accepts any verified signature from any verifier (set verifier, or narrow the identities)", field)
+		}
 		if sg.MinLevel != "" {
 			rank := levelRank(sg.MinLevel)
 			if rank < 1 || sg.MinLevel != strings.ToLower(sg.MinLevel) {
@@ -472,12 +476,13 @@ func compileVulnerabilities(v *validator, s *Vulnerabilities, o *options) *vulne
 			v.addf("%s.expires: %v", field, err)
 		} else {
 			ce.expires = t
-			if !t.After(o.now) {
-				if o.rejectExpired {
-					v.addf("%s.expires: expired on %s", field, e.Expires)
-				} else {
-					v.warnf("%s: expired on %s and will not be applied", field, e.Expires)
-				}
+			switch left := t.Sub(o.now); {
+			case left <= 0 && o.rejectExpired:
+				v.addf("%s.expires: expired on %s", field, e.Expires)
+			case left <= 0:
+				v.warnf("%s: expired on %s and will not be applied", field, e.Expires)
+			case left < expirySoon:
+				v.warnf("%s: expires on %s, in less than %d days", field, e.Expires, int(expirySoon/(24*time.Hour)))
 			}
 		}
 		for j, text := range e.Packages {
@@ -500,6 +505,10 @@ func compileVulnerabilities(v *validator, s *Vulnerabilities, o *options) *vulne
 	}
 	return r
 }
+
+// expirySoon is how close to its expiry an exception draws a Compile
+// warning, so that someone renews or removes it before images start failing.
+const expirySoon = 14 * 24 * time.Hour
 
 // parseDate reads "2006-01-02" (midnight UTC) or an RFC 3339 time.
 func parseDate(s string) (time.Time, error) {

@@ -166,7 +166,8 @@
 // RejectExpiredExceptions to make them an error) because a lapsed exception
 // must not stop every other image from being judged; Evaluate never applies
 // an exception at or after its expiry, and says so in the rule details and
-// the decision warnings.
+// the decision warnings. An exception expiring within 14 days of Compile
+// draws a warning too, so that it is renewed or removed in time.
 //
 // # Time
 //

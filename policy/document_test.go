@@ -324,6 +324,18 @@ func TestExpiredExceptions(t *testing.T) {
 	assert.ErrorContains(t, err, "expired on 2026-01-01")
 }
 
+func TestCompileWarnings(t *testing.T) {
+	pol, err := compileYAML(t, "name: x\nvulnerabilities:\n  maxSeverity: low\n  exceptions:\n"+
+		"    - {id: CVE-1, reason: r, expires: 2026-12-01}\n"+
+		"    - {id: CVE-2, reason: r, expires: 2027-12-01}\n"+
+		"signatures: {signers: [{identities: ['**']}, {verifier: notation, identities: ['**']}]}\n")
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"signatures.signers[0]: accepts any verified signature from any verifier (set verifier, or narrow the identities)",
+		"vulnerabilities.exceptions[0] (CVE-1): expires on 2026-12-01, in less than 14 days",
+	}, pol.Warnings())
+}
+
 func TestPolicyIsImmutable(t *testing.T) {
 	doc := &Document{Name: "x", Sources: &Sources{Allowed: []string{"docker.io/library/nginx"}}}
 	pol, err := Compile(doc)
