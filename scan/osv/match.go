@@ -106,7 +106,7 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 	}
 	workers := min(runtime.GOMAXPROCS(0), 1+len(pkgs)/256)
 	chunk := (len(pkgs) + workers - 1) / max(workers, 1)
-	results := make([][]hit, workers)
+	results := make([][]pkgResult, workers)
 	var wg sync.WaitGroup
 	var ctxErr error
 	var errOnce sync.Once
@@ -118,6 +118,7 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var hits []hit
 			for i := lo; i < hi; i++ {
 				if i%64 == 0 {
 					if err := ctx.Err(); err != nil {
@@ -125,7 +126,11 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 						return
 					}
 				}
-				results[w] = db.matchPackage(&pkgs[i], results[w])
+				var id pkgID
+				id, hits = db.matchPackage(&pkgs[i], hits[:0])
+				if len(hits) > 0 {
+					results[w] = append(results[w], pkgResult{id, mergeHits(hits)})
+				}
 			}
 		}()
 	}
@@ -133,18 +138,61 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 	if ctxErr != nil {
 		return nil, ctxErr
 	}
-	var all []hit
+	// The same package listed twice (several locations) gives its findings
+	// once: the first listing's purl and layer are kept.
+	n := 0
 	for _, r := range results {
-		all = append(all, r...)
+		n += len(r)
+	}
+	seen := make(map[pkgID]struct{}, n)
+	var findings []scan.Finding
+	for _, r := range results {
+		for _, pr := range r {
+			if _, dup := seen[pr.id]; dup {
+				continue
+			}
+			seen[pr.id] = struct{}{}
+			findings = append(findings, pr.findings...)
+		}
 	}
 	rep := &scan.Report{
 		Kind:     artifact.ReportKindVulnerability,
 		Tool:     scan.Tool{Name: ToolName, DatabaseVersion: db.version},
 		Time:     db.now().UTC(),
-		Findings: dedupe(all),
+		Findings: presort(findings),
 	}
-	rep.Sort()
+	rep.Sort() // cheap on sorted input; keeps the order scan defines
 	return rep, nil
+}
+
+// presort orders findings as scan.Report.Sort does, with an unstable sort
+// of indices (findings are unique per id and package after
+// deduplication, so the order is total), to spare Report.Sort's stable
+// sort the moves of large structs.
+func presort(fs []scan.Finding) []scan.Finding {
+	if len(fs) < 64 {
+		return fs
+	}
+	idx := make([]int32, len(fs))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &fs[i], &fs[j]
+		return cmp.Or(
+			strings.Compare(a.ID, b.ID),
+			strings.Compare(a.Package.Name, b.Package.Name),
+			strings.Compare(a.Package.Version, b.Package.Version),
+			strings.Compare(a.Package.Ecosystem, b.Package.Ecosystem),
+			strings.Compare(a.Path, b.Path),
+			strings.Compare(a.Layer, b.Layer),
+		)
+	})
+	out := make([]scan.Finding, len(fs))
+	for i, j := range idx {
+		out[i] = fs[j]
+	}
+	return out
 }
 
 // Unfixed returns the findings of r that have no known fixed version.
@@ -160,10 +208,19 @@ func Unfixed(r *scan.Report) []scan.Finding {
 
 // hit is one (package, record) match before deduplication.
 type hit struct {
-	pkgKey  key    // ecosystem and installed name (not normalised)
-	version string // installed version
-	base    string
-	f       scan.Finding
+	base string
+	f    scan.Finding
+}
+
+// pkgID identifies a package for deduplication.
+type pkgID struct {
+	eco, name, version string
+}
+
+// pkgResult holds the merged findings of one package.
+type pkgResult struct {
+	id       pkgID
+	findings []scan.Finding
 }
 
 // query is a package prepared for lookup.
@@ -256,11 +313,11 @@ func prepare(p *sbom.Package) (query, bool) {
 	return query{eco: eco, base: base, name: normalizeName(base, name), version: version}, true
 }
 
-// matchPackage appends the hits of one package.
-func (db *DB) matchPackage(p *sbom.Package, out []hit) []hit {
+// matchPackage appends the hits of one package to out.
+func (db *DB) matchPackage(p *sbom.Package, out []hit) (pkgID, []hit) {
 	q, ok := prepare(p)
 	if !ok {
-		return out
+		return pkgID{}, out
 	}
 	slots := [2][]*entry{db.index[key{q.eco, q.name}]}
 	if b := q.base; b != q.eco {
@@ -279,9 +336,7 @@ func (db *DB) matchPackage(p *sbom.Package, out []hit) []hit {
 				continue
 			}
 			out = append(out, hit{
-				pkgKey:  key{q.eco, p.Name},
-				version: p.Version,
-				base:    q.base,
+				base: q.base,
 				f: scan.Finding{
 					ID:           e.vuln.id,
 					Aliases:      e.vuln.aliases,
@@ -295,7 +350,7 @@ func (db *DB) matchPackage(p *sbom.Package, out []hit) []hit {
 			})
 		}
 	}
-	return out
+	return pkgID{q.eco, p.Name, p.Version}, out
 }
 
 // match evaluates the entry for a package. err reports a version that
@@ -388,31 +443,14 @@ func compareStrings(base, a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// dedupe merges hits per package and vulnerability (aliases included).
-func dedupe(hits []hit) []scan.Finding {
-	type pkgID struct {
-		k       key
-		version string
-	}
-	groups := make(map[pkgID][]hit)
-	var order []pkgID
-	for _, h := range hits {
-		id := pkgID{h.pkgKey, h.version}
-		if _, ok := groups[id]; !ok {
-			order = append(order, id)
-		}
-		groups[id] = append(groups[id], h)
-	}
-	var out []scan.Finding
-	for _, id := range order {
-		out = append(out, mergeGroup(groups[id])...)
-	}
-	return out
-}
-
-// mergeGroup merges the hits of one package: same id, or linked by
+// mergeHits merges the hits of one package: same id, or linked by
 // aliases.
-func mergeGroup(hs []hit) []scan.Finding {
+func mergeHits(hs []hit) []scan.Finding {
+	if len(hs) == 1 {
+		f := hs[0].f
+		f.Aliases = slices.Clone(f.Aliases)
+		return []scan.Finding{f}
+	}
 	parent := make([]int, len(hs))
 	for i := range parent {
 		parent[i] = i
