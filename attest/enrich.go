@@ -121,9 +121,11 @@ type PolicyRef struct {
 // Verdict is the outcome of one check of a decision.
 type Verdict string
 
-// Verdicts.
+// Verdicts (the same words as policy.Verdict).
 const (
+	// VerdictPass is a check that passed.
 	VerdictPass Verdict = "pass"
+	// VerdictFail is a check that failed.
 	VerdictFail Verdict = "fail"
 	// VerdictWarn is a check that failed but did not deny (audit mode, or an
 	// exception applied).

@@ -245,9 +245,12 @@ func (e *ProvenanceEnricher) Enrich(ctx context.Context, s *Subject) ([]registry
 	return []registry.Artifact{a}, nil
 }
 
-// Verification results of a VSA.
+// Verification results of a VSA (verificationResult).
 const (
+	// ResultPassed: the decision allowed the image and no rule failed.
 	ResultPassed = "PASSED"
+	// ResultFailed: the decision denied the image, or allowed it in audit
+	// mode although a rule failed.
 	ResultFailed = "FAILED"
 )
 

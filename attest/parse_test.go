@@ -2,7 +2,9 @@ package attest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/registry"
 )
 
 var subj = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("subject"), Size: 7}
@@ -225,6 +228,44 @@ func FuzzParseDate(f *testing.F) {
 		}
 		if _, err := attest.ParseLifecycle("sha256:x", map[string]string{artifact.AnnotationEndOfLife: s, ocispec.AnnotationCreated: s}); err != nil {
 			t.Fatalf("lifecycle with a valid date: %v", err)
+		}
+	})
+}
+
+// FuzzDiscoverLayer stores arbitrary bytes as a metadata layer of every
+// media type discovery reads, in every form, and runs Discover: it must
+// not fail (bad metadata is recorded per item), panic, or record an error
+// without one of the package's or registry's sentinels.
+func FuzzDiscoverLayer(f *testing.F) {
+	f.Add(byte(0), provV1(f, subj))
+	f.Add(byte(1), dsse(provV02(subj.Digest)))
+	f.Add(byte(2), bundle(dsse(provV1(f, subj))))
+	f.Add(byte(3), spdxBytes(f, "x"))
+	f.Add(byte(4), cdxBytes(f, "x"))
+	f.Add(byte(5), spdxStatement(f, subj.Digest))
+	mediaTypes := []string{artifact.MediaTypeInToto, artifact.MediaTypeDSSE, artifact.TypeSigstoreBundle,
+		artifact.MediaTypeSPDX, artifact.MediaTypeCycloneDX, artifact.MediaTypeCosignSPDX}
+	f.Fuzz(func(t *testing.T, which byte, data []byte) {
+		ctx := context.Background()
+		repo, err := registry.NewClient(registry.Options{}).Repository(ctx, "mem:fuzz")
+		require.NoError(t, err)
+		img := pushImage(ctx, t, repo, "amd64")
+		mt := mediaTypes[int(which)%len(mediaTypes)]
+		_, err = registry.Attach(ctx, repo, img, registry.Artifact{ArtifactType: mt, Blobs: []registry.Blob{{MediaType: mt, Data: data}}})
+		require.NoError(t, err)
+		att := pushManifest(ctx, t, repo, "", nil, layer(mt, data, nil))
+		require.NoError(t, repo.Tag(ctx, att, cosignTag(img.Digest, ".att")))
+		require.NoError(t, repo.Tag(ctx, att, cosignTag(img.Digest, ".sbom")))
+		md, err := attest.Discover(ctx, repo, img, &attest.Options{MaxBlobBytes: 1 << 20})
+		require.NoError(t, err)
+		require.Len(t, md.Items, 3)
+		for _, it := range md.Items {
+			if it.Err != nil && !sentinel(it.Err) {
+				t.Fatalf("item error without sentinel: %v", it.Err)
+			}
+			if _, err := json.Marshal(it); err != nil {
+				t.Fatalf("marshal item: %v", err)
+			}
 		}
 	})
 }

@@ -160,8 +160,10 @@ type Envelope struct {
 
 // EnvelopeSignature is one signature of a DSSE envelope.
 type EnvelopeSignature struct {
+	// KeyID is the signer's key hint, often empty.
 	KeyID string `json:"keyid,omitempty"`
-	Sig   string `json:"sig"`
+	// Sig is the base64 signature, as found.
+	Sig string `json:"sig"`
 }
 
 // ParseDSSE parses a DSSE envelope and decodes its payload (standard or
