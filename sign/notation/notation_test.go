@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
@@ -180,6 +178,27 @@ func digests(ds []ocispec.Descriptor) []digest.Digest {
 	return out
 }
 
-var _ = io.EOF
-var _ = pkix.Name{}
-var _ = sign.StateFailed
+// TestSignTree signs an image and its attached artifacts with notation and
+// verifies each of them.
+func TestSignTree(t *testing.T) {
+	ctx := context.Background()
+	p := newPKI(t, devpki.ECDSAP256, "")
+	s := newSigner(t, p.leaf.Key, p.leaf.Chain, notation.SignerOptions{})
+	v := newVerifier(t, notation.VerifierOptions{TrustPolicy: policy(t, "strict", identity), TrustStore: store(t, p.ca.Certificate)})
+	reg := testregistry.Start(t, testregistry.OCINoReferrers)
+	for _, repo := range []registry.Repository{newMemRepo(t), reg.Repository(t, "tree/app")} {
+		img := pushImage(t, repo, 1)
+		sbom, err := registry.Attach(ctx, repo, img, registry.Artifact{ArtifactType: "application/spdx+json",
+			Blobs: []registry.Blob{{MediaType: "application/spdx+json", Data: []byte(`{}`)}}})
+		require.NoError(t, err)
+		done, err := sign.SignTree(ctx, s, repo, img, sign.TreeOptions{})
+		require.NoError(t, err)
+		require.Len(t, done, 2)
+		for _, d := range []ocispec.Descriptor{img, sbom} {
+			res, err := v.Verify(ctx, repo, d)
+			require.NoError(t, err)
+			assert.True(t, res.Verified(), "%s: %+v", d.Digest, res.Signatures)
+			assert.Len(t, res.Signatures, 1)
+		}
+	}
+}
