@@ -23,6 +23,12 @@
 //
 // Results marshal to stable JSON (Verification.Sort orders signatures).
 //
+// # Signing a tree
+//
+// SignTree signs a subject and every artifact attached to it (SBOMs,
+// reports, attestations and their own referrers) with any Signer, each by
+// its manifest digest, skipping existing signatures: step 9 in one call.
+//
 // # Implementations
 //
 // Sources and sinks, in the manner of go-containerregistry:

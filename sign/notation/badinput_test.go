@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -552,4 +551,3 @@ func TestManyReferrers(t *testing.T) {
 	}
 }
 
-var _ = io.EOF
