@@ -24,7 +24,7 @@ func FuzzParseRecord(f *testing.F) {
 	l := &loader{opts: Options{MaxWarnings: 1}}
 	versions := []string{"0", "1.0", "1:2.3-4~deb12u1", "v1.2.3", "go1.22.1", "2.0-beta9", "1.36.1-r29", "1.0rc1", ""}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		o := l.convert(input{path: "fuzz.json", data: data}, map[string]bool{})
+		o := l.convert(input{path: "fuzz.json"}, data, map[string]bool{})
 		if o.v == nil {
 			return
 		}

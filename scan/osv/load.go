@@ -3,11 +3,11 @@ package osv
 import (
 	"archive/zip"
 	"context"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"math"
@@ -83,32 +83,38 @@ func LoadFS(ctx context.Context, fsys fs.FS, opts Options) (*DB, error) {
 type loader struct {
 	opts    Options
 	fsys    fs.FS
-	hash    hash.Hash
 	allowed map[string]bool // nil: all
 
 	warnMu sync.Mutex
 	warned int
 
 	// Counted by the producer only.
-	files, inputs, oversized int
-	bytes                    int64
+	files, inputs int
+	declared      int64
 }
 
-// input is one record document to parse.
+// input is one record document to read and parse: a file of fsys, or an
+// entry of a zip archive.
 type input struct {
-	seq  int
-	path string
-	data []byte
+	seq      int
+	path     string
+	size     int64 // declared size
+	zf       *zip.File
+	data     []byte // set directly by tests
+	oversize bool
 }
 
 // outcome is what a worker made of an input.
 type outcome struct {
 	seq      int
 	path     string
+	size     int64
+	sum      [sha256.Size]byte // of the content; zero if not read
 	v        *vuln
 	modified time.Time
 	skip     skipKind
-	err      error
+	err      error    // why the record was skipped
+	fatal    error    // the load must fail (corrupt archive, I/O error)
 	unknown  []string // unknown ecosystems seen
 }
 
@@ -121,6 +127,7 @@ const (
 	skipUnknownEcosystem
 	skipUnmatchable
 	skipFiltered
+	skipOversized
 )
 
 func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, error) {
@@ -139,7 +146,7 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	l := &loader{opts: opts, fsys: fsys, hash: sha256.New()}
+	l := &loader{opts: opts, fsys: fsys}
 	if len(opts.Ecosystems) > 0 {
 		l.allowed = make(map[string]bool, len(opts.Ecosystems))
 		for _, e := range opts.Ecosystems {
@@ -148,19 +155,24 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	inputs := make(chan input, 2*opts.Workers)
-	outcomes := make(chan outcome, 2*opts.Workers)
+	inputs := make(chan input, 4*opts.Workers)
+	outcomes := make(chan outcome, 4*opts.Workers)
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
 	g.Go(func() error {
 		defer close(inputs)
-		return l.produce(gctx, root, inputs)
+		return l.produce(gctx, root, inputs, &closers)
 	})
 	var wg sync.WaitGroup
 	for range opts.Workers {
 		wg.Add(1)
 		g.Go(func() error {
 			defer wg.Done()
-			l.work(gctx, inputs, outcomes)
-			return nil
+			return l.work(gctx, inputs, outcomes)
 		})
 	}
 	go func() { wg.Wait(); close(outcomes) }()
@@ -171,7 +183,21 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 	}
 	byID := make(map[string]*vuln)
 	unknown := make(map[string]bool)
+	// sums keeps, in input order, what the database version hashes.
+	type sumEntry struct {
+		path string
+		size int64
+		sum  [sha256.Size]byte
+	}
+	var sums []sumEntry
 	for o := range outcomes {
+		for len(sums) < o.seq {
+			sums = append(sums, sumEntry{})
+		}
+		sums[o.seq-1] = sumEntry{o.path, o.size, o.sum}
+		if o.skip != skipOversized {
+			db.stats.Bytes += o.size
+		}
 		if o.modified.After(db.modified) {
 			db.modified = o.modified
 		}
@@ -180,6 +206,10 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 		}
 		switch o.skip {
 		case skipNone:
+		case skipOversized:
+			db.stats.Oversized++
+			l.warn("osv: skipping oversized record", "path", o.path, "size", o.size, "limit", opts.MaxRecordSize)
+			continue
 		case skipMalformed:
 			db.stats.Malformed++
 			l.warn("osv: skipping malformed record", "path", o.path, "error", o.err)
@@ -224,8 +254,6 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 	db.sortIndex()
 	db.stats.Files = l.files
 	db.stats.Inputs = l.inputs
-	db.stats.Bytes = l.bytes
-	db.stats.Oversized = l.oversized
 	for u := range unknown {
 		if len(db.stats.UnknownEcosystems) == 100 {
 			break
@@ -233,7 +261,18 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 		db.stats.UnknownEcosystems = append(db.stats.UnknownEcosystems, u)
 	}
 	slices.Sort(db.stats.UnknownEcosystems)
-	db.digest = "sha256:" + hex.EncodeToString(l.hash.Sum(nil))
+
+	h := sha256.New()
+	var buf []byte
+	for _, e := range sums {
+		buf = append(buf[:0], e.path...)
+		buf = append(buf, 0)
+		buf = strconv.AppendInt(buf, e.size, 10)
+		buf = append(buf, 0)
+		buf = append(buf, e.sum[:]...)
+		h.Write(buf)
+	}
+	db.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if db.modified.IsZero() {
 		db.version = "empty/" + db.digest
 	} else {
@@ -265,14 +304,26 @@ func (l *loader) warn(msg string, args ...any) {
 	}
 }
 
-// produce walks the inputs in a fixed order, hashes them and sends the
-// record documents to the workers.
-func (l *loader) produce(ctx context.Context, root string, out chan<- input) error {
+// produce walks the inputs in a fixed order (lexical paths, then archive
+// order) and hands them to the workers, which read, hash and parse them.
+// Zip archives stay open until the load ends; they are added to closers.
+func (l *loader) produce(ctx context.Context, root string, out chan<- input, closers *[]io.Closer) error {
 	seq := 0
-	send := func(p string, data []byte) error {
+	send := func(in input) error {
+		l.inputs++
+		if l.inputs > l.opts.MaxRecords {
+			return fmt.Errorf("osv: %w: more than %d records", ErrLimitExceeded, l.opts.MaxRecords)
+		}
+		if n := in.size; n > 0 && !in.oversize {
+			if l.declared > math.MaxInt64-n || l.declared+n > l.opts.MaxTotalSize {
+				return fmt.Errorf("osv: %w: more than %d bytes", ErrLimitExceeded, l.opts.MaxTotalSize)
+			}
+			l.declared += n
+		}
 		seq++
+		in.seq = seq
 		select {
-		case out <- input{seq: seq, path: p, data: data}:
+		case out <- in:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -298,72 +349,27 @@ func (l *loader) produce(ctx context.Context, root string, out chan<- input) err
 		switch strings.ToLower(path.Ext(name)) {
 		case ".json":
 			l.files++
-			data, skipped, err := l.readFile(p)
-			if err != nil || skipped {
-				return err
+			info, err := d.Info()
+			if err != nil {
+				return fmt.Errorf("osv: %w", err)
 			}
-			return send(p, data)
+			return send(input{path: p, size: info.Size(), oversize: info.Size() > l.opts.MaxRecordSize})
 		case ".zip":
 			l.files++
-			return l.readZip(ctx, p, send)
+			return l.produceZip(ctx, p, send, closers)
 		}
 		return nil
 	})
 }
 
-// account counts one record document of size n against the limits and
-// hashes its name and size.
-func (l *loader) account(name string, n int64) error {
-	l.inputs++
-	if l.inputs > l.opts.MaxRecords {
-		return fmt.Errorf("osv: %w: more than %d records", ErrLimitExceeded, l.opts.MaxRecords)
-	}
-	if n > 0 {
-		if l.bytes > math.MaxInt64-n || l.bytes+n > l.opts.MaxTotalSize {
-			return fmt.Errorf("osv: %w: more than %d bytes", ErrLimitExceeded, l.opts.MaxTotalSize)
-		}
-		l.bytes += n
-	}
-	l.hash.Write([]byte(name))
-	l.hash.Write([]byte{0})
-	l.hash.Write([]byte(strconv.FormatInt(n, 10)))
-	l.hash.Write([]byte{0})
-	return nil
-}
-
-// readFile reads one JSON record file, capped.
-func (l *loader) readFile(p string) (data []byte, skipped bool, err error) {
-	f, err := l.fsys.Open(p)
-	if err != nil {
-		return nil, false, fmt.Errorf("osv: %w", err)
-	}
-	defer f.Close()
-	data, over, err := readCapped(f, l.opts.MaxRecordSize)
-	if err != nil {
-		return nil, false, fmt.Errorf("osv: read %s: %w", p, err)
-	}
-	if over {
-		if err := l.account(p, -1); err != nil {
-			return nil, false, err
-		}
-		l.oversized++
-		l.warn("osv: skipping oversized record", "path", p, "limit", l.opts.MaxRecordSize)
-		return nil, true, nil
-	}
-	if err := l.account(p, int64(len(data))); err != nil {
-		return nil, false, err
-	}
-	l.hash.Write(data)
-	return data, false, nil
-}
-
-// readZip reads every JSON entry of a zip archive, in archive order.
-func (l *loader) readZip(ctx context.Context, p string, send func(string, []byte) error) error {
+// produceZip opens a zip archive and sends its JSON entries, in archive
+// order.
+func (l *loader) produceZip(ctx context.Context, p string, send func(input) error, closers *[]io.Closer) error {
 	f, err := l.fsys.Open(p)
 	if err != nil {
 		return fmt.Errorf("osv: %w", err)
 	}
-	defer f.Close()
+	*closers = append(*closers, f)
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("osv: %w", err)
@@ -383,72 +389,98 @@ func (l *loader) readZip(ctx context.Context, p string, send func(string, []byte
 		if zf.FileInfo().IsDir() || !strings.EqualFold(path.Ext(zf.Name), ".json") {
 			continue
 		}
-		name := p + "!" + zf.Name
-		if zf.UncompressedSize64 > uint64(l.opts.MaxRecordSize) {
-			if err := l.account(name, -1); err != nil {
-				return err
-			}
-			l.oversized++
-			l.warn("osv: skipping oversized record", "path", name, "size", zf.UncompressedSize64, "limit", l.opts.MaxRecordSize)
-			continue
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			return fmt.Errorf("osv: %s: %w: %v", name, ErrCorruptArchive, err)
-		}
-		data, over, err := readCapped(rc, l.opts.MaxRecordSize)
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("osv: %s: %w: %v", name, ErrCorruptArchive, err)
-		}
-		if over {
-			// The entry lied about its size.
-			return fmt.Errorf("osv: %s: %w: entry larger than its declared size", name, ErrCorruptArchive)
-		}
-		if err := l.account(name, int64(len(data))); err != nil {
-			return err
-		}
-		l.hash.Write(data)
-		if err := send(name, data); err != nil {
+		size := int64(min(zf.UncompressedSize64, math.MaxInt64))
+		in := input{path: p + "!" + zf.Name, size: size, zf: zf, oversize: zf.UncompressedSize64 > uint64(l.opts.MaxRecordSize)}
+		if err := send(in); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readCapped reads r to the end, or until more than max bytes have been
-// read (over is then true and data nil).
-func readCapped(r io.Reader, max int64) (data []byte, over bool, err error) {
-	data, err = io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, false, err
+// read returns the content of an input, capped at MaxRecordSize.
+func (l *loader) read(in input) (data []byte, oversize bool, err error) {
+	switch {
+	case in.data != nil:
+		return in.data, false, nil
+	case in.zf != nil:
+		rc, err := in.zf.Open()
+		if err != nil {
+			return nil, false, fmt.Errorf("osv: %s: %w: %v", in.path, ErrCorruptArchive, err)
+		}
+		defer rc.Close()
+		data, over, err := readCapped(rc, l.opts.MaxRecordSize, in.size)
+		if err != nil {
+			return nil, false, fmt.Errorf("osv: %s: %w: %v", in.path, ErrCorruptArchive, err)
+		}
+		if over {
+			return nil, false, fmt.Errorf("osv: %s: %w: entry larger than its declared size", in.path, ErrCorruptArchive)
+		}
+		return data, false, nil
+	default:
+		f, err := l.fsys.Open(in.path)
+		if err != nil {
+			return nil, false, fmt.Errorf("osv: %w", err)
+		}
+		defer f.Close()
+		data, over, err := readCapped(f, l.opts.MaxRecordSize, in.size)
+		if err != nil {
+			return nil, false, fmt.Errorf("osv: read %s: %w", in.path, err)
+		}
+		return data, over, nil
 	}
-	if int64(len(data)) > max {
-		return nil, true, nil
-	}
-	return data, false, nil
 }
 
-// work parses inputs into indexed records.
-func (l *loader) work(ctx context.Context, in <-chan input, out chan<- outcome) {
+// readCapped reads r to the end, or until more than max bytes have been
+// read (over is then true and data nil). hint is the expected size.
+func readCapped(r io.Reader, max, hint int64) (data []byte, over bool, err error) {
+	if hint < 0 || hint > max {
+		hint = max
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(r, max+1)); err != nil {
+		return nil, false, err
+	}
+	if int64(buf.Len()) > max {
+		return nil, true, nil
+	}
+	return buf.Bytes(), false, nil
+}
+
+// work reads, hashes and parses inputs. A read error of an archive entry
+// ends the load.
+func (l *loader) work(ctx context.Context, in <-chan input, out chan<- outcome) error {
 	supported := make(map[string]bool)
 	for it := range in {
-		o := l.convert(it, supported)
+		var o outcome
+		if it.oversize {
+			o = outcome{seq: it.seq, path: it.path, size: it.size, skip: skipOversized}
+		} else {
+			data, over, err := l.read(it)
+			switch {
+			case err != nil:
+				return err
+			case over:
+				o = outcome{seq: it.seq, path: it.path, size: it.size, skip: skipOversized}
+			default:
+				o = l.convert(it, data, supported)
+				o.size = int64(len(data))
+				o.sum = sha256.Sum256(data)
+			}
+		}
 		select {
 		case out <- o:
 		case <-ctx.Done():
-			// Drain so that the producer is not blocked.
-			for range in {
-			}
-			return
+			return ctx.Err()
 		}
 	}
+	return nil
 }
 
-// convert turns one input into an outcome.
-func (l *loader) convert(it input, supported map[string]bool) outcome {
+// convert turns the content of one input into an outcome.
+func (l *loader) convert(it input, data []byte, supported map[string]bool) outcome {
 	o := outcome{seq: it.seq, path: it.path}
-	r, err := parseRecord(it.data)
+	r, err := parseRecord(data)
 	if err != nil {
 		o.skip, o.err = skipMalformed, err
 		return o
