@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cssc-go/cssc/internal/testimage"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -385,5 +386,59 @@ func TestLegacyKeyWithTransparencyLog(t *testing.T) {
 		got := verifyOne(t, mustNew(t, opts), repo, subject)
 		assert.Equal(t, sign.StateFailed, got.State)
 		assert.Contains(t, got.Cause, "transparencyLog:")
+	})
+}
+
+func TestLegacyOddManifests(t *testing.T) {
+	key := newECDSA(t)
+	ctx := context.Background()
+	t.Run("signature tag on an index", func(t *testing.T) {
+		repo := memRepo(t)
+		subject := pushImage(t, repo, "app")
+		idx, err := testimage.PushIndex(ctx, repo, subject)
+		require.NoError(t, err)
+		require.NoError(t, repo.Tag(ctx, idx, SignatureTag(subject.Digest)))
+		got := verifyOne(t, mustNew(t, keyOpts(key.Public())), repo, subject)
+		assert.Equal(t, sign.StateFailed, got.State)
+		assert.Contains(t, got.Cause, "not an image manifest")
+	})
+	t.Run("payload over the cap", func(t *testing.T) {
+		repo := memRepo(t)
+		subject := pushImage(t, repo, "app")
+		pushLegacy(t, repo, subject, keyLayer(t, key, cosignPayload("registry.example/app", subject.Digest)))
+		o := keyOpts(key.Public())
+		o.MaxPayloadBytes = 16
+		got := verifyOne(t, mustNew(t, o), repo, subject)
+		assert.Equal(t, sign.StateFailed, got.State)
+		assert.Contains(t, got.Cause, "cap")
+	})
+	t.Run("signature manifest over the cap", func(t *testing.T) {
+		repo := memRepo(t)
+		subject := pushImage(t, repo, "app")
+		pushLegacy(t, repo, subject, keyLayer(t, key, cosignPayload("registry.example/app", subject.Digest)))
+		o := keyOpts(key.Public())
+		o.MaxManifestBytes = 64
+		got := verifyOne(t, mustNew(t, o), repo, subject)
+		assert.Equal(t, sign.StateInconclusive, got.State)
+		assert.Contains(t, got.Cause, "cannot fetch signature manifest")
+	})
+	t.Run("signed index subject", func(t *testing.T) {
+		vs := newSigstore(t)
+		repo := memRepo(t)
+		img := pushImage(t, repo, "app")
+		subject, err := testimage.PushIndex(ctx, repo, img)
+		require.NoError(t, err)
+		pushLegacy(t, repo, subject, keyLayer(t, key, cosignPayload("registry.example/app", subject.Digest)))
+		attachBundle(t, repo, subject, keylessDSSEBundle(t, vs, testIdentity, testIssuer, statement(subject.Digest, PredicateCosignSign)), nil)
+		res, err := mustNew(t, Options{PublicKeys: []crypto.PublicKey{key.Public()}, TrustedRoot: vs, Identities: []Identity{{Issuer: testIssuer, SubjectAlternativeName: testIdentity}}, IgnoreTransparencyLogUnsafe: true}).Verify(ctx, repo, subject)
+		require.NoError(t, err)
+		require.Len(t, res.Signatures, 2)
+		for _, s := range res.Signatures {
+			assert.Equal(t, sign.StateVerified, s.State, "%s: %s", s.Format, s.Cause)
+		}
+		// The platform image itself is not signed.
+		res, err = mustNew(t, keyOpts(key.Public())).Verify(ctx, repo, img)
+		require.NoError(t, err)
+		assert.Empty(t, res.Signatures)
 	})
 }
