@@ -311,6 +311,7 @@ type walker struct {
 	removed map[string]int       // whiteouts: path -> layer of the whiteout
 	opaque  map[string]int       // opaque dirs: path -> layer of the marker
 	pending map[string][]pendingLink
+	dirMemo map[string]bool // hiddenDir verdicts for the current layer
 }
 
 func (w *walker) walk(ctx context.Context) error {
@@ -355,18 +356,32 @@ func (w *walker) hidden(p string, i int) bool {
 	if l, ok := w.removed[p]; ok && l > i {
 		return true
 	}
-	for dir := parent(p); dir != ""; dir = parent(dir) {
+	return w.hiddenDir(parent(p), i)
+}
+
+// hiddenDir reports whether entries under dir are hidden in layer i: dir
+// or an ancestor was removed, made opaque, or replaced by a non-directory
+// in a higher layer. The verdicts are memoised per layer (what higher
+// layers did does not change while layer i is read), so deep or many paths
+// cost amortised O(1) lookups each.
+func (w *walker) hiddenDir(dir string, i int) bool {
+	if v, ok := w.dirMemo[dir]; ok {
+		return v
+	}
+	var v bool
+	if l, ok := w.opaque[dir]; ok && l > i {
+		v = true
+	} else if dir != "" {
 		if l, ok := w.removed[dir]; ok && l > i {
-			return true
-		}
-		if l, ok := w.opaque[dir]; ok && l > i {
-			return true
-		}
-		if s, ok := w.seen[dir]; ok && s.layer > i && !s.dir {
-			return true
+			v = true
+		} else if s, ok := w.seen[dir]; ok && s.layer > i && !s.dir {
+			v = true
+		} else {
+			v = w.hiddenDir(parent(dir), i)
 		}
 	}
-	return false
+	w.dirMemo[dir] = v
+	return v
 }
 
 func parent(p string) string {
@@ -416,6 +431,7 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 	cr := &countReader{r: dr, w: w, layer: desc.Digest}
 	tr := tar.NewReader(cr)
 
+	w.dirMemo = make(map[string]bool)
 	var (
 		inLayer = make(map[string]int64) // non-directory entries of this layer: path -> size
 		hidden  = make(map[string]bool)  // entries of this layer that were hidden
@@ -478,7 +494,7 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 				if _, ok := w.opaque[dir]; !ok {
 					w.opaque[dir] = i
 				}
-			} else if !strings.HasPrefix(base, ".wh..wh.") {
+			} else if !strings.HasPrefix(base, ".wh..wh.") && base != ".wh." {
 				target := path.Join(dir, strings.TrimPrefix(base, ".wh."))
 				if _, ok := w.removed[target]; !ok {
 					w.removed[target] = i
@@ -488,10 +504,6 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 		}
 		if unsafe {
 			w.notice(Notice{Path: hdr.Name, Layer: i, LayerDigest: desc.Digest, Reason: fmt.Errorf("%w: %q", ErrUnsafePath, truncate(p, 256))})
-		}
-		if l, ok := w.opaque[""]; ok && l > i {
-			hidden[p] = true
-			continue // opaque root: everything below is hidden
 		}
 		if w.hidden(p, i) {
 			if hdr.Typeflag != tar.TypeDir {
@@ -514,6 +526,8 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 
 		prev, dup := w.seen[p]
 		switch hdr.Typeflag {
+		case tar.TypeXGlobalHeader:
+			continue // PAX global header: metadata, not a file
 		case tar.TypeDir:
 			if dup && prev.layer == i && prev.dir {
 				continue // repeated directory entry: harmless

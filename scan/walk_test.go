@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cssc-go/cssc/internal/testimage"
 	"github.com/cssc-go/cssc/internal/testregistry"
@@ -418,4 +420,22 @@ func TestWalkRegistries(t *testing.T) {
 			assert.ElementsMatch(t, []string{"etc/os-release", "app"}, slices.Collect(maps.Keys(got)))
 		})
 	}
+}
+
+// TestWalkDeepPaths: many deep paths under whiteouts cost amortised O(1)
+// lookups each, not O(depth).
+func TestWalkDeepPaths(t *testing.T) {
+	repo := memRepo(t)
+	deep := strings.Repeat("d/", 1000)
+	var lower []testimage.File
+	for i := range 3000 {
+		lower = append(lower, reg(fmt.Sprintf("%s%d", deep, i), "x"))
+	}
+	upper := testimage.Layer(testimage.Whiteout("d/d/d/x"), reg("d/d/d/d/file", "f"))
+	desc := push(t, repo, testimage.Layer(lower...), upper)
+	start := time.Now()
+	got, _, _, err := walkAll(t, repo, desc, scan.WalkOptions{})
+	require.NoError(t, err)
+	assert.Len(t, got, 3001)
+	assert.Less(t, time.Since(start), 20*time.Second)
 }
