@@ -4,8 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/google/osv-scalibr/extractor/filesystem"
-	"github.com/klauspost/compress/gzip"
 	scalibrfs "github.com/google/osv-scalibr/fs"
 	"github.com/google/osv-scalibr/stats"
+	"github.com/klauspost/compress/gzip"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/internal/testimage"

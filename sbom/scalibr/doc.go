@@ -30,10 +30,13 @@
 // os-release VERSION_ID or the code name, "Alpine:v3.20", "Go", "npm",
 // "PyPI", "Maven"); the source package (dpkg Source:, apk origin) in
 // SourceName/SourceVersion; declared licences; the path it was found at;
-// and the digest of the layer holding that file. For package databases that
-// list many packages in one file (dpkg status, apk installed) the layer is
-// the one that last wrote the database, not necessarily the one that first
-// installed the package; status.d entries and language packages are exact.
+// and the digest of the layer holding that file. For dpkg packages listed in
+// var/lib/dpkg/status the layer is the one holding the package's file list
+// (var/lib/dpkg/info/NAME[:ARCH].list), which dpkg writes when it installs or
+// upgrades the package; without that file it is the layer that last wrote
+// the status file. apk keeps no per-package file, so Alpine packages get the
+// layer that last wrote lib/apk/db/installed. status.d entries and language
+// packages are exact.
 //
 // This package is the only one in cssc that imports osv-scalibr's
 // extractors; package sbom does not.

@@ -163,6 +163,10 @@ type generator struct {
 	found    []found
 	buf      bytes.Buffer // reused for inline extraction
 	br       *bufio.Reader
+	// dpkgLayers maps a dpkg package name to the layer holding its
+	// var/lib/dpkg/info/NAME[:ARCH].list file: the layer that installed (or
+	// last upgraded) it.
+	dpkgLayers map[string]string
 }
 
 // pendingFile is a file kept for a deferred extractor.
@@ -195,6 +199,8 @@ func newGenerator(opts Options) (*generator, error) {
 		maxBuf:  opts.MaxBufferedBytes,
 		mem:     newMemFS(),
 		br:      bufio.NewReaderSize(nil, 64<<10),
+
+		dpkgLayers: map[string]string{},
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -241,6 +247,9 @@ func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error 
 	case !f.Mode.IsRegular():
 		return nil
 	}
+	if name, ok := dpkgInfoPackage(f.Path); ok {
+		g.dpkgLayers[name] = f.LayerDigest.String()
+	}
 	api := fileAPI{f}
 	var inline, deferred []filesystem.Extractor
 	for _, e := range g.inline {
@@ -262,11 +271,6 @@ func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error 
 		g.warn(Warning{Path: f.Path, Layer: layer, Err: fmt.Errorf("file of %d bytes exceeds the %d-byte limit", f.Size, g.maxFile)})
 		return nil
 	}
-	if f.Hardlink && f.Size > 0 {
-		// The content goes with the link target (visited itself) unless
-		// this link carries it; an empty read means it does not.
-	}
-
 	if keep {
 		if g.buffered+f.Size > g.maxBuf {
 			return fmt.Errorf("%w: %s would bring %d bytes over the %d-byte limit", ErrTooLarge, f.Path, g.buffered+f.Size, g.maxBuf)
@@ -416,6 +420,11 @@ func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, er
 	seen := map[string]int{}
 	for _, fnd := range g.found {
 		p := convert(fnd)
+		if m, ok := fnd.pkg.Metadata.(*dpkgmeta.Metadata); ok && fnd.path == "var/lib/dpkg/status" {
+			if l := g.dpkgLayers[m.PackageName]; l != "" {
+				p.Layer = l
+			}
+		}
 		key := strings.Join([]string{p.Name, p.Version, p.PURL, p.Layer, strings.Join(p.Locations, "\x00")}, "\x01")
 		if _, dup := seen[key]; dup {
 			continue
@@ -425,6 +434,21 @@ func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, er
 	}
 	doc.Sort()
 	return doc, nil
+}
+
+// dpkgInfoPackage returns the package name of a dpkg file list,
+// var/lib/dpkg/info/NAME.list or NAME:ARCH.list.
+func dpkgInfoPackage(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "var/lib/dpkg/info/")
+	if !ok || strings.Contains(rest, "/") {
+		return "", false
+	}
+	rest, ok = strings.CutSuffix(rest, ".list")
+	if !ok || rest == "" {
+		return "", false
+	}
+	name, _, _ := strings.Cut(rest, ":")
+	return name, name != ""
 }
 
 // osInfo is what os-release says about the distribution.

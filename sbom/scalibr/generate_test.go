@@ -403,3 +403,37 @@ func TestGenerateLimits(t *testing.T) {
 	_, err = scalibr.Generate(cctx, repo, desc, scalibr.Options{})
 	assert.Error(t, err)
 }
+
+// TestGenerateDpkgLayerAttribution: a package installed in a later layer is
+// attributed to that layer through its var/lib/dpkg/info list file, even
+// though the status file (rewritten by every install) sits in the top layer.
+func TestGenerateDpkgLayerAttribution(t *testing.T) {
+	ctx := context.Background()
+	repo := memRepo(t, "attribution")
+	base := testimage.Layer(
+		testimage.OSRelease("debian", "12", "bookworm"),
+		testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
+		testimage.File{Path: "var/lib/dpkg/info/libc6:amd64.list", Data: []byte("/lib/x86_64-linux-gnu/libc.so.6\n")},
+		testimage.File{Path: "var/lib/dpkg/info/bash.list", Data: []byte("/bin/bash\n")},
+	)
+	curl := "Package: curl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 7.88.1-10+deb12u5\nDescription: curl\n"
+	top := testimage.Layer(
+		testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus + "\n" + curl)},
+		testimage.File{Path: "var/lib/dpkg/info/curl.list", Data: []byte("/usr/bin/curl\n")},
+	)
+	desc, err := testimage.Image{Layers: []testimage.Blob{base, top}}.Push(ctx, repo)
+	require.NoError(t, err)
+	doc, err := scalibr.Generate(ctx, repo, desc, scalibr.Options{})
+	require.NoError(t, err)
+	want := map[string]string{
+		"libc6":   base.Desc.Digest.String(),
+		"bash":    base.Desc.Digest.String(),
+		"curl":    top.Desc.Digest.String(),
+		"libssl3": top.Desc.Digest.String(), // no list file: the status file's layer
+	}
+	for name, layer := range want {
+		p := find(doc, name)
+		require.NotNil(t, p, name)
+		assert.Equal(t, layer, p.Layer, "layer of %s", name)
+	}
+}

@@ -198,9 +198,11 @@ func (f *openFile) Seek(off int64, whence int) (int64, error) { return f.r.Seek(
 func (f *openFile) Close() error                              { return nil }
 
 type openDir struct {
-	fs   *memFS
-	path string
-	read bool
+	fs      *memFS
+	path    string
+	entries []fs.DirEntry
+	loaded  bool
+	off     int
 }
 
 func (d *openDir) Stat() (fs.FileInfo, error) {
@@ -213,14 +215,26 @@ func (d *openDir) Close() error { return nil }
 
 // ReadDir implements fs.ReadDirFile.
 func (d *openDir) ReadDir(n int) ([]fs.DirEntry, error) {
-	if d.read {
-		if n > 0 {
-			return nil, io.EOF
+	if !d.loaded {
+		entries, err := d.fs.ReadDir(d.path)
+		if err != nil {
+			return nil, err
 		}
-		return nil, nil
+		d.entries, d.loaded = entries, true
 	}
-	d.read = true
-	return d.fs.ReadDir(d.path)
+	rest := d.entries[d.off:]
+	if n <= 0 {
+		d.off = len(d.entries)
+		return rest, nil
+	}
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	if n > len(rest) {
+		n = len(rest)
+	}
+	d.off += n
+	return rest[:n], nil
 }
 
 // fileInfo is a minimal fs.FileInfo.
