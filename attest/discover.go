@@ -515,6 +515,9 @@ func (d *discovery) manifest(ctx context.Context, desc ocispec.Descriptor) (*reg
 	if mt == "" {
 		mt = ocispec.MediaTypeImageManifest
 	}
+	if registry.IsIndex(mt) {
+		return nil, fmt.Errorf("manifest %s: %w: an index where an image manifest was expected", desc.Digest, ErrUnsupportedFormat)
+	}
 	if !registry.IsManifest(mt) {
 		return nil, fmt.Errorf("manifest %s: %w: media type %q is not an image manifest", desc.Digest, ErrMalformed, mt)
 	}

@@ -2,6 +2,7 @@ package attest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -97,6 +98,18 @@ type Subject struct {
 	// it (and statements record it), so reruns with the same Time give the
 	// same digests. Zero means the Unix epoch.
 	Time time.Time
+}
+
+// check returns an error for a nil subject or an ended context; every
+// enricher calls it first.
+func check(ctx context.Context, s *Subject) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s == nil {
+		return errors.New("attest: nil subject")
+	}
+	return nil
 }
 
 // sourceDigest returns SourceDigest or, if empty, Descriptor.Digest.

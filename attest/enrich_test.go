@@ -331,4 +331,12 @@ func TestEnrichersStopOnError(t *testing.T) {
 	cancel()
 	_, err = defaultEnrichers().Enrich(ctx, &attest.Subject{})
 	assert.ErrorIs(t, err, context.Canceled)
+	for _, e := range defaultEnrichers() {
+		_, err := e.Enrich(context.Background(), nil)
+		assert.Error(t, err, "%T with a nil subject", e)
+	}
+	_, err = attest.ParseProvenance(nil)
+	assert.ErrorIs(t, err, attest.ErrMalformed)
+	_, _, err = attest.ParseVerificationSummary(nil)
+	assert.ErrorIs(t, err, attest.ErrMalformed)
 }

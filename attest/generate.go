@@ -227,7 +227,7 @@ var _ Enricher = (*ProvenanceEnricher)(nil)
 
 // Enrich returns the provenance artifact to attach.
 func (e *ProvenanceEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.Artifact, error) {
-	if err := ctx.Err(); err != nil {
+	if err := check(ctx, s); err != nil {
 		return nil, err
 	}
 	st, err := AcquisitionProvenance{
@@ -404,6 +404,9 @@ func jsonUnmarshalStrict(raw []byte, v any) error {
 // with the in-toto bindings and the decision under DecisionField (nil if
 // absent). Other predicate types fail with ErrUnsupportedFormat.
 func ParseVerificationSummary(st *Statement) (*vsav1.VerificationSummary, *Decision, error) {
+	if st == nil {
+		return nil, nil, fmt.Errorf("verification summary: %w: no statement", ErrMalformed)
+	}
 	if st.PredicateType() != artifact.PredicateVerificationSummaryV1 {
 		return nil, nil, fmt.Errorf("verification summary: %w: predicate type %q", ErrUnsupportedFormat, st.PredicateType())
 	}
@@ -447,7 +450,7 @@ var _ Enricher = (*VSAEnricher)(nil)
 
 // Enrich returns the verification summary artifact to attach, or none.
 func (e *VSAEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.Artifact, error) {
-	if err := ctx.Err(); err != nil {
+	if err := check(ctx, s); err != nil {
 		return nil, err
 	}
 	if s.Decision == nil {

@@ -225,7 +225,7 @@ func (e *LifecycleEnricher) EndOfLifeFor(repository, tag string) (time.Time, boo
 
 // Enrich returns the lifecycle marker to attach to s.Descriptor, or none.
 func (e *LifecycleEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.Artifact, error) {
-	if err := ctx.Err(); err != nil {
+	if err := check(ctx, s); err != nil {
 		return nil, err
 	}
 	if err := e.Validate(); err != nil {

@@ -57,6 +57,9 @@ type Material struct {
 // view. Statements of other predicate types fail with ErrUnsupportedFormat;
 // a predicate that does not have the SLSA shape fails with ErrMalformed.
 func ParseProvenance(st *Statement) (*Provenance, error) {
+	if st == nil {
+		return nil, fmt.Errorf("provenance: %w: no statement", ErrMalformed)
+	}
 	switch st.PredicateType() {
 	case artifact.PredicateSLSAProvenanceV1:
 		var p provv1.Provenance

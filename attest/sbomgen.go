@@ -35,7 +35,7 @@ var _ Enricher = (*SBOMEnricher)(nil)
 
 // Enrich returns the SPDX artifact to attach, or none.
 func (e *SBOMEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.Artifact, error) {
-	if err := ctx.Err(); err != nil {
+	if err := check(ctx, s); err != nil {
 		return nil, err
 	}
 	if !e.Always && s.Metadata.HasSBOM(s.Descriptor.Digest) {
