@@ -77,3 +77,44 @@ func FuzzVerifyEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseTrustPolicy: trust policy documents never panic the parser or
+// the verifier constructor; what parses also builds a verifier.
+func FuzzParseTrustPolicy(f *testing.F) {
+	f.Add([]byte(policyJSON))
+	f.Add([]byte(`{"version":"1.0","trustPolicies":[{"name":"s","registryScopes":["*"],"signatureVerification":{"level":"skip"}}]}`))
+	f.Add([]byte(`{"version":"1.0","trustPolicies":[{"name":"o","registryScopes":["a.io/b"],"signatureVerification":{"level":"strict","override":{"revocation":"log","expiry":"skip"}},"trustStores":["ca:x"],"trustedIdentities":["x509.subject: C=US, ST=WA, O=x"]}]}`))
+	f.Add([]byte(`{"version":"2.0"}`))
+	f.Add([]byte(`null`))
+	ts := &notation.TrustStore{}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := notation.ParseTrustPolicy(data)
+		if err != nil {
+			return
+		}
+		if _, err := notation.NewVerifier(notation.VerifierOptions{TrustPolicy: doc, TrustStore: ts, Revocation: notation.RevocationSkipUnsafe}); err != nil {
+			t.Fatalf("policy parsed but NewVerifier failed: %v", err)
+		}
+	})
+}
+
+// FuzzTrustStorePEM: certificate files never panic the trust store.
+func FuzzTrustStorePEM(f *testing.F) {
+	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ca.CertificatePEM())
+	f.Add(ca.Certificate.Raw)
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s notation.TrustStore
+		if err := s.AddPEM(notation.StoreCA, "x", data); err != nil {
+			return
+		}
+		certs, err := s.GetCertificates(context.Background(), notation.StoreCA, "x")
+		if err != nil || len(certs) == 0 {
+			t.Fatalf("added but not returned: %v", err)
+		}
+	})
+}
