@@ -47,6 +47,8 @@ type Config struct {
 //   - an artifact attached to an image (any manifest) can be signed and
 //     verified like an image, and an index too;
 //   - signing twice gives two verified signatures;
+//   - signing and verifying different subjects concurrently works (run
+//     with -race);
 //   - an untrusted signer's signature is found but not verified, with a
 //     cause;
 //   - invalid subjects, subjects missing from the repository, and
@@ -96,6 +98,11 @@ func Run(t *testing.T, cfg Config) {
 		sigDesc := mustSign(t, ctx, cfg.Signer, repo, img)
 		v := mustVerify(t, ctx, cfg.Verifier, repo, img)
 		checkVerified(t, v, cfg.Identity, 1)
+		if sigDesc.Digest != "" {
+			if _, err := registry.FetchManifest(ctx, repo, sigDesc, 4<<20); err != nil {
+				t.Errorf("the signature manifest %s that Sign returned cannot be fetched: %v", sigDesc.Digest, err)
+			}
+		}
 		if s := v.Signatures[0]; s.Digest != "" && sigDesc.Digest != "" && s.Digest != sigDesc.Digest {
 			t.Errorf("Signature.Digest = %s, want the signature manifest %s that Sign returned", s.Digest, sigDesc.Digest)
 		}
@@ -160,6 +167,38 @@ func Run(t *testing.T, cfg Config) {
 			return
 		}
 		checkVerified(t, mustVerify(t, ctx, cfg.Verifier, repo, img), cfg.Identity, 2)
+	})
+
+	t.Run("concurrent", func(t *testing.T) {
+		ctx := ctxFor(t)
+		repo := cfg.Repository(t)
+		var subjects []ocispec.Descriptor
+		for i := range 4 {
+			subjects = append(subjects, pushImage(t, ctx, repo, uint64(20+i)))
+		}
+		errs := make(chan error, len(subjects))
+		for _, d := range subjects {
+			go func() {
+				if _, err := cfg.Signer.Sign(ctx, repo, d); err != nil {
+					errs <- fmt.Errorf("Sign(%s): %w", d.Digest, err)
+					return
+				}
+				v, err := cfg.Verifier.Verify(ctx, repo, d)
+				switch {
+				case err != nil:
+					errs <- fmt.Errorf("Verify(%s): %w", d.Digest, err)
+				case !v.Verified():
+					errs <- fmt.Errorf("Verify(%s) not verified: %+v", d.Digest, v.Signatures)
+				default:
+					errs <- nil
+				}
+			}()
+		}
+		for range subjects {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
 	})
 
 	if cfg.Untrusted != nil {
