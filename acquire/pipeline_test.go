@@ -79,7 +79,7 @@ type pipeOptions struct {
 	extraScanner scan.Scanner
 }
 
-func newPipeFixture(t *testing.T, o pipeOptions) *pipeFixture {
+func newPipeFixture(t testing.TB, o pipeOptions) *pipeFixture {
 	t.Helper()
 	ctx := context.Background()
 	if o.mode == "" {
@@ -151,7 +151,7 @@ func newPipeFixture(t *testing.T, o pipeOptions) *pipeFixture {
 	return f
 }
 
-func newVerifier(t *testing.T, name string, ca *devpki.CA, identity string) *notation.Verifier {
+func newVerifier(t testing.TB, name string, ca *devpki.CA, identity string) *notation.Verifier {
 	t.Helper()
 	tp, err := notation.ParseTrustPolicy([]byte(fmt.Sprintf(`{"version":"1.0","trustPolicies":[{"name":%q,"registryScopes":["*"],
 		"signatureVerification":{"level":"strict"},"trustStores":["ca:%s"],"trustedIdentities":["x509.subject: %s"]}]}`, name, name, identity)))
@@ -163,7 +163,7 @@ func newVerifier(t *testing.T, name string, ca *devpki.CA, identity string) *not
 	return v
 }
 
-func (f *pipeFixture) pipeline(t *testing.T) *acquire.Pipeline {
+func (f *pipeFixture) pipeline(t testing.TB) *acquire.Pipeline {
 	t.Helper()
 	p, err := acquire.NewPipeline(f.cfg)
 	require.NoError(t, err)
