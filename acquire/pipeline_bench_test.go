@@ -46,4 +46,3 @@ func BenchmarkPipeline200MB(b *testing.B) {
 		require.Equal(b, acquire.OutcomePromoted, rec.Outcome, rec.Reason)
 	}
 }
-
