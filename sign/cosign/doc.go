@@ -21,6 +21,9 @@
 //     certificate, chain, Rekor bundle and RFC 3161 timestamp in further
 //     annotations. The signature is checked, then the payload's
 //     critical.image.docker-manifest-digest must equal the subject digest.
+//     The payload's docker-reference is not compared with the repository:
+//     images move between repositories (quarantine, golden) and keep their
+//     digest, which is what the signature binds.
 //   - Sigstore bundles stored as OCI referrers of the subject (artifactType
 //     application/vnd.dev.sigstore.bundle.v0.3+json, sign.FormatSigstoreBundle),
 //     as cosign v3 writes them: a DSSE envelope holding an in-toto statement

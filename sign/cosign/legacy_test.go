@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -441,4 +442,47 @@ func TestLegacyOddManifests(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, res.Signatures)
 	})
+}
+
+func TestLegacyManyLayers(t *testing.T) {
+	key := newECDSA(t)
+	repo := memRepo(t)
+	subject := pushImage(t, repo, "app")
+	const n = 500
+	layers := make([]legacyLayer, n)
+	for i := range layers {
+		// Distinct payloads signed by the key, all over another digest.
+		layers[i] = keyLayer(t, key, cosignPayload(fmt.Sprintf("registry.example/app%d", i), digest.FromString("elsewhere")))
+	}
+	pushLegacy(t, repo, subject, layers...)
+	o := keyOpts(key.Public())
+	o.MaxSignatures = 20
+	res, err := mustNew(t, o).Verify(context.Background(), repo, subject)
+	require.NoError(t, err)
+	assert.Len(t, res.Signatures, 20)
+	assert.Equal(t, n-20, res.Unexamined)
+	assert.False(t, res.Verified())
+}
+
+func TestVerifyConcurrently(t *testing.T) {
+	vs := newSigstore(t)
+	key := newECDSA(t)
+	repo := memRepo(t)
+	subject := pushImage(t, repo, "app")
+	pushLegacy(t, repo, subject, keyLayer(t, key, cosignPayload("registry.example/app", subject.Digest)))
+	attachBundle(t, repo, subject, keylessDSSEBundle(t, vs, testIdentity, testIssuer, statement(subject.Digest, PredicateCosignSign)), nil)
+	v := mustNew(t, Options{PublicKeys: []crypto.PublicKey{key.Public()}, TrustedRoot: vs, Identities: []Identity{{Issuer: testIssuer, SubjectAlternativeName: testIdentity}}, IgnoreTransparencyLogUnsafe: true})
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			res, err := v.Verify(context.Background(), repo, subject)
+			if err == nil && len(res.VerifiedIdentities()) != 2 {
+				err = fmt.Errorf("verified identities %v", res.VerifiedIdentities())
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		assert.NoError(t, <-errs)
+	}
 }
