@@ -29,7 +29,11 @@
 // "source=UNKNOWN" qualifier removed; the OSV ecosystem ("Debian:12" from
 // os-release VERSION_ID or the code name, "Alpine:v3.20", "Go", "npm",
 // "PyPI", "Maven"); the source package (dpkg Source:, apk origin) in
-// SourceName/SourceVersion; declared licences; the path it was found at;
+// SourceName/SourceVersion; declared licences (apk from the database; npm
+// from package.json "license"; Python from License-Expression, License or
+// trove classifiers; Debian from the machine-readable
+// usr/share/doc/NAME/copyright, short names mapped to SPDX identifiers, as
+// osv-scalibr reads none of these three); the path it was found at;
 // and the digest of the layer holding that file. For dpkg packages listed in
 // var/lib/dpkg/status the layer is the one holding the package's file list
 // (var/lib/dpkg/info/NAME[:ARCH].list), which dpkg writes when it installs or

@@ -167,6 +167,9 @@ type generator struct {
 	// var/lib/dpkg/info/NAME[:ARCH].list file: the layer that installed (or
 	// last upgraded) it.
 	dpkgLayers map[string]string
+	// dpkgLicenses maps a dpkg package name to the licences of its
+	// usr/share/doc/NAME/copyright file.
+	dpkgLicenses map[string][]string
 }
 
 // pendingFile is a file kept for a deferred extractor.
@@ -200,7 +203,8 @@ func newGenerator(opts Options) (*generator, error) {
 		mem:     newMemFS(),
 		br:      bufio.NewReaderSize(nil, 64<<10),
 
-		dpkgLayers: map[string]string{},
+		dpkgLayers:   map[string]string{},
+		dpkgLicenses: map[string][]string{},
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -263,6 +267,16 @@ func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error 
 		}
 	}
 	keep := len(deferred) > 0 || osReleasePaths[f.Path]
+	if name, ok := copyrightPackage(f.Path); ok && f.Size <= maxCopyrightSize {
+		data, err := readCapped(r, f.Size)
+		if err != nil {
+			return err
+		}
+		if lics := debianLicenses(data); len(lics) > 0 {
+			g.dpkgLicenses[name] = lics
+		}
+		r = bytes.NewReader(data)
+	}
 	if len(inline) == 0 && !keep {
 		return nil
 	}
@@ -374,7 +388,19 @@ func (g *generator) extract(ctx context.Context, exs []filesystem.Extractor, f *
 		if err != nil {
 			g.warn(Warning{Path: f.Path, Layer: layer, Extractor: e.Name(), Err: err})
 		}
+		var lics []string
+		switch e.Name() {
+		case packagejson.Name:
+			lics = npmLicenses(data)
+		case wheelegg.Name:
+			if base := path.Base(f.Path); base == "METADATA" || base == "PKG-INFO" {
+				lics = pythonLicenses(data)
+			}
+		}
 		for _, p := range inv {
+			if len(p.Licenses) == 0 && len(lics) > 0 {
+				p.Licenses = slices.Clone(lics)
+			}
 			g.found = append(g.found, found{pkg: p, path: f.Path, layer: layer})
 		}
 	}
@@ -420,9 +446,12 @@ func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, er
 	seen := map[string]int{}
 	for _, fnd := range g.found {
 		p := convert(fnd)
-		if m, ok := fnd.pkg.Metadata.(*dpkgmeta.Metadata); ok && fnd.path == "var/lib/dpkg/status" {
-			if l := g.dpkgLayers[m.PackageName]; l != "" {
+		if m, ok := fnd.pkg.Metadata.(*dpkgmeta.Metadata); ok {
+			if l := g.dpkgLayers[m.PackageName]; l != "" && fnd.path == "var/lib/dpkg/status" {
 				p.Layer = l
+			}
+			if len(p.Licenses) == 0 {
+				p.Licenses = slices.Clone(g.dpkgLicenses[m.PackageName])
 			}
 		}
 		key := strings.Join([]string{p.Name, p.Version, p.PURL, p.Layer, strings.Join(p.Locations, "\x00")}, "\x01")

@@ -79,6 +79,23 @@ Version: 1.0-1
 Description: removed, config files left
 `
 
+const libcCopyright = `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: GNU C Library
+
+Files: *
+Copyright: 1991-2023 Free Software Foundation, Inc.
+License: LGPL-2.1+
+ This library is free software; you can redistribute it and/or
+ modify it under the terms of the GNU Lesser General Public License.
+
+Files: debian/*
+Copyright: 1998 Joel Klecker
+License: GPL-2+ or Artistic
+
+License: LGPL-2.1+
+ On Debian systems, the complete text is in /usr/share/common-licenses/LGPL-2.1.
+`
+
 const pyMetadata = `Metadata-Version: 2.1
 Name: requests
 Version: 2.31.0
@@ -167,6 +184,9 @@ func debianImage(t testing.TB) []testimage.Blob {
 		testimage.Symlink("etc/os-release", "../usr/lib/os-release"),
 		testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
 		testimage.File{Path: "bin/sh", Data: []byte("#!/bin/dash\necho not a go binary\n"), Mode: 0o755},
+		testimage.File{Path: "usr/share/doc/libc6/copyright", Data: []byte(libcCopyright)},
+		testimage.File{Path: "usr/share/doc/libssl3/copyright", Data: []byte("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nSource: https://www.openssl.org/\n\nFiles: *\nCopyright: 1998-2024 The OpenSSL Project\nLicense: Apache-2.0\n")},
+		testimage.File{Path: "usr/share/doc/bash/copyright", Data: []byte("This is Debian's prepackaged version of bash.\nGPL, see /usr/share/common-licenses/GPL-3.\n")},
 	)
 	app := testimage.Layer(
 		testimage.File{Path: "var/lib/dpkg/status.d/tzdata", Data: []byte("Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\nStatus: install ok installed\n")},
@@ -244,6 +264,11 @@ func TestGenerateDebianImage(t *testing.T) {
 		})
 	}
 	assert.Nil(t, find(doc, "oldpkg"), "removed package not listed")
+	assert.Equal(t, []string{"LGPL-2.1-or-later", "GPL-2.0-or-later OR Artistic-1.0-Perl"}, find(doc, "libc6").Licenses)
+	assert.Equal(t, []string{"Apache-2.0"}, find(doc, "libssl3").Licenses)
+	assert.Empty(t, find(doc, "bash").Licenses, "copyright file not machine-readable")
+	assert.Equal(t, []string{"WTFPL"}, find(doc, "left-pad").Licenses)
+	assert.Equal(t, []string{"Apache 2.0"}, find(doc, "requests").Licenses)
 
 	// The Go toolchain of both binaries is listed as stdlib.
 	var stdlib int

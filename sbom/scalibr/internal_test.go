@@ -125,3 +125,43 @@ func FuzzPackageDatabases(f *testing.F) {
 		require.NotNil(t, doc)
 	})
 }
+
+func TestLicenseParsers(t *testing.T) {
+	assert.Equal(t, []string{"MIT"}, npmLicenses([]byte(`{"license":"MIT"}`)))
+	assert.Equal(t, []string{"(MIT OR Apache-2.0)"}, npmLicenses([]byte(`{"license":"(MIT OR Apache-2.0)"}`)))
+	assert.Equal(t, []string{"BSD"}, npmLicenses([]byte(`{"license":{"type":"BSD","url":"x"}}`)))
+	assert.Equal(t, []string{"MIT", "Apache-2.0"}, npmLicenses([]byte(`{"licenses":[{"type":"MIT"},{"type":"Apache-2.0"}]}`)))
+	assert.Nil(t, npmLicenses([]byte(`{"license":`)))
+
+	assert.Equal(t, []string{"MIT OR Apache-2.0"}, pythonLicenses([]byte("Metadata-Version: 2.4\nName: x\nLicense-Expression: MIT OR Apache-2.0\nLicense: ignored\n")))
+	assert.Equal(t, []string{"MIT"}, pythonLicenses([]byte("Name: x\nLicense: UNKNOWN\nClassifier: License :: OSI Approved :: BSD License\nClassifier: License :: OSI Approved :: MIT License\nClassifier: License :: OSI Approved :: MIT License\n\nLicense: in the body\n")))
+	assert.Nil(t, pythonLicenses([]byte("\nLicense: MIT\n")), "body is not headers")
+
+	assert.Equal(t, "GPL-2.0-or-later OR Artistic-1.0-Perl", debianToSPDX("GPL-2+ or Artistic"))
+	assert.Equal(t, "LGPL-2.1-or-later AND BSD-3-Clause", debianToSPDX("LGPL-2.1+ and BSD-3-clause"))
+	assert.Equal(t, "public-domain", debianToSPDX("public-domain"))
+	assert.Nil(t, debianLicenses([]byte("Not machine readable\nLicense: MIT\n")))
+
+	name, ok := copyrightPackage("usr/share/doc/libc6/copyright")
+	assert.True(t, ok)
+	assert.Equal(t, "libc6", name)
+	_, ok = copyrightPackage("usr/share/doc/libc6/x/copyright")
+	assert.False(t, ok)
+	name, ok = dpkgInfoPackage("var/lib/dpkg/info/libc6:amd64.list")
+	assert.True(t, ok)
+	assert.Equal(t, "libc6", name)
+	_, ok = dpkgInfoPackage("var/lib/dpkg/info/libc6.md5sums")
+	assert.False(t, ok)
+}
+
+func FuzzLicenseParsers(f *testing.F) {
+	f.Add([]byte(`{"license":"MIT","licenses":[{"type":"ISC"}]}`))
+	f.Add([]byte("Format: x\nLicense: GPL-2+ or Artistic, and BSD-3-clause\n"))
+	f.Add([]byte("Name: x\nLicense-Expression: MIT\nClassifier: License :: OSI Approved :: MIT License\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = npmLicenses(data)
+		_ = pythonLicenses(data)
+		lics := debianLicenses(data)
+		assert.LessOrEqual(t, len(lics), maxLicenses)
+	})
+}
