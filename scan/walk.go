@@ -11,7 +11,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/cssc-go/cssc/registry"
@@ -149,7 +151,9 @@ type Notice struct {
 // every cap falls back to its documented default.
 type WalkOptions struct {
 	// MaxTotalBytes caps the uncompressed bytes read from all layers
-	// together, tar headers and hidden files included (decompression bombs).
+	// together, tar headers and hidden files included (decompression bombs),
+	// and separately the bytes of file content passed to the WalkFunc
+	// (sparse files expand holes that the layer does not hold).
 	// <= 0 means DefaultMaxTotalBytes (16 GiB).
 	MaxTotalBytes int64
 	// MaxFileSize caps the size of any one entry of a layer, hidden ones
@@ -304,8 +308,9 @@ type walker struct {
 	fn      WalkFunc
 	layers  []ocispec.Descriptor
 
-	total int64 // uncompressed bytes read so far
-	files int   // tar entries read so far
+	total   int64 // uncompressed bytes read so far
+	logical int64 // file bytes passed to fn so far (sparse files expand)
+	files   int   // tar entries read so far
 
 	seen    map[string]seenEntry // visible paths, with the layer they came from
 	removed map[string]int       // whiteouts: path -> layer of the whiteout
@@ -331,8 +336,8 @@ func (w *walker) walk(ctx context.Context) error {
 			}
 		}
 	}
-	for target, links := range w.pending {
-		for _, l := range links {
+	for _, target := range slices.Sorted(maps.Keys(w.pending)) {
+		for _, l := range w.pending[target] {
 			w.notice(Notice{Path: l.file.Path, Layer: l.file.Layer, LayerDigest: l.file.LayerDigest,
 				Reason: fmt.Errorf("%w: %q", ErrMissingLinkTarget, truncate(target, 256))})
 		}
@@ -455,7 +460,9 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 			}
 			return nil, fmt.Errorf("layer %s: %w: %w", desc.Digest, ErrInvalidLayer, err)
 		}
-		w.files++
+		if redo == nil {
+			w.files++
+		}
 		if w.files > w.opts.MaxFiles {
 			return nil, &LimitError{Limit: "MaxFiles", Max: int64(w.opts.MaxFiles), Layer: desc.Digest, Path: truncate(hdr.Name, 256)}
 		}
@@ -589,8 +596,8 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 		}
 	}
 	if redo != nil {
-		for target, links := range redo {
-			for _, l := range links {
+		for _, target := range slices.Sorted(maps.Keys(redo)) {
+			for _, l := range redo[target] {
 				w.notice(Notice{Path: l.Path, Layer: i, LayerDigest: desc.Digest, Reason: fmt.Errorf("%w: %q", ErrMissingLinkTarget, truncate(target, 256))})
 			}
 		}
@@ -609,6 +616,12 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 func (w *walker) visitContent(ctx context.Context, f *File, r io.Reader, size int64) error {
 	var body io.Reader = eofReader{}
 	if r != nil && f.Mode.IsRegular() {
+		// Count what files expand to as well as what the layers hold:
+		// sparse entries expand holes that are not in the stream.
+		w.logical += size
+		if w.logical > w.opts.MaxTotalBytes {
+			return &LimitError{Limit: "MaxTotalBytes", Max: w.opts.MaxTotalBytes, Layer: f.LayerDigest, Path: truncate(f.Path, 256)}
+		}
 		body = io.LimitReader(r, size)
 	}
 	cp := *f

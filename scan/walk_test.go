@@ -439,3 +439,57 @@ func TestWalkDeepPaths(t *testing.T) {
 	assert.Len(t, got, 3001)
 	assert.Less(t, time.Since(start), 20*time.Second)
 }
+
+// paxSparseTar hand-writes a PAX 1.0 sparse file: realSize logical bytes
+// stored as one data byte, for the sparse expansion cap.
+func paxSparseTar(t *testing.T, name string, realSize int64) []byte {
+	t.Helper()
+	records := ""
+	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"}, {"GNU.sparse.name", name}, {"GNU.sparse.realsize", fmt.Sprint(realSize)}} {
+		rec := " " + kv[0] + "=" + kv[1] + "\n"
+		n := len(rec) + 2
+		for len(fmt.Sprint(n))+len(rec) != n {
+			n = len(fmt.Sprint(n)) + len(rec)
+		}
+		records += fmt.Sprint(n) + rec
+	}
+	sparseMap := "1\n0\n1\n"
+	data := append([]byte(sparseMap), make([]byte, 512-len(sparseMap))...)
+	data = append(data, 'Z')
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "PaxHeaders/" + name, Typeflag: tar.TypeReg, Size: int64(len(records)), Mode: 0o644, Format: tar.FormatUSTAR}))
+	_, err := tw.Write([]byte(records))
+	require.NoError(t, err)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "GNUSparseFile.0/" + name, Typeflag: tar.TypeReg, Size: int64(len(data)), Mode: 0o644, Format: tar.FormatUSTAR}))
+	_, err = tw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	b := buf.Bytes()
+	// Turn the first entry into a PAX extended header and fix its checksum.
+	b[156] = tar.TypeXHeader
+	for i := 148; i < 156; i++ {
+		b[i] = ' '
+	}
+	sum := 0
+	for _, c := range b[:512] {
+		sum += int(c)
+	}
+	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+func TestWalkSparseBomb(t *testing.T) {
+	repo := memRepo(t)
+	raw := paxSparseTar(t, "holes", 64<<20)
+	desc := push(t, repo, testimage.Compress(testimage.Gzip, raw))
+
+	got, _, _, err := walkAll(t, repo, desc, scan.WalkOptions{})
+	require.NoError(t, err, "a sparse file within the caps is read")
+	require.Contains(t, got, "holes")
+	assert.Equal(t, int64(64<<20), got["holes"].File.Size)
+	assert.Equal(t, byte('Z'), got["holes"].Content[0])
+
+	_, _, _, err = walkAll(t, repo, desc, scan.WalkOptions{MaxTotalBytes: 1 << 20})
+	assert.ErrorIs(t, err, scan.ErrLimitExceeded, "sparse expansion counts against MaxTotalBytes")
+}
