@@ -202,3 +202,26 @@ func TestSignTree(t *testing.T) {
 		}
 	}
 }
+
+// TestSignWrongDescriptor: a subject descriptor that does not match the
+// repository is refused before anything is pushed.
+func TestSignWrongDescriptor(t *testing.T) {
+	ctx := context.Background()
+	p := newPKI(t, devpki.ECDSAP256, "")
+	s := newSigner(t, p.leaf.Key, p.leaf.Chain, notation.SignerOptions{})
+	for _, st := range testregistry.Stores(t) {
+		repo := st.Repository(t, "wrong/app")
+		img := pushImage(t, repo, 1)
+		bad := img
+		bad.Size++
+		_, err := s.Sign(ctx, repo, bad)
+		assert.ErrorIs(t, err, sign.ErrInvalidSubject, st.Name)
+		bad = img
+		bad.MediaType = ocispec.MediaTypeImageIndex
+		_, err = s.Sign(ctx, repo, bad)
+		assert.ErrorIs(t, err, sign.ErrInvalidSubject, st.Name)
+		refs, err := registry.Referrers(ctx, repo, img, "")
+		require.NoError(t, err)
+		assert.Empty(t, refs, "%s: nothing pushed", st.Name)
+	}
+}

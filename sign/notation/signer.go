@@ -214,7 +214,9 @@ func newSigner(ns notationgo.Signer, opts SignerOptions) (*Signer, error) {
 // descriptor.
 //
 // The subject is resolved by its digest in repo first, and what the
-// repository returns is what is signed: tags are never involved.
+// repository returns is what is signed: tags are never involved. A subject
+// whose media type or size differs from what the repository says is
+// refused with sign.ErrInvalidSubject before anything is pushed.
 func (s *Signer) Sign(ctx context.Context, repo registry.Repository, subject ocispec.Descriptor) (ocispec.Descriptor, error) {
 	if err := sign.CheckSubject(subject); err != nil {
 		return ocispec.Descriptor{}, err
@@ -223,6 +225,18 @@ func (s *Signer) Sign(ctx context.Context, repo registry.Repository, subject oci
 		return ocispec.Descriptor{}, fmt.Errorf("%w: nil repository", sign.ErrSigningFailed)
 	}
 	ctx = withLogger(ctx, s.opts.Logger)
+	// What notation signs is what the repository resolves the digest to;
+	// refuse early (before anything is pushed) if that is not the
+	// descriptor the caller means, since verifying against the caller's
+	// descriptor would then fail.
+	resolved, err := repo.Resolve(ctx, subject.Digest.String())
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: resolve %s in %s: %w", sign.ErrSigningFailed, subject.Digest, repo.Location(), err)
+	}
+	if resolved.Digest != subject.Digest || resolved.Size != subject.Size || resolved.MediaType != subject.MediaType {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: %s resolves to %s %s (%d bytes), not %s (%d bytes)", sign.ErrInvalidSubject,
+			subject.Digest, resolved.MediaType, resolved.Digest, resolved.Size, subject.MediaType, subject.Size)
+	}
 	rec := &recordingRepository{Repository: newNotationRepository(repo)}
 	opts := notationgo.SignOptions{
 		SignerSignOptions: notationgo.SignerSignOptions{
