@@ -550,4 +550,3 @@ func TestManyReferrers(t *testing.T) {
 		})
 	}
 }
-
