@@ -141,58 +141,58 @@ const (
 type Imported struct {
 	// Source is the source location as given; SourceDigest and
 	// SourceMediaType describe the root manifest or index as published.
-	Source          string
-	SourceDigest    digest.Digest
-	SourceMediaType string
+	Source          string        `json:"source"`
+	SourceDigest    digest.Digest `json:"sourceDigest"`
+	SourceMediaType string        `json:"sourceMediaType"`
 	// Destination is the destination repository location.
-	Destination string
+	Destination string `json:"destination"`
 	// Descriptor is the root manifest or index in the destination. Its
 	// digest equals SourceDigest unless a platform subset was imported.
-	Descriptor ocispec.Descriptor
+	Descriptor ocispec.Descriptor `json:"descriptor"`
 	// Subset is true when a platform subset was imported and the index was
 	// rewritten (see ImportOptions.Platforms).
-	Subset bool
+	Subset bool `json:"subset,omitempty"`
 	// Tags are the destination tags that point to Descriptor.
-	Tags []string
+	Tags []string `json:"tags,omitempty"`
 	// Platforms are the platforms imported (for an index: of its image
 	// manifests; empty for a single manifest).
-	Platforms []ocispec.Platform
+	Platforms []ocispec.Platform `json:"platforms,omitempty"`
 	// Unchanged is true when the destination already had this image under
 	// the source tag: nothing was copied.
-	Unchanged bool
+	Unchanged bool `json:"unchanged,omitempty"`
 	// Changes lists destination tags that pointed to another digest before
 	// this import (the upstream tag moved).
-	Changes []TagChange
+	Changes []TagChange `json:"changes,omitempty"`
 	// Artifacts lists every publisher artifact found, copied or not.
-	Artifacts []ImportedArtifact
+	Artifacts []ImportedArtifact `json:"artifacts,omitempty"`
 	// Blobs counts blobs by what happened to them.
-	Blobs BlobCounts
+	Blobs BlobCounts `json:"blobs"`
 	// BytesMoved counts the blob and manifest bytes uploaded to the
 	// destination (a manifest sent again to set a tag is not counted again).
-	BytesMoved int64
+	BytesMoved int64 `json:"bytesMoved"`
 	// Requests counts the HTTP requests sent (retries and token requests
 	// included; zero for memory and layout repositories).
-	Requests Requests
+	Requests Requests `json:"requests"`
 }
 
 // TagChange is a destination tag that moved.
 type TagChange struct {
-	Tag string
-	Old digest.Digest // what the tag pointed to before
-	New digest.Digest // what it points to now
+	Tag string        `json:"tag"`
+	Old digest.Digest `json:"old"` // what the tag pointed to before
+	New digest.Digest `json:"new"` // what it points to now
 }
 
 // BlobCounts counts blobs (configs and layers) by outcome.
 type BlobCounts struct {
-	Copied   int // uploaded
-	Existing int // already in the destination
-	Mounted  int // mounted from another repository of the destination host
+	Copied   int `json:"copied"`   // uploaded
+	Existing int `json:"existing"` // already in the destination
+	Mounted  int `json:"mounted"`  // mounted from another repository of the destination host
 }
 
 // Requests counts HTTP requests per side.
 type Requests struct {
-	Source      int64
-	Destination int64
+	Source      int64 `json:"source"`
+	Destination int64 `json:"destination"`
 }
 
 // ArtifactsCopied returns how many artifacts were copied (or were present
@@ -215,18 +215,18 @@ type ImportedArtifact struct {
 	// Descriptor is the artifact's manifest, with its artifactType (for
 	// cosign tags and buildkit attestations: the effective type, see
 	// ArtifactFilter) and annotations.
-	Descriptor ocispec.Descriptor
+	Descriptor ocispec.Descriptor `json:"descriptor"`
 	// Subject is the digest of the manifest the artifact is about.
-	Subject digest.Digest
+	Subject digest.Digest `json:"subject"`
 	// Kind says where it was found: ArtifactReferrer, ArtifactCosignTag or
 	// ArtifactBuildkit.
-	Kind string
+	Kind string `json:"kind"`
 	// Tag is the cosign tag, for ArtifactCosignTag.
-	Tag string
+	Tag string `json:"tag,omitempty"`
 	// Status is ArtifactCopied, ArtifactPresent or ArtifactFiltered.
-	Status string
+	Status string `json:"status"`
 	// Reason explains the status in a few words.
-	Reason string
+	Reason string `json:"reason,omitempty"`
 }
 
 // Values of ImportedArtifact.Kind.

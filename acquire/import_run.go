@@ -308,6 +308,9 @@ func subsetIndex(raw []byte, keep []bool, source digest.Digest, platforms string
 			return nil, fmt.Errorf("%w: index annotations: %w", registry.ErrInvalidManifest, err)
 		}
 	}
+	if ann == nil { // "annotations": null
+		ann = map[string]string{}
+	}
 	ann[AnnotationSourceDigest] = source.String()
 	ann[AnnotationSourcePlatforms] = platforms
 	var err error

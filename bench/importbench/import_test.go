@@ -82,7 +82,8 @@ func importCSSC(b *testing.B, src, dst, repo, tag string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, src+"/bench/app:"+tag, d, acquire.ImportOptions{})
+	conc, _ := strconv.Atoi(os.Getenv("CSSC_BENCH_CONCURRENCY")) // zero: the default
+	res, err := acquire.NewImporter(client, acquire.Options{Concurrency: conc}).Import(ctx, src+"/bench/app:"+tag, d, acquire.ImportOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
