@@ -3,6 +3,7 @@ package attest_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -276,4 +277,30 @@ func TestDiscoverFallbackTagWithAPI(t *testing.T) {
 		assert.ErrorIs(t, md.Items[1].Err, attest.ErrMalformed)
 		assert.Equal(t, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), md.CurrentLifecycle(img.Digest).EndOfLife)
 	}
+}
+
+// TestDiscoverLogger: unreadable items are logged as warnings, found ones
+// at debug level; a nil logger is silent.
+func TestDiscoverLogger(t *testing.T) {
+	ctx := context.Background()
+	repo, err := registry.NewClient(registry.Options{}).Repository(ctx, "mem:logger")
+	require.NoError(t, err)
+	f := buildFixture(ctx, t, repo)
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	_, err = attest.Discover(ctx, repo, f.index, &attest.Options{Logger: log})
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(buf.String(), "level=WARN"), "one unreadable item:\n%s", buf.String())
+	assert.Equal(t, 12, strings.Count(buf.String(), "publisher metadata found")+strings.Count(buf.String(), "publisher metadata unreadable"))
+	assert.Contains(t, buf.String(), "publisher metadata discovered")
+
+	// Lifecycles reports an unreadable marker next to the good ones.
+	_, err = registry.Attach(ctx, repo, f.index, registry.Artifact{ArtifactType: artifact.TypeLifecycle,
+		Annotations: map[string]string{artifact.AnnotationEndOfLife: "someday"}})
+	require.NoError(t, err)
+	ls, bad, err := attest.Lifecycles(ctx, repo, f.index)
+	require.NoError(t, err)
+	assert.Len(t, ls, 2)
+	require.Len(t, bad, 1)
+	assert.ErrorIs(t, bad[0], attest.ErrMalformed)
 }

@@ -29,7 +29,15 @@
 // enrichers read a Subject, a plain value the pipeline fills, and return
 // artifacts; they do no I/O. The statement builders (AcquisitionProvenance,
 // VerificationSummary) and SPDXArtifact, LifecycleArtifact and
-// StatementArtifact can be used on their own.
+// StatementArtifact can be used on their own. DecisionFromPolicy turns a
+// policy.Decision into the Decision a verification summary records.
+// Package attesttest checks a custom Enricher against this contract in one
+// call.
+//
+// Referrers come from registry.Referrers, which uses the referrers API where
+// the registry has it and the fallback tag "sha256-<hex>" where it does not
+// (oras-go decides); Discover also reads a fallback tag left next to a
+// working API, and checks that each referrer's manifest names the subject.
 //
 // Determinism: every generated artifact is created at Subject.Time, never
 // at "now", and statements are written as canonical JSON (MarshalStatement),
