@@ -23,7 +23,7 @@ var debianCodenames = map[string]string{
 //
 // Distribution qualifiers are read: pkg:deb/debian/x?distro=debian-12 and
 // ?distro=bookworm give "Debian:12", pkg:deb/ubuntu/x?distro=ubuntu-22.04
-// gives "Ubuntu:22.04", pkg:apk/alpine/x?distro=alpine-3.20.3 (or 3.20.3)
+// or ?distro=jammy gives "Ubuntu:22.04:LTS", pkg:apk/alpine/x?distro=alpine-3.20.3 (or 3.20.3)
 // gives "Alpine:v3.20". Without a usable distro qualifier the bare
 // ecosystem ("Debian", "Alpine") is returned. Language types map to "Go",
 // "npm", "PyPI", "Maven", "crates.io", "RubyGems", "NuGet", "Packagist",
@@ -62,11 +62,7 @@ func ecosystemOf(p packageurl.PackageURL) string {
 	case packageurl.TypeDebian:
 		switch strings.ToLower(p.Namespace) {
 		case "ubuntu":
-			v := strings.TrimPrefix(strings.ToLower(distro), "ubuntu-")
-			if v == "" || !isVersionLike(v) {
-				return "Ubuntu"
-			}
-			return "Ubuntu:" + v
+			return UbuntuEcosystem(distro)
 		case "debian", "":
 			return DebianEcosystem(distro)
 		}
@@ -117,6 +113,41 @@ func DebianEcosystem(release string) string {
 	return "Debian"
 }
 
+// ubuntuCodenames maps Ubuntu code names to their versions.
+var ubuntuCodenames = map[string]string{
+	"xenial":   "16.04",
+	"bionic":   "18.04",
+	"focal":    "20.04",
+	"jammy":    "22.04",
+	"mantic":   "23.10",
+	"noble":    "24.04",
+	"oracular": "24.10",
+	"plucky":   "25.04",
+	"questing": "25.10",
+}
+
+// UbuntuEcosystem returns the OSV ecosystem for an Ubuntu release given as
+// a purl distro qualifier ("ubuntu-22.04"), an os-release VERSION_ID
+// ("22.04") or a code name ("jammy"). OSV marks long-term-support releases
+// (even years, April): "Ubuntu:22.04:LTS", "Ubuntu:24.10". An empty or
+// unrecognised release gives the bare "Ubuntu".
+func UbuntuEcosystem(release string) string {
+	r := strings.ToLower(strings.TrimSpace(release))
+	r = strings.TrimPrefix(r, "ubuntu-")
+	if v, ok := ubuntuCodenames[r]; ok {
+		r = v
+	}
+	parts := strings.Split(r, ".")
+	if len(parts) < 2 || !isDigits(parts[0]) || !isDigits(parts[1]) {
+		return "Ubuntu"
+	}
+	v := parts[0] + "." + parts[1]
+	if year := parts[0]; parts[1] == "04" && len(year) == 2 && (year[1]-'0')%2 == 0 {
+		return "Ubuntu:" + v + ":LTS"
+	}
+	return "Ubuntu:" + v
+}
+
 // AlpineEcosystem returns the OSV ecosystem for an Alpine release given as a
 // purl distro qualifier ("alpine-3.20.3", "3.20.3") or an os-release
 // VERSION_ID ("3.20.3"): "Alpine:v3.20". An empty or unrecognised release
@@ -158,15 +189,6 @@ func isDigits(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func isVersionLike(s string) bool {
-	for _, p := range strings.Split(s, ".") {
-		if !isDigits(p) {
 			return false
 		}
 	}

@@ -546,11 +546,7 @@ func convert(fnd found) sbom.Package {
 		out.SourceVersion = m.SourceVersion
 		switch id := strings.ToLower(cmpOr(m.OSID, fnd.os.id)); id {
 		case "ubuntu":
-			if v := cmpOr(m.OSVersionID, fnd.os.versionID); v != "" {
-				out.Ecosystem = "Ubuntu:" + v
-			} else {
-				out.Ecosystem = "Ubuntu"
-			}
+			out.Ecosystem = sbom.UbuntuEcosystem(cmpOr(m.OSVersionID, fnd.os.versionID, m.OSVersionCodename, fnd.os.codename))
 		case "debian", "":
 			out.Ecosystem = sbom.DebianEcosystem(cmpOr(m.OSVersionID, fnd.os.versionID, m.OSVersionCodename, fnd.os.codename))
 		}

@@ -462,3 +462,35 @@ func TestGenerateDpkgLayerAttribution(t *testing.T) {
 		assert.Equal(t, layer, p.Layer, "layer of %s", name)
 	}
 }
+
+func TestGenerateOSEcosystems(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name     string
+		release  testimage.File
+		wantEco  string
+		wantPURL string
+	}{
+		{"debian 12", testimage.OSRelease("debian", "12", "bookworm"), "Debian:12", "distro=bookworm"},
+		{"debian 11 codename only", testimage.File{Path: "etc/os-release", Data: []byte("ID=debian\nVERSION_CODENAME=bullseye\n")}, "Debian:11", ""},
+		{"ubuntu 22.04", testimage.OSRelease("ubuntu", "22.04", "jammy"), "Ubuntu:22.04:LTS", "pkg:deb/ubuntu/"},
+		{"no os-release", testimage.Dir("etc"), "Debian", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := memRepo(t, "os")
+			desc, err := testimage.Image{Layers: []testimage.Blob{testimage.Layer(
+				tc.release,
+				testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
+			)}}.Push(ctx, repo)
+			require.NoError(t, err)
+			doc, err := scalibr.Generate(ctx, repo, desc, scalibr.Options{})
+			require.NoError(t, err)
+			p := find(doc, "libc6")
+			require.NotNil(t, p)
+			assert.Equal(t, tc.wantEco, p.Ecosystem)
+			assert.Contains(t, p.PURL, tc.wantPURL)
+			assert.Equal(t, "glibc", p.SourceName)
+		})
+	}
+}
