@@ -65,7 +65,9 @@ type Options struct {
 	// Extractors replaces the default extractor set ([DefaultExtractors]).
 	// Nil means the default set. Extractors whose name starts with "os/" are
 	// deferred to the end of the walk and given the in-memory FS; the others
-	// run as soon as their file is read.
+	// run as soon as their file is read. The extractors must be safe for
+	// concurrent use if the same Options serve concurrent Generate calls
+	// (osv-scalibr's built-in ones are).
 	Extractors []filesystem.Extractor
 	// MaxFileSize caps the size of one file handed to an extractor; larger
 	// required files are skipped with a warning. <= 0 means
