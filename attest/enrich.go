@@ -112,6 +112,15 @@ func check(ctx context.Context, s *Subject) error {
 	return nil
 }
 
+// orEpoch returns t, or the Unix epoch (in UTC) when t is zero: the time
+// every generated artifact is created at.
+func orEpoch(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return t
+}
+
 // sourceDigest returns SourceDigest or, if empty, Descriptor.Digest.
 func (s *Subject) sourceDigest() digest.Digest {
 	if s.SourceDigest != "" {

@@ -183,9 +183,10 @@ func platformString(p *ocispec.Platform) string {
 
 // StatementArtifact wraps a statement as an artifact.TypeInToto artifact
 // (canonical JSON, see MarshalStatement) with the predicate type annotation,
-// created at created and annotated with artifact.AnnotationGeneratedBy =
+// created at created (zero means the Unix epoch) and annotated with artifact.AnnotationGeneratedBy =
 // generatedBy (omitted when empty).
 func StatementArtifact(st *intoto.Statement, created time.Time, generatedBy string) (registry.Artifact, error) {
+	created = orEpoch(created)
 	data, err := MarshalStatement(st)
 	if err != nil {
 		return registry.Artifact{}, err
@@ -233,7 +234,7 @@ func (e *ProvenanceEnricher) Enrich(ctx context.Context, s *Subject) ([]registry
 	st, err := AcquisitionProvenance{
 		Subject: s.Descriptor, Name: s.Repository, Source: s.Source, SourceDigest: s.sourceDigest(),
 		Platform: s.Platform, Policy: s.Policy, BuilderID: e.BuilderID, BuilderVersion: e.BuilderVersion,
-		BuildType: e.BuildType, Started: s.Time,
+		BuildType: e.BuildType, Started: orEpoch(s.Time),
 	}.Statement()
 	if err != nil {
 		return nil, err
@@ -476,7 +477,7 @@ func (e *VSAEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.Artifa
 	}
 	st, err := VerificationSummary{
 		Subject: s.Descriptor, Name: s.Repository, VerifierID: e.VerifierID, VerifierVersion: e.VerifierVersion,
-		TimeVerified: s.Time, Policy: *s.Policy, Decision: &dec,
+		TimeVerified: orEpoch(s.Time), Policy: *s.Policy, Decision: &dec,
 	}.Statement()
 	if err != nil {
 		return nil, err

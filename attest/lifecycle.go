@@ -249,9 +249,10 @@ func (e *LifecycleEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.
 }
 
 // LifecycleArtifact builds a lifecycle marker for end of life eol, created
-// at created, with the AnnotationGeneratedBy annotation set to generatedBy
+// at created (zero means the Unix epoch), with the AnnotationGeneratedBy annotation set to generatedBy
 // (omitted when empty).
 func LifecycleArtifact(eol, created time.Time, generatedBy string) registry.Artifact {
+	created = orEpoch(created)
 	ann := map[string]string{
 		artifact.AnnotationEndOfLife: FormatDate(eol),
 		ocispec.AnnotationCreated:    FormatDate(created),

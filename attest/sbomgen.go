@@ -68,12 +68,14 @@ func (e *SBOMEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.Artif
 
 // SPDXArtifact encodes doc as SPDX 2.3 JSON (sbom.EncodeSPDX, with subject
 // as the root package's checksum when not empty) and wraps it as an
-// artifact.TypeSPDX artifact created at created, annotated with
+// artifact.TypeSPDX artifact created at created (zero means the Unix
+// epoch), annotated with
 // artifact.AnnotationGeneratedBy = generatedBy (omitted when empty). doc is
 // not modified: a copy gets Created = created when doc.Created is zero, and
 // the creator "Tool: <generatedBy>" when it has no creators, so that the
 // bytes depend on the input only.
 func SPDXArtifact(doc *sbom.Document, subject digest.Digest, created time.Time, generatedBy string) (registry.Artifact, error) {
+	created = orEpoch(created)
 	d := *doc
 	if d.Created.IsZero() {
 		d.Created = created.UTC()

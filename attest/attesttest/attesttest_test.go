@@ -104,3 +104,19 @@ func ExampleRun() {
 	//		attesttest.Run(t, &myenricher.Enricher{}, attesttest.Options{WantArtifacts: true})
 	//	}
 }
+
+// TestRunZeroTime: a subject without a run time gives artifacts created at
+// the Unix epoch, consistently in the field and the annotation.
+func TestRunZeroTime(t *testing.T) {
+	s := attesttest.Subject(t)
+	s.Time = time.Time{}
+	attesttest.Run(t, attest.Enrichers{&attest.SBOMEnricher{}, &attest.ProvenanceEnricher{BuilderID: "x"},
+		&attest.LifecycleEnricher{EndOfLife: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}, &attest.VSAEnricher{VerifierID: "y"}},
+		attesttest.Options{Subject: s, WantArtifacts: true, Check: func(t *testing.T, arts []registry.Artifact) {
+			for _, a := range arts {
+				if a.Annotations[artifact.AnnotationCreated] != "1970-01-01T00:00:00Z" {
+					t.Errorf("%s: created %q, want the Unix epoch", a.ArtifactType, a.Annotations[artifact.AnnotationCreated])
+				}
+			}
+		}})
+}
