@@ -550,3 +550,21 @@ func TestManyReferrers(t *testing.T) {
 		})
 	}
 }
+
+// TestRevocationNonRevokable: a chain that names no CRL or OCSP responder
+// passes revocation, and the check says why.
+func TestRevocationNonRevokable(t *testing.T) {
+	ctx := context.Background()
+	p := newPKI(t, devpki.ECDSAP256, "")
+	repo := newMemRepo(t)
+	img := pushImage(t, repo, 1)
+	_, err := newSigner(t, p.leaf.Key, p.leaf.Chain, notation.SignerOptions{}).Sign(ctx, repo, img)
+	require.NoError(t, err)
+	v := newVerifier(t, notation.VerifierOptions{TrustPolicy: policy(t, "strict"), TrustStore: store(t, p.ca.Certificate), Revocation: notation.RevocationOnline})
+	res, err := v.Verify(ctx, repo, img)
+	require.NoError(t, err)
+	require.True(t, res.Verified())
+	c := check(res.Signatures[0], "revocation")
+	assert.Equal(t, sign.CheckPassed, c.Result)
+	assert.Contains(t, c.Detail, "non-revokable")
+}

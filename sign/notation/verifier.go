@@ -424,6 +424,9 @@ func (v *Verifier) report(s sign.Signature, outcome *notationgo.VerificationOutc
 		default:
 			c.Result, c.Detail = sign.CheckFailed, r.Error.Error()
 		}
+		if r.Type == trustpolicy.TypeRevocation && c.Result == sign.CheckPassed && signer != nil && !revocable(signer.CertificateChain) {
+			c.Detail = "non-revokable: no certificate in the chain names a CRL distribution point or OCSP responder"
+		}
 		if r.Type == trustpolicy.TypeRevocation && v.opts.Revocation == RevocationSkipUnsafe {
 			c = sign.Check{Name: c.Name, Result: sign.CheckSkipped, Detail: "revocation checking disabled by the verifier (RevocationSkipUnsafe)"}
 		}
@@ -521,6 +524,20 @@ func isInconclusive(r *notationgo.ValidationResult) bool {
 	if r.Type == trustpolicy.TypeRevocation {
 		msg := r.Error.Error()
 		return strings.Contains(msg, "revocation status is unknown") || strings.Contains(msg, "unable to check revocation status")
+	}
+	return false
+}
+
+// revocable reports whether any certificate below the root names a CRL
+// or OCSP responder.
+func revocable(chain []*x509.Certificate) bool {
+	for i, c := range chain {
+		if i == len(chain)-1 {
+			break
+		}
+		if len(c.CRLDistributionPoints) > 0 || len(c.OCSPServer) > 0 {
+			return true
+		}
 	}
 	return false
 }
