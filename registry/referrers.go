@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -49,7 +50,7 @@ func Referrers(ctx context.Context, repo orasregistry.ReferrerLister, subject oc
 }
 
 func isNotFound(err error) bool {
-	return errorsIs(err, ErrNotFound) || errorsIs(err, errdef.ErrNotFound)
+	return errors.Is(err, ErrNotFound) || errors.Is(err, errdef.ErrNotFound)
 }
 
 // Blob is one layer of an Artifact.
@@ -152,7 +153,7 @@ func pushIfMissing(ctx context.Context, s content.Storage, d ocispec.Descriptor,
 	if ok {
 		return nil
 	}
-	if err := s.Push(ctx, d, bytes.NewReader(data)); err != nil && !errorsIs(err, ErrAlreadyExists) && !errorsIs(err, errdef.ErrAlreadyExists) {
+	if err := s.Push(ctx, d, bytes.NewReader(data)); err != nil && !errors.Is(err, ErrAlreadyExists) && !errors.Is(err, errdef.ErrAlreadyExists) {
 		return classify(err)
 	}
 	return nil

@@ -10,8 +10,10 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -239,7 +241,7 @@ func PushBlob(ctx context.Context, target content.Pusher, b Blob) error {
 }
 
 func isAlreadyExists(err error) bool {
-	return err != nil && (errorsIs(err, errdef.ErrAlreadyExists) || containsAlreadyExists(err))
+	return errors.Is(err, errdef.ErrAlreadyExists) || err != nil && strings.Contains(err.Error(), "already exists")
 }
 
 // BuildIndex returns an image index over manifests (whose descriptors should
