@@ -48,9 +48,10 @@ const (
 	// RevocationOffline checks only the CRLs supplied in
 	// VerifierOptions.CRLs; OCSP and network fetches are disabled. A
 	// certificate that names a CRL not supplied has an unknown revocation
-	// status: the revocation check is inconclusive (and, at level strict,
-	// the signature is not verified). Certificates that name no CRL and no
-	// OCSP responder are non-revokable, as for notation.
+	// status: the revocation check is inconclusive, and so is the
+	// signature (at every level: an unknown status is never reported as
+	// verified). Certificates that name no CRL and no OCSP responder are
+	// non-revokable, as for notation: the check passes and says so.
 	RevocationOffline
 	// RevocationSkipUnsafe does not check revocation at all. The check is
 	// reported as skipped on every signature.
