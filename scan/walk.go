@@ -278,7 +278,7 @@ func Walk(ctx context.Context, fetcher content.Fetcher, desc ocispec.Descriptor,
 	return err
 }
 
-// LayerMediaTypes lists the layer media types Walk reads.
+// layerMediaTypes lists the layer media types Walk reads.
 var layerMediaTypes = map[string]bool{
 	ocispec.MediaTypeImageLayer:                                 true,
 	ocispec.MediaTypeImageLayerGzip:                             true,
