@@ -23,6 +23,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -193,6 +194,20 @@ func keylessLayer(t testing.TB, vs *ca.VirtualSigstore, identity, issuer string,
 	t.Helper()
 	ent, err := vs.Sign(identity, issuer, payload)
 	require.NoError(t, err)
+	return entityLayer(t, vs, ent, payload)
+}
+
+// keylessLayerAt is keylessLayer with the log entry integrated at a given
+// time (the certificate is valid for ten minutes from now).
+func keylessLayerAt(t testing.TB, vs *ca.VirtualSigstore, identity, issuer string, payload []byte, at time.Time) legacyLayer {
+	t.Helper()
+	ent, err := vs.SignAtTime(identity, issuer, payload, at)
+	require.NoError(t, err)
+	return entityLayer(t, vs, ent, payload)
+}
+
+func entityLayer(t testing.TB, vs *ca.VirtualSigstore, ent *ca.TestEntity, payload []byte) legacyLayer {
+	t.Helper()
 	vc, err := ent.VerificationContent()
 	require.NoError(t, err)
 	sc, err := ent.SignatureContent()

@@ -229,6 +229,8 @@ func TestLegacyKeylessSignatures(t *testing.T) {
 		identity string
 		state    sign.State
 		cause    string
+		layer    func(legacyLayer) legacyLayer // tampers with the layer
+		at       time.Time                     // log integration time; zero means now
 	}{
 		{name: "exact identity", identity: testIdentity, state: sign.StateVerified},
 		{name: "identity regexp", identity: testIdentity, state: sign.StateVerified, opts: func(o *Options) {
@@ -250,11 +252,40 @@ func TestLegacyKeylessSignatures(t *testing.T) {
 		{name: "signed timestamps required", identity: testIdentity, state: sign.StateVerified, opts: func(o *Options) {
 			o.Timestamps = TimestampsSigned
 		}},
+		{name: "integrated timestamps required", identity: testIdentity, state: sign.StateVerified, opts: func(o *Options) {
+			o.Timestamps = TimestampsIntegrated
+		}},
+		{name: "timestamp authority only", identity: testIdentity, state: sign.StateVerified, layer: func(l legacyLayer) legacyLayer {
+			delete(l.annotations, AnnotationBundle)
+			return l
+		}, opts: func(o *Options) {
+			o.IgnoreTransparencyLogUnsafe = true
+			o.Timestamps = TimestampsSigned
+		}},
+		{name: "no log entry", identity: testIdentity, state: sign.StateFailed, cause: "transparencyLog:", layer: func(l legacyLayer) legacyLayer {
+			delete(l.annotations, AnnotationBundle)
+			return l
+		}},
+		{name: "no timestamp when signed timestamps required", identity: testIdentity, state: sign.StateFailed, cause: "timestamp:", layer: func(l legacyLayer) legacyLayer {
+			delete(l.annotations, AnnotationRFC3161Timestamp)
+			return l
+		}, opts: func(o *Options) {
+			o.Timestamps = TimestampsSigned
+		}},
+		{name: "certificate expired at signing time", identity: testIdentity, state: sign.StateFailed, cause: "outside certificate validity", at: time.Now().Add(30 * time.Minute)},
+		{name: "certificate not yet valid at signing time", identity: testIdentity, state: sign.StateFailed, at: time.Now().Add(-30 * time.Minute)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := memRepo(t)
 			subject := pushImage(t, repo, "app")
-			pushLegacy(t, repo, subject, keylessLayer(t, vs, tc.identity, testIssuer, cosignPayload("registry.example/app", subject.Digest)))
+			l := keylessLayer(t, vs, tc.identity, testIssuer, cosignPayload("registry.example/app", subject.Digest))
+			if !tc.at.IsZero() {
+				l = keylessLayerAt(t, vs, tc.identity, testIssuer, cosignPayload("registry.example/app", subject.Digest), tc.at)
+			}
+			if tc.layer != nil {
+				l = tc.layer(l)
+			}
+			pushLegacy(t, repo, subject, l)
 			o := Options{TrustedRoot: vs, Identities: []Identity{{Issuer: testIssuer, SubjectAlternativeName: testIdentity}}}
 			if tc.opts != nil {
 				tc.opts(&o)
@@ -270,7 +301,11 @@ func TestLegacyKeylessSignatures(t *testing.T) {
 				assert.True(t, got.Timestamped, "signing time proven by the log or TSA")
 				assert.False(t, got.Timestamp.IsZero())
 				for _, name := range []string{checkTransparencyLog, checkTimestamp, checkCertificate, checkSignature, checkSubject, checkIdentity} {
-					assertCheck(t, got, name, sign.CheckPassed)
+					want := sign.CheckPassed
+					if name == checkTransparencyLog && o.IgnoreTransparencyLogUnsafe {
+						want = sign.CheckSkipped
+					}
+					assertCheck(t, got, name, want)
 				}
 			}
 		})
