@@ -568,3 +568,28 @@ func TestRevocationNonRevokable(t *testing.T) {
 	assert.Equal(t, sign.CheckPassed, c.Result)
 	assert.Contains(t, c.Detail, "non-revokable")
 }
+
+// TestRevocationUnknownPermissive: at level permissive notation accepts a
+// signature whose revocation status is unknown; cssc reports it
+// inconclusive, never verified.
+func TestRevocationUnknownPermissive(t *testing.T) {
+	ctx := context.Background()
+	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{CRLURL: "http://crl.invalid/root.crl"})
+	require.NoError(t, err)
+	leaf, err := ca.Issue(devpki.LeafOptions{})
+	require.NoError(t, err)
+	repo := newMemRepo(t)
+	img := pushImage(t, repo, 1)
+	_, err = newSigner(t, leaf.Key, leaf.Chain, notation.SignerOptions{}).Sign(ctx, repo, img)
+	require.NoError(t, err)
+	v := newVerifier(t, notation.VerifierOptions{TrustPolicy: policy(t, "permissive"), TrustStore: store(t, ca.Certificate), Revocation: notation.RevocationOffline})
+	res, err := v.Verify(ctx, repo, img)
+	require.NoError(t, err)
+	require.Len(t, res.Signatures, 1)
+	s := res.Signatures[0]
+	assert.Equal(t, sign.StateInconclusive, s.State, "cause %q", s.Cause)
+	c := check(s, "revocation")
+	assert.Equal(t, sign.CheckInconclusive, c.Result)
+	assert.False(t, c.Enforced, "permissive only logs revocation")
+	assert.False(t, res.Verified())
+}
