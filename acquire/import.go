@@ -329,6 +329,10 @@ func (im *ORASImporter) limiter(host string) *rate.Limiter {
 // blobs (existing ones skipped, mounts tried); push manifests children
 // first; push artifacts; set tags last. An interrupted import leaves no tag
 // pointing to an incomplete image, and running it again finishes the job.
+//
+// On error, the partial result (requests, bytes moved, what was found) is
+// returned with it. Errors wrap the sentinels of this package and of
+// package registry (ErrNotFound, ErrDigestMismatch, ErrSizeExceeded, ...).
 func (im *ORASImporter) Import(ctx context.Context, src string, dst registry.Repository, opts ImportOptions) (*Imported, error) {
 	loc, err := registry.ParseLocation(src)
 	if err != nil {

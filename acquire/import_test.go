@@ -292,9 +292,21 @@ func TestImportPlatformSubset(t *testing.T) {
 // TestImportFilters checks allow and deny lists (deny wins) over referrers,
 // cosign tags and buildkit attestations.
 func TestImportFilters(t *testing.T) {
+	for _, kind := range []testregistry.Kind{"memory", testregistry.OCINoReferrers} {
+		t.Run(string(kind), func(t *testing.T) { testImportFilters(t, kind) })
+	}
+}
+
+func testImportFilters(t *testing.T, kind testregistry.Kind) {
 	ctx := context.Background()
 	client := registry.NewClient(registry.Options{})
-	srcRepo, err := client.Repository(ctx, "mem:pub/app")
+	prefix := "mem:"
+	if kind != "memory" {
+		reg := testregistry.Start(t, kind)
+		client, prefix = newClient(reg.Host), reg.Host
+	}
+	srcLoc := location(prefix, "pub/app")
+	srcRepo, err := client.Repository(ctx, srcLoc)
 	require.NoError(t, err)
 	f := publish(t, srcRepo, "1.0", 5)
 	cases := []struct {
@@ -324,9 +336,9 @@ func TestImportFilters(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dst, err := client.Repository(ctx, "mem:q/"+c.name)
+			dst, err := client.Repository(ctx, location(prefix, "q/"+c.name))
 			require.NoError(t, err)
-			res, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, "mem:pub/app:1.0", dst,
+			res, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, srcLoc+":1.0", dst,
 				acquire.ImportOptions{Artifacts: c.filter, Platforms: c.platforms})
 			require.NoError(t, err)
 			for _, d := range c.copied {
@@ -341,7 +353,7 @@ func TestImportFilters(t *testing.T) {
 			}
 		})
 	}
-	_, err = acquire.NewImporter(client, acquire.Options{}).Import(ctx, "mem:pub/app:1.0", srcRepo,
+	_, err = acquire.NewImporter(client, acquire.Options{}).Import(ctx, srcLoc+":1.0", srcRepo,
 		acquire.ImportOptions{Artifacts: acquire.ArtifactFilter{Allow: []acquire.ArtifactRule{{ArtifactType: "a*b"}}}})
 	assert.ErrorIs(t, err, acquire.ErrInvalidOptions)
 }

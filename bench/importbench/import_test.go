@@ -23,8 +23,9 @@ import (
 // registry to another with acquire.ORASImporter and, in the same run, with
 // crane copy (if crane is on PATH or in $CRANE): "big" is 1 GiB in four
 // 256 MiB layers, "one" is a single 1 GiB layer. It reports throughput
-// (MB/s) and peak RSS (peak-RSS-MiB: the VmHWM of this process for cssc,
-// the child's max RSS for crane).
+// (MB/s), CPU time per import (cpu-ms/op: user + system, of this process
+// for cssc, of the child for crane) and peak RSS (peak-RSS-MiB: the VmHWM of
+// this process for cssc, the child's max RSS for crane).
 //
 // With CSSC_BENCH_SRC and CSSC_BENCH_DST set (hosts of registries seeded by
 // cmd/benchregistry, as bench/import.sh does) the registries run in their
@@ -47,22 +48,27 @@ func BenchmarkImport(b *testing.B) {
 			b.Run(tool+"/"+image, func(b *testing.B) {
 				b.SetBytes(images[image])
 				var maxRSS int64
+				var cpu time.Duration
 				for i := 0; b.Loop(); i++ {
 					repo := fmt.Sprintf("bench/%s-%s-%d-%d", tool, image, time.Now().UnixNano(), i)
 					switch tool {
 					case "cssc":
+						before := selfCPU()
 						importCSSC(b, src, dst, repo, image)
+						cpu += selfCPU() - before
 						maxRSS = vmHWM()
 					case "crane":
 						if crane == "" {
 							b.Skip("crane not found: set CRANE or put it on PATH")
 						}
-						maxRSS = max(maxRSS, runCrane(b, crane, src+"/bench/app:"+image, dst+"/"+repo+":"+image))
+						rss, c := runCrane(b, crane, src+"/bench/app:"+image, dst+"/"+repo+":"+image)
+						maxRSS, cpu = max(maxRSS, rss), cpu+c
 					default:
 						b.Fatalf("unknown tool %q", tool)
 					}
 				}
 				b.ReportMetric(float64(maxRSS)/(1<<20), "peak-RSS-MiB")
+				b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 			})
 		}
 	}
@@ -92,18 +98,29 @@ func importCSSC(b *testing.B, src, dst, repo, tag string) {
 	}
 }
 
-// runCrane runs crane copy and returns its max RSS in bytes.
-func runCrane(b *testing.B, crane, src, dst string) int64 {
+// runCrane runs crane copy and returns its max RSS in bytes and its CPU
+// time (user + system).
+func runCrane(b *testing.B, crane, src, dst string) (int64, time.Duration) {
 	cmd := exec.Command(crane, "copy", "--insecure", src, dst)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("crane copy: %v\n%s", err, out.String())
 	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss << 10 // KiB on Linux
+		return ru.Maxrss << 10, cpu // KiB on Linux
 	}
-	return 0
+	return 0, cpu
+}
+
+// selfCPU returns the user + system CPU time of this process.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // vmHWM returns the peak resident set size of this process in bytes.
