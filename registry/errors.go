@@ -7,6 +7,7 @@ import (
 
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
@@ -72,6 +73,8 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	case errors.As(err, &resp) && resp.StatusCode == http.StatusNotFound:
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, auth.ErrBasicCredentialNotFound):
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	case errors.Is(err, errdef.ErrNotFound):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.Is(err, content.ErrMismatchedDigest):
