@@ -164,27 +164,42 @@ func (s *Scanner) Close() error {
 	return nil
 }
 
+// do runs fn on a session from the pool. If fn fails because a reused
+// session turned out to be closed (clamd drops idle sessions) and again is
+// true, it runs fn once more on a fresh session.
+func (s *Scanner) do(ctx context.Context, again bool, fn func(c *conn) error) error {
+	for attempt := 0; ; attempt++ {
+		c, err := s.pool.get(ctx)
+		if err != nil {
+			return err
+		}
+		reused := c.reused()
+		err = fn(c)
+		s.pool.put(c, err == nil)
+		if err != nil && again && attempt == 0 && reused && retryable(ctx, err) {
+			s.logger.Debug("clamav: session lost, retrying on a new one", "err", err)
+			continue
+		}
+		return err
+	}
+}
+
 // command sends a simple command on a session and returns the reply.
 func (s *Scanner) command(ctx context.Context, cmd string) (string, error) {
-	c, err := s.pool.get(ctx)
-	if err != nil {
-		return "", err
-	}
-	stop := c.watch(ctx)
-	defer stop()
-	c.c.SetDeadline(time.Now().Add(s.opts.Timeout))
-	ok := false
-	defer func() { s.pool.put(c, ok) }()
-	if err := c.write(ctx, []byte("z"+cmd+"\x00")); err != nil {
-		return "", err
-	}
-	reply, err := c.readReply(ctx, true)
-	if err != nil {
-		return "", err
-	}
-	c.c.SetDeadline(time.Time{})
-	ok = true
-	return reply, nil
+	var reply string
+	err := s.do(ctx, true, func(c *conn) error {
+		stop := c.watch(ctx)
+		defer stop()
+		c.c.SetDeadline(time.Now().Add(s.opts.Timeout))
+		defer c.c.SetDeadline(time.Time{})
+		if err := c.write(ctx, []byte("z"+cmd+"\x00")); err != nil {
+			return err
+		}
+		var err error
+		reply, err = c.readReply(ctx, true)
+		return err
+	})
+	return reply, err
 }
 
 // Ping checks that clamd answers.
@@ -227,13 +242,19 @@ func (s *Scanner) ScanReader(ctx context.Context, r io.Reader) (Result, error) {
 	return s.stream(ctx, r, buf)
 }
 
+// stream sends r to clamd. If r is a *bytes.Reader it can be sent again,
+// and a stream that failed on a lost idle session is retried once.
 func (s *Scanner) stream(ctx context.Context, r io.Reader, buf []byte) (Result, error) {
-	c, err := s.pool.get(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	res, err := c.instream(ctx, r, buf, s.opts.StreamMaxLength, s.opts.Timeout, true)
-	s.pool.put(c, err == nil)
+	var res Result
+	br, again := r.(*bytes.Reader)
+	err := s.do(ctx, again, func(c *conn) error {
+		if again {
+			br.Seek(0, io.SeekStart)
+		}
+		var err error
+		res, err = c.instream(ctx, r, buf, s.opts.StreamMaxLength, s.opts.Timeout, true)
+		return err
+	})
 	if errors.Is(err, errTooLarge) {
 		return Result{}, fmt.Errorf("%w: %w (%d bytes)", scan.ErrScanFailed, errTooLarge, s.opts.StreamMaxLength)
 	}

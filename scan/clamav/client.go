@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,10 +193,23 @@ func (c *conn) write(ctx context.Context, b []byte) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: clamd write: %w", scan.ErrScanFailed, err)
+		return fmt.Errorf("%w: %w: clamd write: %w", scan.ErrScanFailed, errConn, err)
 	}
 	return nil
 }
+
+// errConn marks I/O errors on a connection (as opposed to clamd's replies):
+// on a reused session they may just mean clamd dropped it as idle.
+var errConn = errors.New("connection lost")
+
+// retryable reports whether err is a lost connection that a fresh session
+// may not have (not a timeout, not a reply, not a cancelled context).
+func retryable(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && errors.Is(err, errConn) && !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// reused reports whether the session has answered requests before.
+func (c *conn) reused() bool { return c.next > 1 }
 
 // readReply reads one NUL-terminated reply (capped at maxReply), strips
 // the session id prefix if withID, and returns it.
@@ -210,7 +224,7 @@ func (c *conn) readReply(ctx context.Context, withID bool) (string, error) {
 			if len(b) > 0 {
 				return "", fmt.Errorf("%w: clamd reply %q cut short: %w", scan.ErrScanFailed, b, err)
 			}
-			return "", fmt.Errorf("%w: clamd read: %w", scan.ErrScanFailed, err)
+			return "", fmt.Errorf("%w: %w: clamd read: %w", scan.ErrScanFailed, errConn, err)
 		}
 		if ch == 0 || ch == '\n' {
 			break

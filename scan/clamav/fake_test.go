@@ -29,6 +29,9 @@ type fakeClamd struct {
 	reply   func(data []byte) string
 	version string
 	delay   time.Duration
+	// oneShot makes sessions end after one request, as if clamd had
+	// dropped them as idle.
+	oneShot bool
 }
 
 func startFake(t *testing.T, reply func([]byte) string) *fakeClamd {
@@ -108,7 +111,7 @@ func (f *fakeClamd) serve(c net.Conn) {
 		default:
 			c.Write([]byte("UNKNOWN COMMAND\x00"))
 		}
-		if !session {
+		if !session || (f.oneShot && id > 0) {
 			return
 		}
 	}
@@ -211,4 +214,17 @@ func TestVersionWithoutDatabase(t *testing.T) {
 	fake.version = "nonsense"
 	_, err = s.Version(context.Background())
 	assert.ErrorIs(t, err, scan.ErrScanFailed)
+}
+
+// TestLostSessionRetried: a reused session that clamd closed (IdleTimeout)
+// is replaced transparently for buffered files and commands.
+func TestLostSessionRetried(t *testing.T) {
+	fake := startFake(t, func(data []byte) string { return "stream: OK" })
+	fake.oneShot = true
+	s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 1})
+	r, err := s.Scan(context.Background(), manyFiles(t, 10))
+	require.NoError(t, err)
+	assert.Empty(t, r.Findings)
+	assert.Equal(t, int32(10), fake.streams.Load())
+	assert.GreaterOrEqual(t, fake.accepts.Load(), int32(11), "every request needed a new session")
 }
