@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/acquire"
@@ -529,4 +530,69 @@ func TestNewPipelineFailsClosed(t *testing.T) {
 			assert.ErrorIs(t, err, acquire.ErrInvalidConfig)
 		})
 	}
+}
+
+// panickingRule is a custom policy rule that fails in the worst way.
+type panickingRule struct{}
+
+func (panickingRule) Name() string { return "custom-panics" }
+func (panickingRule) Evaluate(context.Context, *policy.Evidence) policy.RuleResult {
+	panic("rule bug")
+}
+
+func TestPipelinePolicyRuleError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	f := newPipeFixture(t, pipeOptions{noClamd: true})
+	pol, err := policy.Compile(f.cfg.Policy.Document(), policy.WithRule(panickingRule{}))
+	require.NoError(t, err)
+	f.cfg.Policy = pol
+	rec, err := f.pipeline(t).Run(context.Background(), f.location(sample.Clean), acquire.RunOptions{})
+	assert.ErrorIs(t, err, acquire.ErrPolicyDenied)
+	assert.Equal(t, acquire.OutcomeDenied, rec.Outcome, rec.Reason)
+	assert.Contains(t, rec.Reason, "custom-panics")
+	_, gerr := f.golden(t, sample.Clean).Resolve(context.Background(), sample.Tag)
+	assert.ErrorIs(t, gerr, registry.ErrNotFound)
+	assert.Nil(t, rec.Step(acquire.StepSign), "a denied image is not signed")
+}
+
+// TestPipelineTagMoves: a new digest behind a known tag is a new run; the
+// golden tag moves only once the new image passes, and the record keeps the
+// previous golden digest.
+func TestPipelineTagMoves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	ctx := context.Background()
+	f := newPipeFixture(t, pipeOptions{noClamd: true})
+	p := f.pipeline(t)
+	first, err := p.Run(ctx, f.location(sample.Clean), acquire.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, acquire.OutcomePromoted, first.Outcome)
+
+	// Upstream retags: first to a vulnerable image, then to a fixed one.
+	src := f.src.Repository(t, sample.Clean)
+	retag := func(from string) {
+		d, err := f.src.Repository(t, from).Resolve(ctx, sample.Tag)
+		require.NoError(t, err)
+		require.NoError(t, oras.CopyGraph(ctx, f.src.Repository(t, from), src, d, oras.DefaultCopyGraphOptions))
+		require.NoError(t, src.Tag(ctx, d, sample.Tag))
+	}
+	retag(sample.Vulnerable)
+	denied, err := p.Run(ctx, f.location(sample.Clean), acquire.RunOptions{})
+	assert.ErrorIs(t, err, acquire.ErrPolicyDenied)
+	assert.NotEqual(t, first.Digest, denied.Digest, "a new digest behind the tag")
+	cur, err := f.golden(t, sample.Clean).Resolve(ctx, sample.Tag)
+	require.NoError(t, err)
+	assert.Equal(t, first.Digest, cur.Digest, "the golden tag stays on the last approved digest")
+
+	retag(sample.Multi)
+	moved, err := p.Run(ctx, f.location(sample.Clean), acquire.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, acquire.OutcomePromoted, moved.Outcome, moved.Reason)
+	assert.Equal(t, first.Digest, moved.PreviousGoldenDigest, "previous golden digest recorded")
+	cur, err = f.golden(t, sample.Clean).Resolve(ctx, sample.Tag)
+	require.NoError(t, err)
+	assert.Equal(t, moved.Digest, cur.Digest, "the golden tag moved to the approved digest")
 }
