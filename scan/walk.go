@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -237,8 +238,11 @@ type WalkFunc func(ctx context.Context, f *File, r io.Reader) error
 // completes at the end of each layer, so a caller must discard what it
 // learnt from a walk that returned an error.
 //
-// fn is called sequentially from the calling goroutine. Walk honours ctx
-// between entries and while reading.
+// desc must describe an OCI or Docker image manifest (an index is
+// ErrUnsupported: pick the platform first); a descriptor without media type
+// is accepted and the manifest's own is used. fn is called sequentially
+// from the calling goroutine. Walk honours ctx between entries and while
+// reading.
 func Walk(ctx context.Context, fetcher content.Fetcher, desc ocispec.Descriptor, opts WalkOptions, fn WalkFunc) error {
 	opts = opts.withDefaults()
 	if fetcher == nil {
@@ -247,14 +251,32 @@ func Walk(ctx context.Context, fetcher content.Fetcher, desc ocispec.Descriptor,
 	if desc.Size > opts.MaxManifestBytes {
 		return &LimitError{Limit: "MaxManifestBytes", Max: opts.MaxManifestBytes}
 	}
-	if !registry.IsManifest(desc.MediaType) {
+	if desc.MediaType != "" && !registry.IsManifest(desc.MediaType) {
 		return fmt.Errorf("walk %s: %w: want an image manifest, got %q", desc.Digest, registry.ErrUnsupported, desc.MediaType)
 	}
 	raw, err := registry.FetchManifest(ctx, fetcher, desc, opts.MaxManifestBytes)
 	if err != nil {
 		return fmt.Errorf("walk: %w", err)
 	}
-	m, err := registry.ParseManifest(desc.MediaType, raw)
+	mediaType := desc.MediaType
+	if mediaType == "" {
+		// A descriptor without media type: take the manifest's own.
+		var probe struct {
+			MediaType string          `json:"mediaType"`
+			Config    json.RawMessage `json:"config"`
+		}
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			return fmt.Errorf("walk %s: %w: %w", desc.Digest, registry.ErrInvalidManifest, err)
+		}
+		mediaType = probe.MediaType
+		if mediaType == "" && probe.Config != nil {
+			mediaType = ocispec.MediaTypeImageManifest
+		}
+		if !registry.IsManifest(mediaType) {
+			return fmt.Errorf("walk %s: %w: want an image manifest, got %q", desc.Digest, registry.ErrUnsupported, mediaType)
+		}
+	}
+	m, err := registry.ParseManifest(mediaType, raw)
 	if err != nil {
 		return fmt.Errorf("walk %s: %w", desc.Digest, err)
 	}

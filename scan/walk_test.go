@@ -363,6 +363,18 @@ func TestWalkBadInput(t *testing.T) {
 		err = scan.Walk(ctx, repo, idx, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { return nil })
 		assert.ErrorIs(t, err, registry.ErrUnsupported)
 	})
+	t.Run("descriptor without media type", func(t *testing.T) {
+		d := desc
+		d.MediaType = ""
+		got, _, _, err := walkAll(t, repo, d, scan.WalkOptions{})
+		require.NoError(t, err)
+		assert.Contains(t, got, "a")
+		idx, err := testimage.PushIndex(ctx, repo, desc)
+		require.NoError(t, err)
+		idx.MediaType = ""
+		_, _, _, err = walkAll(t, repo, idx, scan.WalkOptions{})
+		assert.ErrorIs(t, err, registry.ErrUnsupported)
+	})
 	t.Run("not a tar", func(t *testing.T) {
 		garbage := testimage.Compress(testimage.Gzip, []byte(strings.Repeat("not a tar archive ", 100)))
 		d := push(t, repo, garbage)
