@@ -319,6 +319,7 @@ func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error 
 		}
 	}
 	g.buf.Reset()
+	g.buf.Grow(int(f.Size) + bytes.MinRead)
 	n, err := g.buf.ReadFrom(io.LimitReader(g.br, f.Size+1))
 	g.br.Reset(nil)
 	if err != nil {
@@ -334,17 +335,22 @@ func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error 
 	return nil
 }
 
+// readCapped reads exactly size bytes (the size the tar header declared)
+// into a buffer allocated once, and fails if r holds more.
 func readCapped(r io.Reader, size int64) ([]byte, error) {
-	data := make([]byte, 0, size)
-	buf := bytes.NewBuffer(data)
-	n, err := buf.ReadFrom(io.LimitReader(r, size+1))
-	if err != nil {
+	data := make([]byte, size)
+	n, err := io.ReadFull(r, data)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return data[:n], nil // a hard link's empty reader, or a short file
+	case err != nil:
 		return nil, err
 	}
-	if n > size {
+	var one [1]byte
+	if m, _ := r.Read(one[:]); m > 0 {
 		return nil, fmt.Errorf("sbom/scalibr: more content than the declared %d bytes", size)
 	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
 func onlyGoBinary(exs []filesystem.Extractor) bool {
