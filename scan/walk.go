@@ -494,6 +494,9 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 		if hdr.Size > w.opts.MaxFileSize {
 			return nil, &LimitError{Limit: "MaxFileSize", Max: w.opts.MaxFileSize, Layer: desc.Digest, Path: truncate(hdr.Name, 256)}
 		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue // PAX global header: metadata, not a file
+		}
 		p, unsafe := cleanPath(hdr.Name)
 		if p == "" {
 			continue // the root directory itself
@@ -555,8 +558,6 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 
 		prev, dup := w.seen[p]
 		switch hdr.Typeflag {
-		case tar.TypeXGlobalHeader:
-			continue // PAX global header: metadata, not a file
 		case tar.TypeDir:
 			if dup && prev.layer == i && prev.dir {
 				continue // repeated directory entry: harmless
