@@ -75,6 +75,9 @@ const (
 	FormatNotationJWS = "notation-jws"
 	// FormatNotationCOSE is a Notary Project signature in a COSE envelope.
 	FormatNotationCOSE = "notation-cose"
+	// FormatNotation is a Notary Project signature manifest whose envelope
+	// could not be read or has an unknown media type.
+	FormatNotation = "notation"
 	// FormatCosign is a legacy cosign signature (the sha256-<hex>.sig tag).
 	FormatCosign = "cosign"
 	// FormatSigstoreBundle is a sigstore bundle stored as a referrer.

@@ -312,9 +312,10 @@ func (v *Verifier) list(ctx context.Context, repo registry.Repository, subject o
 // non-nil *sign.Signature result is the final (failed or inconclusive)
 // outcome.
 func (v *Verifier) fetchEnvelope(ctx context.Context, repo registry.Repository, subject, d ocispec.Descriptor) ([]byte, ocispec.Descriptor, *sign.Signature) {
+	envelopeType := ""
 	fail := func(state sign.State, check, format string, args ...any) *sign.Signature {
 		msg := fmt.Sprintf(format, args...)
-		return &sign.Signature{Format: formatOf(""), Digest: d.Digest, State: state, Cause: check + ": " + msg,
+		return &sign.Signature{Format: formatOf(envelopeType), Digest: d.Digest, State: state, Cause: check + ": " + msg,
 			Checks: []sign.Check{{Name: check, Result: checkResult(state), Enforced: true, Detail: msg}}}
 	}
 	if !registry.IsManifest(d.MediaType) || registry.IsIndex(d.MediaType) {
@@ -338,6 +339,7 @@ func (v *Verifier) fetchEnvelope(ctx context.Context, repo registry.Repository, 
 		return nil, ocispec.Descriptor{}, fail(sign.StateFailed, "envelope", "signature manifest has %d layers, want exactly 1", len(m.Layers))
 	}
 	layer := m.Layers[0]
+	envelopeType = layer.MediaType
 	if layer.MediaType != EnvelopeJWS && layer.MediaType != EnvelopeCOSE {
 		return nil, ocispec.Descriptor{}, fail(sign.StateFailed, "envelope", "unsupported signature envelope media type %q", layer.MediaType)
 	}
@@ -567,10 +569,13 @@ func firstCheck(checks []sign.Check, r sign.CheckResult) *sign.Check {
 }
 
 func formatOf(envelopeMediaType string) string {
-	if envelopeMediaType == EnvelopeCOSE {
+	switch envelopeMediaType {
+	case EnvelopeCOSE:
 		return sign.FormatNotationCOSE
+	case EnvelopeJWS:
+		return sign.FormatNotationJWS
 	}
-	return sign.FormatNotationJWS
+	return sign.FormatNotation
 }
 
 func checkResult(s sign.State) sign.CheckResult {
