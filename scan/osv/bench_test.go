@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -152,9 +153,38 @@ const (
 	benchPackages = 10_000
 )
 
+// benchDB is the generated database shared by the benchmarks of one test
+// binary run (generating it takes longer than most benchmarks).
+var benchDB struct {
+	once  sync.Once
+	dir   string
+	names map[string]int
+}
+
+func benchDir(b *testing.B) (string, map[string]int) {
+	b.Helper()
+	benchDB.once.Do(func() {
+		dir, err := os.MkdirTemp("", "osv-bench-")
+		require.NoError(b, err)
+		benchDB.dir = dir
+		benchDB.names = generateDB(b, dir, benchRecords)
+	})
+	if benchDB.dir == "" {
+		b.Fatal("benchmark database generation failed")
+	}
+	return benchDB.dir, benchDB.names
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDB.dir != "" {
+		os.RemoveAll(benchDB.dir)
+	}
+	os.Exit(code)
+}
+
 func BenchmarkLoad(b *testing.B) {
-	dir := b.TempDir()
-	generateDB(b, dir, benchRecords)
+	dir, _ := benchDir(b)
 	var db *osv.DB
 	var m cpuMeter
 	for b.Loop() {
@@ -192,8 +222,7 @@ func reportHeap(b *testing.B, db **osv.DB) {
 // database of 100,000 records: the first match parses the range events of
 // every record it touches.
 func BenchmarkMatchCold(b *testing.B) {
-	dir := b.TempDir()
-	names := generateDB(b, dir, benchRecords)
+	dir, names := benchDir(b)
 	pkgs := generatePackages(benchPackages, names)
 	findings := 0
 	var m cpuMeter
@@ -220,8 +249,7 @@ func BenchmarkMatchCold(b *testing.B) {
 // BenchmarkMatchWarm matches 10,000 packages against a database of 100,000
 // records that has already served a match (a rescan).
 func BenchmarkMatchWarm(b *testing.B) {
-	dir := b.TempDir()
-	names := generateDB(b, dir, benchRecords)
+	dir, names := benchDir(b)
 	pkgs := generatePackages(benchPackages, names)
 	db, err := osv.Load(context.Background(), dir, osv.Options{})
 	if err != nil {

@@ -116,6 +116,8 @@ type DB struct {
 	warnMu  sync.Mutex
 	warned  int
 	maxWarn int
+	// versions caches the versions parsed from range events.
+	versions versionCache
 }
 
 // key is an index key: the ecosystem exactly as the record spells it
@@ -153,11 +155,12 @@ type entry struct {
 	err      error // first compile error; the ranges concerned are dropped
 }
 
-// compile parses the entry's range events once, on first use.
-func (e *entry) compile() {
+// compile parses the entry's range events once, on first use, through
+// cache (which may be nil).
+func (e *entry) compile(cache *versionCache) {
 	e.once.Do(func() {
 		for _, r := range e.ranges {
-			c, err := compileRange(e.base, r)
+			c, err := compileRange(e.base, r, cache)
 			if err != nil {
 				if e.err == nil {
 					e.err = err

@@ -34,7 +34,7 @@ func FuzzParseRecord(f *testing.F) {
 		for _, e := range o.v.entries {
 			for _, v := range versions {
 				q := query{eco: e.eco, base: e.base, name: e.name, version: canonicalVersion(e.base, e.name, v)}
-				affected, fixed, _ := e.match(&q)
+				affected, fixed, _ := e.match(&q, nil)
 				if !affected && fixed != "" {
 					t.Fatalf("fixed %q for an unaffected version", fixed)
 				}
@@ -84,7 +84,7 @@ func FuzzRange(f *testing.F) {
 			}
 			r.events = append(r.events, rawEvent{kind, canonicalVersion(base, "m", v)})
 		}
-		c, err := compileRange(base, r)
+		c, err := compileRange(base, r, nil)
 		if err != nil {
 			return
 		}

@@ -169,7 +169,7 @@ func TestRangeEvaluation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := compileRange(tt.base, rawRange{semver: tt.semver, events: tt.events})
+			r, err := compileRange(tt.base, rawRange{semver: tt.semver, events: tt.events}, &versionCache{})
 			require.NoError(t, err)
 			for _, c := range tt.checks {
 				v, err := parseVersion(tt.base, c.version, tt.semver)

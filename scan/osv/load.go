@@ -2,8 +2,8 @@ package osv
 
 import (
 	"archive/zip"
-	"context"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"

@@ -326,7 +326,7 @@ func (db *DB) matchPackage(p *sbom.Package, out []hit) (pkgID, []hit) {
 	warned := false
 	for _, es := range slots {
 		for _, e := range es {
-			affected, fixed, err := e.match(&q)
+			affected, fixed, err := e.match(&q, &db.versions)
 			if err != nil && !warned {
 				warned = true
 				db.warnMatch("osv: cannot compare versions", "package", p.Name, "version", q.version,
@@ -356,8 +356,8 @@ func (db *DB) matchPackage(p *sbom.Package, out []hit) (pkgID, []hit) {
 // match evaluates the entry for a package. err reports a version that
 // could not be parsed or compared (the ranges concerned count as not
 // matching).
-func (e *entry) match(q *query) (affected bool, fixed string, err error) {
-	e.compile()
+func (e *entry) match(q *query, cache *versionCache) (affected bool, fixed string, err error) {
+	e.compile(cache)
 	err = e.err
 	_, listed := e.versSet[q.version]
 	unfixed := false

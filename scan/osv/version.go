@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/osv-scalibr/semantic"
 )
@@ -190,15 +191,59 @@ type compiledRange struct {
 	limits []event
 }
 
-// compileRange parses and sorts the events of r.
-func compileRange(base string, r rawRange) (compiledRange, error) {
+// versionCache shares parsed versions between the records of a database:
+// the same fixed version often closes many advisories of one package.
+// semantic.Version values are immutable, so sharing them is safe. A nil
+// *versionCache parses every time.
+type versionCache struct {
+	mu sync.Mutex
+	m  map[versionKey]semantic.Version
+}
+
+type versionKey struct {
+	base   string // "" for SEMVER
+	semver bool
+	v      string
+}
+
+// parse is parseVersion through the cache.
+func (c *versionCache) parse(base, v string, semver bool) (semantic.Version, error) {
+	if c == nil {
+		return parseVersion(base, v, semver)
+	}
+	k := versionKey{base: base, semver: semver, v: v}
+	if semver {
+		k.base = ""
+	}
+	c.mu.Lock()
+	ver, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return ver, nil
+	}
+	ver, err := parseVersion(base, v, semver)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[versionKey]semantic.Version)
+	}
+	c.m[k] = ver
+	c.mu.Unlock()
+	return ver, nil
+}
+
+// compileRange parses and sorts the events of r, parsing through cache
+// (which may be nil).
+func compileRange(base string, r rawRange, cache *versionCache) (compiledRange, error) {
 	out := compiledRange{semver: r.semver}
 	for _, e := range r.events {
 		ev := event{kind: e.kind, raw: e.v}
 		if e.kind == evIntroduced && e.v == "0" {
 			ev.zero = true
 		} else {
-			v, err := parseVersion(base, e.v, r.semver)
+			v, err := cache.parse(base, e.v, r.semver)
 			if err != nil {
 				return compiledRange{}, err
 			}
