@@ -104,6 +104,9 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 	if db == nil {
 		return nil, fmt.Errorf("osv: %w: no database", scan.ErrScanFailed)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	workers := min(runtime.GOMAXPROCS(0), 1+len(pkgs)/256)
 	chunk := (len(pkgs) + workers - 1) / max(workers, 1)
 	results := make([][]pkgResult, workers)
@@ -120,7 +123,7 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 			defer wg.Done()
 			var hits []hit
 			for i := lo; i < hi; i++ {
-				if i%64 == 0 {
+				if (i-lo)%64 == 0 {
 					if err := ctx.Err(); err != nil {
 						errOnce.Do(func() { ctxErr = err })
 						return
