@@ -1,6 +1,10 @@
 package clamdtest
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+)
 
 // ErrNotInstalled is returned by Launch when clamd is not installed.
 var ErrNotInstalled = errors.New("clamd is not installed (Debian: apt-get install clamav-daemon)")
@@ -12,6 +16,9 @@ func Launch(dir string, opts Options) (*Server, error) {
 	bin := Binary()
 	if bin == "" {
 		return nil, ErrNotInstalled
+	}
+	if !opts.TCP && len(filepath.Join(dir, "clamd.sock")) > 100 {
+		return nil, fmt.Errorf("clamdtest: directory %q too long for a unix socket", dir)
 	}
 	return start(bin, dir, opts)
 }
