@@ -17,6 +17,12 @@
 // scan too, unless Options.Oversize says to report it as a finding or,
 // explicitly unsafe, to skip it.
 //
+// clamd has limits of its own (MaxScanSize, MaxFileSize, MaxRecursion,
+// MaxFiles for content inside archives) past which it stops looking and
+// still answers OK. Run clamd with "AlertExceedsMax yes" so that hitting
+// one of them is reported as a Heuristics.Limits.Exceeded detection rather
+// than a silent pass; this package cannot see those settings.
+//
 // Package clamav/clamdtest starts a real clamd with a tiny test database for
 // tests and benchmarks.
 package clamav
