@@ -1,11 +1,17 @@
 package osv
 
 import (
+	"archive/zip"
+	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/cssc-go/cssc/sbom"
 )
 
 // FuzzParseRecord feeds arbitrary bytes through the record parser and the
@@ -131,6 +137,40 @@ func FuzzCVSS(f *testing.F) {
 			if d := math.Abs(s*10 - math.Round(s*10)); d > 1e-6 {
 				t.Fatalf("score %v has more than one decimal for %q", s, vector)
 			}
+		}
+	})
+}
+
+// FuzzLoadZip loads arbitrary bytes as an osv.dev all.zip: the load either
+// fails (a corrupt archive) or gives a database that can be matched;
+// never a panic.
+func FuzzLoadZip(f *testing.F) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, p := range []string{"testdata/db/Go/GO-2024-2687.json", "testdata/bad/malformed.json", "testdata/db/Debian/DSA-5764-1.json"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		w, _ := zw.Create(filepath.Base(p))
+		w.Write(data)
+	}
+	zw.Close()
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:buf.Len()/2])
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	pkgs := []sbom.Package{
+		{Name: "stdlib", Version: "go1.22.1", Ecosystem: "Go"},
+		{Name: "libssl3", SourceName: "openssl", Version: "3.0.11-1~deb12u2", Ecosystem: "Debian:12"},
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsys := fstest.MapFS{"Go/all.zip": {Data: data}}
+		db, err := LoadFS(context.Background(), fsys, Options{MaxRecordSize: 1 << 16, MaxRecords: 1000, Workers: 2})
+		if err != nil {
+			return
+		}
+		if _, err := db.Match(context.Background(), pkgs); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
