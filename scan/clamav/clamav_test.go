@@ -224,3 +224,15 @@ func TestUnreachable(t *testing.T) {
 	_, err = s.Scan(context.Background(), nil)
 	assert.ErrorIs(t, err, scan.ErrNoImage)
 }
+
+// TestClamdLimitsNotSilent: with AlertExceedsMax, clamd's own limits
+// become detections, so an unscanned file never reads as clean.
+func TestClamdLimitsNotSilent(t *testing.T) {
+	srv := clamdtest.Start(t, clamdtest.Options{Extra: []string{"AlertExceedsMax yes", "MaxFileSize 1K", "MaxScanSize 1K"}})
+	s := newScanner(t, clamav.Options{Address: srv.Address})
+	r, err := s.Scan(context.Background(), pushImage(t, testimage.Layer(file("big.txt", []byte(strings.Repeat("x", 4096))))))
+	require.NoError(t, err, "clamd log:\n%s", srv.Log())
+	require.Len(t, r.Findings, 1)
+	assert.True(t, strings.HasPrefix(r.Findings[0].ID, "Heuristics.Limits.Exceeded"), "finding %q", r.Findings[0].ID)
+	assert.Equal(t, "big.txt", r.Findings[0].Path)
+}
