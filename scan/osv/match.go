@@ -72,7 +72,8 @@ func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, erro
 // For each package the ecosystem is Package.Ecosystem, or, if empty or
 // without a release ("Debian"), derived from Package.PURL (distro
 // qualifier: "distro=bookworm" or "debian-12" gives "Debian:12",
-// "3.20.3" gives "Alpine:v3.20"). Debian, Ubuntu and Alpine-family
+// "3.20.3" gives "Alpine:v3.20"; Ubuntu "22.04" also matches OSV's
+// "Ubuntu:22.04:LTS"). Debian, Ubuntu and Alpine-family
 // records are keyed by source package: the name looked up is
 // Package.SourceName, else the purl's "source", "origin" or "upstream"
 // qualifier, else Package.Name; the version compared is
@@ -322,9 +323,13 @@ func (db *DB) matchPackage(p *sbom.Package, out []hit) (pkgID, []hit) {
 	if !ok {
 		return pkgID{}, out
 	}
-	slots := [2][]*entry{db.index[key{q.eco, q.name}]}
+	slots := [3][]*entry{db.index[key{q.eco, q.name}]}
 	if b := q.base; b != q.eco {
 		slots[1] = db.index[key{b, q.name}]
+		// Ubuntu's long-term releases are "Ubuntu:22.04:LTS" in OSV.
+		if b == "Ubuntu" && strings.Count(q.eco, ":") == 1 {
+			slots[2] = db.index[key{q.eco + ":LTS", q.name}]
+		}
 	}
 	warned := false
 	for _, es := range slots {

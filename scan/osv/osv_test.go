@@ -174,6 +174,9 @@ func TestMatch(t *testing.T) {
 		{"maven fixed backport line",
 			sbom.Package{Name: "org.apache.logging.log4j:log4j-core", Version: "2.12.2", Ecosystem: "Maven"},
 			[]got{}},
+		{"ubuntu release matches the LTS ecosystem, by source name",
+			sbom.Package{Name: "libexpat1", Version: "2.4.7-1ubuntu0.2", PURL: "pkg:deb/ubuntu/libexpat1@2.4.7-1ubuntu0.2?arch=amd64&distro=ubuntu-22.04&source=expat"},
+			[]got{{"UBUNTU-CVE-2024-45490", "2.4.7-1ubuntu0.4", med}}},
 		{"unknown ecosystem is skipped",
 			sbom.Package{Name: "bar", Version: "0.1", Ecosystem: "FooOS:1"},
 			[]got{}},
@@ -245,12 +248,12 @@ func TestLoadStatsAndVersion(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	db := loadTestDB(t, osv.Options{Logger: logger})
 	s := db.Stats()
-	assert.Equal(t, 16, s.Files)
-	assert.Equal(t, 16, s.Inputs)
-	assert.Equal(t, 15, s.Records)
+	assert.Equal(t, 17, s.Files)
+	assert.Equal(t, 17, s.Inputs)
+	assert.Equal(t, 16, s.Records)
 	assert.Equal(t, 1, s.Withdrawn)
 	assert.Zero(t, s.Malformed)
-	assert.Equal(t, 15, db.Len())
+	assert.Equal(t, 16, db.Len())
 	assert.Equal(t, time.Date(2024, 11, 2, 5, 21, 9, 0, time.UTC), db.Modified())
 	assert.Regexp(t, `^2024-11-02T05:21:09Z/sha256:[0-9a-f]{64}$`, db.Version())
 	assert.True(t, strings.HasSuffix(db.Version(), db.Digest()))
@@ -305,7 +308,7 @@ func TestLoadOversized(t *testing.T) {
 	db, err := osv.Load(context.Background(), "testdata/db", osv.Options{MaxRecordSize: 700})
 	require.NoError(t, err)
 	assert.Positive(t, db.Stats().Oversized)
-	assert.Less(t, db.Len(), 15)
+	assert.Less(t, db.Len(), 16)
 
 	_, err = osv.Load(context.Background(), "testdata/db", osv.Options{MaxRecords: 3})
 	require.ErrorIs(t, err, osv.ErrLimitExceeded)
@@ -318,7 +321,7 @@ func TestLoadEcosystemFilter(t *testing.T) {
 	require.NoError(t, err)
 	s := db.Stats()
 	assert.Equal(t, 8, s.Records, "6 Debian + 2 Go records, minus the withdrawn one") // DSA-5764-1, DLA-3942-1, 3 DEBIAN-CVE, DSA-5610-1 + 2 GO
-	assert.Equal(t, 7, s.Filtered)
+	assert.Equal(t, 8, s.Filtered)
 }
 
 // writeZip writes an osv.dev-style all.zip with the given entries.
@@ -379,7 +382,7 @@ func TestLoadZip(t *testing.T) {
 	writeZip(t, filepath.Join(dir, "Debian", "all.zip"), entries)
 	db, err := osv.Load(context.Background(), dir, osv.Options{})
 	require.NoError(t, err)
-	assert.Equal(t, 15, db.Len())
+	assert.Equal(t, 16, db.Len())
 	assert.Equal(t, 8, db.Stats().Duplicates)
 }
 

@@ -81,12 +81,9 @@ type eventJSON struct {
 func parseRecord(data []byte) (*record, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 BOM
 	var r record
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&r); err != nil {
+	// Unmarshal rejects trailing data after the record.
+	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the record", errMalformed)
 	}
 	if err := r.check(); err != nil {
 		return nil, err
