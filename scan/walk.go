@@ -42,6 +42,9 @@ const (
 	DefaultMaxPathLength = 4096
 	// DefaultMaxManifestBytes caps the size of the image manifest: 4 MiB.
 	DefaultMaxManifestBytes int64 = 4 << 20
+	// MaxHeaderSize caps the PAX extended headers and GNU long names of one
+	// tar entry: 1 MiB (archive/tar's own cap; not configurable).
+	MaxHeaderSize = 1 << 20
 )
 
 // Errors of Walk, for errors.Is.
@@ -78,7 +81,7 @@ var (
 // exceeded. It matches ErrLimitExceeded with errors.Is.
 type LimitError struct {
 	// Limit names the cap: "MaxTotalBytes", "MaxFileSize", "MaxFiles",
-	// "MaxLayers", "MaxPathLength" or "MaxManifestBytes".
+	// "MaxLayers", "MaxPathLength", "MaxManifestBytes" or "MaxHeaderSize".
 	Limit string
 	// Max is the value of the cap.
 	Max int64
@@ -169,7 +172,7 @@ type WalkOptions struct {
 	MaxLayers int
 	// MaxPathLength caps the length of an entry's path and link target.
 	// <= 0 means DefaultMaxPathLength (4096). PAX extended headers are
-	// additionally capped at 1 MiB by archive/tar.
+	// additionally capped at MaxHeaderSize (1 MiB).
 	MaxPathLength int
 	// MaxManifestBytes caps the size of the image manifest. <= 0 means
 	// DefaultMaxManifestBytes (4 MiB).
@@ -479,6 +482,9 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 			}
 			if vr.err != nil {
 				return nil, vr.err
+			}
+			if errors.Is(err, tar.ErrFieldTooLong) {
+				return nil, &LimitError{Limit: "MaxHeaderSize", Max: MaxHeaderSize, Layer: desc.Digest}
 			}
 			return nil, fmt.Errorf("layer %s: %w: %w", desc.Digest, ErrInvalidLayer, err)
 		}

@@ -288,6 +288,26 @@ func TestWalkLimits(t *testing.T) {
 			assert.Equal(t, c.limit, le.Limit)
 		})
 	}
+	t.Run("huge PAX header", func(t *testing.T) {
+		rec := " comment=" + strings.Repeat("h", 2<<20) + "\n"
+		rec = fmt.Sprint(len(rec)+7) + rec // 7 digits of length
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "PaxHeaders/f", Typeflag: tar.TypeReg, Size: int64(len(rec)), Mode: 0o644, Format: tar.FormatUSTAR}))
+		_, err := tw.Write([]byte(rec))
+		require.NoError(t, err)
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "f", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644, Format: tar.FormatUSTAR}))
+		tw.Write([]byte("x"))
+		require.NoError(t, tw.Close())
+		raw := buf.Bytes()
+		setTypeflag(raw[:512], tar.TypeXHeader)
+		desc := push(t, repo, testimage.Compress(testimage.Gzip, raw))
+		_, _, _, err = walkAll(t, repo, desc, scan.WalkOptions{})
+		assert.ErrorIs(t, err, scan.ErrLimitExceeded)
+		var le *scan.LimitError
+		require.ErrorAs(t, err, &le)
+		assert.Equal(t, "MaxHeaderSize", le.Limit)
+	})
 	t.Run("just under the caps", func(t *testing.T) {
 		desc := push(t, repo, many)
 		_, _, _, err := walkAll(t, repo, desc, scan.WalkOptions{MaxFiles: 4, MaxFileSize: 1})
@@ -478,17 +498,22 @@ func paxSparseTar(t *testing.T, name string, realSize int64) []byte {
 	require.NoError(t, err)
 	require.NoError(t, tw.Close())
 	b := buf.Bytes()
-	// Turn the first entry into a PAX extended header and fix its checksum.
-	b[156] = tar.TypeXHeader
+	setTypeflag(b[:512], tar.TypeXHeader) // the first entry is the PAX header
+	return b
+}
+
+// setTypeflag rewrites the type flag of a ustar header block and fixes its
+// checksum (archive/tar will not write PAX headers by hand).
+func setTypeflag(h []byte, flag byte) {
+	h[156] = flag
 	for i := 148; i < 156; i++ {
-		b[i] = ' '
+		h[i] = ' '
 	}
 	sum := 0
-	for _, c := range b[:512] {
+	for _, c := range h[:512] {
 		sum += int(c)
 	}
-	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
-	return b
+	copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
 }
 
 func TestWalkSparseBomb(t *testing.T) {
