@@ -91,6 +91,7 @@ type LimitError struct {
 	Path string
 }
 
+// Error describes the cap, the layer and the entry.
 func (e *LimitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s %d", ErrLimitExceeded, e.Limit, e.Max)

@@ -275,6 +275,7 @@ type ScanError struct {
 	Err error
 }
 
+// Error describes the failure, the file and the detections made before it.
 func (e *ScanError) Error() string {
 	s := "clamav: scan failed"
 	if e.Path != "" {
