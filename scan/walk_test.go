@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -529,4 +530,22 @@ func TestWalkSparseBomb(t *testing.T) {
 
 	_, _, _, err = walkAll(t, repo, desc, scan.WalkOptions{MaxTotalBytes: 1 << 20})
 	assert.ErrorIs(t, err, scan.ErrLimitExceeded, "sparse expansion counts against MaxTotalBytes")
+}
+
+// TestWalkDockerMediaTypes walks a Docker v2 schema 2 manifest with Docker
+// layer media types, as pulled from Docker Hub.
+func TestWalkDockerMediaTypes(t *testing.T) {
+	m := mapFetcher{}
+	l0 := m.add("application/vnd.docker.image.rootfs.diff.tar.gzip", gz(rawTar(t, entry("bin/sh", "sh"), entry("etc/issue", "Debian"))))
+	l1 := m.add("application/vnd.docker.image.rootfs.diff.tar", rawTar(t, entry(".wh.etc", ""), entry("app", "a")))
+	cfg := m.add("application/vnd.docker.container.image.v1+json", []byte("{}"))
+	raw, err := json.Marshal(map[string]any{
+		"schemaVersion": 2, "mediaType": registry.MediaTypeDockerManifest,
+		"config": cfg, "layers": []ocispec.Descriptor{l0, l1},
+	})
+	require.NoError(t, err)
+	desc := m.add(registry.MediaTypeDockerManifest, raw)
+	got, _, _, err := walkAll(t, m, desc, scan.WalkOptions{})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"bin/sh", "app"}, slices.Collect(maps.Keys(got)))
 }

@@ -101,7 +101,8 @@ func TestScanDetections(t *testing.T) {
 
 func TestScanClean(t *testing.T) {
 	srv := clamdtest.Start(t, clamdtest.Options{})
-	s := newScanner(t, clamav.Options{Address: srv.Address})
+	// A bare socket path works as well as unix://.
+	s := newScanner(t, clamav.Options{Address: strings.TrimPrefix(srv.Address, "unix://")})
 	img := pushImage(t, testimage.Layer(file("etc/hostname", []byte("clean\n")), file("bin/sh", testimage.Random(3, 200<<10))))
 	r, err := s.Scan(context.Background(), img)
 	require.NoError(t, err)
