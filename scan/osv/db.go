@@ -13,12 +13,12 @@ import (
 // Defaults for the zero values of [Options].
 const (
 	// DefaultMaxRecordSize is the default cap, in bytes, on one OSV record
-	// (one JSON file or one zip entry): 4 MiB. The largest real records
-	// (Linux kernel advisories listing thousands of versions) are under
-	// 2 MiB.
+	// (one JSON file or one zip entry): 4 MiB. Typical records are a few
+	// KiB; the largest (advisories listing thousands of versions) are a few
+	// hundred KiB.
 	DefaultMaxRecordSize = 4 << 20
 	// DefaultMaxRecords is the default cap on the number of records read:
-	// 4,000,000 (all of osv.dev is about 600,000 today).
+	// 4,000,000, several times all of osv.dev.
 	DefaultMaxRecords = 4_000_000
 	// DefaultMaxTotalSize is the default cap, in bytes, on the total
 	// uncompressed size of everything read: 32 GiB.
@@ -180,11 +180,12 @@ func (e *entry) compile(cache *versionCache) {
 }
 
 // Version identifies the content of the database:
-// "<newest modified, RFC 3339>/sha256:<hex>", where the hash covers the
-// path and bytes of every record document read (JSON files and zip
-// entries, in a fixed order), so that two loads of the same inputs give the
-// same version and any change to them gives another. An empty database is
-// "empty/sha256:<hex>".
+// "<newest modified, RFC 3339>/sha256:<hex>". The hash covers, in the fixed
+// order Load reads them (lexical paths, then archive order), the path, size
+// and SHA-256 of every record document read (JSON files and zip entries,
+// skipped ones included), so two loads of the same inputs give the same
+// version whatever the zip compression, and any change to a record gives
+// another. An empty database is "empty/sha256:<hex>".
 func (db *DB) Version() string { return db.version }
 
 // Digest returns the content hash part of Version ("sha256:<hex>").
