@@ -7,8 +7,10 @@
 // [Generate] walks the merged filesystem of a platform image manifest with
 // [scan.Walk] (layers streamed, whiteouts applied, everything capped) and
 // offers every regular file to the extractors. Those that need only the file
-// (Go binaries, Java archives, npm package.json, Python METADATA) run at
-// once on an in-memory copy of that one file, released right after. Those
+// (Go binaries, Java archives, npm package.json, Python METADATA) run on an
+// in-memory copy of that one file, released right after, on one worker
+// goroutine that overlaps with the walk (at most 64 MiB, or one larger file,
+// queued at a time). Those
 // that also read other files through scalibr's FS (dpkg and apk read
 // /etc/os-release) are deferred: their files, and os-release, are kept in a
 // small in-memory filesystem and extracted when the walk has finished and

@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/osv-scalibr/extractor"
@@ -26,6 +27,7 @@ import (
 	dpkgmeta "github.com/google/osv-scalibr/extractor/filesystem/os/dpkg/metadata"
 	opencontainers "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/semaphore"
 	"oras.land/oras-go/v2/content"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -65,9 +67,11 @@ type Options struct {
 	// Extractors replaces the default extractor set ([DefaultExtractors]).
 	// Nil means the default set. Extractors whose name starts with "os/" are
 	// deferred to the end of the walk and given the in-memory FS; the others
-	// run as soon as their file is read. The extractors must be safe for
-	// concurrent use if the same Options serve concurrent Generate calls
-	// (osv-scalibr's built-in ones are).
+	// run on a worker goroutine as soon as their file is read, concurrently
+	// with the walk, and see an empty FS in ScanInput.FS (only ScanInput.Reader
+	// holds content). The extractors must be safe for concurrent use if the
+	// same Options serve concurrent Generate calls (osv-scalibr's built-in
+	// ones are).
 	Extractors []filesystem.Extractor
 	// MaxFileSize caps the size of one file handed to an extractor; larger
 	// required files are skipped with a warning. <= 0 means
@@ -83,7 +87,9 @@ type Options struct {
 	Walk scan.WalkOptions
 	// OnWarning, if not nil, is called for each file an extractor could not
 	// read (malformed database, oversized file). Such files are skipped;
-	// Generate still succeeds. Nil means warnings are only logged.
+	// Generate still succeeds. Calls come from the walking goroutine or the
+	// extraction worker, never two at once. Nil means warnings are only
+	// logged.
 	OnWarning func(Warning)
 	// Logger receives debug and warning messages. Nil means silent.
 	// (osv-scalibr's extractors log through osv-scalibr's own package-level
@@ -141,6 +147,7 @@ func Generate(ctx context.Context, fetcher content.Fetcher, manifest ocispec.Des
 	if wopts.Logger == nil {
 		wopts.Logger = opts.Logger
 	}
+	defer g.stop()
 	if err := scan.Walk(ctx, fetcher, manifest, wopts, g.visit); err != nil {
 		return nil, fmt.Errorf("sbom/scalibr: walk %s: %w", manifest.Digest, err)
 	}
@@ -161,9 +168,9 @@ type generator struct {
 	maxBuf   int64
 	buffered int64
 	mem      *memFS
+	emptyFS  *memFS // what inline extractors see: they run concurrently with the walk
 	pending  []pendingFile
 	found    []found
-	buf      bytes.Buffer // reused for inline extraction
 	br       *bufio.Reader
 	// dpkgLayers maps a dpkg package name to the layer holding its
 	// var/lib/dpkg/info/NAME[:ARCH].list file: the layer that installed (or
@@ -172,7 +179,106 @@ type generator struct {
 	// dpkgLicenses maps a dpkg package name to the licences of its
 	// usr/share/doc/NAME/copyright file.
 	dpkgLicenses map[string][]string
+
+	// The extraction pipeline: visit (the walking goroutine) reads a file's
+	// content and queues it; one worker goroutine runs the inline
+	// extractors, so that reading, decompressing and verifying layers
+	// overlaps with extraction. inFlight bounds the bytes queued or being
+	// extracted; free recycles buffers.
+	jobs     chan job
+	done     chan struct{}
+	inFlight *semaphore.Weighted
+	limit    int64
+	free     chan []byte
+	freeBig  chan []byte
+	warnMu   sync.Mutex
 }
+
+// job is one file for the inline extractors.
+type job struct {
+	exs    []filesystem.Extractor
+	file   scan.File
+	layer  string
+	data   []byte
+	weight int64 // bytes held against inFlight; 0 if not counted
+	pooled bool  // data came from (and goes back to) free
+}
+
+// maxInFlight is the default budget of bytes queued for the worker; a
+// single larger file is still allowed (alone).
+const maxInFlight = 64 << 20
+
+// start launches the worker (once).
+func (g *generator) start(ctx context.Context) {
+	if g.jobs != nil {
+		return
+	}
+	g.jobs = make(chan job, 16)
+	g.done = make(chan struct{})
+	go func() {
+		defer close(g.done)
+		for j := range g.jobs {
+			g.extract(ctx, g.emptyFS, j.exs, &j.file, j.layer, j.data)
+			if j.pooled {
+				g.recycle(j.data)
+			}
+			if j.weight > 0 {
+				g.inFlight.Release(j.weight)
+			}
+		}
+	}()
+}
+
+// stop waits for the worker to finish the queued files (idempotent).
+func (g *generator) stop() {
+	if g.jobs == nil {
+		return
+	}
+	close(g.jobs)
+	<-g.done
+	g.jobs = nil
+}
+
+// buffer returns a buffer of length n, recycled when a free one is big
+// enough. Small buffers (<= 1 MiB) and large ones (<= 64 MiB, at most two
+// kept) are recycled separately; bigger ones are left to the GC.
+func (g *generator) buffer(n int64) ([]byte, bool) {
+	list, pooled := g.free, true
+	switch {
+	case n > maxPooled:
+		return make([]byte, n), false
+	case n > smallPooled:
+		list = g.freeBig
+	}
+	select {
+	case b := <-list:
+		if int64(cap(b)) >= n {
+			return b[:n], pooled
+		}
+	default:
+	}
+	if list == g.free {
+		return make([]byte, n, max(n, 64<<10)), pooled
+	}
+	return make([]byte, n), pooled
+}
+
+// recycle returns a buffer obtained from buffer.
+func (g *generator) recycle(b []byte) {
+	list := g.free
+	if cap(b) > smallPooled {
+		list = g.freeBig
+	}
+	select {
+	case list <- b[:0]:
+	default:
+	}
+}
+
+const (
+	smallPooled = 1 << 20
+	maxPooled   = 64 << 20
+)
 
 // pendingFile is a file kept for a deferred extractor.
 type pendingFile struct {
@@ -203,10 +309,13 @@ func newGenerator(opts Options) (*generator, error) {
 		maxFile: opts.MaxFileSize,
 		maxBuf:  opts.MaxBufferedBytes,
 		mem:     newMemFS(),
+		emptyFS: newMemFS(),
 		br:      bufio.NewReaderSize(nil, 64<<10),
 
 		dpkgLayers:   map[string]string{},
 		dpkgLicenses: map[string][]string{},
+		free:         make(chan []byte, 32),
+		freeBig:      make(chan []byte, 2),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -217,6 +326,8 @@ func newGenerator(opts Options) (*generator, error) {
 	if g.maxBuf <= 0 {
 		g.maxBuf = DefaultMaxBufferedBytes
 	}
+	g.limit = max(maxInFlight, g.maxFile)
+	g.inFlight = semaphore.NewWeighted(g.limit)
 	for _, e := range exs {
 		if strings.HasPrefix(e.Name(), "os/") {
 			g.deferred = append(g.deferred, e)
@@ -304,7 +415,8 @@ func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error 
 			g.pending = append(g.pending, pendingFile{path: f.Path, layer: layer, extractors: deferred})
 		}
 		if len(inline) > 0 {
-			g.extract(ctx, inline, f, layer, data)
+			g.start(ctx)
+			g.jobs <- job{exs: inline, file: *f, layer: layer, data: data}
 		}
 		return nil
 	}
@@ -312,31 +424,32 @@ func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error 
 	// Inline only. Go binaries are most of the executables offered; look at
 	// the magic number before reading a file that cannot be one.
 	g.br.Reset(r)
+	defer g.br.Reset(nil)
 	if onlyGoBinary(inline) {
 		head, _ := g.br.Peek(4)
 		if !executableMagic(head) {
 			return nil
 		}
 	}
-	g.buf.Reset()
-	g.buf.Grow(int(f.Size) + bytes.MinRead)
-	n, err := g.buf.ReadFrom(io.LimitReader(g.br, f.Size+1))
-	g.br.Reset(nil)
-	if err != nil {
+	weight := min(f.Size, g.limit)
+	if err := g.inFlight.Acquire(ctx, weight); err != nil {
 		return err
 	}
-	if n > f.Size {
-		return fmt.Errorf("sbom/scalibr: %s: more content than its declared %d bytes", f.Path, f.Size)
+	data, pooled := g.buffer(f.Size)
+	n, err := io.ReadFull(g.br, data)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		g.inFlight.Release(weight)
+		return err
 	}
 	if f.Hardlink && n == 0 && f.Size > 0 {
+		g.inFlight.Release(weight)
 		return nil
 	}
-	g.extract(ctx, inline, f, layer, g.buf.Bytes())
+	g.start(ctx)
+	g.jobs <- job{exs: inline, file: *f, layer: layer, data: data[:n], weight: weight, pooled: pooled}
 	return nil
 }
 
-// readCapped reads exactly size bytes (the size the tar header declared)
-// into a buffer allocated once, and fails if r holds more.
 func readCapped(r io.Reader, size int64) ([]byte, error) {
 	data := make([]byte, size)
 	n, err := io.ReadFull(r, data)
@@ -383,11 +496,11 @@ func executableMagic(head []byte) bool {
 
 // extract runs exs on one file's content, recording packages and warnings.
 // Extractor panics are recovered: osv-scalibr's parsers see hostile input.
-func (g *generator) extract(ctx context.Context, exs []filesystem.Extractor, f *scan.File, layer string, data []byte) {
+func (g *generator) extract(ctx context.Context, fsys *memFS, exs []filesystem.Extractor, f *scan.File, layer string, data []byte) {
 	info := fileInfo{name: path.Base(f.Path), size: int64(len(data)), mode: f.Mode}
 	for _, e := range exs {
 		input := &filesystem.ScanInput{
-			FS:     g.mem,
+			FS:     fsys,
 			Path:   f.Path,
 			Info:   info,
 			Reader: bytes.NewReader(data),
@@ -425,6 +538,8 @@ func safeExtract(ctx context.Context, e filesystem.Extractor, input *filesystem.
 }
 
 func (g *generator) warn(w Warning) {
+	g.warnMu.Lock()
+	defer g.warnMu.Unlock()
 	g.log.Warn("sbom: file skipped", "path", w.Path, "layer", w.Layer, "extractor", w.Extractor, "err", w.Err)
 	if g.opts.OnWarning != nil {
 		g.opts.OnWarning(w)
@@ -433,6 +548,7 @@ func (g *generator) warn(w Warning) {
 
 // finish runs the deferred extractors and builds the document.
 func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, error) {
+	g.stop()
 	osr := g.osRelease()
 	for _, p := range g.pending {
 		if err := ctx.Err(); err != nil {
@@ -441,7 +557,7 @@ func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, er
 		mf := g.mem.files[p.path]
 		f := &scan.File{Path: p.path, Mode: mf.mode, Size: int64(len(mf.data)), LayerDigest: opencontainers.Digest(p.layer)}
 		start := len(g.found)
-		g.extract(ctx, p.extractors, f, p.layer, mf.data)
+		g.extract(ctx, g.mem, p.extractors, f, p.layer, mf.data)
 		for i := start; i < len(g.found); i++ {
 			g.found[i].os = osr
 		}
