@@ -1,6 +1,7 @@
 package scalibr_test
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
 	"context"
@@ -493,4 +494,48 @@ func TestGenerateOSEcosystems(t *testing.T) {
 			assert.Equal(t, "glibc", p.SourceName)
 		})
 	}
+}
+
+func TestGenerateLinksAndConcurrency(t *testing.T) {
+	ctx := context.Background()
+	repo := memRepo(t, "links")
+	bin := tinyGoBinary(t)
+	layer := testimage.Layer(
+		testimage.File{Path: "usr/local/bin/hello", Data: bin, Mode: 0o755},
+		testimage.File{Path: "usr/local/bin/hello-hard", Type: tar.TypeLink, Linkname: "usr/local/bin/hello"},
+		testimage.Symlink("usr/bin/hello", "/usr/local/bin/hello"),
+		testimage.File{Path: "app/node_modules/a/package.json", Data: []byte(`{"name":"a","version":"1.0.0","license":"ISC"}`)},
+	)
+	desc, err := testimage.Image{Layers: []testimage.Blob{layer}}.Push(ctx, repo)
+	require.NoError(t, err)
+
+	// The same Options (and extractor instances) serve concurrent calls.
+	exs, err := scalibr.DefaultExtractors()
+	require.NoError(t, err)
+	opts := scalibr.Options{Extractors: exs}
+	var wg sync.WaitGroup
+	docs := make([]*sbom.Document, 4)
+	errs := make([]error, 4)
+	for i := range docs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			docs[i], errs[i] = scalibr.Generate(ctx, repo, desc, opts)
+		}()
+	}
+	wg.Wait()
+	for i := range docs {
+		require.NoError(t, errs[i])
+		assert.Equal(t, docs[0], docs[i])
+	}
+	doc := docs[0]
+	var dep []string
+	for _, p := range doc.Packages {
+		if p.Name == "github.com/example/dep" {
+			dep = append(dep, p.Locations...)
+		}
+	}
+	// The content goes with the link target; the symlink is not followed.
+	assert.Equal(t, []string{"usr/local/bin/hello"}, dep)
+	assert.Equal(t, []string{"ISC"}, find(doc, "a").Licenses)
 }
