@@ -278,6 +278,7 @@ type ORASImporter struct {
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
+	buffers  sync.Pool // *[]byte of readAheadSize
 }
 
 var _ Importer = (*ORASImporter)(nil)
@@ -304,7 +305,9 @@ func NewImporter(client *registry.Client, opts Options) *ORASImporter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ORASImporter{client: client, opts: opts, log: log, limiters: map[string]*rate.Limiter{}}
+	im := &ORASImporter{client: client, opts: opts, log: log, limiters: map[string]*rate.Limiter{}}
+	im.buffers.New = func() any { b := make([]byte, readAheadSize); return &b }
+	return im
 }
 
 // limiter returns the rate limiter of a registry host, or nil.

@@ -155,16 +155,23 @@ func (j *job) copyBlob(ctx context.Context, d ocispec.Descriptor) error {
 
 // upload streams one blob from the source to the destination.
 func (j *job) upload(ctx context.Context, d ocispec.Descriptor) error {
-	rc, err := j.open(ctx, d)
+	// The download gets its own context: when the upload stops, a stalled
+	// download is cut off before the read-ahead is closed.
+	fctx, cancel := context.WithCancel(ctx)
+	rc, err := j.open(fctx, d)
 	if err != nil {
+		cancel()
 		return err
 	}
-	defer rc.Close()
-	if err := j.dst.Push(j.dst.ctx(ctx), d, rc); err != nil {
-		// The reader's own error (truncation, digest) says more than the
-		// transport's wrapping of it.
-		if verr := rc.(*verifyReader).err; verr != nil && !errors.Is(err, verr) {
-			return fmt.Errorf("%w (%w)", verr, err)
+	ra := newReadAhead(rc, &j.im.buffers)
+	err = j.dst.Push(j.dst.ctx(ctx), d, ra)
+	cancel()
+	ra.Close()
+	if err != nil {
+		// The source side's own error (truncation, digest) says more than
+		// the transport's wrapping of it.
+		if serr := ra.srcErr; serr != nil && !errors.Is(err, serr) && !errors.Is(serr, context.Canceled) {
+			return fmt.Errorf("%w (%w)", serr, err)
 		}
 		return err
 	}
