@@ -233,7 +233,7 @@ func EncodeCycloneDX(doc *Document, opts CycloneDXOptions) ([]byte, error) {
 			Component: &cdxComponent{BOMRef: "subject", Type: "container", Name: name},
 		},
 	}
-	if alg, hexd, ok := strings.Cut(opts.Subject, ":"); ok && alg == "sha256" {
+	if alg, hexd, ok := strings.Cut(opts.Subject, ":"); ok && alg == "sha256" && isHex(hexd, 64) {
 		bom.Metadata.Component.Hashes = []cdxHash{{Alg: "SHA-256", Content: hexd}}
 	}
 	if len(doc.Creators) > 0 {
@@ -298,6 +298,7 @@ func EncodeCycloneDX(doc *Document, opts CycloneDXOptions) ([]byte, error) {
 	bom.SerialNumber = "urn:uuid:" + uuidFrom(sum[:16])
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
 	if opts.Indent != "" {
 		enc.SetIndent("", opts.Indent)
 	}

@@ -74,7 +74,7 @@ func TestEncodeSPDXValidatesAndRoundTrips(t *testing.T) {
 	assert.Equal(t, "SPDX-2.3", sd.SPDXVersion)
 	assert.True(t, strings.HasPrefix(sd.DocumentNamespace, sbom.DefaultNamespacePrefix), "namespace %q", sd.DocumentNamespace)
 	assert.Equal(t, "2026-01-02T03:04:05Z", sd.CreationInfo.Created)
-	assert.Contains(t, string(out), `pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64\u0026distro=debian-12\u0026upstream=openssl`)
+	assert.Contains(t, string(out), `pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl`)
 	assert.NotContains(t, string(out), "source=UNKNOWN")
 
 	back, err := sbom.Decode(out, sbom.MediaTypeSPDX)

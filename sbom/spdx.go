@@ -144,7 +144,7 @@ func EncodeSPDX(doc *Document, opts SPDXOptions) ([]byte, error) {
 		PackageCopyrightText:    "NOASSERTION",
 		Annotations:             []spdx.Annotation{note(annotationSubject)},
 	}
-	if alg, hexd, ok := strings.Cut(opts.Subject, ":"); ok && alg == "sha256" {
+	if alg, hexd, ok := strings.Cut(opts.Subject, ":"); ok && alg == "sha256" && isHex(hexd, 64) {
 		root.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: hexd}}
 	}
 	sd.Packages = append(sd.Packages, root)
@@ -224,7 +224,7 @@ func EncodeSPDX(doc *Document, opts SPDXOptions) ([]byte, error) {
 		return nil, fmt.Errorf("sbom: encode spdx: %w", err)
 	}
 	var buf bytes.Buffer
-	var wopts []spdxjson.WriteOption
+	wopts := []spdxjson.WriteOption{spdxjson.EscapeHTML(false)}
 	if opts.Indent != "" {
 		wopts = append(wopts, spdxjson.Indent(opts.Indent))
 	}
@@ -303,4 +303,17 @@ func licenseExpression(lics []string, refs map[string]string, sd *spdx.Document)
 func validLicenseID(id string) (bool, string) {
 	ok, _ := spdxexp.ValidateLicensesWithOptions([]string{id}, spdxexp.ValidateLicensesOptions{FailComplexExpressions: true, FailAllLicenseRefs: true, FailAllDocumentRefs: true})
 	return ok, id
+}
+
+// isHex reports whether s is n lower-case hexadecimal digits.
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
