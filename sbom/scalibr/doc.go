@@ -44,6 +44,13 @@
 // layer that last wrote lib/apk/db/installed. status.d entries and language
 // packages are exact.
 //
+// Known limits: osv-scalibr's extractors log through osv-scalibr's own
+// package-level logger (stderr by default), which this package does not
+// touch (no global state); Options.Logger only receives cssc's messages. A
+// Go binary built from a checkout reports its main module at version
+// "(devel)", as the binary says. Packages inside nested archives other than
+// jars (e.g. a tarball in the image) are not looked at.
+//
 // This package is the only one in cssc that imports osv-scalibr's
 // extractors; package sbom does not.
 package scalibr
