@@ -198,6 +198,7 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.StopTimer()
 	m.report(b)
+	b.ReportMetric(float64(db.Stats().Bytes)/1e6, "input-MB")
 	if db.Len() != benchRecords {
 		b.Fatalf("loaded %d records, want %d", db.Len(), benchRecords)
 	}
