@@ -507,6 +507,28 @@ func TestPipelineAuditMode(t *testing.T) {
 	assert.Equal(t, acquire.OutcomeAudited, rec.Outcome, rec.Reason)
 	assert.True(t, rec.Decision.WouldDeny)
 	assert.Contains(t, rec.Reason, policy.RuleVulnerabilities)
+
+	// The verification summary in golden says what really happened.
+	ctx := context.Background()
+	golden := f.golden(t, sample.Vulnerable)
+	root, err := golden.Resolve(ctx, sample.Tag)
+	require.NoError(t, err)
+	md, err := attest.Discover(ctx, golden, root, nil)
+	require.NoError(t, err)
+	var found bool
+	for _, it := range md.For(root.Digest) {
+		if it.PredicateType != artifact.PredicateVerificationSummaryV1 {
+			continue
+		}
+		require.NotNil(t, it.Statement, "VSA readable: %v", it.Err)
+		vsa, decision, err := attest.ParseVerificationSummary(it.Statement)
+		require.NoError(t, err)
+		assert.Equal(t, "FAILED", vsa.GetVerificationResult(), "audit mode let a failing image through: the summary must not say PASSED")
+		require.NotNil(t, decision)
+		assert.Equal(t, "audit", decision.Mode)
+		found = true
+	}
+	assert.True(t, found, "verification summary attached in golden")
 }
 
 func TestNewPipelineFailsClosed(t *testing.T) {

@@ -874,11 +874,7 @@ func (r *run) promote(ctx context.Context) (string, string, map[string]any, erro
 }
 
 func (r *run) attestDecision() *attest.Decision {
-	d := r.decision
-	out := &attest.Decision{Allowed: d.Allowed, Mode: string(d.Mode), Reason: summary(d)}
-	for _, rr := range d.Rules {
-		out.Checks = append(out.Checks, attest.Check{Name: rr.Rule, Verdict: attest.Verdict(rr.Verdict), Reason: rr.Reason})
-	}
+	out := attest.DecisionFromPolicy(*r.decision)
 	for _, a := range r.attached {
 		out.Inputs = append(out.Inputs, attest.Input{URI: r.rec.Golden + "@" + a.Digest.String(), Digest: a.Digest})
 	}
