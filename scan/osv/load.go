@@ -21,7 +21,6 @@ import (
 	"sync"
 	"time"
 
-	kflate "github.com/klauspost/compress/flate"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cssc-go/cssc/scan"
@@ -92,37 +91,6 @@ type loader struct {
 	// Counted by the producer only.
 	files, inputs int
 	declared      int64
-
-	// inflaters pools klauspost/compress deflate readers (faster than
-	// compress/flate) for the zip entries.
-	inflaters sync.Pool
-}
-
-// inflater is a zip decompressor for Deflate entries that reuses readers.
-func (l *loader) inflater(r io.Reader) io.ReadCloser {
-	if fr, ok := l.inflaters.Get().(io.ReadCloser); ok {
-		if err := fr.(kflate.Resetter).Reset(r, nil); err == nil {
-			return &pooledInflater{ReadCloser: fr, pool: &l.inflaters}
-		}
-	}
-	return &pooledInflater{ReadCloser: kflate.NewReader(r), pool: &l.inflaters}
-}
-
-// pooledInflater returns its reader to the pool when closed.
-type pooledInflater struct {
-	io.ReadCloser
-	pool *sync.Pool
-	done bool
-}
-
-func (p *pooledInflater) Close() error {
-	if p.done {
-		return nil
-	}
-	p.done = true
-	err := p.ReadCloser.Close()
-	p.pool.Put(p.ReadCloser)
-	return err
 }
 
 // input is one record document to read and parse: a file of fsys, or an
@@ -132,7 +100,6 @@ type input struct {
 	path     string
 	size     int64 // declared size
 	zf       *zip.File
-	data     []byte // set directly by tests
 	oversize bool
 }
 
@@ -414,7 +381,6 @@ func (l *loader) produceZip(ctx context.Context, p string, send func(input) erro
 	if err != nil && !(errors.Is(err, zip.ErrInsecurePath) && zr != nil) {
 		return fmt.Errorf("osv: %s: %w: %v", p, ErrCorruptArchive, err)
 	}
-	zr.RegisterDecompressor(zip.Deflate, l.inflater)
 	for _, zf := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -434,8 +400,6 @@ func (l *loader) produceZip(ctx context.Context, p string, send func(input) erro
 // read returns the content of an input, capped at MaxRecordSize.
 func (l *loader) read(in input) (data []byte, oversize bool, err error) {
 	switch {
-	case in.data != nil:
-		return in.data, false, nil
 	case in.zf != nil:
 		rc, err := in.zf.Open()
 		if err != nil {
