@@ -232,12 +232,15 @@ type query struct {
 	eco, base string
 	name      string // looked-up name (source name where applicable)
 	version   string // canonical version compared
-	parsed    [2]semantic.Version
-	perr      [2]error
-	done      [2]bool
+	// pkgName and pkgVersion are the installed package's name and version
+	// as reported (from the purl when the package has none).
+	pkgName, pkgVersion string
+	parsed              [2]semantic.Version
+	perr                [2]error
+	done                [2]bool
 }
 
-// version returns the query version parsed for SEMVER (semver) or
+// parse returns the query version parsed for SEMVER (semver) or
 // ECOSYSTEM ranges.
 func (q *query) parse(semver bool) (semantic.Version, error) {
 	i := 0
@@ -296,25 +299,35 @@ func prepare(p *sbom.Package) (query, bool) {
 			version = srcVersion
 		}
 	}
-	if name == "" && pu != nil {
-		name = pu.Name
-		if pu.Namespace != "" {
-			switch pu.Type {
-			case packageurl.TypeMaven:
-				name = pu.Namespace + ":" + pu.Name
-			case packageurl.TypeNPM, packageurl.TypeGolang:
-				name = pu.Namespace + "/" + pu.Name
+	pkgName, pkgVersion := p.Name, p.Version
+	if pu != nil {
+		if pkgName == "" {
+			pkgName = pu.Name
+			if pu.Namespace != "" {
+				switch pu.Type {
+				case packageurl.TypeMaven:
+					pkgName = pu.Namespace + ":" + pu.Name
+				case packageurl.TypeNPM, packageurl.TypeGolang:
+					pkgName = pu.Namespace + "/" + pu.Name
+				}
 			}
 		}
+		if pkgVersion == "" {
+			pkgVersion = pu.Version
+		}
 	}
-	if version == "" && pu != nil {
-		version = pu.Version
+	if name == "" {
+		name = pkgName
+	}
+	if version == "" {
+		version = pkgVersion
 	}
 	version = canonicalVersion(base, name, version)
 	if name == "" || version == "" {
 		return query{}, false
 	}
-	return query{eco: eco, base: base, name: normalizeName(base, name), version: version}, true
+	return query{eco: eco, base: base, name: normalizeName(base, name), version: version,
+		pkgName: pkgName, pkgVersion: pkgVersion}, true
 }
 
 // matchPackage appends the hits of one package to out.
@@ -348,7 +361,7 @@ func (db *DB) matchPackage(p *sbom.Package, out []hit) (pkgID, []hit) {
 				f: scan.Finding{
 					ID:           e.vuln.id,
 					Aliases:      e.vuln.aliases,
-					Package:      scan.Package{Name: p.Name, Version: p.Version, PURL: p.PURL, Ecosystem: q.eco},
+					Package:      scan.Package{Name: q.pkgName, Version: q.pkgVersion, PURL: p.PURL, Ecosystem: q.eco},
 					FixedVersion: fixed,
 					Severity:     e.severity,
 					CVSS:         e.cvss,
@@ -358,7 +371,7 @@ func (db *DB) matchPackage(p *sbom.Package, out []hit) (pkgID, []hit) {
 			})
 		}
 	}
-	return pkgID{q.eco, p.Name, p.Version}, out
+	return pkgID{q.eco, q.pkgName, q.pkgVersion}, out
 }
 
 // match evaluates the entry for a package. err reports a version that

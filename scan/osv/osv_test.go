@@ -482,6 +482,14 @@ func TestScanner(t *testing.T) {
 	assert.Empty(t, rep.Findings)
 	assert.Equal(t, manifest.Digest, rep.Subject)
 
+	// A package known only by its purl is reported with the purl's name
+	// and version.
+	rep, err = db.Match(context.Background(), []sbom.Package{{PURL: "pkg:maven/org.apache.logging.log4j/log4j-core@2.0-beta9"}})
+	require.NoError(t, err)
+	require.Len(t, rep.Findings, 1)
+	assert.Equal(t, scan.Package{Name: "org.apache.logging.log4j:log4j-core", Version: "2.0-beta9",
+		PURL: "pkg:maven/org.apache.logging.log4j/log4j-core@2.0-beta9", Ecosystem: "Maven"}, rep.Findings[0].Package)
+
 	rep, err = s.Scan(context.Background(), &scan.Image{Repository: repo, Manifest: manifest, SBOM: &sbom.Document{Packages: []sbom.Package{
 		{Name: "stdlib", Version: "go1.22.1", PURL: "pkg:golang/stdlib@go1.22.1"},
 	}}})
