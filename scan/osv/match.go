@@ -350,7 +350,7 @@ func (db *DB) matchPackage(p *sbom.Package, out []hit) (pkgID, []hit) {
 			affected, fixed, err := e.match(&q, &db.versions)
 			if err != nil && !warned {
 				warned = true
-				db.warnMatch("osv: cannot compare versions", "package", p.Name, "version", q.version,
+				db.warnMatch("osv: cannot compare versions", "package", q.pkgName, "version", q.version,
 					"ecosystem", q.eco, "record", e.vuln.id, "error", err)
 			}
 			if !affected {
