@@ -571,18 +571,14 @@ func purlEcosystem(p *packageurl.PackageURL) string {
 	case packageurl.TypeDebian:
 		switch strings.ToLower(p.Namespace) {
 		case "ubuntu":
-			v := strings.TrimPrefix(strings.ToLower(distro), "ubuntu-")
-			if v == "" || strings.Trim(v, "0123456789.") != "" {
-				return "Ubuntu"
-			}
-			return "Ubuntu:" + v
+			return sbom.UbuntuEcosystem(distro)
 		case "debian", "":
-			return debianEcosystem(distro)
+			return sbom.DebianEcosystem(distro)
 		}
 	case packageurl.TypeApk:
 		switch strings.ToLower(p.Namespace) {
 		case "alpine", "":
-			return alpineEcosystem(distro)
+			return sbom.AlpineEcosystem(distro)
 		case "wolfi":
 			return "Wolfi"
 		case "chainguard":
@@ -612,39 +608,6 @@ func purlSource(p *packageurl.PackageURL) (name, version string) {
 	return "", ""
 }
 
-var debianCodenames = map[string]string{
-	"buzz": "1.1", "hamm": "2", "slink": "2.1", "potato": "2.2", "woody": "3.0", "sarge": "3.1",
-	"etch": "4", "lenny": "5", "squeeze": "6", "wheezy": "7", "jessie": "8", "stretch": "9",
-	"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14", "duke": "15",
-}
-
-// debianEcosystem maps a distro qualifier or VERSION_ID ("bookworm",
-// "debian-12", "12.5") to "Debian:12"; unknown gives "Debian".
-func debianEcosystem(distro string) string {
-	d := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(distro)), "debian-")
-	if v, ok := debianCodenames[d]; ok {
-		return "Debian:" + v
-	}
-	major, _, _ := strings.Cut(d, ".")
-	if major != "" && strings.Trim(major, "0123456789") == "" {
-		return "Debian:" + major
-	}
-	return "Debian"
-}
-
-// alpineEcosystem maps a distro qualifier ("3.20.3", "alpine-3.20.3",
-// "v3.20") to "Alpine:v3.20"; unknown gives "Alpine".
-func alpineEcosystem(distro string) string {
-	d := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(distro)), "alpine-")
-	d = strings.TrimPrefix(d, "v")
-	parts := strings.SplitN(d, ".", 3)
-	if len(parts) < 2 || parts[0] == "" || parts[1] == "" ||
-		strings.Trim(parts[0], "0123456789") != "" || strings.Trim(parts[1], "0123456789") != "" {
-		return "Alpine"
-	}
-	return "Alpine:v" + parts[0] + "." + parts[1]
-}
-
 // normalizeEcosystem rewrites release suffixes that SBOM tools spell
 // differently from OSV: "Debian:12.5" and "Debian:bookworm" become
 // "Debian:12", "Alpine:3.20.3" becomes "Alpine:v3.20".
@@ -655,11 +618,11 @@ func normalizeEcosystem(eco string) string {
 	}
 	switch base {
 	case "Debian":
-		if e := debianEcosystem(rel); e != "Debian" {
+		if e := sbom.DebianEcosystem(rel); e != "Debian" {
 			return e
 		}
 	case "Alpine":
-		if e := alpineEcosystem(rel); e != "Alpine" {
+		if e := sbom.AlpineEcosystem(rel); e != "Alpine" {
 			return e
 		}
 	}
