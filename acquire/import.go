@@ -28,8 +28,8 @@ type Importer interface {
 	Import(ctx context.Context, src string, dst registry.Repository, opts ImportOptions) (*Imported, error)
 }
 
-// Options configure an ORASImporter. The zero value is usable.
-type Options struct {
+// ImporterOptions configure an ORASImporter. The zero value is usable.
+type ImporterOptions struct {
 	// Concurrency bounds how many blobs are copied at the same time, per
 	// Import call. Zero or negative means 4.
 	Concurrency int
@@ -273,7 +273,7 @@ func (e *TagConflictError) Is(target error) bool { return target == ErrTagConfli
 // concurrent use; create one per registry.Client and share it.
 type ORASImporter struct {
 	client *registry.Client
-	opts   Options
+	opts   ImporterOptions
 	log    *slog.Logger
 
 	mu       sync.Mutex
@@ -285,7 +285,7 @@ var _ Importer = (*ORASImporter)(nil)
 
 // NewImporter returns an importer that opens source repositories with
 // client. The destination passed to Import may come from any client.
-func NewImporter(client *registry.Client, opts Options) *ORASImporter {
+func NewImporter(client *registry.Client, opts ImporterOptions) *ORASImporter {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}

@@ -29,7 +29,7 @@ func ExampleORASImporter_Import() {
 		Annotations: map[string]string{artifact.AnnotationEndOfLife: "2020-01-01"}})
 
 	quarantine, _ := client.Repository(ctx, "mem:quarantine/library/nginx")
-	im := acquire.NewImporter(client, acquire.Options{})
+	im := acquire.NewImporter(client, acquire.ImporterOptions{})
 	res, err := im.Import(ctx, "mem:library/nginx:1.27", quarantine, acquire.ImportOptions{
 		Artifacts: acquire.ArtifactFilter{Deny: []acquire.ArtifactRule{{ArtifactType: artifact.TypeLifecycle}}},
 	})

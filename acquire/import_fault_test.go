@@ -221,7 +221,7 @@ func TestImportFaults(t *testing.T) {
 			f := publish(t, src.Repository(t, "lib/app"), "1.0", 11)
 			dst := dstReg.Repository(t, "q/app")
 			var logs lockedBuffer
-			im := acquire.NewImporter(client, acquire.Options{Concurrency: 2,
+			im := acquire.NewImporter(client, acquire.ImporterOptions{Concurrency: 2,
 				Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
 			in.set(true)
@@ -294,7 +294,7 @@ func TestImportCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, src.Location("lib/app:1.0"), dst, acquire.ImportOptions{})
+	_, err := acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, src.Location("lib/app:1.0"), dst, acquire.ImportOptions{})
 	elapsed := time.Since(start)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.DeadlineExceeded), "error %v", err)
@@ -313,7 +313,7 @@ func TestImportRateLimit(t *testing.T) {
 	require.NoError(t, err)
 	log.reset()
 	start := time.Now()
-	res, err := acquire.NewImporter(client, acquire.Options{RequestsPerSecond: 100, Burst: 1}).
+	res, err := acquire.NewImporter(client, acquire.ImporterOptions{RequestsPerSecond: 100, Burst: 1}).
 		Import(context.Background(), src.Location("lib/app:1.0"), dst, acquire.ImportOptions{SkipCosignTags: true})
 	require.NoError(t, err)
 	n := len(log.list())

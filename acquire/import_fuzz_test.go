@@ -82,7 +82,7 @@ func FuzzImportManifest(f *testing.F) {
 			return
 		}
 		for _, platforms := range [][]string{nil, {"linux/amd64"}} {
-			res, err := NewImporter(client, Options{}).Import(ctx, "mem:src:t", dst, ImportOptions{Platforms: platforms})
+			res, err := NewImporter(client, ImporterOptions{}).Import(ctx, "mem:src:t", dst, ImportOptions{Platforms: platforms})
 			if err != nil {
 				continue
 			}

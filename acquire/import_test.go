@@ -70,7 +70,7 @@ func TestImportEveryStore(t *testing.T) {
 
 			var mu sync.Mutex
 			done := map[digest.Digest]string{}
-			im := acquire.NewImporter(client, acquire.Options{})
+			im := acquire.NewImporter(client, acquire.ImporterOptions{})
 			res, err := im.Import(ctx, p.src+":1.0", dst, acquire.ImportOptions{
 				Tags: []string{"stable"},
 				Progress: func(bp acquire.BlobProgress) {
@@ -144,7 +144,7 @@ func TestImportSingleManifest(t *testing.T) {
 			srcRepo := src.Repository(t, "lib/app")
 			require.NoError(t, srcRepo.Tag(ctx, f.amd64, "amd64"))
 			dst := dstReg.Repository(t, "q/app")
-			res, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, src.Location("lib/app:amd64"), dst, acquire.ImportOptions{})
+			res, err := acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, src.Location("lib/app:amd64"), dst, acquire.ImportOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, f.amd64.Digest, res.Descriptor.Digest)
 			assert.Empty(t, res.Platforms)
@@ -152,7 +152,7 @@ func TestImportSingleManifest(t *testing.T) {
 			assert.Equal(t, 3, res.Blobs.Copied)
 			assert.Empty(t, res.Artifacts)
 
-			byDigest, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, src.Location("lib/app@"+f.arm64.Digest.String()), dst, acquire.ImportOptions{Tags: []string{"arm"}})
+			byDigest, err := acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, src.Location("lib/app@"+f.arm64.Digest.String()), dst, acquire.ImportOptions{Tags: []string{"arm"}})
 			require.NoError(t, err)
 			assert.Equal(t, f.arm64.Digest, byDigest.Descriptor.Digest)
 			assert.Equal(t, []string{"arm"}, byDigest.Tags)
@@ -182,7 +182,7 @@ func TestImportReimportOneHEAD(t *testing.T) {
 			dstReg := testregistry.Start(t, kind)
 			client := newClient(src.Host, dstReg.Host)
 			publish(t, src.Repository(t, "lib/app"), "1.0", 3)
-			im := acquire.NewImporter(client, acquire.Options{})
+			im := acquire.NewImporter(client, acquire.ImporterOptions{})
 			for _, platforms := range [][]string{nil, {"linux/arm64"}} {
 				dst := dstReg.Repository(t, fmt.Sprintf("q/app%d", len(platforms)))
 				opts := acquire.ImportOptions{Platforms: platforms}
@@ -212,7 +212,7 @@ func TestImportTagMoved(t *testing.T) {
 	client := newClient(src.Host, dstReg.Host)
 	srcRepo := src.Repository(t, "lib/app")
 	dst := dstReg.Repository(t, "q/app")
-	im := acquire.NewImporter(client, acquire.Options{})
+	im := acquire.NewImporter(client, acquire.ImporterOptions{})
 	old := publish(t, srcRepo, "1.0", 10)
 	_, err := im.Import(ctx, src.Location("lib/app:1.0"), dst, acquire.ImportOptions{ImmutableTags: true})
 	require.NoError(t, err)
@@ -249,7 +249,7 @@ func TestImportPlatformSubset(t *testing.T) {
 			client := newClient(src.Host, dstReg.Host)
 			f := publish(t, src.Repository(t, "lib/app"), "1.0", 4)
 			dst := dstReg.Repository(t, "q/app")
-			res, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, src.Location("lib/app:1.0"), dst,
+			res, err := acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, src.Location("lib/app:1.0"), dst,
 				acquire.ImportOptions{Platforms: []string{"linux/arm64"}})
 			require.NoError(t, err)
 			assert.True(t, res.Subset)
@@ -273,14 +273,14 @@ func TestImportPlatformSubset(t *testing.T) {
 			assert.ElementsMatch(t, []digest.Digest{f.rootSig.Digest, f.lifecycle.Digest}, referrerDigests(t, dst, f.index),
 				"publisher artifacts of the original index keep their subject")
 
-			_, err = acquire.NewImporter(client, acquire.Options{}).Import(ctx, src.Location("lib/app:1.0"), dst,
+			_, err = acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, src.Location("lib/app:1.0"), dst,
 				acquire.ImportOptions{Platforms: []string{"windows/amd64"}})
 			assert.ErrorIs(t, err, acquire.ErrPlatformNotFound)
-			_, err = acquire.NewImporter(client, acquire.Options{}).Import(ctx, src.Location("lib/app:1.0"), dst,
+			_, err = acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, src.Location("lib/app:1.0"), dst,
 				acquire.ImportOptions{Platforms: []string{"linux"}})
 			assert.ErrorIs(t, err, acquire.ErrInvalidOptions)
 
-			all, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, src.Location("lib/app:1.0"), dstReg.Repository(t, "q/all"),
+			all, err := acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, src.Location("lib/app:1.0"), dstReg.Repository(t, "q/all"),
 				acquire.ImportOptions{Platforms: []string{"linux/arm64", "linux/amd64"}})
 			require.NoError(t, err)
 			assert.False(t, all.Subset, "every platform: the index is kept")
@@ -338,7 +338,7 @@ func testImportFilters(t *testing.T, kind testregistry.Kind) {
 		t.Run(c.name, func(t *testing.T) {
 			dst, err := client.Repository(ctx, location(prefix, "q/"+c.name))
 			require.NoError(t, err)
-			res, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, srcLoc+":1.0", dst,
+			res, err := acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, srcLoc+":1.0", dst,
 				acquire.ImportOptions{Artifacts: c.filter, Platforms: c.platforms})
 			require.NoError(t, err)
 			for _, d := range c.copied {
@@ -353,7 +353,7 @@ func testImportFilters(t *testing.T, kind testregistry.Kind) {
 			}
 		})
 	}
-	_, err = acquire.NewImporter(client, acquire.Options{}).Import(ctx, srcLoc+":1.0", srcRepo,
+	_, err = acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, srcLoc+":1.0", srcRepo,
 		acquire.ImportOptions{Artifacts: acquire.ArtifactFilter{Allow: []acquire.ArtifactRule{{ArtifactType: "a*b"}}}})
 	assert.ErrorIs(t, err, acquire.ErrInvalidOptions)
 }
@@ -407,7 +407,7 @@ func TestImportMountFallback(t *testing.T) {
 			f := publish(t, reg.Repository(t, "pub/app"), "1.0", 6)
 			dst := reg.Repository(t, "q/app")
 			log.reset()
-			res, err := acquire.NewImporter(client, acquire.Options{}).Import(ctx, reg.Location("pub/app:1.0"), dst, acquire.ImportOptions{})
+			res, err := acquire.NewImporter(client, acquire.ImporterOptions{}).Import(ctx, reg.Location("pub/app:1.0"), dst, acquire.ImportOptions{})
 			require.NoError(t, err)
 			if refusal == 0 {
 				assert.Equal(t, 13, res.Blobs.Mounted, "blobs %+v", res.Blobs)

@@ -59,7 +59,7 @@ type Config struct {
 	Quarantine, Golden string
 
 	// Importer copies source images into quarantine. Nil means
-	// NewImporter(Client, Options{Logger: Logger}).
+	// NewImporter(Client, ImporterOptions{Logger: Logger}).
 	Importer Importer
 	// Import is the template of every import; RunOptions override its
 	// platforms and tags. The pipeline always adds two deny rules to
@@ -180,7 +180,7 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 		}
 	}
 	if cfg.Importer == nil {
-		cfg.Importer = NewImporter(cfg.Client, Options{Logger: cfg.Logger})
+		cfg.Importer = NewImporter(cfg.Client, ImporterOptions{Logger: cfg.Logger})
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 2

@@ -91,7 +91,7 @@ func importCSSC(b *testing.B, src, dst, repo, tag string) {
 		b.Fatal(err)
 	}
 	conc, _ := strconv.Atoi(os.Getenv("CSSC_BENCH_CONCURRENCY")) // zero: the default
-	res, err := acquire.NewImporter(client, acquire.Options{Concurrency: conc}).Import(ctx, src+"/bench/app:"+tag, d, acquire.ImportOptions{})
+	res, err := acquire.NewImporter(client, acquire.ImporterOptions{Concurrency: conc}).Import(ctx, src+"/bench/app:"+tag, d, acquire.ImportOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
