@@ -107,13 +107,7 @@ func NewInsecureDevelopmentCA(opts CAOptions) (*CA, error) {
 	}
 	subject := opts.Subject
 	if subject.CommonName == "" && len(subject.Organization) == 0 {
-		subject = pkix.Name{
-			Country:      []string{"US"},
-			Province:     []string{"WA"},
-			Locality:     []string{"Seattle"},
-			Organization: []string{"cssc development"},
-			CommonName:   "cssc INSECURE development root CA",
-		}
+		subject = defaultSubject("cssc INSECURE development root CA")
 	}
 	nb, na := validity(opts.NotBefore, opts.NotAfter, 365*24*time.Hour)
 	serial, err := serialNumber()
@@ -187,13 +181,7 @@ func (ca *CA) Issue(opts LeafOptions) (*Leaf, error) {
 	}
 	subject := opts.Subject
 	if subject.CommonName == "" && len(subject.Organization) == 0 {
-		subject = pkix.Name{
-			Country:      []string{"US"},
-			Province:     []string{"WA"},
-			Locality:     []string{"Seattle"},
-			Organization: []string{"cssc development"},
-			CommonName:   "cssc INSECURE development signer",
-		}
+		subject = defaultSubject("cssc INSECURE development signer")
 	}
 	nb, na := validity(opts.NotBefore, opts.NotAfter, 7*24*time.Hour)
 	ku := opts.KeyUsage
@@ -340,4 +328,15 @@ func serialNumber() (*big.Int, error) {
 		return nil, errors.Join(errors.New("devpki: serial number"), err)
 	}
 	return n.Add(n, big.NewInt(1)), nil
+}
+
+// defaultSubject is the subject of certificates issued without one.
+func defaultSubject(commonName string) pkix.Name {
+	return pkix.Name{
+		Country:      []string{"US"},
+		Province:     []string{"WA"},
+		Locality:     []string{"Seattle"},
+		Organization: []string{"cssc development"},
+		CommonName:   commonName,
+	}
 }
