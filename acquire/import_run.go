@@ -413,8 +413,18 @@ func (j *job) discover(ctx context.Context, subjects []ocispec.Descriptor) error
 				continue
 			}
 			found[r.Digest] = true
+			// Filter on the manifest itself, not on the listing: a
+			// referrers list (above all the fallback tag's index, which
+			// the publisher writes) can describe an artifact as
+			// something it is not.
+			r, err := j.manifestDescriptor(ctx, r, it.desc.Digest)
+			if err != nil {
+				return err
+			}
 			a := ImportedArtifact{Descriptor: r, Subject: it.desc.Digest, Kind: ArtifactReferrer, Status: ArtifactCopied}
-			if !j.opts.Artifacts.Allows(r) {
+			if r.Annotations[annotationSubjectMismatch] != "" {
+				a.Status, a.Reason = ArtifactFiltered, "its manifest names another subject"
+			} else if !j.opts.Artifacts.Allows(r) {
 				a.Status, a.Reason = ArtifactFiltered, j.opts.Artifacts.reason(r)
 			} else if err := j.walkDesc(ctx, r, 0); err != nil {
 				return err
@@ -542,4 +552,34 @@ func platformsString(ps []platformSpec) string {
 	}
 	slices.Sort(s)
 	return strings.Join(s, ",")
+}
+
+// annotationSubjectMismatch marks (in memory only) a listed referrer whose
+// manifest does not name the subject it was listed for.
+const annotationSubjectMismatch = "dev.cssc.import.subject-mismatch"
+
+// manifestDescriptor fetches a listed referrer's manifest and returns its
+// descriptor with the artifactType (or config media type) and annotations
+// the manifest really has.
+func (j *job) manifestDescriptor(ctx context.Context, listed ocispec.Descriptor, subject digest.Digest) (ocispec.Descriptor, error) {
+	raw, err := registry.FetchManifest(ctx, j.src, listed, 0)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("referrer %s: %w", listed.Digest, err)
+	}
+	m, err := registry.ParseManifest(listed.MediaType, raw)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("referrer %s: %w", listed.Digest, err)
+	}
+	d := ocispec.Descriptor{MediaType: listed.MediaType, Digest: listed.Digest, Size: listed.Size, ArtifactType: m.ArtifactType, Annotations: m.Annotations}
+	if d.ArtifactType == "" && m.Config != nil {
+		d.ArtifactType = m.Config.MediaType
+	}
+	if m.Subject == nil || m.Subject.Digest != subject {
+		d.Annotations = maps.Clone(d.Annotations)
+		if d.Annotations == nil {
+			d.Annotations = map[string]string{}
+		}
+		d.Annotations[annotationSubjectMismatch] = "true"
+	}
+	return d, nil
 }
