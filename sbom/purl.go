@@ -76,7 +76,7 @@ func ecosystemOf(p packageurl.PackageURL) string {
 		v := majorOf(distroVersion(distro))
 		var eco string
 		switch strings.ToLower(p.Namespace) {
-		case "redhat":
+		case "redhat", "rhel":
 			eco = "Red Hat"
 		case "rocky", "rocky-linux":
 			eco = "Rocky Linux"

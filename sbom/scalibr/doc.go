@@ -11,29 +11,44 @@
 // in-memory copy of that one file, released right after, on one worker
 // goroutine that overlaps with the walk (at most 64 MiB, or one larger file,
 // queued at a time). Those
-// that also read other files through scalibr's FS (dpkg and apk read
+// that also read other files through scalibr's FS (dpkg, apk and rpm read
 // /etc/os-release) are deferred: their files, and os-release, are kept in a
 // small in-memory filesystem and extracted when the walk has finished and
 // every layer digest has been verified. Only the files some extractor asks
 // for are buffered, each capped by [Options.MaxFileSize] and the deferred
 // ones together by [Options.MaxBufferedBytes].
 //
+// The one exception to "nothing on disk" is the rpm database
+// (rpmdb.sqlite, Packages or Packages.db under var/lib/rpm,
+// usr/lib/sysimage/rpm or usr/share/rpm): osv-scalibr's rpm extractor hands
+// a file path to go-rpmdb, which opens SQLite, Berkeley DB and NDB
+// databases itself. Generate therefore streams that one file, capped by
+// [Options.MaxFileSize], to a file in a private temporary directory
+// (created under [Options.TempDir], os.TempDir() by default, with mode
+// 0700, only when an image has an rpm database) and removes the directory
+// before it returns, on success or failure. These copies do not count
+// against MaxBufferedBytes. SQLite databases are read with
+// modernc.org/sqlite (pure Go, no cgo), which osv-scalibr's extractor
+// imports.
+//
 // Extractors used by default ([DefaultExtractors]): dpkg (status and
-// status.d), apk, Go binaries (build info; the toolchain is reported as the
-// "stdlib" package, the way OSV names it), Java archives (pom.properties,
-// manifests, nested jars), npm (package.json under node_modules) and Python
-// (dist-info and egg-info METADATA). rpm is not included: osv-scalibr's rpm
-// extractor needs the database as a file on disk (it copies it to a
-// temporary directory) and pulls a second SQLite driver into the build;
-// callers who need it can add it through [Options.Extractors].
+// status.d), apk, rpm (SQLite, Berkeley DB and NDB databases), Go binaries
+// (build info; the toolchain is reported as the "stdlib" package, the way
+// OSV names it), Java archives (pom.properties, manifests, nested jars), npm
+// (package.json under node_modules) and Python (dist-info and egg-info
+// METADATA).
 //
 // What each package gets: the purl from osv-scalibr with the spurious npm
 // "source=UNKNOWN" qualifier removed; the OSV ecosystem ("Debian:12" from
 // os-release VERSION_ID or the code name, "Alpine:v3.20", "Go", "npm",
-// "PyPI", "Maven"); the source package (dpkg Source:, apk origin) in
-// SourceName/SourceVersion; declared licences (apk from the database; npm
-// from package.json "license"; Python from License-Expression, License or
-// trove classifiers; Debian from the machine-readable
+// "PyPI", "Maven"; for rpm, "Rocky Linux:9", "AlmaLinux:9", "Red Hat:9",
+// "openSUSE:Leap 15.5", "SUSE:15.5" from os-release, and none for
+// distributions OSV does not cover, such as Fedora or CentOS); the source
+// package (dpkg Source:, apk origin, rpm source rpm) in
+// SourceName/SourceVersion; declared licences (apk and rpm from the
+// database; npm from package.json "license"; Python from
+// License-Expression, License or trove classifiers; Debian from the
+// machine-readable
 // usr/share/doc/NAME/copyright, short names mapped to SPDX identifiers, as
 // osv-scalibr reads none of these three); the path it was found at;
 // and the digest of the layer holding that file. For dpkg packages listed in
@@ -42,14 +57,18 @@
 // upgrades the package; without that file it is the layer that last wrote
 // the status file. apk keeps no per-package file, so Alpine packages get the
 // layer that last wrote lib/apk/db/installed. status.d entries and language
-// packages are exact.
+// packages are exact. rpm packages get the layer that last wrote the
+// database, and their version is VERSION-RELEASE as osv-scalibr reports it
+// (a non-zero epoch is in the purl's "epoch" qualifier).
 //
 // Known limits: osv-scalibr's extractors log through osv-scalibr's own
 // package-level logger (stderr by default), which this package does not
 // touch (no global state); Options.Logger only receives cssc's messages. A
 // Go binary built from a checkout reports its main module at version
-// "(devel)", as the binary says. Packages inside nested archives other than
-// jars (e.g. a tarball in the image) are not looked at.
+// "(devel)", as the binary says. osv-scalibr gives up on a corrupt Berkeley
+// DB rpm database after five minutes (a warning), unless ctx ends first.
+// Packages inside nested archives other than jars (e.g. a tarball in the
+// image) are not looked at.
 //
 // This package is the only one in cssc that imports osv-scalibr's
 // extractors; package sbom does not.

@@ -25,6 +25,8 @@ import (
 	apkmeta "github.com/google/osv-scalibr/extractor/filesystem/os/apk/metadata"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
 	dpkgmeta "github.com/google/osv-scalibr/extractor/filesystem/os/dpkg/metadata"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
+	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
 	opencontainers "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/semaphore"
@@ -66,7 +68,8 @@ type Options struct {
 	Creators []string
 	// Extractors replaces the default extractor set ([DefaultExtractors]).
 	// Nil means the default set. Extractors whose name starts with "os/" are
-	// deferred to the end of the walk and given the in-memory FS; the others
+	// deferred to the end of the walk and given the in-memory FS (os/rpm
+	// also gets ScanInput.Root: its file is copied under TempDir); the others
 	// run on a worker goroutine as soon as their file is read, concurrently
 	// with the walk, and see an empty FS in ScanInput.FS (only ScanInput.Reader
 	// holds content). The extractors must be safe for concurrent use if the
@@ -91,6 +94,12 @@ type Options struct {
 	// extraction worker, never two at once. Nil means warnings are only
 	// logged.
 	OnWarning func(Warning)
+	// TempDir is where Generate creates the temporary directory holding
+	// the copies of rpm databases (osv-scalibr's rpm extractor opens the
+	// database as a file): one file per database found, each at most
+	// MaxFileSize bytes, removed, with the directory, before Generate
+	// returns. Empty means os.TempDir(). Nothing else is written to disk.
+	TempDir string
 	// Logger receives debug and warning messages. Nil means silent.
 	// (osv-scalibr's extractors log through osv-scalibr's own package-level
 	// logger, which cssc leaves alone.)
@@ -110,12 +119,12 @@ type Warning struct {
 }
 
 // DefaultExtractors returns new instances of the extractors Generate uses by
-// default: dpkg, apk, Go binaries, Java archives, npm package.json and
+// default: dpkg, apk, rpm, Go binaries, Java archives, npm package.json and
 // Python wheel/egg metadata, each with osv-scalibr's default configuration.
 func DefaultExtractors() ([]filesystem.Extractor, error) {
 	cfg := &cpb.PluginConfig{}
 	ctors := []func(*cpb.PluginConfig) (filesystem.Extractor, error){
-		dpkg.New, apk.New, gobinary.New, archive.New, packagejson.New, wheelegg.New,
+		dpkg.New, apk.New, rpm.New, gobinary.New, archive.New, packagejson.New, wheelegg.New,
 	}
 	out := make([]filesystem.Extractor, 0, len(ctors))
 	for _, c := range ctors {
@@ -137,7 +146,8 @@ func DefaultExtractors() ([]filesystem.Extractor, error) {
 // unreadable file is skipped with a Warning, never a failure; an error is
 // returned only when the image itself cannot be read (scan.Walk errors:
 // missing or corrupt blobs, caps exceeded), when the deferred files exceed
-// MaxBufferedBytes, or when ctx ends.
+// MaxBufferedBytes, when an rpm database cannot be copied to the temporary
+// directory (see Options.TempDir), or when ctx ends.
 func Generate(ctx context.Context, fetcher content.Fetcher, manifest ocispec.Descriptor, opts Options) (*sbom.Document, error) {
 	g, err := newGenerator(opts)
 	if err != nil {
@@ -148,6 +158,7 @@ func Generate(ctx context.Context, fetcher content.Fetcher, manifest ocispec.Des
 		wopts.Logger = opts.Logger
 	}
 	defer g.stop()
+	defer g.removeTemp()
 	if err := scan.Walk(ctx, fetcher, manifest, wopts, g.visit); err != nil {
 		return nil, fmt.Errorf("sbom/scalibr: walk %s: %w", manifest.Digest, err)
 	}
@@ -192,6 +203,12 @@ type generator struct {
 	free     chan []byte
 	freeBig  chan []byte
 	warnMu   sync.Mutex
+
+	// tmpDir holds the on-disk copies of the files whose extractors need a
+	// real file (rpm databases); created on first use, removed by
+	// removeTemp. spooled counts the copies.
+	tmpDir  string
+	spooled int
 }
 
 // job is one file for the inline extractors.
@@ -280,10 +297,14 @@ const (
 	maxPooled   = 64 << 20
 )
 
-// pendingFile is a file kept for a deferred extractor.
+// pendingFile is a file kept for a deferred extractor: in memory (g.mem),
+// or, when root is not empty, on disk at root/path.
 type pendingFile struct {
 	path       string
 	layer      string
+	root       string
+	size       int64
+	mode       fs.FileMode
 	extractors []filesystem.Extractor
 }
 
@@ -374,10 +395,23 @@ func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error 
 			inline = append(inline, e)
 		}
 	}
+	var onDisk []filesystem.Extractor
 	for _, e := range g.deferred {
 		if e.FileRequired(api) {
-			deferred = append(deferred, e)
+			if needsRealFile(e) {
+				onDisk = append(onDisk, e)
+			} else {
+				deferred = append(deferred, e)
+			}
 		}
+	}
+	if len(onDisk) > 0 {
+		spooled, err := g.spool(f, r, onDisk)
+		if err != nil || spooled == nil {
+			return err
+		}
+		defer spooled.Close()
+		r = spooled
 	}
 	keep := len(deferred) > 0 || osReleasePaths[f.Path]
 	if name, ok := copyrightPackage(f.Path); ok && f.Size <= maxCopyrightSize {
@@ -554,6 +588,14 @@ func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, er
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if p.root != "" {
+			start := len(g.found)
+			g.extractOnDisk(ctx, p)
+			for i := start; i < len(g.found); i++ {
+				g.found[i].os = osr
+			}
+			continue
+		}
 		mf := g.mem.files[p.path]
 		f := &scan.File{Path: p.path, Mode: mf.mode, Size: int64(len(mf.data)), LayerDigest: opencontainers.Digest(p.layer)}
 		start := len(g.found)
@@ -674,6 +716,9 @@ func convert(fnd found) sbom.Package {
 		case "debian", "":
 			out.Ecosystem = sbom.DebianEcosystem(cmpOr(m.OSVersionID, fnd.os.versionID, m.OSVersionCodename, fnd.os.codename))
 		}
+	case *rpmmeta.Metadata:
+		out.SourceName, out.SourceVersion = splitSourceRPM(m.SourceRPM)
+		out.Ecosystem = rpmEcosystem(out.PURL, p)
 	case *apkmeta.Metadata:
 		out.SourceName = m.OriginName
 		out.Ecosystem = sbom.AlpineEcosystem(cmpOr(m.OSVersionID, fnd.os.versionID))
