@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
@@ -99,6 +100,7 @@ type Config struct {
 	// Policy decides (step 10). Required.
 	Policy *policy.Policy
 	// PolicyRef names the policy in provenance and verification summaries.
+	// Nil means the policy's name and digest.
 	PolicyRef *attest.PolicyRef
 	// VerifierID identifies this pipeline in verification summaries (a
 	// URI). Empty means "https://github.com/cssc-go/cssc/acquire".
@@ -135,6 +137,18 @@ type Event struct {
 type Pipeline struct {
 	cfg Config
 	log *slog.Logger
+
+	// locks serialises runs that write the same golden repository (the
+	// referrers fallback index is read-modify-write). Other processes are
+	// not covered: run one pipeline per repository at a time.
+	locks sync.Map // golden location -> *sync.Mutex
+}
+
+func (p *Pipeline) lock(golden string) func() {
+	m, _ := p.locks.LoadOrStore(golden, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // NewPipeline checks cfg and returns a Pipeline.
@@ -166,8 +180,8 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 			return nil, fmt.Errorf("%w: Scanners[%d] is nil", ErrInvalidConfig, i)
 		}
 	}
-	if strings.TrimSuffix(cfg.Quarantine, "/") == strings.TrimSuffix(cfg.Golden, "/") {
-		return nil, fmt.Errorf("%w: quarantine and golden are the same location %q", ErrInvalidConfig, cfg.Golden)
+	if q, g := strings.TrimSuffix(cfg.Quarantine, "/")+"/", strings.TrimSuffix(cfg.Golden, "/")+"/"; strings.HasPrefix(q, g) || strings.HasPrefix(g, q) {
+		return nil, fmt.Errorf("%w: quarantine %q and golden %q overlap: an import could write into golden", ErrInvalidConfig, cfg.Quarantine, cfg.Golden)
 	}
 	for _, loc := range []string{cfg.Quarantine, cfg.Golden} {
 		if _, err := registry.ParseLocation(registry.Join(loc, "probe/name")); err != nil {
@@ -178,6 +192,9 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 		if err := cfg.Lifecycle.Validate(); err != nil {
 			return nil, fmt.Errorf("%w: lifecycle: %w", ErrInvalidConfig, err)
 		}
+	}
+	if cfg.PolicyRef == nil {
+		cfg.PolicyRef = &attest.PolicyRef{Name: cfg.Policy.Name(), Digest: digest.Digest(cfg.Policy.Digest())}
 	}
 	if cfg.Importer == nil {
 		cfg.Importer = NewImporter(cfg.Client, ImporterOptions{Logger: cfg.Logger})
@@ -244,7 +261,7 @@ func (p *Pipeline) RunAll(ctx context.Context, sources []string, opts RunOptions
 // In every case but promotion nothing reaches golden.
 func (p *Pipeline) Run(ctx context.Context, source string, opts RunOptions) (*Record, error) {
 	r := &run{p: p, opts: opts, rec: &Record{Source: source, Started: p.cfg.Now().UTC()}}
-	err := r.execute(ctx)
+	err := r.executeSafely(ctx)
 	r.rec.Finished = p.cfg.Now().UTC()
 	if err != nil && r.rec.Outcome == "" {
 		r.rec.Outcome = OutcomeError

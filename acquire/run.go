@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -49,8 +50,9 @@ type run struct {
 type platformImage struct {
 	desc     ocispec.Descriptor
 	platform *ocispec.Platform
-	sbom     *sbom.Document
-	sbomFrom string // policy.SourcePublisher or policy.SourceGenerated
+	sbom     *sbom.Document // what the vulnerability scanners match: cssc's own when a generator is configured
+	sbomFrom string         // policy.SourcePublisher or policy.SourceGenerated: who supplied an SBOM
+	pubSBOM  *sbom.Document // the publisher's, for licences and the record
 }
 
 func (pi platformImage) name() string {
@@ -92,10 +94,26 @@ func (r *run) emit(e Event) {
 	}
 }
 
+// executeSafely runs execute and turns a panic in a plug-in (scanner,
+// signer, enricher) into a failed run: nothing is promoted.
+func (r *run) executeSafely(ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			step := StepImport
+			if n := len(r.rec.Steps); n > 0 {
+				step = r.rec.Steps[n-1].Name
+			}
+			err = &StepError{Step: step, Err: fmt.Errorf("panic: %v", v)}
+		}
+	}()
+	return r.execute(ctx)
+}
+
 func (r *run) execute(ctx context.Context) error {
 	if err := r.open(ctx); err != nil {
 		return &StepError{Step: StepImport, Err: err}
 	}
+	defer r.p.lock(r.rec.Golden)()
 	if err := r.step(ctx, StepImport, r.doImport); err != nil {
 		return err
 	}
@@ -164,6 +182,9 @@ func (r *run) open(ctx context.Context) error {
 			r.repoPath = strings.TrimPrefix(src.Repository[strings.LastIndex(src.Repository, "/")+1:], src.Kind+":")
 		}
 	}
+	if !repositoryPath.MatchString(r.repoPath) {
+		return fmt.Errorf("%w: repository path %q is not a valid repository name", registry.ErrInvalidReference, r.repoPath)
+	}
 	cfg := r.p.cfg
 	r.rec.Quarantine = registry.Join(cfg.Quarantine, r.repoPath)
 	r.rec.Golden = registry.Join(cfg.Golden, r.repoPath)
@@ -223,6 +244,10 @@ func (r *run) doImport(ctx context.Context) (string, string, map[string]any, err
 	return VerdictOK, reason, out, nil
 }
 
+// repositoryPath is the distribution spec's repository name grammar: no
+// "..", no empty or leading segment, lower case.
+var repositoryPath = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+
 // loadImages lists the platform image manifests of the root.
 func (r *run) loadImages(ctx context.Context) error {
 	r.images = nil
@@ -242,10 +267,16 @@ func (r *run) loadImages(ctx context.Context) error {
 		return err
 	}
 	for _, d := range idx.Manifests {
-		if d.Annotations[artifact.AnnotationDockerReferenceType] == artifact.AttestationManifest || !registry.IsManifest(d.MediaType) {
-			continue
+		// Every entry of the index reaches golden with it, so every entry
+		// is either checked as an image or provably not one: fail closed
+		// on anything else.
+		if !registry.IsManifest(d.MediaType) {
+			return fmt.Errorf("%w: index %s holds %s (%s): nested indexes are not supported", registry.ErrInvalidManifest, r.root.Digest, d.Digest, d.MediaType)
 		}
-		if d.Platform != nil && d.Platform.OS == "unknown" {
+		if d.Annotations[artifact.AnnotationDockerReferenceType] == artifact.AttestationManifest {
+			if err := r.checkAttestationEntry(ctx, d); err != nil {
+				return err
+			}
 			continue
 		}
 		r.images = append(r.images, platformImage{desc: d, platform: d.Platform})
@@ -259,28 +290,79 @@ func (r *run) loadImages(ctx context.Context) error {
 	return nil
 }
 
-// alreadyPromoted reports whether golden holds this digest under this tag
-// with a verification summary: then the run is a cheap no-op.
+// checkAttestationEntry accepts an index entry as a buildkit attestation
+// manifest (which is not scanned) only if it cannot be run: platform
+// unknown/unknown and in-toto layers only.
+func (r *run) checkAttestationEntry(ctx context.Context, d ocispec.Descriptor) error {
+	if d.Platform == nil || d.Platform.OS != "unknown" || d.Platform.Architecture != "unknown" {
+		return fmt.Errorf("%w: index entry %s is marked as an attestation but has a runnable platform", registry.ErrInvalidManifest, d.Digest)
+	}
+	raw, err := registry.FetchManifest(ctx, r.qrepo, d, r.p.cfg.Client.MaxManifestBytes())
+	if err != nil {
+		return err
+	}
+	m, err := registry.ParseManifest(d.MediaType, raw)
+	if err != nil {
+		return err
+	}
+	for _, l := range m.Layers {
+		if l.MediaType != artifact.MediaTypeInToto && l.MediaType != artifact.MediaTypeDSSE {
+			return fmt.Errorf("%w: attestation entry %s has a %s layer", registry.ErrInvalidManifest, d.Digest, l.MediaType)
+		}
+	}
+	return nil
+}
+
+// alreadyPromoted reports whether golden holds this digest under every
+// requested tag with a verification summary that cssc signed, that says
+// PASSED, and that names the policy in force: then the run is a cheap
+// no-op. Anything less (an audit-mode promotion, another policy, a missing
+// tag, an unsigned summary) runs the whole pipeline again.
 func (r *run) alreadyPromoted(ctx context.Context) (bool, error) {
-	if r.rec.Tag == "" || !r.imported.Unchanged {
+	if r.rec.Tag == "" || !r.imported.Unchanged || r.p.cfg.SignatureVerifier == nil {
 		return false, nil
 	}
-	cur, err := r.grepo.Resolve(ctx, r.rec.Tag)
-	if err != nil || cur.Digest != r.root.Digest {
-		return false, nil
+	for _, t := range r.goldenTags() {
+		cur, err := r.grepo.Resolve(ctx, t)
+		if err != nil || cur.Digest != r.root.Digest {
+			return false, nil
+		}
 	}
-	vsas, err := registry.Referrers(ctx, r.grepo, cur, artifact.TypeInToto)
+	md, err := attest.Discover(ctx, r.grepo, r.root, &attest.Options{MaxManifestBytes: r.p.cfg.Client.MaxManifestBytes()})
 	if err != nil {
 		return false, nil
 	}
-	for _, d := range vsas {
-		if d.Annotations[artifact.AnnotationPredicateType] == artifact.PredicateVerificationSummaryV1 {
-			r.rec.Outcome = OutcomeUnchanged
-			r.rec.Reason = "golden already holds " + cur.Digest.String() + " with a verification summary"
-			return true, nil
+	for _, it := range md.For(r.root.Digest) {
+		if it.Form != attest.FormReferrer || it.PredicateType != artifact.PredicateVerificationSummaryV1 || it.Statement == nil || it.Err != nil {
+			continue
 		}
+		vsa, _, err := attest.ParseVerificationSummary(it.Statement)
+		if err != nil || vsa.GetVerificationResult() != attest.ResultPassed {
+			continue
+		}
+		if want := r.p.cfg.PolicyRef.Digest; want != "" && vsa.GetPolicy().GetDigest()[want.Algorithm().String()] != want.Encoded() {
+			continue
+		}
+		v, err := r.p.cfg.SignatureVerifier.Verify(ctx, r.grepo, it.Manifest)
+		if err != nil || v == nil || !v.Verified() {
+			continue
+		}
+		r.rec.Outcome = OutcomeUnchanged
+		r.rec.Reason = "golden already holds " + r.root.Digest.String() + " under its tags, with a signed verification summary " + it.Manifest.Digest.String() + " (PASSED, same policy)"
+		return true, nil
 	}
 	return false, nil
+}
+
+// goldenTags are the tags the image gets in golden.
+func (r *run) goldenTags() []string {
+	var tags []string
+	for _, t := range append(append([]string{r.rec.Tag}, r.opts.Tags...), r.p.cfg.Import.Tags...) {
+		if t != "" && !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	return tags
 }
 
 func (r *run) verifySignatures(ctx context.Context) (string, string, map[string]any, error) {
@@ -291,11 +373,18 @@ func (r *run) verifySignatures(ctx context.Context) (string, string, map[string]
 	if err != nil {
 		return "", "", nil, err
 	}
+	if v == nil {
+		return "", "", nil, errors.New("publisher verifier returned no verification")
+	}
 	// Signatures cssc made in an earlier run of this image are not the
 	// publisher's: leave them out of the evidence.
 	own := map[digest.Digest]bool{}
 	if r.p.cfg.SignatureVerifier != nil {
-		if mine, err := r.p.cfg.SignatureVerifier.Verify(ctx, r.qrepo, r.root); err == nil {
+		mine, err := r.p.cfg.SignatureVerifier.Verify(ctx, r.qrepo, r.root)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("enterprise signatures of %s: %w", r.root.Digest, err)
+		}
+		if mine != nil {
 			for _, s := range mine.Signatures {
 				if s.State == sign.StateVerified {
 					own[s.Digest] = true
@@ -346,23 +435,44 @@ func (r *run) checkMetadata(ctx context.Context) (string, string, map[string]any
 	return VerdictOK, reason, out, nil
 }
 
-// isOwn reports whether an artifact was made by cssc. Only artifacts that
-// cssc attached in quarantine can carry the annotation there: the import
-// drops publisher artifacts that claim it.
+// isOwn reports whether an artifact claims to be cssc's. The claim alone is
+// never trusted as evidence: the import drops publisher referrers that make
+// it, the pipeline regenerates what it needs (same input, same digest) and
+// reuses only provenance whose bytes it can re-derive. Items that claim it
+// are never publisher evidence either.
 func isOwn(ann map[string]string) bool { _, ok := ann[artifact.AnnotationGeneratedBy]; return ok }
+
+// maxResumeAge bounds how old an interrupted run may be for its time to be
+// reused.
+const maxResumeAge = 30 * 24 * time.Hour
 
 // provenance attaches acquisition provenance to the root. Its time is the
 // run time of the image: taken from provenance an earlier (interrupted) run
 // attached, so that a rerun regenerates identical artifacts.
 func (r *run) provenance(ctx context.Context) (string, string, map[string]any, error) {
-	r.t = r.p.cfg.Now().UTC().Truncate(time.Second)
-	for _, it := range r.meta.For(r.root.Digest) {
-		if isOwn(it.Annotations) && it.Provenance != nil && !it.Provenance.StartedOn.IsZero() {
-			r.t = it.Provenance.StartedOn.UTC()
-		}
-	}
+	now := r.p.cfg.Now().UTC().Truncate(time.Second)
+	r.t = now
 	if r.p.cfg.Provenance == nil {
 		return VerdictSkipped, "no provenance enricher configured", nil, nil
+	}
+	// An interrupted run left provenance: take its time if, and only if,
+	// regenerating provenance at that time gives the very same bytes.
+	for _, it := range r.meta.For(r.root.Digest) {
+		if it.Form != attest.FormReferrer || !isOwn(it.Annotations) || it.Provenance == nil {
+			continue
+		}
+		t := it.Provenance.StartedOn.UTC()
+		if t.IsZero() || t.After(now.Add(5*time.Minute)) || now.Sub(t) > maxResumeAge {
+			continue
+		}
+		r.t = t
+		arts, err := r.p.cfg.Provenance.Enrich(ctx, r.subject(platformImage{desc: r.root, platform: r.root.Platform}))
+		if err == nil && len(arts) == 1 {
+			if _, d, err := arts[0].Manifest(r.root); err == nil && d.Digest == it.Manifest.Digest {
+				break
+			}
+		}
+		r.t = now
 	}
 	arts, err := r.p.cfg.Provenance.Enrich(ctx, r.subject(platformImage{desc: r.root, platform: r.root.Platform}))
 	if err != nil {
@@ -375,6 +485,17 @@ func (r *run) provenance(ctx context.Context) (string, string, map[string]any, e
 	return VerdictOK, "acquisition provenance attached", map[string]any{"artifacts": recs}, nil
 }
 
+// publisherMeta is the discovered metadata without the items that claim
+// to be cssc's.
+func (r *run) publisherMeta() *attest.Metadata {
+	if r.meta == nil {
+		return nil
+	}
+	md := *r.meta
+	md.Items = slices.DeleteFunc(slices.Clone(r.meta.Items), func(it attest.Item) bool { return isOwn(it.Annotations) })
+	return &md
+}
+
 func (r *run) subject(pi platformImage) *attest.Subject {
 	return &attest.Subject{
 		Repository:   r.rec.Quarantine,
@@ -383,7 +504,7 @@ func (r *run) subject(pi platformImage) *attest.Subject {
 		Platform:     pi.platform,
 		Source:       r.src.String(),
 		SourceDigest: r.imported.SourceDigest,
-		Metadata:     r.meta,
+		Metadata:     r.publisherMeta(),
 		SBOM:         pi.sbom,
 		Policy:       r.p.cfg.PolicyRef,
 		Time:         r.t,
@@ -428,35 +549,31 @@ func (r *run) descriptorOf(d digest.Digest) (ocispec.Descriptor, error) {
 	return ocispec.Descriptor{}, fmt.Errorf("unknown subject %s", d)
 }
 
-// sbom finds or generates the SBOM of every platform and attaches the
-// generated ones.
+// sbom finds the publisher's SBOM of every platform and generates cssc's
+// own. Vulnerability scanners match cssc's SBOM whenever a generator is
+// configured: a publisher's SBOM is unverified input (it could leave out the
+// vulnerable package), so it only adds licences and is recorded. cssc's SBOM
+// is attached only where the publisher gave none. An index-level publisher
+// SBOM counts for a single-platform image only.
 func (r *run) sbom(ctx context.Context) (string, string, map[string]any, error) {
-	var generated, publisher, reused int
+	var generated, publisher int
 	var recs []ArtifactRecord
 	for i := range r.images {
 		pi := &r.images[i]
-		// The publisher's SBOM for this platform, or for the whole index.
-		for _, d := range []digest.Digest{pi.desc.Digest, r.root.Digest} {
+		subjects := []digest.Digest{pi.desc.Digest}
+		if len(r.images) == 1 {
+			subjects = append(subjects, r.root.Digest)
+		}
+		for _, d := range subjects {
 			for _, it := range r.meta.For(d) {
-				if it.SBOM != nil && it.Err == nil && !isOwn(it.Annotations) && pi.sbom == nil {
-					pi.sbom, pi.sbomFrom = it.SBOM, policy.SourcePublisher
+				if it.SBOM != nil && it.Err == nil && !isOwn(it.Annotations) && pi.pubSBOM == nil {
+					pi.pubSBOM = it.SBOM
 				}
 			}
 		}
-		if pi.sbom != nil {
+		if pi.pubSBOM != nil {
 			publisher++
-			continue
-		}
-		// cssc's SBOM from an earlier run.
-		for _, it := range r.meta.For(pi.desc.Digest) {
-			if it.SBOM != nil && it.Err == nil && isOwn(it.Annotations) {
-				pi.sbom, pi.sbomFrom = it.SBOM, policy.SourceGenerated
-				r.attached = append(r.attached, ArtifactRecord{Kind: "sbom", ArtifactType: it.ArtifactType, Digest: it.Manifest.Digest, Subject: pi.desc.Digest, Platform: pi.name(), Reused: true})
-			}
-		}
-		if pi.sbom != nil {
-			reused++
-			continue
+			pi.sbom, pi.sbomFrom = pi.pubSBOM, policy.SourcePublisher
 		}
 		if r.p.cfg.GenerateSBOM == nil {
 			continue
@@ -465,8 +582,21 @@ func (r *run) sbom(ctx context.Context) (string, string, map[string]any, error) 
 		if err != nil {
 			return "", "", nil, fmt.Errorf("generate SBOM for %s: %w", pi.desc.Digest, err)
 		}
-		pi.sbom, pi.sbomFrom = doc, policy.SourceGenerated
-		arts, err := (&attest.SBOMEnricher{}).Enrich(ctx, r.subject(*pi))
+		if doc == nil {
+			return "", "", nil, fmt.Errorf("generate SBOM for %s: generator returned no document", pi.desc.Digest)
+		}
+		pi.sbom = doc
+		generated++
+		if pi.pubSBOM != nil {
+			continue
+		}
+		pi.sbomFrom = policy.SourceGenerated
+		sub := r.subject(*pi)
+		if len(r.images) > 1 {
+			// An index-level publisher SBOM does not describe this platform.
+			sub.Metadata = nil
+		}
+		arts, err := (&attest.SBOMEnricher{}).Enrich(ctx, sub)
 		if err != nil {
 			return "", "", nil, err
 		}
@@ -475,12 +605,14 @@ func (r *run) sbom(ctx context.Context) (string, string, map[string]any, error) 
 			return "", "", nil, err
 		}
 		recs = append(recs, rs...)
-		generated++
 	}
-	out := map[string]any{"publisher": publisher, "generated": generated, "reused": reused, "artifacts": recs}
-	reason := fmt.Sprintf("%d platform(s): %d publisher SBOM(s), %d generated, %d reused", len(r.images), publisher, generated, reused)
-	if publisher+generated+reused < len(r.images) {
-		return VerdictFailed, reason + "; no SBOM for some platforms (no generator configured)", out, nil
+	out := map[string]any{"publisher": publisher, "generated": generated, "artifacts": recs}
+	reason := fmt.Sprintf("%d platform(s): %d publisher SBOM(s), %d generated", len(r.images), publisher, generated)
+	if generated < len(r.images) {
+		if publisher < len(r.images) {
+			return VerdictFailed, reason + "; no SBOM for some platforms (no generator configured)", out, nil
+		}
+		return VerdictOK, reason + "; scanning the publisher's SBOMs (no generator configured)", out, nil
 	}
 	return VerdictOK, reason, out, nil
 }
@@ -558,7 +690,12 @@ func (r *run) lifecycle(ctx context.Context) (string, string, map[string]any, er
 	var recs []ArtifactRecord
 	root := platformImage{desc: r.root, platform: r.root.Platform}
 	if r.p.cfg.Lifecycle != nil {
-		arts, err := r.p.cfg.Lifecycle.Enrich(ctx, r.subject(root))
+		// No metadata: markers in quarantine that claim to be cssc's are
+		// not trusted; the marker is rebuilt at the run time, so a rerun
+		// gives the same digest.
+		sub := r.subject(root)
+		sub.Metadata = nil
+		arts, err := r.p.cfg.Lifecycle.Enrich(ctx, sub)
 		if err != nil {
 			return "", "", nil, err
 		}
@@ -578,12 +715,6 @@ func (r *run) lifecycle(ctx context.Context) (string, string, map[string]any, er
 			return "", "", nil, err
 		}
 		recs = append(recs, rs...)
-	}
-	// Markers attached by earlier runs are still in force.
-	for _, it := range r.meta.For(r.root.Digest) {
-		if isOwn(it.Annotations) && it.Lifecycle != nil && !slices.ContainsFunc(r.attached, func(a ArtifactRecord) bool { return a.Digest == it.Manifest.Digest }) {
-			r.attached = append(r.attached, ArtifactRecord{Kind: "lifecycle", ArtifactType: artifact.TypeLifecycle, Digest: it.Manifest.Digest, Subject: r.root.Digest, Reused: true})
-		}
 	}
 	eol, ok := r.endOfLife()
 	if !ok {
@@ -713,7 +844,12 @@ func (r *run) evidence() *policy.Evidence {
 		if sbomFrom == "" || pi.sbomFrom == policy.SourceGenerated {
 			sbomFrom = pi.sbomFrom
 		}
-		for _, p := range pi.sbom.Packages {
+		var pkgs []sbom.Package
+		pkgs = append(pkgs, pi.sbom.Packages...)
+		if pi.pubSBOM != nil && pi.pubSBOM != pi.sbom {
+			pkgs = append(pkgs, pi.pubSBOM.Packages...)
+		}
+		for _, p := range pkgs {
 			key := p.PURL
 			if key == "" {
 				key = p.Name + "@" + p.Version

@@ -1,0 +1,260 @@
+package acquire_test
+
+// Regression tests for forgery and fail-open scenarios found in review: a
+// publisher who controls the source repository tries to get evidence or
+// unchecked content past the pipeline.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/cssc-go/cssc/acquire"
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/policy"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sbom"
+	"github.com/cssc-go/cssc/scan"
+	"github.com/cssc-go/cssc/sign/devpki"
+	"github.com/cssc-go/cssc/sign/notation"
+)
+
+// evilScanner reports a critical vulnerability for every package named
+// "evil" in the SBOM it is given: a custom scanner, the plug-in point.
+var evilScanner = scan.ScannerFunc(func(ctx context.Context, img *scan.Image) (*scan.Report, error) {
+	rep := &scan.Report{Kind: artifact.ReportKindVulnerability, Tool: scan.Tool{Name: "evil-finder"}, Subject: img.Manifest.Digest}
+	if img.SBOM == nil {
+		return nil, scan.ErrNoImage
+	}
+	for _, p := range img.SBOM.Packages {
+		if p.Name == "evil" {
+			rep.Findings = append(rep.Findings, scan.Finding{ID: "CVE-0000-0001", Package: scan.Package{Name: "evil", Version: "1"}, Severity: scan.SeverityCritical, FixedVersion: "2"})
+		}
+	}
+	return rep, nil
+})
+
+func pushRaw(t *testing.T, repo registry.Repository, mt string, data []byte) ocispec.Descriptor {
+	t.Helper()
+	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	require.NoError(t, repo.Push(context.Background(), d, bytes.NewReader(data)))
+	return d
+}
+
+// forgeryPipeline builds a pipeline with a real notation signer and
+// verifier, the evil scanner and the given SBOM generator.
+func forgeryPipeline(t *testing.T, client *registry.Client, mode string, gen acquire.SBOMGenerator, lc *attest.LifecycleEnricher) *acquire.Pipeline {
+	t.Helper()
+	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})
+	require.NoError(t, err)
+	leaf, err := ca.Issue(devpki.LeafOptions{})
+	require.NoError(t, err)
+	signer, err := notation.NewSigner(leaf.Key, leaf.Chain, notation.SignerOptions{})
+	require.NoError(t, err)
+	doc, err := policy.Parse([]byte("apiVersion: cssc.dev/policy/v1\nname: p\nmode: " + mode + "\nvulnerabilities:\n  maxSeverity: medium\nsbom: {required: true}\n"))
+	require.NoError(t, err)
+	pol, err := policy.Compile(doc)
+	require.NoError(t, err)
+	p, err := acquire.NewPipeline(acquire.Config{
+		Client: client, Quarantine: "mem:q", Golden: "mem:g",
+		Scanners:          []scan.Scanner{evilScanner},
+		GenerateSBOM:      gen,
+		Lifecycle:         lc,
+		Signer:            signer,
+		SignatureVerifier: newVerifier(t, "corp", ca, "C=US, ST=WA, L=Seattle, O=cssc development, CN=cssc INSECURE development signer"),
+		Policy:            pol,
+	})
+	require.NoError(t, err)
+	return p
+}
+
+func evilGenerator(_ context.Context, _ content.Fetcher, _ ocispec.Descriptor) (*sbom.Document, error) {
+	return &sbom.Document{Packages: []sbom.Package{{Name: "evil", Version: "1"}}}, nil
+}
+
+func okGenerator(_ context.Context, _ content.Fetcher, _ ocispec.Descriptor) (*sbom.Document, error) {
+	return &sbom.Document{Packages: []sbom.Package{{Name: "ok", Version: "1"}}}, nil
+}
+
+func TestForgedOwnSBOMIsNotTrusted(t *testing.T) {
+	ctx := context.Background()
+	client := registry.NewClient(registry.Options{})
+	src, err := client.Repository(ctx, "mem:src/app")
+	require.NoError(t, err)
+	// platform image
+	cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
+	m.SchemaVersion = 2
+	raw, _ := json.Marshal(m)
+	img := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
+	img.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	// buildkit attestation claiming to be cssc's SBOM, empty.
+	a, err := attest.SPDXArtifact(&sbom.Document{Name: "x"}, img.Digest, time.Unix(0, 0), "cssc")
+	require.NoError(t, err)
+	// As buildkit writes it: an in-toto statement with an SPDX predicate.
+	stmt := fmt.Appendf(nil, `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"img","digest":{"sha256":%q}}],"predicateType":"https://spdx.dev/Document","predicate":%s}`, img.Digest.Encoded(), a.Blobs[0].Data)
+	blob := pushRaw(t, src, artifact.MediaTypeInToto, stmt)
+	blob.Annotations = map[string]string{artifact.AnnotationPredicateType: artifact.PredicateSPDX}
+	empty := pushRaw(t, src, ocispec.MediaTypeEmptyJSON, []byte("{}"))
+	am := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: empty, Layers: []ocispec.Descriptor{blob}, Annotations: map[string]string{artifact.AnnotationGeneratedBy: "cssc"}}
+	am.SchemaVersion = 2
+	araw, _ := json.Marshal(am)
+	att := pushRaw(t, src, ocispec.MediaTypeImageManifest, araw)
+	att.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
+	att.Annotations = map[string]string{artifact.AnnotationDockerReferenceType: artifact.AttestationManifest, artifact.AnnotationDockerReferenceDigest: img.Digest.String()}
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{img, att}}
+	idx.SchemaVersion = 2
+	iraw, _ := json.Marshal(idx)
+	root := pushRaw(t, src, ocispec.MediaTypeImageIndex, iraw)
+	require.NoError(t, src.Tag(ctx, root, "v1"))
+
+	p := forgeryPipeline(t, client, "enforce", evilGenerator, nil)
+	rec, err := p.Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
+	assert.ErrorIs(t, err, acquire.ErrPolicyDenied, "the generated SBOM is scanned, not the forged one: %s", rec.Reason)
+	assert.Equal(t, acquire.OutcomeDenied, rec.Outcome)
+}
+
+func TestHiddenPlatformFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	client := registry.NewClient(registry.Options{})
+	src, err := client.Repository(ctx, "mem:src/app")
+	require.NoError(t, err)
+	mk := func(arch string) ocispec.Descriptor {
+		cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"`+arch+`","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+		m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
+		m.SchemaVersion = 2
+		raw, _ := json.Marshal(m)
+		d := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
+		d.Platform = &ocispec.Platform{OS: "linux", Architecture: arch}
+		return d
+	}
+	arm, amd := mk("arm64"), mk("amd64")
+	// the amd64 image claims to be an attestation manifest
+	amd.Annotations = map[string]string{artifact.AnnotationDockerReferenceType: artifact.AttestationManifest, artifact.AnnotationDockerReferenceDigest: arm.Digest.String()}
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{arm, amd}}
+	idx.SchemaVersion = 2
+	iraw, _ := json.Marshal(idx)
+	root := pushRaw(t, src, ocispec.MediaTypeImageIndex, iraw)
+	require.NoError(t, src.Tag(ctx, root, "v1"))
+	p := forgeryPipeline(t, client, "enforce", okGenerator, nil)
+	rec, err := p.Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
+	assert.ErrorIs(t, err, registry.ErrInvalidManifest, "an index entry that is neither checked nor an attestation fails the run")
+	assert.Equal(t, acquire.OutcomeError, rec.Outcome)
+	g, _ := client.Repository(ctx, "mem:g/app")
+	ok, _ := g.Exists(ctx, amd)
+	assert.False(t, ok, "the unchecked amd64 image must not reach golden")
+}
+
+func TestAuditThenEnforceReevaluates(t *testing.T) {
+	ctx := context.Background()
+	client := registry.NewClient(registry.Options{})
+	src, err := client.Repository(ctx, "mem:src/app")
+	require.NoError(t, err)
+	cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
+	m.SchemaVersion = 2
+	raw, _ := json.Marshal(m)
+	img := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
+	require.NoError(t, src.Tag(ctx, img, "v1"))
+	rec, err := forgeryPipeline(t, client, "audit", evilGenerator, nil).Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, acquire.OutcomeAudited, rec.Outcome)
+	rec, err = forgeryPipeline(t, client, "enforce", evilGenerator, nil).Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
+	assert.ErrorIs(t, err, acquire.ErrPolicyDenied, "an audit-mode promotion is not a pass for the enforce policy")
+	assert.Equal(t, acquire.OutcomeDenied, rec.Outcome, rec.Reason)
+}
+
+func TestUnchangedRerunAppliesNewTags(t *testing.T) {
+	ctx := context.Background()
+	client := registry.NewClient(registry.Options{})
+	src, err := client.Repository(ctx, "mem:src/app")
+	require.NoError(t, err)
+	cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
+	m.SchemaVersion = 2
+	raw, _ := json.Marshal(m)
+	img := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
+	require.NoError(t, src.Tag(ctx, img, "v1"))
+	p := forgeryPipeline(t, client, "enforce", okGenerator, nil)
+	rec, err := p.Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, acquire.OutcomePromoted, rec.Outcome)
+	rec, err = p.Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, acquire.OutcomeUnchanged, rec.Outcome, rec.Reason)
+	rec, err = p.Run(ctx, "mem:src/app:v1", acquire.RunOptions{Tags: []string{"stable"}})
+	require.NoError(t, err)
+	assert.Equal(t, acquire.OutcomePromoted, rec.Outcome, "a missing golden tag is not unchanged: %s", rec.Reason)
+	g, _ := client.Repository(ctx, "mem:g/app")
+	got, err := g.Resolve(ctx, "stable")
+	require.NoError(t, err)
+	assert.Equal(t, img.Digest, got.Digest)
+}
+
+func TestLyingFallbackIndexIsNotTrusted(t *testing.T) {
+	ctx := context.Background()
+	srv := testregistry.Start(t, testregistry.OCINoReferrers)
+	client := registry.NewClient(registry.Options{PlainHTTP: []string{srv.Host}})
+	src, err := client.Repository(ctx, registry.Join(srv.Host, "app"))
+	require.NoError(t, err)
+	cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
+	m.SchemaVersion = 2
+	raw, _ := json.Marshal(m)
+	img := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
+	require.NoError(t, src.Tag(ctx, img, "v1"))
+	// forged cssc lifecycle marker
+	eol := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	forged := attest.LifecycleArtifact(eol, time.Date(2090, 1, 1, 0, 0, 0, 0, time.UTC), "cssc")
+	fd, err := registry.Attach(ctx, src, img, forged)
+	require.NoError(t, err)
+	// overwrite the fallback index with a lying descriptor
+	lie := fd
+	lie.ArtifactType = "application/vnd.example.harmless"
+	lie.Annotations = nil
+	ix := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{lie}}
+	ix.SchemaVersion = 2
+	ixraw, _ := json.Marshal(ix)
+	ixd := pushRaw(t, src, ocispec.MediaTypeImageIndex, ixraw)
+	require.NoError(t, src.Tag(ctx, ixd, "sha256-"+img.Digest.Encoded()))
+
+	lc := &attest.LifecycleEnricher{EndOfLife: time.Now().AddDate(1, 0, 0).UTC().Truncate(24 * time.Hour)}
+	p := forgeryPipeline(t, client, "enforce", okGenerator, lc)
+	rec, err := p.Run(ctx, registry.Join(srv.Host, "app")+":v1", acquire.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, acquire.OutcomePromoted, rec.Outcome, rec.Reason)
+	for _, a := range rec.Artifacts {
+		assert.NotEqual(t, fd.Digest, a.Digest, "the forged marker is not one of cssc's artifacts")
+	}
+	g, _ := client.Repository(ctx, "mem:g/app")
+	ls, _, err := attest.Lifecycles(ctx, g, img)
+	require.NoError(t, err)
+	require.Len(t, ls, 1, "golden holds cssc's marker only")
+	assert.Equal(t, lc.EndOfLife, ls[0].EndOfLife)
+	q, _ := client.Repository(ctx, "mem:q/app")
+	ok, _ := q.Exists(ctx, fd)
+	assert.False(t, ok, "the import filtered the marker on its manifest, whatever the listing said")
+}
+
+func TestOverlappingLocationsAndBadRepository(t *testing.T) {
+	client := registry.NewClient(registry.Options{})
+	p := forgeryPipeline(t, client, "enforce", okGenerator, nil)
+	rec, err := p.Run(context.Background(), "mem:src/app:v1", acquire.RunOptions{Repository: "../g/app"})
+	assert.ErrorIs(t, err, registry.ErrInvalidReference)
+	assert.Equal(t, acquire.OutcomeError, rec.Outcome)
+	cfg := acquire.Config{Client: client, Quarantine: "registry.corp/cssc", Golden: "registry.corp/cssc/golden", Scanners: []scan.Scanner{evilScanner}, Signer: nil}
+	_, err = acquire.NewPipeline(cfg)
+	assert.ErrorIs(t, err, acquire.ErrInvalidConfig)
+}
+
