@@ -15,7 +15,7 @@ func TestDependencyBudget(t *testing.T) {
 	}
 	heavy := []string{
 		"github.com/sigstore/",                    // only sign/cosign
-		"modernc.org/sqlite",                      // only catalog/sqlite
+		"modernc.org/sqlite",                      // only sbom/scalibr (rpm databases) and catalog/sqlite
 		"github.com/jackc/pgx",                    // only catalog/postgres
 		"github.com/google/osv-scalibr/extractor", // only sbom/scalibr
 		"github.com/distribution/distribution",    // tests only
