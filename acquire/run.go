@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -522,6 +523,14 @@ func (r *run) attach(ctx context.Context, subject digest.Digest, platform, kind 
 		if a.Created.IsZero() {
 			a.Created = r.t
 		}
+		if _, ok := a.Annotations[artifact.AnnotationGeneratedBy]; !ok {
+			// Custom enrichers' artifacts are cssc's too: never publisher evidence.
+			a.Annotations = maps.Clone(a.Annotations)
+			if a.Annotations == nil {
+				a.Annotations = map[string]string{}
+			}
+			a.Annotations[artifact.AnnotationGeneratedBy] = attest.DefaultGenerator
+		}
 		d, err := registry.Attach(ctx, r.qrepo, desc, a)
 		if err != nil {
 			return nil, fmt.Errorf("attach %s to %s: %w", a.ArtifactType, subject, err)
@@ -967,7 +976,7 @@ func (r *run) promote(ctx context.Context) (string, string, map[string]any, erro
 	// The verification summary, attached and signed in golden.
 	vsa, err := (&attest.VSAEnricher{VerifierID: r.p.cfg.VerifierID}).Enrich(ctx, &attest.Subject{
 		Repository: r.rec.Golden, Tag: r.rec.Tag, Descriptor: r.root, Source: r.src.String(),
-		SourceDigest: r.rec.SourceDigest, Metadata: r.meta, Policy: r.p.cfg.PolicyRef, Time: r.p.cfg.Now().UTC().Truncate(time.Second),
+		SourceDigest: r.rec.SourceDigest, Metadata: r.publisherMeta(), Policy: r.p.cfg.PolicyRef, Time: r.t,
 		Decision: r.attestDecision(),
 	})
 	if err != nil {
