@@ -31,7 +31,9 @@ type Importer interface {
 // ImporterOptions configure an ORASImporter. The zero value is usable.
 type ImporterOptions struct {
 	// Concurrency bounds how many blobs are copied at the same time, per
-	// Import call. Zero or negative means 4.
+	// Import call; at most half of them (rounded up) stream bytes at a
+	// time while the others wait for the destination to commit theirs.
+	// Zero or negative means 4.
 	Concurrency int
 	// RequestsPerSecond limits the HTTP requests sent to each registry host
 	// ("host:port"), over all Import calls of this importer (token requests
@@ -422,6 +424,7 @@ type job struct {
 	seen      map[digest.Digest]bool
 	blobs     []ocispec.Descriptor
 	blobSeen  map[digest.Digest]bool
+	streams   chan struct{} // streaming slots, see copyBlobs
 	cosignTag []taggedNode
 
 	mu sync.Mutex // guards res.Blobs

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -64,10 +65,20 @@ func (t *tracked) Referrers(ctx context.Context, d ocispec.Descriptor, artifactT
 
 func isNotFound(err error) bool { return errors.Is(err, registry.ErrNotFound) }
 
-// copyBlobs copies the planned blobs, Concurrency at a time.
+// copyBlobs copies the planned blobs, Concurrency at a time, of which at
+// most half (rounded up) stream bytes at a time; the others wait for the
+// destination to commit the bytes they have sent.
+//
+// The wait matters: a registry storing blobs on a filesystem (distribution)
+// fsyncs an upload before it answers the final request, which for large
+// blobs takes about as long as the transfer itself. A blob whose bytes are
+// all sent (and verified) gives its streaming slot to the next blob, so the
+// destination's disk writes of one blob overlap with the transfer of the
+// next, instead of every blob finishing, then fsyncing, at the same time.
 func (j *job) copyBlobs(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(j.im.opts.Concurrency)
+	j.streams = make(chan struct{}, streamSlots(j.im.opts.Concurrency))
 	for _, b := range j.blobs {
 		g.Go(func() error { return j.copyBlob(gctx, b) })
 	}
@@ -155,6 +166,15 @@ func (j *job) copyBlob(ctx context.Context, d ocispec.Descriptor) error {
 
 // upload streams one blob from the source to the destination.
 func (j *job) upload(ctx context.Context, d ocispec.Descriptor) error {
+	// A streaming slot, held until every byte is sent (see copyBlobs).
+	select {
+	case j.streams <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { <-j.streams }) }
+	defer release()
 	// The download gets its own context: when the upload stops, a stalled
 	// download is cut off before the read-ahead is closed.
 	fctx, cancel := context.WithCancel(ctx)
@@ -164,6 +184,7 @@ func (j *job) upload(ctx context.Context, d ocispec.Descriptor) error {
 		return err
 	}
 	ra := newReadAhead(rc, &j.im.buffers)
+	ra.atEOF = release
 	err = j.dst.Push(j.dst.ctx(ctx), d, ra)
 	cancel()
 	ra.Close()
@@ -326,3 +347,7 @@ func (j *job) pushManifest(ctx context.Context, n node, tag string) (bool, error
 	}
 	return false, nil
 }
+
+// streamSlots returns how many blobs of those in flight stream bytes at a
+// time: half of them, rounded up.
+func streamSlots(concurrency int) int { return (concurrency + 1) / 2 }

@@ -44,6 +44,10 @@ type readAhead struct {
 	closed bool
 
 	srcErr error // first error from src other than io.EOF; read after Close
+
+	// atEOF, if not nil, is called once the consumer has read every byte
+	// of a complete source (when Read first returns io.EOF).
+	atEOF func()
 }
 
 func newReadAhead(src io.ReadCloser, pool *sync.Pool) *readAhead {
@@ -56,7 +60,13 @@ func (r *readAhead) fill() {
 	defer close(r.exited)
 	for {
 		bp := r.pool.Get().(*[]byte)
-		n, err := r.src.Read(*bp)
+		// Fill the buffer: fewer, larger hand-offs to the consumer.
+		n, err := 0, error(nil)
+		for n < len(*bp) && err == nil {
+			var m int
+			m, err = r.src.Read((*bp)[n:])
+			n += m
+		}
 		if err != nil && err != io.EOF {
 			r.srcErr = err
 		}
@@ -84,6 +94,10 @@ func (r *readAhead) Read(p []byte) (int, error) {
 			r.curBuf = nil
 		}
 		if r.err != nil {
+			if r.err == io.EOF && r.atEOF != nil {
+				r.atEOF()
+				r.atEOF = nil
+			}
 			return 0, r.err
 		}
 		r.mu.Unlock() // Close must not wait for a blocked Read
