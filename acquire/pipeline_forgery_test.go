@@ -21,6 +21,7 @@ import (
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/internal/testimage"
 	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/policy"
 	"github.com/cssc-go/cssc/registry"
@@ -79,6 +80,15 @@ func forgeryPipeline(t *testing.T, client *registry.Client, mode string, gen acq
 	return p
 }
 
+// emptyImage pushes an image without layers for arch and returns its
+// descriptor with the platform set.
+func emptyImage(t *testing.T, repo registry.Repository, arch string) ocispec.Descriptor {
+	t.Helper()
+	d, err := testimage.Image{Platform: ocispec.Platform{OS: "linux", Architecture: arch}}.Push(context.Background(), repo)
+	require.NoError(t, err)
+	return d
+}
+
 func evilGenerator(_ context.Context, _ content.Fetcher, _ ocispec.Descriptor) (*sbom.Document, error) {
 	return &sbom.Document{Packages: []sbom.Package{{Name: "evil", Version: "1"}}}, nil
 }
@@ -93,12 +103,7 @@ func TestForgedOwnSBOMIsNotTrusted(t *testing.T) {
 	src, err := client.Repository(ctx, "mem:src/app")
 	require.NoError(t, err)
 	// platform image
-	cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
-	m.SchemaVersion = 2
-	raw, _ := json.Marshal(m)
-	img := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
-	img.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	img := emptyImage(t, src, "amd64")
 	// buildkit attestation claiming to be cssc's SBOM, empty.
 	a, err := attest.SPDXArtifact(&sbom.Document{Name: "x"}, img.Digest, time.Unix(0, 0), "cssc")
 	require.NoError(t, err)
@@ -131,12 +136,7 @@ func TestHiddenPlatformFailsClosed(t *testing.T) {
 	src, err := client.Repository(ctx, "mem:src/app")
 	require.NoError(t, err)
 	mk := func(arch string) ocispec.Descriptor {
-		cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"`+arch+`","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-		m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
-		m.SchemaVersion = 2
-		raw, _ := json.Marshal(m)
-		d := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
-		d.Platform = &ocispec.Platform{OS: "linux", Architecture: arch}
+		d := emptyImage(t, src, arch)
 		return d
 	}
 	arm, amd := mk("arm64"), mk("amd64")
@@ -161,11 +161,7 @@ func TestAuditThenEnforceReevaluates(t *testing.T) {
 	client := registry.NewClient(registry.Options{})
 	src, err := client.Repository(ctx, "mem:src/app")
 	require.NoError(t, err)
-	cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
-	m.SchemaVersion = 2
-	raw, _ := json.Marshal(m)
-	img := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
+	img := emptyImage(t, src, "amd64")
 	require.NoError(t, src.Tag(ctx, img, "v1"))
 	rec, err := forgeryPipeline(t, client, "audit", evilGenerator, nil).Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
 	require.NoError(t, err)
@@ -180,11 +176,7 @@ func TestUnchangedRerunAppliesNewTags(t *testing.T) {
 	client := registry.NewClient(registry.Options{})
 	src, err := client.Repository(ctx, "mem:src/app")
 	require.NoError(t, err)
-	cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
-	m.SchemaVersion = 2
-	raw, _ := json.Marshal(m)
-	img := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
+	img := emptyImage(t, src, "amd64")
 	require.NoError(t, src.Tag(ctx, img, "v1"))
 	p := forgeryPipeline(t, client, "enforce", okGenerator, nil)
 	rec, err := p.Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
@@ -208,11 +200,7 @@ func TestLyingFallbackIndexIsNotTrusted(t *testing.T) {
 	client := registry.NewClient(registry.Options{PlainHTTP: []string{srv.Host}})
 	src, err := client.Repository(ctx, registry.Join(srv.Host, "app"))
 	require.NoError(t, err)
-	cfg := pushRaw(t, src, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
-	m.SchemaVersion = 2
-	raw, _ := json.Marshal(m)
-	img := pushRaw(t, src, ocispec.MediaTypeImageManifest, raw)
+	img := emptyImage(t, src, "amd64")
 	require.NoError(t, src.Tag(ctx, img, "v1"))
 	// forged cssc lifecycle marker
 	eol := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -257,4 +245,3 @@ func TestOverlappingLocationsAndBadRepository(t *testing.T) {
 	_, err = acquire.NewPipeline(cfg)
 	assert.ErrorIs(t, err, acquire.ErrInvalidConfig)
 }
-

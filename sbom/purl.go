@@ -68,10 +68,15 @@ func ecosystemOf(p packageurl.PackageURL) string {
 		}
 		return ""
 	case packageurl.TypeApk:
-		if ns := strings.ToLower(p.Namespace); ns != "alpine" && ns != "" {
-			return ""
+		switch strings.ToLower(p.Namespace) {
+		case "alpine", "":
+			return AlpineEcosystem(distro)
+		case "wolfi":
+			return "Wolfi"
+		case "chainguard":
+			return "Chainguard"
 		}
-		return AlpineEcosystem(distro)
+		return ""
 	case packageurl.TypeRPM:
 		v := majorOf(distroVersion(distro))
 		var eco string

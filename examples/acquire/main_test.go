@@ -167,4 +167,3 @@ func TestSelectTags(t *testing.T) {
 	_, err := selectTags(tags, "(", "", 0)
 	assert.Error(t, err)
 }
-

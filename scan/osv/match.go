@@ -549,44 +549,7 @@ func mergeHits(hs []hit) []scan.Finding {
 }
 
 // purlEcosystem derives the OSV ecosystem of a package URL.
-func purlEcosystem(p *packageurl.PackageURL) string {
-	distro := p.Qualifiers.Map()["distro"]
-	switch p.Type {
-	case packageurl.TypeGolang:
-		return "Go"
-	case packageurl.TypeNPM:
-		return "npm"
-	case packageurl.TypePyPi:
-		return "PyPI"
-	case packageurl.TypeMaven:
-		return "Maven"
-	case packageurl.TypeCargo:
-		return "crates.io"
-	case packageurl.TypeGem:
-		return "RubyGems"
-	case packageurl.TypeNuget:
-		return "NuGet"
-	case packageurl.TypeComposer:
-		return "Packagist"
-	case packageurl.TypeDebian:
-		switch strings.ToLower(p.Namespace) {
-		case "ubuntu":
-			return sbom.UbuntuEcosystem(distro)
-		case "debian", "":
-			return sbom.DebianEcosystem(distro)
-		}
-	case packageurl.TypeApk:
-		switch strings.ToLower(p.Namespace) {
-		case "alpine", "":
-			return sbom.AlpineEcosystem(distro)
-		case "wolfi":
-			return "Wolfi"
-		case "chainguard":
-			return "Chainguard"
-		}
-	}
-	return ""
-}
+func purlEcosystem(p *packageurl.PackageURL) string { return sbom.Ecosystem(p.ToString()) }
 
 // purlSource returns the source package name and version from the
 // qualifiers osv-scalibr ("source", "sourceversion" for deb; "origin" for
