@@ -262,6 +262,10 @@ func (p *Pipeline) RunAll(ctx context.Context, sources []string, opts RunOptions
 func (p *Pipeline) Run(ctx context.Context, source string, opts RunOptions) (*Record, error) {
 	r := &run{p: p, opts: opts, rec: &Record{Source: source, Started: p.cfg.Now().UTC()}}
 	err := r.executeSafely(ctx)
+	if r.rec.Artifacts == nil {
+		// A run that ended early still says what it attached in quarantine.
+		r.rec.Artifacts = r.attached
+	}
 	r.rec.Finished = p.cfg.Now().UTC()
 	if err != nil && r.rec.Outcome == "" {
 		r.rec.Outcome = OutcomeError

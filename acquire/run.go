@@ -541,7 +541,9 @@ func (r *run) attach(ctx context.Context, subject digest.Digest, platform, kind 
 		}
 		ar := ArtifactRecord{Kind: k, ArtifactType: a.ArtifactType, Digest: d.Digest, Subject: subject, Platform: platform}
 		out = append(out, ar)
-		r.attached = append(r.attached, ar)
+		if !slices.ContainsFunc(r.attached, func(x ArtifactRecord) bool { return x.Digest == ar.Digest }) {
+			r.attached = append(r.attached, ar)
+		}
 	}
 	return out, nil
 }
@@ -789,6 +791,9 @@ func (r *run) signOne(ctx context.Context, repo registry.Repository, subject oci
 		if err != nil {
 			return ocispec.Descriptor{}, false, fmt.Errorf("verify enterprise signature of %s: %w", subject.Digest, err)
 		}
+		if res == nil {
+			return ocispec.Descriptor{}, false, fmt.Errorf("verify enterprise signature of %s: verifier returned no verification", subject.Digest)
+		}
 		for _, s := range res.Signatures {
 			if s.State == sign.StateVerified && s.Digest != "" {
 				d, err := repo.Resolve(ctx, s.Digest.String())
@@ -971,7 +976,7 @@ func (r *run) promote(ctx context.Context) (string, string, map[string]any, erro
 	if err := pr.copyContent(ctx); err != nil {
 		return "", "", nil, err
 	}
-	r.rec.Promoted = append([]digest.Digest{r.root.Digest}, digestsOf(arts)...)
+	promoted := append([]digest.Digest{r.root.Digest}, digestsOf(arts)...)
 
 	// The verification summary, attached and signed in golden.
 	vsa, err := (&attest.VSAEnricher{VerifierID: r.p.cfg.VerifierID}).Enrich(ctx, &attest.Subject{
@@ -991,7 +996,7 @@ func (r *run) promote(ctx context.Context) (string, string, map[string]any, erro
 		if err != nil {
 			return "", "", nil, err
 		}
-		r.rec.Promoted = append(r.rec.Promoted, d.Digest, sig.Digest)
+		promoted = append(promoted, d.Digest, sig.Digest)
 		r.rec.Artifacts = append(r.rec.Artifacts, ArtifactRecord{Kind: "verification-summary", ArtifactType: a.ArtifactType, Digest: d.Digest, Subject: r.root.Digest, Signature: sig.Digest})
 	}
 	// Golden never holds an unsigned image: check before the tag moves.
@@ -1000,22 +1005,22 @@ func (r *run) promote(ctx context.Context) (string, string, map[string]any, erro
 		if err != nil {
 			return "", "", nil, fmt.Errorf("verify golden signature: %w", err)
 		}
-		if !res.Verified() {
+		if res == nil || !res.Verified() {
 			return "", "", nil, fmt.Errorf("golden copy of %s carries no verified enterprise signature", r.root.Digest)
 		}
 	}
-	tags := append([]string{}, r.rec.Tag)
-	tags = append(tags, r.opts.Tags...)
-	tags = append(tags, r.p.cfg.Import.Tags...)
-	for _, t := range tags {
-		if t == "" {
-			continue
-		}
+	for i, t := range r.goldenTags() {
 		if err := r.grepo.Tag(ctx, r.root, t); err != nil {
+			if i > 0 {
+				// Some tags moved: say so, the image is in golden.
+				r.rec.Promoted = promoted
+				return "", "", nil, fmt.Errorf("tag golden %s (tags %v already point at %s): %w", t, r.goldenTags()[:i], r.root.Digest, err)
+			}
 			return "", "", nil, fmt.Errorf("tag golden %s: %w", t, err)
 		}
 	}
-	return VerdictOK, fmt.Sprintf("promoted %s with %d artifact(s) to %s", r.root.Digest, len(r.rec.Promoted)-1, r.rec.Golden), nil, nil
+	r.rec.Promoted = promoted
+	return VerdictOK, fmt.Sprintf("promoted %s with %d artifact(s) to %s", r.root.Digest, len(promoted)-1, r.rec.Golden), nil, nil
 }
 
 func (r *run) attestDecision() *attest.Decision {
