@@ -896,8 +896,8 @@ func (r *run) evidence() *policy.Evidence {
 		switch rep.Kind {
 		case artifact.ReportKindVulnerability:
 			vulnScanned[rep.Subject] = true
-			ev.Vulnerabilities.Scanner = rep.Tool.Name
-			ev.Vulnerabilities.DatabaseVersion = rep.Tool.DatabaseVersion
+			ev.Vulnerabilities.Scanner = addName(ev.Vulnerabilities.Scanner, rep.Tool.Name)
+			ev.Vulnerabilities.DatabaseVersion = addName(ev.Vulnerabilities.DatabaseVersion, rep.Tool.DatabaseVersion)
 			for _, f := range rep.Findings {
 				ev.Vulnerabilities.Findings = append(ev.Vulnerabilities.Findings, policy.Vulnerability{
 					ID: f.ID, Aliases: f.Aliases, Package: f.Package.Name, Version: f.Package.Version,
@@ -906,7 +906,7 @@ func (r *run) evidence() *policy.Evidence {
 			}
 		case artifact.ReportKindMalware:
 			malScanned[rep.Subject] = true
-			ev.Malware.Scanner = rep.Tool.Name
+			ev.Malware.Scanner = addName(ev.Malware.Scanner, rep.Tool.Name)
 			for _, f := range rep.Findings {
 				ev.Malware.Detections = append(ev.Malware.Detections, policy.Detection{Name: f.ID, Path: f.Path, Layer: f.Layer})
 			}
@@ -923,6 +923,17 @@ func (r *run) evidence() *policy.Evidence {
 		return a.ID+a.Package < b.ID+b.Package
 	})
 	return ev
+}
+
+// addName adds name to a comma-separated list unless it is there already.
+func addName(list, name string) string {
+	if name == "" || slices.Contains(strings.Split(list, ", "), name) {
+		return list
+	}
+	if list == "" {
+		return name
+	}
+	return list + ", " + name
 }
 
 func verifierOf(format string) string {
