@@ -57,13 +57,24 @@ func pushRaw(t *testing.T, repo registry.Repository, mt string, data []byte) oci
 // verifier, the evil scanner and the given SBOM generator.
 func forgeryPipeline(t *testing.T, client *registry.Client, mode string, gen acquire.SBOMGenerator, lc *attest.LifecycleEnricher) *acquire.Pipeline {
 	t.Helper()
+	return newForgeryPipeline(t, client, "apiVersion: cssc.dev/policy/v1\nname: p\nmode: "+mode+"\nvulnerabilities:\n  maxSeverity: medium\nsbom: {required: true}\n", gen, lc)
+}
+
+// forgeryPipelineWithPolicy is forgeryPipeline with a policy document.
+func forgeryPipelineWithPolicy(t *testing.T, client *registry.Client, doc string) *acquire.Pipeline {
+	t.Helper()
+	return newForgeryPipeline(t, client, doc, okGenerator, nil)
+}
+
+func newForgeryPipeline(t *testing.T, client *registry.Client, policyDoc string, gen acquire.SBOMGenerator, lc *attest.LifecycleEnricher) *acquire.Pipeline {
+	t.Helper()
 	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})
 	require.NoError(t, err)
 	leaf, err := ca.Issue(devpki.LeafOptions{})
 	require.NoError(t, err)
 	signer, err := notation.NewSigner(leaf.Key, leaf.Chain, notation.SignerOptions{})
 	require.NoError(t, err)
-	doc, err := policy.Parse([]byte("apiVersion: cssc.dev/policy/v1\nname: p\nmode: " + mode + "\nvulnerabilities:\n  maxSeverity: medium\nsbom: {required: true}\n"))
+	doc, err := policy.Parse([]byte(policyDoc))
 	require.NoError(t, err)
 	pol, err := policy.Compile(doc)
 	require.NoError(t, err)
@@ -244,4 +255,39 @@ func TestOverlappingLocationsAndBadRepository(t *testing.T) {
 	cfg := acquire.Config{Client: client, Quarantine: "registry.corp/cssc", Golden: "registry.corp/cssc/golden", Scanners: []scan.Scanner{evilScanner}, Signer: nil}
 	_, err = acquire.NewPipeline(cfg)
 	assert.ErrorIs(t, err, acquire.ErrInvalidConfig)
+}
+
+// TestPublisherProvenanceMustNameTheImage: provenance about another
+// artifact is not provenance of this image.
+func TestPublisherProvenanceMustNameTheImage(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		subject func(img ocispec.Descriptor) digest.Digest
+		outcome string
+	}{
+		{"names the image", func(img ocispec.Descriptor) digest.Digest { return img.Digest }, acquire.OutcomePromoted},
+		{"names another artifact", func(ocispec.Descriptor) digest.Digest { return digest.FromString("something else") }, acquire.OutcomeDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := registry.NewClient(registry.Options{})
+			src, err := client.Repository(ctx, "mem:src/app")
+			require.NoError(t, err)
+			img := emptyImage(t, src, "amd64")
+			require.NoError(t, src.Tag(ctx, img, "v1"))
+			stmt := fmt.Appendf(nil, `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app","digest":{"sha256":%q}}],`+
+				`"predicateType":"https://slsa.dev/provenance/v1","predicate":{"buildDefinition":{"buildType":"https://example.com/build/v1","externalParameters":{}},`+
+				`"runDetails":{"builder":{"id":"https://example.com/builder"}}}}`, tc.subject(img).Encoded())
+			_, err = registry.Attach(ctx, src, img, registry.Artifact{
+				ArtifactType: artifact.TypeInToto,
+				Blobs:        []registry.Blob{{MediaType: artifact.MediaTypeInToto, Data: stmt}},
+				Annotations:  map[string]string{artifact.AnnotationPredicateType: artifact.PredicateSLSAProvenanceV1},
+			})
+			require.NoError(t, err)
+
+			p := forgeryPipelineWithPolicy(t, client, "apiVersion: cssc.dev/policy/v1\nname: p\nvulnerabilities: {maxSeverity: medium}\nprovenance: {required: true, source: publisher}\n")
+			rec, _ := p.Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
+			assert.Equal(t, tc.outcome, rec.Outcome, rec.Reason)
+		})
+	}
 }

@@ -877,8 +877,10 @@ func (r *run) evidence() *policy.Evidence {
 	}
 	ev.SBOM = policy.Attestation{Present: allSBOM && len(r.images) > 0, Source: sbomFrom}
 	// Provenance: the publisher's, else cssc's acquisition provenance.
+	// The publisher's statement counts only if it names the image (the
+	// root or one of its platform manifests) among its subjects.
 	for _, it := range r.meta.Items {
-		if it.Provenance != nil && it.Err == nil && !isOwn(it.Annotations) {
+		if it.Provenance != nil && it.Err == nil && !isOwn(it.Annotations) && r.namesImage(it.Statement) {
 			ev.Provenance = policy.Attestation{Present: true, Source: policy.SourcePublisher, Digest: it.Manifest.Digest.String()}
 			break
 		}
@@ -923,6 +925,23 @@ func (r *run) evidence() *policy.Evidence {
 		return a.ID+a.Package < b.ID+b.Package
 	})
 	return ev
+}
+
+// namesImage reports whether an in-toto statement has the root or one of
+// the platform manifests as a subject.
+func (r *run) namesImage(st *attest.Statement) bool {
+	if st == nil || st.Proto == nil {
+		return false
+	}
+	for _, sub := range st.Proto.GetSubject() {
+		for alg, hex := range sub.GetDigest() {
+			d := digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
+			if _, err := r.descriptorOf(d); err == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // addName adds name to a comma-separated list unless it is there already.
