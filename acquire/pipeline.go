@@ -80,9 +80,10 @@ type Config struct {
 	// (step 7). Nil means none is generated: vulnerability scanners that
 	// need an SBOM then fail the run.
 	GenerateSBOM SBOMGenerator
-	// Provenance writes acquisition provenance (step 7). Nil means none
-	// is written; a policy that requires provenance from the publisher
-	// or cssc decides.
+	// Provenance writes acquisition provenance (step 7). Nil means an
+	// enricher whose BuilderID is VerifierID. Provenance is always written:
+	// it also carries the run time that an interrupted run's rerun reuses,
+	// so that regenerated artifacts keep their digests.
 	Provenance *attest.ProvenanceEnricher
 	// Lifecycle writes the end-of-life marker (step 8). Nil means none.
 	Lifecycle *attest.LifecycleEnricher
@@ -207,6 +208,9 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.VerifierID == "" {
 		cfg.VerifierID = "https://github.com/cssc-go/cssc/acquire"
+	}
+	if cfg.Provenance == nil {
+		cfg.Provenance = &attest.ProvenanceEnricher{BuilderID: cfg.VerifierID}
 	}
 	log := cfg.Logger
 	if log == nil {
