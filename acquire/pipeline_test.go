@@ -274,7 +274,9 @@ func TestPipelineSamples(t *testing.T) {
 				assert.Equal(t, platforms, count("malware-report"), "one malware report per platform")
 			}
 			if tc.name == sample.Signed {
-				assert.Equal(t, 0, count("sbom"), "the publisher's SBOM is used, none generated")
+				assert.Equal(t, 0, count("sbom"), "the publisher's SBOM is used, none attached by cssc")
+				assert.Equal(t, 1, types[artifact.TypeSPDX], "the publisher's SBOM is promoted: %v", types)
+				assert.GreaterOrEqual(t, types[artifact.TypeNotarySignature], 2, "publisher and enterprise signatures promoted: %v", types)
 				s := rec.Step(acquire.StepSignatures)
 				require.NotNil(t, s)
 				assert.Equal(t, acquire.VerdictOK, s.Verdict, s.Reason)

@@ -987,12 +987,17 @@ func (r *run) promote(ctx context.Context) (string, string, map[string]any, erro
 			return "", "", nil, err
 		}
 	}
-	if r.p.cfg.PromotePublisherArtifacts && r.imported != nil {
-		for _, a := range r.imported.Artifacts {
-			if a.Status != ArtifactFiltered && a.Kind == ArtifactReferrer {
-				if err := add(a.Descriptor.Digest); err != nil {
-					return "", "", nil, err
-				}
+	if r.p.cfg.PromotePublisherArtifacts {
+		// The publisher's referrers as found in quarantine (also on a
+		// resumed run, whose import copied nothing).
+		seen := map[digest.Digest]bool{}
+		for _, it := range r.meta.Items {
+			if it.Form != attest.FormReferrer || isOwn(it.Annotations) || seen[it.Manifest.Digest] {
+				continue
+			}
+			seen[it.Manifest.Digest] = true
+			if err := add(it.Manifest.Digest); err != nil {
+				return "", "", nil, err
 			}
 		}
 	}
