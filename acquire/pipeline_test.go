@@ -154,12 +154,7 @@ func newPipeFixture(t testing.TB, o pipeOptions) *pipeFixture {
 
 func newVerifier(t testing.TB, name string, ca *devpki.CA, identity string) *notation.Verifier {
 	t.Helper()
-	tp, err := notation.ParseTrustPolicy([]byte(fmt.Sprintf(`{"version":"1.0","trustPolicies":[{"name":%q,"registryScopes":["*"],
-		"signatureVerification":{"level":"strict"},"trustStores":["ca:%s"],"trustedIdentities":["x509.subject: %s"]}]}`, name, name, identity)))
-	require.NoError(t, err)
-	ts := &notation.TrustStore{}
-	require.NoError(t, ts.Add(notation.StoreCA, name, ca.Certificate))
-	v, err := notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: notation.RevocationOffline})
+	v, err := sample.Verifier(name, ca, identity)
 	require.NoError(t, err)
 	return v
 }

@@ -28,9 +28,7 @@ func notationDir(t *testing.T, name string, ca *devpki.CA, identity string) stri
 	store := filepath.Join(dir, "truststore", "x509", "ca", name)
 	require.NoError(t, os.MkdirAll(store, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(store, "root.pem"), ca.CertificatePEM(), 0o644))
-	tp := fmt.Sprintf(`{"version":"1.0","trustPolicies":[{"name":%q,"registryScopes":["*"],
-		"signatureVerification":{"level":"strict"},"trustStores":["ca:%s"],"trustedIdentities":["x509.subject: %s"]}]}`, name, name, identity)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "trustpolicy.json"), []byte(tp), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "trustpolicy.json"), sample.TrustPolicy(name, identity), 0o644))
 	return dir
 }
 

@@ -153,11 +153,11 @@ func run(dir, jsonOut string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	enterprise, err := verifier("enterprise", ca, "C=US, ST=WA, O=cssc demo, CN=cssc demo golden signing")
+	enterprise, err := sample.Verifier("enterprise", ca, "C=US, ST=WA, O=cssc demo, CN=cssc demo golden signing")
 	if err != nil {
 		return err
 	}
-	publisher, err := verifier("publisher", world.PublisherCA, world.PublisherIdentity)
+	publisher, err := sample.Verifier("publisher", world.PublisherCA, world.PublisherIdentity)
 	if err != nil {
 		return err
 	}
@@ -246,17 +246,4 @@ func run(dir, jsonOut string, verbose bool) error {
 	}
 	fmt.Printf("done in %s; the OCI layouts are in %s\n", time.Since(start).Round(time.Millisecond), dir)
 	return nil
-}
-
-func verifier(name string, ca *devpki.CA, identity string) (*notation.Verifier, error) {
-	tp, err := notation.ParseTrustPolicy(fmt.Appendf(nil, `{"version":"1.0","trustPolicies":[{"name":%q,"registryScopes":["*"],
-		"signatureVerification":{"level":"strict"},"trustStores":["ca:%s"],"trustedIdentities":["x509.subject: %s"]}]}`, name, name, identity))
-	if err != nil {
-		return nil, err
-	}
-	ts := &notation.TrustStore{}
-	if err := ts.Add(notation.StoreCA, name, ca.Certificate); err != nil {
-		return nil, err
-	}
-	return notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: notation.RevocationOffline})
 }

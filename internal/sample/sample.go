@@ -196,3 +196,28 @@ func Seed(ctx context.Context, client *registry.Client, prefix string, opts Opti
 	}
 	return w, nil
 }
+
+// Verifier returns a notation verifier that trusts ca for signatures made
+// by identity (an X.509 subject as trust policies write it,
+// "C=US, ST=WA, O=..., CN=..."), at level strict, offline revocation, in
+// every registry scope. The demo and the tests verify publisher and
+// enterprise signatures with it.
+func Verifier(name string, ca *devpki.CA, identity string) (*notation.Verifier, error) {
+	tp, err := notation.ParseTrustPolicy(TrustPolicy(name, identity))
+	if err != nil {
+		return nil, err
+	}
+	ts := &notation.TrustStore{}
+	if err := ts.Add(notation.StoreCA, name, ca.Certificate); err != nil {
+		return nil, err
+	}
+	return notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: notation.RevocationOffline})
+}
+
+// TrustPolicy returns a notation trust policy document (JSON) with one
+// statement named name that trusts the CA trust store "ca:<name>" for
+// identity, at level strict, in every registry scope.
+func TrustPolicy(name, identity string) []byte {
+	return fmt.Appendf(nil, `{"version":"1.0","trustPolicies":[{"name":%q,"registryScopes":["*"],`+
+		`"signatureVerification":{"level":"strict"},"trustStores":["ca:%s"],"trustedIdentities":["x509.subject: %s"]}]}`, name, name, identity)
+}
