@@ -129,10 +129,8 @@ func TestForgedOwnSBOMIsNotTrusted(t *testing.T) {
 	att := pushRaw(t, src, ocispec.MediaTypeImageManifest, araw)
 	att.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
 	att.Annotations = map[string]string{artifact.AnnotationDockerReferenceType: artifact.AttestationManifest, artifact.AnnotationDockerReferenceDigest: img.Digest.String()}
-	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{img, att}}
-	idx.SchemaVersion = 2
-	iraw, _ := json.Marshal(idx)
-	root := pushRaw(t, src, ocispec.MediaTypeImageIndex, iraw)
+	root, err := testimage.PushIndex(ctx, src, img, att)
+	require.NoError(t, err)
 	require.NoError(t, src.Tag(ctx, root, "v1"))
 
 	p := forgeryPipeline(t, client, "enforce", evilGenerator, nil)
@@ -146,17 +144,11 @@ func TestHiddenPlatformFailsClosed(t *testing.T) {
 	client := registry.NewClient(registry.Options{})
 	src, err := client.Repository(ctx, "mem:src/app")
 	require.NoError(t, err)
-	mk := func(arch string) ocispec.Descriptor {
-		d := emptyImage(t, src, arch)
-		return d
-	}
-	arm, amd := mk("arm64"), mk("amd64")
+	arm, amd := emptyImage(t, src, "arm64"), emptyImage(t, src, "amd64")
 	// the amd64 image claims to be an attestation manifest
 	amd.Annotations = map[string]string{artifact.AnnotationDockerReferenceType: artifact.AttestationManifest, artifact.AnnotationDockerReferenceDigest: arm.Digest.String()}
-	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{arm, amd}}
-	idx.SchemaVersion = 2
-	iraw, _ := json.Marshal(idx)
-	root := pushRaw(t, src, ocispec.MediaTypeImageIndex, iraw)
+	root, err := testimage.PushIndex(ctx, src, arm, amd)
+	require.NoError(t, err)
 	require.NoError(t, src.Tag(ctx, root, "v1"))
 	p := forgeryPipeline(t, client, "enforce", okGenerator, nil)
 	rec, err := p.Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
