@@ -583,12 +583,7 @@ func compileRequirement(v *validator, field string, s *Requirement) *requirement
 // changed through the caller's pointers.
 func cloneDocument(d *Document) Document {
 	c := *d
-	cl := func(s []string) []string {
-		if s == nil {
-			return nil
-		}
-		return append([]string{}, s...)
-	}
+	cl := slices.Clone[[]string]
 	if d.Sources != nil {
 		s := Sources{Allowed: cl(d.Sources.Allowed), Denied: cl(d.Sources.Denied)}
 		c.Sources = &s

@@ -210,20 +210,7 @@ func EncodeCycloneDX(doc *Document, opts CycloneDXOptions) ([]byte, error) {
 	if doc == nil {
 		return nil, fmt.Errorf("sbom: encode cyclonedx: nil document")
 	}
-	created := opts.Created
-	if created.IsZero() {
-		created = doc.Created
-	}
-	if created.IsZero() {
-		created = time.Unix(0, 0)
-	}
-	name := doc.Name
-	if name == "" {
-		name = "image"
-		if opts.Subject != "" {
-			name = opts.Subject
-		}
-	}
+	created, name := header(doc, opts.Created, opts.Subject)
 	bom := cdxBOM{
 		BOMFormat:   "CycloneDX",
 		SpecVersion: "1.6",

@@ -88,20 +88,7 @@ func EncodeSPDX(doc *Document, opts SPDXOptions) ([]byte, error) {
 	if doc == nil {
 		return nil, fmt.Errorf("sbom: encode spdx: nil document")
 	}
-	created := opts.Created
-	if created.IsZero() {
-		created = doc.Created
-	}
-	if created.IsZero() {
-		created = time.Unix(0, 0)
-	}
-	name := doc.Name
-	if name == "" {
-		name = "image"
-		if opts.Subject != "" {
-			name = opts.Subject
-		}
-	}
+	created, name := header(doc, opts.Created, opts.Subject)
 	annotationDate := created.UTC().Format(time.RFC3339)
 	annotator := common.Annotator{Annotator: "cssc", AnnotatorType: "Tool"}
 	note := func(comment string) spdx.Annotation {
@@ -316,4 +303,24 @@ func isHex(s string, n int) bool {
 		}
 	}
 	return true
+}
+
+// header returns the creation time and name both encoders write: the
+// option, else the document's, else the Unix epoch (never the clock); the
+// document name, else the subject, else "image".
+func header(doc *Document, created time.Time, subject string) (time.Time, string) {
+	if created.IsZero() {
+		created = doc.Created
+	}
+	if created.IsZero() {
+		created = time.Unix(0, 0)
+	}
+	name := doc.Name
+	if name == "" {
+		name = "image"
+		if subject != "" {
+			name = subject
+		}
+	}
+	return created, name
 }
