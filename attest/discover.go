@@ -214,16 +214,9 @@ func (d *discovery) referrers(ctx context.Context, subject ocispec.Descriptor, p
 // Manifests already seen are skipped.
 func (d *discovery) fallbackTag(ctx context.Context, subject ocispec.Descriptor, platform *ocispec.Platform, seen map[digest.Digest]bool) error {
 	tag := strings.Replace(subject.Digest.String(), ":", "-", 1)
-	desc, err := d.repo.Resolve(ctx, tag)
-	if err != nil {
-		if e := ctxErr(ctx, err); e != nil {
-			return e
-		}
-		if isNotFound(err) {
-			return nil
-		}
-		return d.add(ctx, Item{Form: FormReferrer, Subject: subject.Digest, Platform: platform,
-			Err: fmt.Errorf("resolve %s: %w", tag, err)})
+	desc, found, err := d.resolveTag(ctx, tag, Item{Form: FormReferrer, Subject: subject.Digest, Platform: platform})
+	if !found || err != nil {
+		return err
 	}
 	if !registry.IsIndex(desc.MediaType) {
 		return nil // not a referrers index: somebody's tag that looks like one
@@ -453,16 +446,9 @@ func (d *discovery) cosignTag(ctx context.Context, subject ocispec.Descriptor, p
 		suffix = ".sbom"
 	}
 	tag := strings.Replace(subject.Digest.String(), ":", "-", 1) + suffix
-	desc, err := d.repo.Resolve(ctx, tag)
-	if err != nil {
-		if e := ctxErr(ctx, err); e != nil {
-			return e
-		}
-		if isNotFound(err) {
-			return nil
-		}
-		return d.add(ctx, Item{Form: form, Subject: subject.Digest, Platform: platform,
-			Err: fmt.Errorf("resolve %s: %w", tag, err)})
+	desc, found, err := d.resolveTag(ctx, tag, Item{Form: form, Subject: subject.Digest, Platform: platform})
+	if !found || err != nil {
+		return err
 	}
 	base := Item{Form: form, Subject: subject.Digest, Platform: platform, Manifest: plainDescriptor(desc)}
 	m, err := d.manifest(ctx, desc)
@@ -567,4 +553,22 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// resolveTag resolves a metadata tag. A missing tag is not found, not an
+// error; any other failure is recorded as item (with the error) and is not
+// found either; only cancellation and a failure to record are errors.
+func (d *discovery) resolveTag(ctx context.Context, tag string, item Item) (ocispec.Descriptor, bool, error) {
+	desc, err := d.repo.Resolve(ctx, tag)
+	if err == nil {
+		return desc, true, nil
+	}
+	if e := ctxErr(ctx, err); e != nil {
+		return ocispec.Descriptor{}, false, e
+	}
+	if isNotFound(err) {
+		return ocispec.Descriptor{}, false, nil
+	}
+	item.Err = fmt.Errorf("resolve %s: %w", tag, err)
+	return ocispec.Descriptor{}, false, d.add(ctx, item)
 }
