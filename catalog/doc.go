@@ -1,0 +1,26 @@
+// Package catalog is the Catalog stage: it makes the images in a golden
+// registry discoverable. The golden registry is the truth and a catalog
+// database is an index over it: every fact on an [Entry] comes from a
+// referrer of the golden image that the enterprise key signed (signature,
+// SBOM, SARIF reports, provenance, verification summary, lifecycle
+// marker). Evidence that is missing, unsigned, signed by anybody else or
+// unreadable is named in [Entry.Problems] and never counted as clean. A
+// lost database is rebuilt from the registry with byte-identical entries.
+//
+// The pieces:
+//
+//   - [Cataloger] builds an Entry for one golden image; [NewCataloger]
+//     returns the default, which reads the registry only and trusts only
+//     what its sign.Verifier verifies.
+//   - [Store] keeps entries, tag history and the indexes that answer
+//     [Query] (free text, facets, reverse queries by package and version
+//     range, CVE, licence and end-of-life window). Implementations:
+//     catalog/sqlite (embedded, one file) and catalog/postgres (several
+//     instances). catalog/catalogtest checks any implementation.
+//   - [Syncer] keeps a Store in step with the registry: [Syncer.Promoted]
+//     is the hook the acquire pipeline calls on promotion, and
+//     [Syncer.Reconcile] walks a whole golden registry or OCI layout,
+//     fetching only what changed.
+//
+// Sources of entries: the default Cataloger. Sinks: Store implementations.
+package catalog
