@@ -157,11 +157,13 @@ func testInvalid(t *testing.T, s catalog.Store) {
 	ctx := context.Background()
 	good := Corpus(CorpusOptions{Seed: 2, Entries: 1})[0]
 	for name, mutate := range map[string]func(e *catalog.Entry){
-		"no repository":   func(e *catalog.Entry) { e.Repository = "" },
-		"bad digest":      func(e *catalog.Entry) { e.Digest = "sha256:xyz" },
-		"bad status":      func(e *catalog.Entry) { e.Status = "zombie" },
-		"bad child":       func(e *catalog.Entry) { e.Children[0].Digest = "nope" },
-		"bad problem":     func(e *catalog.Entry) { e.Problems = []catalog.Problem{{Subject: e.Digest, Evidence: "sbom", Reason: "fine"}} },
+		"no repository": func(e *catalog.Entry) { e.Repository = "" },
+		"bad digest":    func(e *catalog.Entry) { e.Digest = "sha256:xyz" },
+		"bad status":    func(e *catalog.Entry) { e.Status = "zombie" },
+		"bad child":     func(e *catalog.Entry) { e.Children[0].Digest = "nope" },
+		"bad problem": func(e *catalog.Entry) {
+			e.Problems = []catalog.Problem{{Subject: e.Digest, Evidence: "sbom", Reason: "fine"}}
+		},
 		"undated eol":     func(e *catalog.Entry) { e.EndOfLife = &catalog.EndOfLife{Source: "x"} },
 		"repository with": func(e *catalog.Entry) { e.Repository = "a@b" },
 	} {

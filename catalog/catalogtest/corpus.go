@@ -39,7 +39,9 @@ var (
 )
 
 // PackageName returns the name of package i of the pool.
-func PackageName(i int) string { return fmt.Sprintf("pkg%03d-%s", i, []string{"ssl", "zlib", "core", "util", "http"}[i%5]) }
+func PackageName(i int) string {
+	return fmt.Sprintf("pkg%03d-%s", i, []string{"ssl", "zlib", "core", "util", "http"}[i%5])
+}
 
 // PackageVersion returns the version of package i of the pool in entry n.
 func PackageVersion(i, n int) string { return fmt.Sprintf("%d.%d.%d", 1+i%3, n%7, (n/7)%11) }
