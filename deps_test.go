@@ -14,14 +14,16 @@ func TestDependencyBudget(t *testing.T) {
 		t.Skip("runs the go command")
 	}
 	heavy := []string{
-		"github.com/sigstore/",                    // only sign/cosign
-		"modernc.org/sqlite",                      // only sbom/scalibr (rpm databases) and catalog/sqlite
-		"github.com/jackc/pgx",                    // only catalog/postgres
-		"github.com/google/osv-scalibr/extractor", // only sbom/scalibr
-		"github.com/distribution/distribution",    // tests only
-		"cuelabs.dev/go/oci",                      // tests only
+		"github.com/sigstore/",                          // only sign/cosign
+		"modernc.org/sqlite",                            // only sbom/scalibr (rpm databases) and catalog/sqlite
+		"github.com/jackc/pgx",                          // only catalog/postgres
+		"github.com/google/osv-scalibr/extractor",       // only sbom/scalibr
+		"github.com/distribution/distribution",          // tests only
+		"cuelabs.dev/go/oci",                            // tests only
+		"github.com/cssc-go/cssc/registry/registrytest", // test kit
+		"github.com/cssc-go/cssc/imagefs/imagetest",     // test kit
 	}
-	for _, pkg := range []string{"./registry", "./artifact", "./sign", "./sign/notation", "./scan", "./scan/osv", "./scan/clamav", "./sbom", "./policy", "./attest", "./acquire"} {
+	for _, pkg := range []string{"./registry", "./artifact", "./imagefs", "./sign", "./sign/notation", "./scan", "./scan/osv", "./scan/clamav", "./sbom", "./policy", "./attest", "./acquire"} {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
@@ -48,5 +50,35 @@ func TestDependencyBudgetSees(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "github.com/sigstore/sigstore-go/") {
 		t.Fatal("go list -deps ./sign/cosign does not list sigstore-go: the budget check is blind")
+	}
+}
+
+// TestLayering keeps the capability packages apart: none imports a stage
+// package (acquire, catalog), and the SBOM generator reads the image through
+// imagefs without depending on the scanner API.
+func TestLayering(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	forbidden := map[string][]string{
+		"./sbom/scalibr": {"github.com/cssc-go/cssc/scan", "github.com/cssc-go/cssc/acquire", "github.com/cssc-go/cssc/catalog"},
+		"./imagefs":      {"github.com/cssc-go/cssc/scan", "github.com/cssc-go/cssc/sbom", "github.com/cssc-go/cssc/acquire"},
+	}
+	for _, pkg := range []string{"./registry", "./artifact", "./sign", "./sign/notation", "./sign/cosign", "./scan", "./scan/osv", "./scan/clamav", "./sbom", "./policy", "./attest"} {
+		forbidden[pkg] = append(forbidden[pkg], "github.com/cssc-go/cssc/acquire", "github.com/cssc-go/cssc/catalog")
+	}
+	for pkg, deny := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		deps := strings.Fields(string(out))
+		for _, d := range deny {
+			for _, dep := range deps {
+				if dep == d || strings.HasPrefix(dep, d+"/") {
+					t.Errorf("%s depends on %s, want no such dependency", pkg, dep)
+				}
+			}
+		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -20,7 +20,7 @@ func ExampleORASImporter_Import() {
 
 	// Publish an image with a signature and a lifecycle marker.
 	upstream, _ := client.Repository(ctx, "mem:library/nginx")
-	img := testimage.Image{Layers: []testimage.Blob{testimage.Layer(testimage.File{Path: "etc/nginx/nginx.conf", Data: []byte("events {}\n")})}}
+	img := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "etc/nginx/nginx.conf", Data: []byte("events {}\n")})}}
 	desc, _ := img.Push(ctx, upstream)
 	_ = upstream.Tag(ctx, desc, "1.27")
 	_, _ = registry.Attach(ctx, upstream, desc, registry.Artifact{ArtifactType: artifact.TypeNotarySignature,

@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/acquire"
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
 // fault decides, per request, whether to misbehave. It returns true when it
@@ -209,14 +209,14 @@ func TestImportFaults(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			in := &injector{match: c.match, fault: c.fault}
-			srcOpts, dstOpts := testregistry.Options{}, testregistry.Options{}
+			srcOpts, dstOpts := registrytest.Options{}, registrytest.Options{}
 			if c.onDst {
 				dstOpts.Middleware = in.middleware
 			} else {
 				srcOpts.Middleware = in.middleware
 			}
-			src := testregistry.Start(t, testregistry.OCI, srcOpts)
-			dstReg := testregistry.Start(t, testregistry.Distribution, dstOpts)
+			src := registrytest.Start(t, registrytest.OCI, srcOpts)
+			dstReg := registrytest.Start(t, registrytest.Distribution, dstOpts)
 			client := newClient(src.Host, dstReg.Host)
 			f := publish(t, src.Repository(t, "lib/app"), "1.0", 11)
 			dst := dstReg.Repository(t, "q/app")
@@ -286,8 +286,8 @@ func TestImportCancel(t *testing.T) {
 			}
 		})
 	}
-	src := testregistry.Start(t, testregistry.OCI, testregistry.Options{Middleware: slow})
-	dstReg := testregistry.Start(t, testregistry.OCI)
+	src := registrytest.Start(t, registrytest.OCI, registrytest.Options{Middleware: slow})
+	dstReg := registrytest.Start(t, registrytest.OCI)
 	client := newClient(src.Host, dstReg.Host)
 	publish(t, src.Repository(t, "lib/app"), "1.0", 12)
 	dst := dstReg.Repository(t, "q/app")
@@ -306,7 +306,7 @@ func TestImportCancel(t *testing.T) {
 // TestImportRateLimit checks that the per-registry limit spaces requests.
 func TestImportRateLimit(t *testing.T) {
 	var log requestLog
-	src := testregistry.Start(t, testregistry.OCI, testregistry.Options{Middleware: log.middleware})
+	src := registrytest.Start(t, registrytest.OCI, registrytest.Options{Middleware: log.middleware})
 	client := newClient(src.Host)
 	publish(t, src.Repository(t, "lib/app"), "1.0", 13)
 	dst, err := client.Repository(context.Background(), "mem:q")

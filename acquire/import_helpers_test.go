@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -38,11 +38,11 @@ func publish(t testing.TB, repo registry.Repository, tag string, seed uint64) fi
 	t.Helper()
 	ctx := context.Background()
 	var f fixture
-	shared := testimage.Compress(testimage.Uncompressed, testimage.Random(seed, 64<<10))
-	amd := testimage.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"},
-		Layers: []testimage.Blob{shared, testimage.Compress(testimage.Uncompressed, testimage.Random(seed+1, 300<<10))}}
-	arm := testimage.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"},
-		Layers: []testimage.Blob{shared, testimage.Compress(testimage.Uncompressed, testimage.Random(seed+2, 200<<10))}}
+	shared := imagetest.Compress(imagetest.Uncompressed, imagetest.Random(seed, 64<<10))
+	amd := imagetest.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"},
+		Layers: []imagetest.Blob{shared, imagetest.Compress(imagetest.Uncompressed, imagetest.Random(seed+1, 300<<10))}}
+	arm := imagetest.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"},
+		Layers: []imagetest.Blob{shared, imagetest.Compress(imagetest.Uncompressed, imagetest.Random(seed+2, 200<<10))}}
 	var err error
 	f.amd64, err = amd.Push(ctx, repo)
 	require.NoError(t, err)
@@ -54,24 +54,24 @@ func publish(t testing.TB, repo registry.Repository, tag string, seed uint64) fi
 
 	// Buildkit attestation manifest for amd64.
 	stmt := []byte(`{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://slsa.dev/provenance/v1"}`)
-	stmtDesc := testimage.Descriptor(artifact.MediaTypeInToto, stmt)
+	stmtDesc := imagetest.Descriptor(artifact.MediaTypeInToto, stmt)
 	stmtDesc.Annotations = map[string]string{artifact.AnnotationPredicateType: artifact.PredicateSLSAProvenanceV1}
 	cfg := []byte(`{"architecture":"unknown","os":"unknown","rootfs":{"type":"layers","diff_ids":[]}}`)
-	cfgDesc := testimage.Descriptor(ocispec.MediaTypeImageConfig, cfg)
+	cfgDesc := imagetest.Descriptor(ocispec.MediaTypeImageConfig, cfg)
 	attRaw, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
 		Config: cfgDesc, Layers: []ocispec.Descriptor{stmtDesc}})
-	for _, b := range []testimage.Blob{{Desc: cfgDesc, Data: cfg}, {Desc: stmtDesc, Data: stmt}} {
-		require.NoError(t, testimage.PushBlob(ctx, repo, b))
+	for _, b := range []imagetest.Blob{{Desc: cfgDesc, Data: cfg}, {Desc: stmtDesc, Data: stmt}} {
+		require.NoError(t, imagetest.PushBlob(ctx, repo, b))
 	}
-	f.attestation = testimage.Descriptor(ocispec.MediaTypeImageManifest, attRaw)
-	require.NoError(t, testimage.PushBlob(ctx, repo, testimage.Blob{Desc: f.attestation, Data: attRaw}))
+	f.attestation = imagetest.Descriptor(ocispec.MediaTypeImageManifest, attRaw)
+	require.NoError(t, imagetest.PushBlob(ctx, repo, imagetest.Blob{Desc: f.attestation, Data: attRaw}))
 	f.attestation.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
 	f.attestation.Annotations = map[string]string{
 		artifact.AnnotationDockerReferenceType:   artifact.AttestationManifest,
 		artifact.AnnotationDockerReferenceDigest: f.amd64.Digest.String(),
 	}
-	idx := testimage.BuildIndex(map[string]string{"org.opencontainers.image.ref.name": tag}, f.amd64, f.arm64, f.attestation)
-	require.NoError(t, testimage.PushBlob(ctx, repo, idx))
+	idx := imagetest.BuildIndex(map[string]string{"org.opencontainers.image.ref.name": tag}, f.amd64, f.arm64, f.attestation)
+	require.NoError(t, imagetest.PushBlob(ctx, repo, idx))
 	f.index = idx.Desc
 
 	attach := func(subject ocispec.Descriptor, a registry.Artifact) ocispec.Descriptor {
@@ -90,16 +90,16 @@ func publish(t testing.TB, repo registry.Repository, tag string, seed uint64) fi
 
 	// Legacy cosign signature tag.
 	payload := []byte(`{"critical":{"image":{"docker-manifest-digest":"` + f.index.Digest.String() + `"}}}`)
-	payloadDesc := testimage.Descriptor(artifact.MediaTypeCosignSimpleSigning, payload)
+	payloadDesc := imagetest.Descriptor(artifact.MediaTypeCosignSimpleSigning, payload)
 	payloadDesc.Annotations = map[string]string{"dev.cosignproject.cosign/signature": "MEUCIQ=="}
 	ccfg := []byte(`{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}`)
-	ccfgDesc := testimage.Descriptor(ocispec.MediaTypeImageConfig, ccfg)
+	ccfgDesc := imagetest.Descriptor(ocispec.MediaTypeImageConfig, ccfg)
 	sigRaw, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
 		Config: ccfgDesc, Layers: []ocispec.Descriptor{payloadDesc}})
-	for _, b := range []testimage.Blob{{Desc: ccfgDesc, Data: ccfg}, {Desc: payloadDesc, Data: payload}} {
-		require.NoError(t, testimage.PushBlob(ctx, repo, b))
+	for _, b := range []imagetest.Blob{{Desc: ccfgDesc, Data: ccfg}, {Desc: payloadDesc, Data: payload}} {
+		require.NoError(t, imagetest.PushBlob(ctx, repo, b))
 	}
-	f.cosignSig = testimage.Descriptor(ocispec.MediaTypeImageManifest, sigRaw)
+	f.cosignSig = imagetest.Descriptor(ocispec.MediaTypeImageManifest, sigRaw)
 	require.NoError(t, repo.Push(ctx, f.cosignSig, bytes.NewReader(sigRaw)))
 	require.NoError(t, repo.Tag(ctx, f.cosignSig, cosignTag(f.index.Digest, ".sig")))
 	require.NoError(t, repo.Tag(ctx, f.index, tag))

@@ -16,8 +16,8 @@ import (
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
 // location returns the location of repository name under a store prefix.
@@ -42,7 +42,7 @@ func statusOf(res *acquire.Imported, d digest.Digest) string {
 // host: mounts for registries) and across registries (with and without the
 // referrers API), and checks every part arrived byte for byte.
 func TestImportEveryStore(t *testing.T) {
-	stores := testregistry.Stores(t)
+	stores := registrytest.Stores(t)
 	var hosts []string
 	for _, s := range stores {
 		if s.Remote != nil {
@@ -135,10 +135,10 @@ func TestImportEveryStore(t *testing.T) {
 // TestImportSingleManifest imports a single-platform image by tag and by
 // digest.
 func TestImportSingleManifest(t *testing.T) {
-	for _, kind := range testregistry.Kinds() {
+	for _, kind := range registrytest.Kinds() {
 		t.Run(string(kind), func(t *testing.T) {
 			ctx := context.Background()
-			src, dstReg := testregistry.Start(t, kind), testregistry.Start(t, kind)
+			src, dstReg := registrytest.Start(t, kind), registrytest.Start(t, kind)
 			client := newClient(src.Host, dstReg.Host)
 			f := publish(t, src.Repository(t, "lib/app"), "1.0", 7)
 			srcRepo := src.Repository(t, "lib/app")
@@ -174,12 +174,12 @@ func configSize(t *testing.T, repo registry.Repository, m ocispec.Descriptor) in
 // sends exactly one request upstream, a HEAD on the manifest, and moves no
 // bytes; also for a platform subset.
 func TestImportReimportOneHEAD(t *testing.T) {
-	for _, kind := range testregistry.Kinds() {
+	for _, kind := range registrytest.Kinds() {
 		t.Run(string(kind), func(t *testing.T) {
 			ctx := context.Background()
 			var log requestLog
-			src := testregistry.Start(t, kind, testregistry.Options{Middleware: log.middleware})
-			dstReg := testregistry.Start(t, kind)
+			src := registrytest.Start(t, kind, registrytest.Options{Middleware: log.middleware})
+			dstReg := registrytest.Start(t, kind)
 			client := newClient(src.Host, dstReg.Host)
 			publish(t, src.Repository(t, "lib/app"), "1.0", 3)
 			im := acquire.NewImporter(client, acquire.ImporterOptions{})
@@ -207,8 +207,8 @@ func TestImportReimportOneHEAD(t *testing.T) {
 func TestImportTagMoved(t *testing.T) {
 	ctx := context.Background()
 	var dlog requestLog
-	src := testregistry.Start(t, testregistry.OCI)
-	dstReg := testregistry.Start(t, testregistry.Distribution, testregistry.Options{Middleware: dlog.middleware})
+	src := registrytest.Start(t, registrytest.OCI)
+	dstReg := registrytest.Start(t, registrytest.Distribution, registrytest.Options{Middleware: dlog.middleware})
 	client := newClient(src.Host, dstReg.Host)
 	srcRepo := src.Repository(t, "lib/app")
 	dst := dstReg.Repository(t, "q/app")
@@ -242,10 +242,10 @@ func TestImportTagMoved(t *testing.T) {
 // TestImportPlatformSubset imports one platform: a new index that records
 // the original digest; the other platform and its attestation stay out.
 func TestImportPlatformSubset(t *testing.T) {
-	for _, kind := range []testregistry.Kind{testregistry.OCI, testregistry.OCINoReferrers} {
+	for _, kind := range []registrytest.Kind{registrytest.OCI, registrytest.OCINoReferrers} {
 		t.Run(string(kind), func(t *testing.T) {
 			ctx := context.Background()
-			src, dstReg := testregistry.Start(t, kind), testregistry.Start(t, kind)
+			src, dstReg := registrytest.Start(t, kind), registrytest.Start(t, kind)
 			client := newClient(src.Host, dstReg.Host)
 			f := publish(t, src.Repository(t, "lib/app"), "1.0", 4)
 			dst := dstReg.Repository(t, "q/app")
@@ -292,17 +292,17 @@ func TestImportPlatformSubset(t *testing.T) {
 // TestImportFilters checks allow and deny lists (deny wins) over referrers,
 // cosign tags and buildkit attestations.
 func TestImportFilters(t *testing.T) {
-	for _, kind := range []testregistry.Kind{"memory", testregistry.OCINoReferrers} {
+	for _, kind := range []registrytest.Kind{"memory", registrytest.OCINoReferrers} {
 		t.Run(string(kind), func(t *testing.T) { testImportFilters(t, kind) })
 	}
 }
 
-func testImportFilters(t *testing.T, kind testregistry.Kind) {
+func testImportFilters(t *testing.T, kind registrytest.Kind) {
 	ctx := context.Background()
 	client := registry.NewClient(registry.Options{})
 	prefix := "mem:"
 	if kind != "memory" {
-		reg := testregistry.Start(t, kind)
+		reg := registrytest.Start(t, kind)
 		client, prefix = newClient(reg.Host), reg.Host
 	}
 	srcLoc := location(prefix, "pub/app")
@@ -402,7 +402,7 @@ func TestImportMountFallback(t *testing.T) {
 					next.ServeHTTP(w, r)
 				}))
 			}
-			reg := testregistry.Start(t, testregistry.Distribution, testregistry.Options{Middleware: mw})
+			reg := registrytest.Start(t, registrytest.Distribution, registrytest.Options{Middleware: mw})
 			client := newClient(reg.Host)
 			f := publish(t, reg.Repository(t, "pub/app"), "1.0", 6)
 			dst := reg.Repository(t, "q/app")

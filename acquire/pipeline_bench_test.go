@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/acquire"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 )
 
 // BenchmarkPipeline200MB runs the whole pipeline (import, verify, SBOM,
@@ -20,17 +20,17 @@ func BenchmarkPipeline200MB(b *testing.B) {
 	ctx := context.Background()
 	f := newPipeFixture(b, pipeOptions{})
 	repo := f.src.Repository(b, "bench/big")
-	var layers []testimage.Blob
-	layers = append(layers, testimage.Layer(testimage.OSRelease("debian", "12", "bookworm"), testimage.DpkgStatus(testimage.Package{Name: "base-files", Version: "12.4+deb12u7"})))
+	var layers []imagetest.Blob
+	layers = append(layers, imagetest.Layer(imagetest.OSRelease("debian", "12", "bookworm"), imagetest.DpkgStatus(imagetest.Package{Name: "base-files", Version: "12.4+deb12u7"})))
 	// 4 layers of 5 files of 10 MiB: below clamd's default StreamMaxLength.
 	for i := range 4 {
-		var files []testimage.File
+		var files []imagetest.File
 		for j := range 5 {
-			files = append(files, testimage.File{Path: fmt.Sprintf("data/%d/blob%d.bin", i, j), Data: testimage.Random(uint64(10*i+j), 10<<20)})
+			files = append(files, imagetest.File{Path: fmt.Sprintf("data/%d/blob%d.bin", i, j), Data: imagetest.Random(uint64(10*i+j), 10<<20)})
 		}
-		layers = append(layers, testimage.LayerWith(testimage.Uncompressed, files...))
+		layers = append(layers, imagetest.LayerWith(imagetest.Uncompressed, files...))
 	}
-	desc, err := testimage.Image{Layers: layers}.Push(ctx, repo)
+	desc, err := imagetest.Image{Layers: layers}.Push(ctx, repo)
 	require.NoError(b, err)
 	require.NoError(b, repo.Tag(ctx, desc, "1.0"))
 	var size int64

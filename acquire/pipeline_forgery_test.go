@@ -21,10 +21,10 @@ import (
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/internal/testimage"
-	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/policy"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/scan"
 	"github.com/cssc-go/cssc/sign/devpki"
@@ -95,7 +95,7 @@ func newForgeryPipeline(t *testing.T, client *registry.Client, policyDoc string,
 // descriptor with the platform set.
 func emptyImage(t *testing.T, repo registry.Repository, arch string) ocispec.Descriptor {
 	t.Helper()
-	d, err := testimage.Image{Platform: ocispec.Platform{OS: "linux", Architecture: arch}}.Push(context.Background(), repo)
+	d, err := imagetest.Image{Platform: ocispec.Platform{OS: "linux", Architecture: arch}}.Push(context.Background(), repo)
 	require.NoError(t, err)
 	return d
 }
@@ -129,7 +129,7 @@ func TestForgedOwnSBOMIsNotTrusted(t *testing.T) {
 	att := pushRaw(t, src, ocispec.MediaTypeImageManifest, araw)
 	att.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
 	att.Annotations = map[string]string{artifact.AnnotationDockerReferenceType: artifact.AttestationManifest, artifact.AnnotationDockerReferenceDigest: img.Digest.String()}
-	root, err := testimage.PushIndex(ctx, src, img, att)
+	root, err := imagetest.PushIndex(ctx, src, img, att)
 	require.NoError(t, err)
 	require.NoError(t, src.Tag(ctx, root, "v1"))
 
@@ -147,7 +147,7 @@ func TestHiddenPlatformFailsClosed(t *testing.T) {
 	arm, amd := emptyImage(t, src, "arm64"), emptyImage(t, src, "amd64")
 	// the amd64 image claims to be an attestation manifest
 	amd.Annotations = map[string]string{artifact.AnnotationDockerReferenceType: artifact.AttestationManifest, artifact.AnnotationDockerReferenceDigest: arm.Digest.String()}
-	root, err := testimage.PushIndex(ctx, src, arm, amd)
+	root, err := imagetest.PushIndex(ctx, src, arm, amd)
 	require.NoError(t, err)
 	require.NoError(t, src.Tag(ctx, root, "v1"))
 	p := forgeryPipeline(t, client, "enforce", okGenerator, nil)
@@ -199,7 +199,7 @@ func TestUnchangedRerunAppliesNewTags(t *testing.T) {
 
 func TestLyingFallbackIndexIsNotTrusted(t *testing.T) {
 	ctx := context.Background()
-	srv := testregistry.Start(t, testregistry.OCINoReferrers)
+	srv := registrytest.Start(t, registrytest.OCINoReferrers)
 	client := registry.NewClient(registry.Options{PlainHTTP: []string{srv.Host}})
 	src, err := client.Repository(ctx, registry.Join(srv.Host, "app"))
 	require.NoError(t, err)

@@ -23,9 +23,9 @@ import (
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/internal/sample"
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/policy"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/sbom/scalibr"
 	"github.com/cssc-go/cssc/scan"
@@ -62,7 +62,7 @@ lifecycle: {minDaysBeforeEndOfLife: 30}
 // OSV matcher on the bundled database, osv-scalibr's extractors, and clamd
 // when it is installed.
 type pipeFixture struct {
-	src, dst   *testregistry.Registry
+	src, dst   *registrytest.Registry
 	client     *registry.Client
 	world      *sample.World
 	cfg        acquire.Config
@@ -72,8 +72,8 @@ type pipeFixture struct {
 
 type pipeOptions struct {
 	mode         string
-	srcKind      testregistry.Kind
-	dstKind      testregistry.Kind
+	srcKind      registrytest.Kind
+	dstKind      registrytest.Kind
 	dstMiddle    func(http.Handler) http.Handler
 	srcMiddle    func(http.Handler) http.Handler
 	noClamd      bool
@@ -87,14 +87,14 @@ func newPipeFixture(t testing.TB, o pipeOptions) *pipeFixture {
 		o.mode = "enforce"
 	}
 	if o.srcKind == "" {
-		o.srcKind = testregistry.OCI
+		o.srcKind = registrytest.OCI
 	}
 	if o.dstKind == "" {
-		o.dstKind = testregistry.OCI
+		o.dstKind = registrytest.OCI
 	}
 	f := &pipeFixture{
-		src: testregistry.Start(t, o.srcKind, testregistry.Options{Middleware: o.srcMiddle}),
-		dst: testregistry.Start(t, o.dstKind, testregistry.Options{Middleware: o.dstMiddle}),
+		src: registrytest.Start(t, o.srcKind, registrytest.Options{Middleware: o.srcMiddle}),
+		dst: registrytest.Start(t, o.dstKind, registrytest.Options{Middleware: o.dstMiddle}),
 	}
 	f.client = registry.NewClient(registry.Options{PlainHTTP: []string{f.src.Host, f.dst.Host}, MaxRetries: 2, MaxRetryAfter: 10 * time.Millisecond})
 

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
 // BenchmarkDiscoverMemory discovers the every-form fixture (an index with
@@ -31,7 +31,7 @@ func BenchmarkDiscoverMemory(b *testing.B) {
 // loopback registry with the referrers API: the cost of the requests.
 func BenchmarkDiscoverRegistry(b *testing.B) {
 	ctx := context.Background()
-	repo := testregistry.Start(b, testregistry.OCI).Repository(b, "bench")
+	repo := registrytest.Start(b, registrytest.OCI).Repository(b, "bench")
 	f := buildFixture(ctx, b, repo)
 	b.ReportAllocs()
 	for b.Loop() {

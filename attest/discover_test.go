@@ -15,9 +15,9 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/internal/testimage"
-	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
 // TestDiscoverEveryForm builds an index with publisher metadata in every
@@ -25,7 +25,7 @@ import (
 // the referrers API, the CNCF distribution registry, an OCI layout and memory.
 func TestDiscoverEveryForm(t *testing.T) {
 	ctx := context.Background()
-	for _, store := range testregistry.Stores(t) {
+	for _, store := range registrytest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
 			repo := store.Repository(t, "publisher/app")
 			f := buildFixture(ctx, t, repo)
@@ -256,16 +256,16 @@ func TestDiscoverSubjectErrors(t *testing.T) {
 // subject is another image is recorded as malformed.
 func TestDiscoverFallbackTagWithAPI(t *testing.T) {
 	ctx := context.Background()
-	for _, store := range []testregistry.Kind{testregistry.OCI} {
-		repo := testregistry.Start(t, store).Repository(t, "mirror/app")
+	for _, store := range []registrytest.Kind{registrytest.OCI} {
+		repo := registrytest.Start(t, store).Repository(t, "mirror/app")
 		img := pushImage(ctx, t, repo, "amd64")
 		other := pushImage(ctx, t, repo, "arm64")
 		listed, err := registry.Attach(ctx, repo, img, attest.LifecycleArtifact(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), runTime, ""))
 		require.NoError(t, err)
 		stray, err := registry.Attach(ctx, repo, other, attest.LifecycleArtifact(time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), runTime, ""))
 		require.NoError(t, err)
-		idx := testimage.BuildIndex(nil, listed, stray)
-		require.NoError(t, testimage.PushBlob(ctx, repo, idx))
+		idx := imagetest.BuildIndex(nil, listed, stray)
+		require.NoError(t, imagetest.PushBlob(ctx, repo, idx))
 		require.NoError(t, repo.Tag(ctx, idx.Desc, cosignTag(img.Digest, "")))
 
 		md, err := attest.Discover(ctx, repo, img, nil)

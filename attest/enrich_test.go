@@ -20,8 +20,8 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sbom"
 )
 
@@ -64,7 +64,7 @@ func defaultEnrichers() attest.Enrichers {
 // digests, and discovery reads them back.
 func TestEnrichAttachIdempotent(t *testing.T) {
 	ctx := context.Background()
-	for _, store := range testregistry.Stores(t) {
+	for _, store := range registrytest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
 			repo := store.Repository(t, "quarantine/library/nginx")
 			img := pushImage(ctx, t, repo, "amd64")

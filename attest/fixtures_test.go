@@ -17,7 +17,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 )
@@ -98,28 +98,28 @@ func bundle(envelope []byte) []byte {
 
 // pushManifest pushes layers and a manifest built from them (with an OCI
 // image config) and returns its descriptor.
-func pushManifest(ctx context.Context, t testing.TB, repo registry.Repository, artifactType string, ann map[string]string, layers ...testimage.Blob) ocispec.Descriptor {
+func pushManifest(ctx context.Context, t testing.TB, repo registry.Repository, artifactType string, ann map[string]string, layers ...imagetest.Blob) ocispec.Descriptor {
 	t.Helper()
 	cfg := []byte("{}")
-	cfgDesc := testimage.Descriptor(ocispec.MediaTypeImageConfig, cfg)
-	require.NoError(t, testimage.PushBlob(ctx, repo, testimage.Blob{Desc: cfgDesc, Data: cfg}))
+	cfgDesc := imagetest.Descriptor(ocispec.MediaTypeImageConfig, cfg)
+	require.NoError(t, imagetest.PushBlob(ctx, repo, imagetest.Blob{Desc: cfgDesc, Data: cfg}))
 	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
 		ArtifactType: artifactType, Config: cfgDesc, Annotations: ann}
 	for _, l := range layers {
-		require.NoError(t, testimage.PushBlob(ctx, repo, l))
+		require.NoError(t, imagetest.PushBlob(ctx, repo, l))
 		m.Layers = append(m.Layers, l.Desc)
 	}
 	raw, err := json.Marshal(m)
 	require.NoError(t, err)
-	b := testimage.Blob{Desc: testimage.Descriptor(ocispec.MediaTypeImageManifest, raw), Data: raw}
-	require.NoError(t, testimage.PushBlob(ctx, repo, b))
+	b := imagetest.Blob{Desc: imagetest.Descriptor(ocispec.MediaTypeImageManifest, raw), Data: raw}
+	require.NoError(t, imagetest.PushBlob(ctx, repo, b))
 	return b.Desc
 }
 
-func layer(mt string, data []byte, ann map[string]string) testimage.Blob {
-	d := testimage.Descriptor(mt, data)
+func layer(mt string, data []byte, ann map[string]string) imagetest.Blob {
+	d := imagetest.Descriptor(mt, data)
 	d.Annotations = ann
-	return testimage.Blob{Desc: d, Data: data}
+	return imagetest.Blob{Desc: d, Data: data}
 }
 
 func cosignTag(d digest.Digest, suffix string) string {
@@ -134,9 +134,9 @@ type fixture struct {
 
 func pushImage(ctx context.Context, t testing.TB, repo registry.Repository, arch string) ocispec.Descriptor {
 	t.Helper()
-	d, err := testimage.Image{
+	d, err := imagetest.Image{
 		Platform: ocispec.Platform{OS: "linux", Architecture: arch},
-		Layers:   []testimage.Blob{testimage.Layer(testimage.File{Path: "etc/hostname", Data: []byte(arch)})},
+		Layers:   []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "etc/hostname", Data: []byte(arch)})},
 	}.Push(ctx, repo)
 	require.NoError(t, err)
 	return d
@@ -158,8 +158,8 @@ func buildFixture(ctx context.Context, t testing.TB, repo registry.Repository) f
 		artifact.AnnotationDockerReferenceType:   artifact.AttestationManifest,
 		artifact.AnnotationDockerReferenceDigest: f.amd64.Digest.String(),
 	}
-	idx := testimage.BuildIndex(nil, f.amd64, f.arm64, att)
-	require.NoError(t, testimage.PushBlob(ctx, repo, idx))
+	idx := imagetest.BuildIndex(nil, f.amd64, f.arm64, att)
+	require.NoError(t, imagetest.PushBlob(ctx, repo, idx))
 	require.NoError(t, repo.Tag(ctx, idx.Desc, "1.0"))
 	f.index = idx.Desc
 
@@ -225,19 +225,19 @@ func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 // not pushed.
 func pushRaw(ctx context.Context, t testing.TB, repo registry.Repository, subject, l ocispec.Descriptor) {
 	t.Helper()
-	require.NoError(t, testimage.PushBlob(ctx, repo, testimage.Blob{Desc: ocispec.DescriptorEmptyJSON, Data: ocispec.DescriptorEmptyJSON.Data}))
+	require.NoError(t, imagetest.PushBlob(ctx, repo, imagetest.Blob{Desc: ocispec.DescriptorEmptyJSON, Data: ocispec.DescriptorEmptyJSON.Data}))
 	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
 		ArtifactType: "application/vnd.example.missing", Config: ocispec.DescriptorEmptyJSON,
 		Layers: []ocispec.Descriptor{l}, Subject: &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
 		Annotations: map[string]string{ocispec.AnnotationCreated: "1970-01-01T00:00:00Z"}}
 	raw, err := json.Marshal(m)
 	require.NoError(t, err)
-	require.NoError(t, testimage.PushBlob(ctx, repo, testimage.Blob{Desc: testimage.Descriptor(ocispec.MediaTypeImageManifest, raw), Data: raw}))
+	require.NoError(t, imagetest.PushBlob(ctx, repo, imagetest.Blob{Desc: imagetest.Descriptor(ocispec.MediaTypeImageManifest, raw), Data: raw}))
 }
 
 func testimageIndex(ctx context.Context, t testing.TB, repo registry.Repository, children ...ocispec.Descriptor) ocispec.Descriptor {
 	t.Helper()
-	d, err := testimage.PushIndex(ctx, repo, children...)
+	d, err := imagetest.PushIndex(ctx, repo, children...)
 	require.NoError(t, err)
 	return d
 }

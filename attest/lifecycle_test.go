@@ -13,8 +13,8 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
 func TestParseDate(t *testing.T) {
@@ -166,9 +166,9 @@ func TestLifecycleEnricherRules(t *testing.T) {
 // writing its own.
 func TestLifecycleSupersede(t *testing.T) {
 	ctx := context.Background()
-	for _, kind := range testregistry.Kinds() {
+	for _, kind := range registrytest.Kinds() {
 		t.Run(string(kind), func(t *testing.T) {
-			repo := testregistry.Start(t, kind).Repository(t, "golden/app")
+			repo := registrytest.Start(t, kind).Repository(t, "golden/app")
 			img := pushImage(ctx, t, repo, "amd64")
 			d2026 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			d2027 := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)

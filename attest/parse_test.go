@@ -16,7 +16,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -246,14 +246,14 @@ func FuzzDiscoverLayer(f *testing.F) {
 	f.Add(byte(5), spdxStatement(f, subj.Digest))
 	mediaTypes := []string{artifact.MediaTypeInToto, artifact.MediaTypeDSSE, artifact.TypeSigstoreBundle,
 		artifact.MediaTypeSPDX, artifact.MediaTypeCycloneDX, artifact.MediaTypeCosignSPDX}
-	image := testimage.Image{Layers: []testimage.Blob{testimage.Layer(testimage.File{Path: "etc/hostname", Data: []byte("fuzz")})}}
+	image := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "etc/hostname", Data: []byte("fuzz")})}}
 	manifest, config := image.Build()
 	f.Fuzz(func(t *testing.T, which byte, data []byte) {
 		ctx := context.Background()
 		repo, err := registry.NewClient(registry.Options{}).Repository(ctx, "mem:fuzz")
 		require.NoError(t, err)
-		for _, b := range []testimage.Blob{image.Layers[0], config, manifest} {
-			require.NoError(t, testimage.PushBlob(ctx, repo, b))
+		for _, b := range []imagetest.Blob{image.Layers[0], config, manifest} {
+			require.NoError(t, imagetest.PushBlob(ctx, repo, b))
 		}
 		img := manifest.Desc
 		mt := mediaTypes[int(which)%len(mediaTypes)]

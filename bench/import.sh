@@ -15,8 +15,8 @@ GOBIN=$(go env GOPATH)/bin
 CRANE=$GOBIN/crane
 tmp=$(mktemp -d)
 trap 'kill $reg 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM
-go build -o "$tmp/benchregistry" ./bench/importbench/cmd/benchregistry
-go test -c -o "$tmp/importbench.test" ./bench/importbench
+go build -o "$tmp/benchregistry" ./internal/bench/importbench/cmd/benchregistry
+go test -c -o "$tmp/importbench.test" ./internal/bench/importbench
 
 echo "seeding source registry ($KIND) with random images..."
 "$tmp/benchregistry" -kind "$KIND" -dir "$tmp/data" >"$tmp/reg.out" 2>&1 &

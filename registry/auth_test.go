@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
 // basicAuth guards a registry with HTTP basic auth, as many private
@@ -35,7 +35,7 @@ func basicAuth(user, pass string) func(http.Handler) http.Handler {
 
 func TestCredentials(t *testing.T) {
 	ctx := context.Background()
-	reg := testregistry.Start(t, testregistry.OCI, testregistry.Options{Middleware: basicAuth("alice", "s3cret")})
+	reg := registrytest.Start(t, registrytest.OCI, registrytest.Options{Middleware: basicAuth("alice", "s3cret")})
 	seed := registry.NewClient(registry.Options{PlainHTTP: []string{reg.Host}, Credentials: registry.StaticCredentials(map[string]registry.Credential{reg.Host: {Username: "alice", Password: "s3cret"}})})
 	repo, err := seed.Repository(ctx, reg.Location("private/app"))
 	require.NoError(t, err)

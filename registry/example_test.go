@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -22,7 +22,7 @@ func ExampleAttach() {
 	ctx := context.Background()
 	client := registry.NewClient(registry.Options{})
 	repo, _ := client.Repository(ctx, "mem:quarantine/library/app")
-	image, _ := testimage.Image{}.Push(ctx, repo)
+	image, _ := imagetest.Image{}.Push(ctx, repo)
 
 	lifecycle := registry.Artifact{
 		ArtifactType: artifact.TypeLifecycle,

@@ -21,21 +21,21 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
-	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
-func sampleImage(seed uint64) testimage.Image {
-	return testimage.Image{Layers: []testimage.Blob{
-		testimage.Layer(testimage.OSRelease("debian", "12", "bookworm"), testimage.File{Path: "data.bin", Data: testimage.Random(seed, 4096)}),
+func sampleImage(seed uint64) imagetest.Image {
+	return imagetest.Image{Layers: []imagetest.Blob{
+		imagetest.Layer(imagetest.OSRelease("debian", "12", "bookworm"), imagetest.File{Path: "data.bin", Data: imagetest.Random(seed, 4096)}),
 	}}
 }
 
 // TestStores runs one table of operations against every storage kind.
 func TestStores(t *testing.T) {
 	ctx := context.Background()
-	for _, store := range testregistry.Stores(t) {
+	for _, store := range registrytest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
 			repo := store.Repository(t, "team/app")
 			img, err := sampleImage(1).Push(ctx, repo)
@@ -69,7 +69,7 @@ func TestStores(t *testing.T) {
 			t.Run("not found", func(t *testing.T) {
 				_, err := repo.Resolve(ctx, "missing")
 				assert.ErrorIs(t, err, registry.ErrNotFound)
-				_, err = repo.Fetch(ctx, testimage.Descriptor("application/octet-stream", []byte("nope")))
+				_, err = repo.Fetch(ctx, imagetest.Descriptor("application/octet-stream", []byte("nope")))
 				assert.ErrorIs(t, err, registry.ErrNotFound)
 				var rerr *registry.Error
 				assert.ErrorAs(t, err, &rerr)
@@ -185,7 +185,7 @@ func TestParseLocation(t *testing.T) {
 // lyingRegistry serves a blob whose bytes do not match the requested digest.
 func TestDigestMismatch(t *testing.T) {
 	ctx := context.Background()
-	reg := testregistry.Start(t, testregistry.OCI, testregistry.Options{Middleware: func(h http.Handler) http.Handler {
+	reg := registrytest.Start(t, registrytest.OCI, registrytest.Options{Middleware: func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
 				rec := httptest.NewRecorder()
@@ -205,7 +205,7 @@ func TestDigestMismatch(t *testing.T) {
 		})
 	}})
 	repo := reg.Repository(t, "lying")
-	blob := testimage.Descriptor("application/octet-stream", []byte("hello, world"))
+	blob := imagetest.Descriptor("application/octet-stream", []byte("hello, world"))
 	require.NoError(t, repo.Push(ctx, blob, bytes.NewReader([]byte("hello, world"))))
 	_, err := content.FetchAll(ctx, repo, blob)
 	assert.ErrorIs(t, err, content.ErrMismatchedDigest)
@@ -244,7 +244,7 @@ func TestUnreachable(t *testing.T) {
 
 func TestRetryAfter(t *testing.T) {
 	var calls atomic.Int32
-	reg := testregistry.Start(t, testregistry.OCI, testregistry.Options{Middleware: func(h http.Handler) http.Handler {
+	reg := registrytest.Start(t, registrytest.OCI, registrytest.Options{Middleware: func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodHead && calls.Add(1) <= 2 {
 				w.Header().Set("Retry-After", "0")
@@ -274,7 +274,7 @@ func TestOversizedManifest(t *testing.T) {
 	repo, err := c.Repository(ctx, "mem:big")
 	require.NoError(t, err)
 	big := bytes.Repeat([]byte(" "), 5<<20)
-	desc := testimage.Descriptor("application/octet-stream", big)
+	desc := imagetest.Descriptor("application/octet-stream", big)
 	require.NoError(t, repo.Push(ctx, desc, bytes.NewReader(big)))
 	desc.MediaType = ocispec.MediaTypeImageManifest
 	_, err = registry.FetchManifest(ctx, repo, desc, 0)

@@ -1,6 +1,4 @@
-// Package scan defines how cssc scans an image and what a scan reports,
-// and provides the image filesystem walk that file-reading scanners and the
-// SBOM generator share.
+// Package scan defines how cssc scans an image and what a scan reports.
 //
 // In the Acquire stage, step 5 scans the quarantined image: a [Scanner]
 // takes an [Image] (a platform manifest in a repository, plus its SBOM when
@@ -22,8 +20,6 @@
 // the report's JSON form (stable: call [Report.Sort]), and policy evidence.
 // Check any Scanner in one call with scan/scantest.
 //
-// [Walk] visits each file of an image's final, merged filesystem once,
-// streaming gzip, zstd and uncompressed tar layers from the registry without
-// extracting to disk, applying whiteouts, and refusing hostile layers within
-// documented caps ([WalkOptions], [ErrLimitExceeded]).
+// Scanners that read the image's files walk its merged filesystem with
+// imagefs.Walk.
 package scan

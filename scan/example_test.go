@@ -3,43 +3,14 @@ package scan_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/scan"
-	"github.com/opencontainers/go-digest"
 )
-
-// Walk the merged filesystem of a two-layer image: the second layer
-// replaces one file and deletes another.
-func ExampleWalk() {
-	ctx := context.Background()
-	repo, _ := registry.NewClient(registry.Options{}).Repository(ctx, "mem:example")
-	desc, _ := testimage.Image{Layers: []testimage.Blob{
-		testimage.Layer(
-			testimage.File{Path: "etc/motd", Data: []byte("hello\n")},
-			testimage.File{Path: "etc/secret", Data: []byte("s3cret\n")},
-		),
-		testimage.LayerWith(testimage.Zstd,
-			testimage.File{Path: "etc/motd", Data: []byte("welcome\n")},
-			testimage.Whiteout("etc/secret"),
-		),
-	}}.Push(ctx, repo)
-
-	err := scan.Walk(ctx, repo, desc, scan.WalkOptions{}, func(ctx context.Context, f *scan.File, r io.Reader) error {
-		b, err := io.ReadAll(r)
-		fmt.Printf("%s (layer %d): %q\n", f.Path, f.Layer, b)
-		return err
-	})
-	if err != nil {
-		fmt.Println(err)
-	}
-	// Output:
-	// etc/motd (layer 1): "welcome\n"
-}
 
 // A custom scanner from a function, and its report as SARIF.
 func ExampleScannerFunc() {

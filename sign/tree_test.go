@@ -11,18 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
-	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign"
 )
 
 func TestSignTree(t *testing.T) {
 	ctx := context.Background()
-	for _, st := range testregistry.Stores(t) {
+	for _, st := range registrytest.Stores(t) {
 		t.Run(st.Name, func(t *testing.T) {
 			repo := st.Repository(t, "tree/app")
-			img, err := testimage.Image{Layers: []testimage.Blob{testimage.Layer(testimage.File{Path: "a", Data: []byte("a")})}}.Push(ctx, repo)
+			img, err := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "a", Data: []byte("a")})}}.Push(ctx, repo)
 			require.NoError(t, err)
 			img.Platform = nil
 			attach := func(subject ocispec.Descriptor, at, data string) ocispec.Descriptor {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 )
@@ -43,7 +43,7 @@ var Time = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // with a generated SBOM, a passing decision and Time as run time.
 func Subject(t testing.TB) *attest.Subject {
 	t.Helper()
-	img := testimage.Image{Layers: []testimage.Blob{testimage.Layer(testimage.File{Path: "etc/hostname", Data: []byte("attesttest\n")})}}
+	img := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "etc/hostname", Data: []byte("attesttest\n")})}}
 	m, _ := img.Build()
 	return &attest.Subject{
 		Repository:   "registry.corp/quarantine/library/example",
@@ -120,7 +120,7 @@ func Run(t *testing.T, e attest.Enricher, opts Options) {
 	t.Run("AttachTwice", func(t *testing.T) {
 		repo, err := registry.NewClient(registry.Options{}).Repository(ctx, "mem:attesttest")
 		require.NoError(t, err)
-		img := testimage.Image{Layers: []testimage.Blob{testimage.Layer(testimage.File{Path: "etc/hostname", Data: []byte("attesttest\n")})}}
+		img := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "etc/hostname", Data: []byte("attesttest\n")})}}
 		desc := s.Descriptor
 		if m, _ := img.Build(); m.Desc.Digest == desc.Digest {
 			_, err := img.Push(ctx, repo)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/internal/sample"
-	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign/devpki"
 )
 
@@ -32,11 +32,11 @@ func notationDir(t *testing.T, name string, ca *devpki.CA, identity string) stri
 	return dir
 }
 
-func writeConfig(t *testing.T) (cfgPath string, src, dst *testregistry.Registry) {
+func writeConfig(t *testing.T) (cfgPath string, src, dst *registrytest.Registry) {
 	t.Helper()
 	ctx := context.Background()
-	src = testregistry.Start(t, testregistry.OCI)
-	dst = testregistry.Start(t, testregistry.Distribution)
+	src = registrytest.Start(t, registrytest.OCI)
+	dst = registrytest.Start(t, registrytest.Distribution)
 	world, err := sample.Seed(ctx, src.Client, src.Host, sample.Options{})
 	require.NoError(t, err)
 	dir := t.TempDir()

@@ -36,9 +36,9 @@ import (
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/internal/sample"
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/policy"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/sbom/scalibr"
 	"github.com/cssc-go/cssc/scan"
@@ -101,7 +101,11 @@ func run(dir, jsonOut string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: testregistry.NewHandler(testregistry.OCI), ReadHeaderTimeout: 10 * time.Second}
+	handler, err := registrytest.NewHandler(registrytest.OCI)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 	upstream := ln.Addr().String()

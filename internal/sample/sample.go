@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/sign/devpki"
@@ -64,15 +64,15 @@ type Options struct {
 
 var epoch = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
 
-func debian(pkgs ...testimage.Package) []testimage.File {
-	return []testimage.File{
-		testimage.OSRelease("debian", "12", "bookworm"),
-		testimage.DpkgStatus(pkgs...),
+func debian(pkgs ...imagetest.Package) []imagetest.File {
+	return []imagetest.File{
+		imagetest.OSRelease("debian", "12", "bookworm"),
+		imagetest.DpkgStatus(pkgs...),
 		{Path: "etc/debian_version", Data: []byte("12.7\n")},
 	}
 }
 
-var cleanPackages = []testimage.Package{
+var cleanPackages = []imagetest.Package{
 	{Name: "base-files", Version: "12.4+deb12u7"},
 	{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"},
 	{Name: "libc6", Version: "2.36-9+deb12u8", Source: "glibc"},
@@ -82,7 +82,7 @@ var cleanPackages = []testimage.Package{
 // location prefix such as "127.0.0.1:5000" or "mem:upstream").
 func Seed(ctx context.Context, client *registry.Client, prefix string, opts Options) (*World, error) {
 	w := &World{}
-	push := func(name, desc string, img testimage.Image) (registry.Repository, ocispec.Descriptor, error) {
+	push := func(name, desc string, img imagetest.Image) (registry.Repository, ocispec.Descriptor, error) {
 		repo, err := client.Repository(ctx, registry.Join(prefix, name))
 		if err != nil {
 			return nil, ocispec.Descriptor{}, err
@@ -98,27 +98,27 @@ func Seed(ctx context.Context, client *registry.Client, prefix string, opts Opti
 		return repo, d, nil
 	}
 
-	if _, _, err := push(Clean, "Debian 12, up to date but for an unfixed low-severity zlib issue", testimage.Image{
-		Layers: []testimage.Blob{testimage.Layer(debian(cleanPackages...)...)},
+	if _, _, err := push(Clean, "Debian 12, up to date but for an unfixed low-severity zlib issue", imagetest.Image{
+		Layers: []imagetest.Blob{imagetest.Layer(debian(cleanPackages...)...)},
 	}); err != nil {
 		return nil, err
 	}
-	if _, _, err := push(Vulnerable, "Debian 12 with an OpenSSL affected by a critical advisory (DSA-5764-1)", testimage.Image{
-		Layers: []testimage.Blob{testimage.Layer(debian(append(cleanPackages[:2:2],
-			testimage.Package{Name: "libssl3", Version: "3.0.11-1~deb12u2", Source: "openssl"},
-			testimage.Package{Name: "openssl", Version: "3.0.11-1~deb12u2"})...)...)},
+	if _, _, err := push(Vulnerable, "Debian 12 with an OpenSSL affected by a critical advisory (DSA-5764-1)", imagetest.Image{
+		Layers: []imagetest.Blob{imagetest.Layer(debian(append(cleanPackages[:2:2],
+			imagetest.Package{Name: "libssl3", Version: "3.0.11-1~deb12u2", Source: "openssl"},
+			imagetest.Package{Name: "openssl", Version: "3.0.11-1~deb12u2"})...)...)},
 	}); err != nil {
 		return nil, err
 	}
 
 	// The publisher's image: Alpine, signed with the publisher's key, with
 	// the publisher's SPDX SBOM attached.
-	signedRepo, signed, err := push(Signed, "Alpine 3.20, signed by its publisher (Notary Project) with a publisher SPDX SBOM", testimage.Image{
-		Layers: []testimage.Blob{testimage.Layer(
-			testimage.OSRelease("alpine", "3.20.3", ""),
-			testimage.APKInstalled(
-				testimage.Package{Name: "musl", Version: "1.2.5-r1", License: "MIT"},
-				testimage.Package{Name: "busybox", Version: "1.36.1-r29", License: "GPL-2.0-only"},
+	signedRepo, signed, err := push(Signed, "Alpine 3.20, signed by its publisher (Notary Project) with a publisher SPDX SBOM", imagetest.Image{
+		Layers: []imagetest.Blob{imagetest.Layer(
+			imagetest.OSRelease("alpine", "3.20.3", ""),
+			imagetest.APKInstalled(
+				imagetest.Package{Name: "musl", Version: "1.2.5-r1", License: "MIT"},
+				imagetest.Package{Name: "busybox", Version: "1.36.1-r29", License: "GPL-2.0-only"},
 			),
 		)},
 	})
@@ -165,9 +165,9 @@ func Seed(ctx context.Context, client *registry.Client, prefix string, opts Opti
 	}
 	var children []ocispec.Descriptor
 	for _, arch := range []string{"amd64", "arm64"} {
-		d, err := testimage.Image{
+		d, err := imagetest.Image{
 			Platform: ocispec.Platform{OS: "linux", Architecture: arch},
-			Layers:   []testimage.Blob{testimage.Layer(debian(cleanPackages...)...)},
+			Layers:   []imagetest.Blob{imagetest.Layer(debian(cleanPackages...)...)},
 			Env:      []string{"ARCH=" + arch},
 		}.Push(ctx, repo)
 		if err != nil {
@@ -175,7 +175,7 @@ func Seed(ctx context.Context, client *registry.Client, prefix string, opts Opti
 		}
 		children = append(children, d)
 	}
-	idx, err := testimage.PushIndex(ctx, repo, children...)
+	idx, err := imagetest.PushIndex(ctx, repo, children...)
 	if err != nil {
 		return nil, err
 	}
@@ -185,10 +185,10 @@ func Seed(ctx context.Context, client *registry.Client, prefix string, opts Opti
 	w.Images = append(w.Images, Image{Name: Multi, Location: registry.Join(prefix, Multi) + ":" + Tag, Description: "Debian 12 for linux/amd64 and linux/arm64 (an index)"})
 
 	if opts.EICAR != nil {
-		if _, _, err := push(Malware, "Debian 12 carrying the EICAR test file", testimage.Image{
-			Layers: []testimage.Blob{
-				testimage.Layer(debian(cleanPackages...)...),
-				testimage.Layer(testimage.File{Path: "usr/share/doc/readme.com", Data: opts.EICAR}),
+		if _, _, err := push(Malware, "Debian 12 carrying the EICAR test file", imagetest.Image{
+			Layers: []imagetest.Blob{
+				imagetest.Layer(debian(cleanPackages...)...),
+				imagetest.Layer(imagetest.File{Path: "usr/share/doc/readme.com", Data: opts.EICAR}),
 			},
 		}); err != nil {
 			return nil, err

@@ -19,7 +19,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/sbom/scalibr"
 )
 
@@ -28,68 +28,68 @@ import (
 // copyright file and a shared library each), ~20 Go binaries, a Node.js
 // application with ~1,000 npm packages (package.json, index.js, README.md
 // each), a few Python packages and jars, and shell scripts.
-func realisticFiles(t testing.TB) [][]testimage.File {
+func realisticFiles(t testing.TB) [][]imagetest.File {
 	const (
 		nDpkg = 400
 		nGo   = 20
 		nNpm  = 1000
 	)
 	var status strings.Builder
-	base := []testimage.File{
-		testimage.OSRelease("debian", "12", "bookworm"),
+	base := []imagetest.File{
+		imagetest.OSRelease("debian", "12", "bookworm"),
 	}
 	for i := range nDpkg {
 		name := fmt.Sprintf("libpkg%03d", i)
 		fmt.Fprintf(&status, "Package: %s\nStatus: install ok installed\nPriority: optional\nSection: libs\nInstalled-Size: %d\nMaintainer: Debian <debian@example.org>\nArchitecture: amd64\nMulti-Arch: same\nSource: src%03d (1.%d-1)\nVersion: 1.%d-1+b1\nDepends: libc6 (>= 2.34)\nDescription: package %d\n generated for the benchmark\n\n", name, 100+i, i/3, i, i, i)
 		base = append(base,
-			testimage.File{Path: "usr/share/doc/" + name + "/copyright", Data: []byte(strings.Repeat("Copyright notice line.\n", 40))},
-			testimage.File{Path: "usr/lib/x86_64-linux-gnu/" + name + ".so.1", Data: testimage.Random(uint64(i), 16<<10), Mode: 0o644},
+			imagetest.File{Path: "usr/share/doc/" + name + "/copyright", Data: []byte(strings.Repeat("Copyright notice line.\n", 40))},
+			imagetest.File{Path: "usr/lib/x86_64-linux-gnu/" + name + ".so.1", Data: imagetest.Random(uint64(i), 16<<10), Mode: 0o644},
 		)
 		if i%4 == 0 {
-			base = append(base, testimage.File{Path: "usr/bin/" + name + "-tool", Data: []byte("#!/bin/sh\nexec true\n"), Mode: 0o755})
+			base = append(base, imagetest.File{Path: "usr/bin/" + name + "-tool", Data: []byte("#!/bin/sh\nexec true\n"), Mode: 0o755})
 		}
 	}
-	base = append(base, testimage.File{Path: "var/lib/dpkg/status", Data: []byte(status.String())})
+	base = append(base, imagetest.File{Path: "var/lib/dpkg/status", Data: []byte(status.String())})
 
 	bin := tinyGoBinary(t)
-	var app []testimage.File
+	var app []imagetest.File
 	for i := range nGo {
-		app = append(app, testimage.File{Path: fmt.Sprintf("usr/local/bin/svc%02d", i), Data: bin, Mode: 0o755})
+		app = append(app, imagetest.File{Path: fmt.Sprintf("usr/local/bin/svc%02d", i), Data: bin, Mode: 0o755})
 	}
 	for i := range 5 {
-		app = append(app, testimage.File{Path: fmt.Sprintf("opt/java/lib/lib%d-1.%d.jar", i, i), Data: jar(t, "org.example", fmt.Sprintf("lib%d", i), fmt.Sprintf("1.%d", i))})
-		app = append(app, testimage.File{Path: fmt.Sprintf("usr/lib/python3/dist-packages/pkg%d-1.%d.dist-info/METADATA", i, i),
+		app = append(app, imagetest.File{Path: fmt.Sprintf("opt/java/lib/lib%d-1.%d.jar", i, i), Data: jar(t, "org.example", fmt.Sprintf("lib%d", i), fmt.Sprintf("1.%d", i))})
+		app = append(app, imagetest.File{Path: fmt.Sprintf("usr/lib/python3/dist-packages/pkg%d-1.%d.dist-info/METADATA", i, i),
 			Data: []byte(fmt.Sprintf("Metadata-Version: 2.1\nName: pkg%d\nVersion: 1.%d\nLicense: MIT\n", i, i))})
 	}
 
-	var node []testimage.File
+	var node []imagetest.File
 	for i := range nNpm {
 		dir := fmt.Sprintf("srv/app/node_modules/npm-pkg-%04d/", i)
 		node = append(node,
-			testimage.File{Path: dir + "package.json", Data: []byte(fmt.Sprintf(`{"name":"npm-pkg-%04d","version":"%d.%d.0","license":"MIT","main":"index.js","dependencies":{"left-pad":"^1.3.0"}}`, i, i/100, i%100))},
-			testimage.File{Path: dir + "index.js", Data: []byte(strings.Repeat("module.exports = function () { return 42 }\n", 20))},
-			testimage.File{Path: dir + "README.md", Data: []byte(strings.Repeat("# readme\n", 30))},
+			imagetest.File{Path: dir + "package.json", Data: []byte(fmt.Sprintf(`{"name":"npm-pkg-%04d","version":"%d.%d.0","license":"MIT","main":"index.js","dependencies":{"left-pad":"^1.3.0"}}`, i, i/100, i%100))},
+			imagetest.File{Path: dir + "index.js", Data: []byte(strings.Repeat("module.exports = function () { return 42 }\n", 20))},
+			imagetest.File{Path: dir + "README.md", Data: []byte(strings.Repeat("# readme\n", 30))},
 		)
 	}
-	return [][]testimage.File{base, app, node}
+	return [][]imagetest.File{base, app, node}
 }
 
 func BenchmarkGenerate(b *testing.B) {
 	for _, c := range []struct {
 		name string
-		comp testimage.Compression
-	}{{"gzip", testimage.Gzip}, {"uncompressed", testimage.Uncompressed}} {
+		comp imagetest.Compression
+	}{{"gzip", imagetest.Gzip}, {"uncompressed", imagetest.Uncompressed}} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
 			repo := memRepo(b, "bench")
-			var layers []testimage.Blob
+			var layers []imagetest.Blob
 			var size int64
 			for _, files := range realisticFiles(b) {
-				l := testimage.LayerWith(c.comp, files...)
+				l := imagetest.LayerWith(c.comp, files...)
 				layers = append(layers, l)
 				size += l.Desc.Size
 			}
-			desc, err := testimage.Image{Layers: layers}.Push(ctx, repo)
+			desc, err := imagetest.Image{Layers: layers}.Push(ctx, repo)
 			require.NoError(b, err)
 			b.SetBytes(size)
 			b.ResetTimer()
@@ -153,9 +153,9 @@ func BenchmarkScalibrOnDisk(b *testing.B) {
 // between iterations, untimed).
 func BenchmarkScalibrExtractAndScan(b *testing.B) {
 	ctx := context.Background()
-	var layers []testimage.Blob
+	var layers []imagetest.Blob
 	for _, files := range realisticFiles(b) {
-		layers = append(layers, testimage.Layer(files...))
+		layers = append(layers, imagetest.Layer(files...))
 	}
 	b.ResetTimer()
 	var n int

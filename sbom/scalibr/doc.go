@@ -5,7 +5,7 @@
 // list that scan/osv matches against vulnerabilities.
 //
 // [Generate] walks the merged filesystem of a platform image manifest with
-// [scan.Walk] (layers streamed, whiteouts applied, everything capped) and
+// [imagefs.Walk] (layers streamed, whiteouts applied, everything capped) and
 // offers every regular file to the extractors. Those that need only the file
 // (Go binaries, Java archives, npm package.json, Python METADATA) run on an
 // in-memory copy of that one file, released right after, on one worker

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/sbom/scalibr"
@@ -18,10 +18,10 @@ func ExampleGenerate() {
 		panic(err)
 	}
 	// An image with a Debian package database and one npm package.
-	manifest, err := testimage.Image{Layers: []testimage.Blob{testimage.Layer(
-		testimage.OSRelease("debian", "12", "bookworm"),
-		testimage.DpkgStatus(testimage.Package{Name: "libssl3", Version: "3.0.13-1~deb12u1", Source: "openssl"}),
-		testimage.File{Path: "app/node_modules/left-pad/package.json", Data: []byte(`{"name":"left-pad","version":"1.3.0"}`)},
+	manifest, err := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(
+		imagetest.OSRelease("debian", "12", "bookworm"),
+		imagetest.DpkgStatus(imagetest.Package{Name: "libssl3", Version: "3.0.13-1~deb12u1", Source: "openssl"}),
+		imagetest.File{Path: "app/node_modules/left-pad/package.json", Data: []byte(`{"name":"left-pad","version":"1.3.0"}`)},
 	)}}.Push(ctx, repo)
 	if err != nil {
 		panic(err)

@@ -34,8 +34,8 @@ import (
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
 
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/sbom"
-	"github.com/cssc-go/cssc/scan"
 )
 
 // Defaults for [Options].
@@ -85,9 +85,9 @@ type Options struct {
 	// an error wrapping ErrTooLarge. <= 0 means DefaultMaxBufferedBytes
 	// (256 MiB).
 	MaxBufferedBytes int64
-	// Walk is passed to scan.Walk (caps on layers, entries and bytes). Its
+	// Walk is passed to imagefs.Walk (caps on layers, entries and bytes). Its
 	// Logger, if nil, is set to Logger.
-	Walk scan.WalkOptions
+	Walk imagefs.WalkOptions
 	// OnWarning, if not nil, is called for each file an extractor could not
 	// read (malformed database, oversized file). Such files are skipped;
 	// Generate still succeeds. Calls come from the walking goroutine or the
@@ -144,7 +144,7 @@ func DefaultExtractors() ([]filesystem.Extractor, error) {
 // Packages are sorted ([sbom.Document.Sort]) and a package found at the same
 // place twice is listed once. A malformed package database or an
 // unreadable file is skipped with a Warning, never a failure; an error is
-// returned only when the image itself cannot be read (scan.Walk errors:
+// returned only when the image itself cannot be read (imagefs.Walk errors:
 // missing or corrupt blobs, caps exceeded), when the deferred files exceed
 // MaxBufferedBytes, when an rpm database cannot be copied to the temporary
 // directory (see Options.TempDir), or when ctx ends.
@@ -159,7 +159,7 @@ func Generate(ctx context.Context, fetcher content.Fetcher, manifest ocispec.Des
 	}
 	defer g.stop()
 	defer g.removeTemp()
-	if err := scan.Walk(ctx, fetcher, manifest, wopts, g.visit); err != nil {
+	if err := imagefs.Walk(ctx, fetcher, manifest, wopts, g.visit); err != nil {
 		return nil, fmt.Errorf("sbom/scalibr: walk %s: %w", manifest.Digest, err)
 	}
 	name := opts.Name
@@ -214,7 +214,7 @@ type generator struct {
 // job is one file for the inline extractors.
 type job struct {
 	exs    []filesystem.Extractor
-	file   scan.File
+	file   imagefs.File
 	layer  string
 	data   []byte
 	weight int64 // bytes held against inFlight; 0 if not counted
@@ -359,9 +359,9 @@ func newGenerator(opts Options) (*generator, error) {
 	return g, nil
 }
 
-// fileAPI adapts a scan.File to scalibr's FileAPI.
+// fileAPI adapts a imagefs.File to scalibr's FileAPI.
 type fileAPI struct {
-	f *scan.File
+	f *imagefs.File
 }
 
 func (a fileAPI) Path() string { return a.f.Path }
@@ -372,7 +372,7 @@ func (a fileAPI) Stat() (fs.FileInfo, error) {
 // osReleasePaths are kept for the deferred extractors.
 var osReleasePaths = map[string]bool{"etc/os-release": true, "usr/lib/os-release": true}
 
-func (g *generator) visit(ctx context.Context, f *scan.File, r io.Reader) error {
+func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader) error {
 	switch {
 	case f.Mode&fs.ModeSymlink != 0:
 		g.mem.addLink(f.Path, f.Linkname)
@@ -530,7 +530,7 @@ func executableMagic(head []byte) bool {
 
 // extract runs exs on one file's content, recording packages and warnings.
 // Extractor panics are recovered: osv-scalibr's parsers see hostile input.
-func (g *generator) extract(ctx context.Context, fsys *memFS, exs []filesystem.Extractor, f *scan.File, layer string, data []byte) {
+func (g *generator) extract(ctx context.Context, fsys *memFS, exs []filesystem.Extractor, f *imagefs.File, layer string, data []byte) {
 	info := fileInfo{name: path.Base(f.Path), size: int64(len(data)), mode: f.Mode}
 	for _, e := range exs {
 		input := &filesystem.ScanInput{
@@ -597,7 +597,7 @@ func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, er
 			continue
 		}
 		mf := g.mem.files[p.path]
-		f := &scan.File{Path: p.path, Mode: mf.mode, Size: int64(len(mf.data)), LayerDigest: opencontainers.Digest(p.layer)}
+		f := &imagefs.File{Path: p.path, Mode: mf.mode, Size: int64(len(mf.data)), LayerDigest: opencontainers.Digest(p.layer)}
 		start := len(g.found)
 		g.extract(ctx, g.mem, p.extractors, f, p.layer, mf.data)
 		for i := start; i < len(g.found); i++ {

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/sbom/scalibr"
@@ -178,27 +178,27 @@ func memRepo(t testing.TB, name string) registry.Repository {
 	return repo
 }
 
-func debianImage(t testing.TB) []testimage.Blob {
-	base := testimage.Layer(
-		testimage.Dir("etc"),
-		testimage.File{Path: "usr/lib/os-release", Data: []byte("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n")},
-		testimage.Symlink("etc/os-release", "../usr/lib/os-release"),
-		testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
-		testimage.File{Path: "bin/sh", Data: []byte("#!/bin/dash\necho not a go binary\n"), Mode: 0o755},
-		testimage.File{Path: "usr/share/doc/libc6/copyright", Data: []byte(libcCopyright)},
-		testimage.File{Path: "usr/share/doc/libssl3/copyright", Data: []byte("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nSource: https://www.openssl.org/\n\nFiles: *\nCopyright: 1998-2024 The OpenSSL Project\nLicense: Apache-2.0\n")},
-		testimage.File{Path: "usr/share/doc/bash/copyright", Data: []byte("This is Debian's prepackaged version of bash.\nGPL, see /usr/share/common-licenses/GPL-3.\n")},
+func debianImage(t testing.TB) []imagetest.Blob {
+	base := imagetest.Layer(
+		imagetest.Dir("etc"),
+		imagetest.File{Path: "usr/lib/os-release", Data: []byte("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n")},
+		imagetest.Symlink("etc/os-release", "../usr/lib/os-release"),
+		imagetest.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
+		imagetest.File{Path: "bin/sh", Data: []byte("#!/bin/dash\necho not a go binary\n"), Mode: 0o755},
+		imagetest.File{Path: "usr/share/doc/libc6/copyright", Data: []byte(libcCopyright)},
+		imagetest.File{Path: "usr/share/doc/libssl3/copyright", Data: []byte("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nSource: https://www.openssl.org/\n\nFiles: *\nCopyright: 1998-2024 The OpenSSL Project\nLicense: Apache-2.0\n")},
+		imagetest.File{Path: "usr/share/doc/bash/copyright", Data: []byte("This is Debian's prepackaged version of bash.\nGPL, see /usr/share/common-licenses/GPL-3.\n")},
 	)
-	app := testimage.Layer(
-		testimage.File{Path: "var/lib/dpkg/status.d/tzdata", Data: []byte("Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\nStatus: install ok installed\n")},
-		testimage.File{Path: "usr/local/bin/hello", Data: tinyGoBinary(t), Mode: 0o755},
-		testimage.File{Path: "usr/local/bin/tool", Data: tinyGoBinary(t), Mode: 0o755},
-		testimage.File{Path: "opt/app/lib/demo-1.2.3.jar", Data: jar(t, "org.example", "demo", "1.2.3")},
-		testimage.File{Path: "usr/lib/node_modules/app/node_modules/left-pad/package.json", Data: []byte(`{"name":"left-pad","version":"1.3.0","license":"WTFPL"}`)},
-		testimage.File{Path: "usr/lib/node_modules/app/node_modules/@babel/core/package.json", Data: []byte(`{"name":"@babel/core","version":"7.24.0","license":"MIT"}`)},
-		testimage.File{Path: "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA", Data: []byte(pyMetadata)},
+	app := imagetest.Layer(
+		imagetest.File{Path: "var/lib/dpkg/status.d/tzdata", Data: []byte("Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\nStatus: install ok installed\n")},
+		imagetest.File{Path: "usr/local/bin/hello", Data: tinyGoBinary(t), Mode: 0o755},
+		imagetest.File{Path: "usr/local/bin/tool", Data: tinyGoBinary(t), Mode: 0o755},
+		imagetest.File{Path: "opt/app/lib/demo-1.2.3.jar", Data: jar(t, "org.example", "demo", "1.2.3")},
+		imagetest.File{Path: "usr/lib/node_modules/app/node_modules/left-pad/package.json", Data: []byte(`{"name":"left-pad","version":"1.3.0","license":"WTFPL"}`)},
+		imagetest.File{Path: "usr/lib/node_modules/app/node_modules/@babel/core/package.json", Data: []byte(`{"name":"@babel/core","version":"7.24.0","license":"MIT"}`)},
+		imagetest.File{Path: "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA", Data: []byte(pyMetadata)},
 	)
-	return []testimage.Blob{base, app}
+	return []imagetest.Blob{base, app}
 }
 
 func find(doc *sbom.Document, name string) *sbom.Package {
@@ -214,7 +214,7 @@ func TestGenerateDebianImage(t *testing.T) {
 	ctx := context.Background()
 	repo := memRepo(t, "debian")
 	layers := debianImage(t)
-	desc, err := testimage.Image{Layers: layers}.Push(ctx, repo)
+	desc, err := imagetest.Image{Layers: layers}.Push(ctx, repo)
 	require.NoError(t, err)
 
 	var warnings []scalibr.Warning
@@ -306,15 +306,15 @@ func TestGenerateDebianImage(t *testing.T) {
 func TestGenerateAlpineImage(t *testing.T) {
 	ctx := context.Background()
 	repo := memRepo(t, "alpine")
-	layer := testimage.Layer(
-		testimage.OSRelease("alpine", "3.20.3", ""),
-		testimage.APKInstalled(
-			testimage.Package{Name: "musl", Version: "1.2.5-r0", License: "MIT"},
-			testimage.Package{Name: "busybox-binsh", Version: "1.36.1-r29", Source: "busybox", License: "GPL-2.0-only"},
-			testimage.Package{Name: "libcrypto3", Version: "3.3.2-r0", Source: "openssl", License: "Apache-2.0"},
+	layer := imagetest.Layer(
+		imagetest.OSRelease("alpine", "3.20.3", ""),
+		imagetest.APKInstalled(
+			imagetest.Package{Name: "musl", Version: "1.2.5-r0", License: "MIT"},
+			imagetest.Package{Name: "busybox-binsh", Version: "1.36.1-r29", Source: "busybox", License: "GPL-2.0-only"},
+			imagetest.Package{Name: "libcrypto3", Version: "3.3.2-r0", Source: "openssl", License: "Apache-2.0"},
 		),
 	)
-	desc, err := testimage.Image{Layers: []testimage.Blob{layer}}.Push(ctx, repo)
+	desc, err := imagetest.Image{Layers: []imagetest.Blob{layer}}.Push(ctx, repo)
 	require.NoError(t, err)
 	doc, err := scalibr.Generate(ctx, repo, desc, scalibr.Options{})
 	require.NoError(t, err)
@@ -333,13 +333,13 @@ func TestGenerateAlpineImage(t *testing.T) {
 func TestGenerateWhiteoutRemovesPackages(t *testing.T) {
 	ctx := context.Background()
 	repo := memRepo(t, "whiteout")
-	base := testimage.Layer(
-		testimage.OSRelease("debian", "12", "bookworm"),
-		testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
-		testimage.File{Path: "app/node_modules/gone/package.json", Data: []byte(`{"name":"gone","version":"1.0.0"}`)},
+	base := imagetest.Layer(
+		imagetest.OSRelease("debian", "12", "bookworm"),
+		imagetest.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
+		imagetest.File{Path: "app/node_modules/gone/package.json", Data: []byte(`{"name":"gone","version":"1.0.0"}`)},
 	)
-	top := testimage.Layer(testimage.Whiteout("app/node_modules/gone"))
-	desc, err := testimage.Image{Layers: []testimage.Blob{base, top}}.Push(ctx, repo)
+	top := imagetest.Layer(imagetest.Whiteout("app/node_modules/gone"))
+	desc, err := imagetest.Image{Layers: []imagetest.Blob{base, top}}.Push(ctx, repo)
 	require.NoError(t, err)
 	doc, err := scalibr.Generate(ctx, repo, desc, scalibr.Options{})
 	require.NoError(t, err)
@@ -350,10 +350,10 @@ func TestGenerateWhiteoutRemovesPackages(t *testing.T) {
 
 func TestGenerateMalformedDatabases(t *testing.T) {
 	ctx := context.Background()
-	cases := map[string][]testimage.File{
+	cases := map[string][]imagetest.File{
 		"garbage dpkg": {
-			testimage.OSRelease("debian", "12", "bookworm"),
-			{Path: "var/lib/dpkg/status", Data: testimage.Random(1, 4096)},
+			imagetest.OSRelease("debian", "12", "bookworm"),
+			{Path: "var/lib/dpkg/status", Data: imagetest.Random(1, 4096)},
 		},
 		"truncated dpkg": {
 			{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus[:len(dpkgStatus)/3])},
@@ -362,8 +362,8 @@ func TestGenerateMalformedDatabases(t *testing.T) {
 			{Path: "var/lib/dpkg/status", Data: []byte(strings.Repeat("Package libc6\n Version\n\x00\x00", 100))},
 		},
 		"garbage apk": {
-			testimage.OSRelease("alpine", "3.20.3", ""),
-			{Path: "lib/apk/db/installed", Data: testimage.Random(2, 4096)},
+			imagetest.OSRelease("alpine", "3.20.3", ""),
+			{Path: "lib/apk/db/installed", Data: imagetest.Random(2, 4096)},
 		},
 		"apk fields only": {
 			{Path: "lib/apk/db/installed", Data: []byte("P:\nV:\n\nP:x\n\n\n:::\nV")},
@@ -375,17 +375,17 @@ func TestGenerateMalformedDatabases(t *testing.T) {
 			{Path: "opt/x.jar", Data: []byte("PK\x03\x04 not really a zip")},
 		},
 		"broken elf": {
-			{Path: "usr/bin/x", Data: append([]byte("\x7fELF"), testimage.Random(3, 1000)...), Mode: 0o755},
+			{Path: "usr/bin/x", Data: append([]byte("\x7fELF"), imagetest.Random(3, 1000)...), Mode: 0o755},
 		},
 		"os-release loop": {
-			testimage.Symlink("etc/os-release", "os-release"),
+			imagetest.Symlink("etc/os-release", "os-release"),
 			{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
 		},
 	}
 	for name, files := range cases {
 		t.Run(name, func(t *testing.T) {
 			repo := memRepo(t, "bad")
-			desc, err := testimage.Image{Layers: []testimage.Blob{testimage.Layer(files...)}}.Push(ctx, repo)
+			desc, err := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(files...)}}.Push(ctx, repo)
 			require.NoError(t, err)
 			doc, err := scalibr.Generate(ctx, repo, desc, scalibr.Options{OnWarning: func(w scalibr.Warning) {
 				t.Logf("warning: %s: %v", w.Path, w.Err)
@@ -401,11 +401,11 @@ func TestGenerateMalformedDatabases(t *testing.T) {
 func TestGenerateLimits(t *testing.T) {
 	ctx := context.Background()
 	repo := memRepo(t, "limits")
-	layer := testimage.Layer(
-		testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
-		testimage.File{Path: "node_modules/x/package.json", Data: []byte(`{"name":"x","version":"1.0.0"}`)},
+	layer := imagetest.Layer(
+		imagetest.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
+		imagetest.File{Path: "node_modules/x/package.json", Data: []byte(`{"name":"x","version":"1.0.0"}`)},
 	)
-	desc, err := testimage.Image{Layers: []testimage.Blob{layer}}.Push(ctx, repo)
+	desc, err := imagetest.Image{Layers: []imagetest.Blob{layer}}.Push(ctx, repo)
 	require.NoError(t, err)
 
 	_, err = scalibr.Generate(ctx, repo, desc, scalibr.Options{MaxBufferedBytes: 100})
@@ -436,18 +436,18 @@ func TestGenerateLimits(t *testing.T) {
 func TestGenerateDpkgLayerAttribution(t *testing.T) {
 	ctx := context.Background()
 	repo := memRepo(t, "attribution")
-	base := testimage.Layer(
-		testimage.OSRelease("debian", "12", "bookworm"),
-		testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
-		testimage.File{Path: "var/lib/dpkg/info/libc6:amd64.list", Data: []byte("/lib/x86_64-linux-gnu/libc.so.6\n")},
-		testimage.File{Path: "var/lib/dpkg/info/bash.list", Data: []byte("/bin/bash\n")},
+	base := imagetest.Layer(
+		imagetest.OSRelease("debian", "12", "bookworm"),
+		imagetest.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
+		imagetest.File{Path: "var/lib/dpkg/info/libc6:amd64.list", Data: []byte("/lib/x86_64-linux-gnu/libc.so.6\n")},
+		imagetest.File{Path: "var/lib/dpkg/info/bash.list", Data: []byte("/bin/bash\n")},
 	)
 	curl := "Package: curl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 7.88.1-10+deb12u5\nDescription: curl\n"
-	top := testimage.Layer(
-		testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus + "\n" + curl)},
-		testimage.File{Path: "var/lib/dpkg/info/curl.list", Data: []byte("/usr/bin/curl\n")},
+	top := imagetest.Layer(
+		imagetest.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus + "\n" + curl)},
+		imagetest.File{Path: "var/lib/dpkg/info/curl.list", Data: []byte("/usr/bin/curl\n")},
 	)
-	desc, err := testimage.Image{Layers: []testimage.Blob{base, top}}.Push(ctx, repo)
+	desc, err := imagetest.Image{Layers: []imagetest.Blob{base, top}}.Push(ctx, repo)
 	require.NoError(t, err)
 	doc, err := scalibr.Generate(ctx, repo, desc, scalibr.Options{})
 	require.NoError(t, err)
@@ -468,21 +468,21 @@ func TestGenerateOSEcosystems(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name     string
-		release  testimage.File
+		release  imagetest.File
 		wantEco  string
 		wantPURL string
 	}{
-		{"debian 12", testimage.OSRelease("debian", "12", "bookworm"), "Debian:12", "distro=bookworm"},
-		{"debian 11 codename only", testimage.File{Path: "etc/os-release", Data: []byte("ID=debian\nVERSION_CODENAME=bullseye\n")}, "Debian:11", ""},
-		{"ubuntu 22.04", testimage.OSRelease("ubuntu", "22.04", "jammy"), "Ubuntu:22.04:LTS", "pkg:deb/ubuntu/"},
-		{"no os-release", testimage.Dir("etc"), "Debian", ""},
+		{"debian 12", imagetest.OSRelease("debian", "12", "bookworm"), "Debian:12", "distro=bookworm"},
+		{"debian 11 codename only", imagetest.File{Path: "etc/os-release", Data: []byte("ID=debian\nVERSION_CODENAME=bullseye\n")}, "Debian:11", ""},
+		{"ubuntu 22.04", imagetest.OSRelease("ubuntu", "22.04", "jammy"), "Ubuntu:22.04:LTS", "pkg:deb/ubuntu/"},
+		{"no os-release", imagetest.Dir("etc"), "Debian", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := memRepo(t, "os")
-			desc, err := testimage.Image{Layers: []testimage.Blob{testimage.Layer(
+			desc, err := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(
 				tc.release,
-				testimage.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
+				imagetest.File{Path: "var/lib/dpkg/status", Data: []byte(dpkgStatus)},
 			)}}.Push(ctx, repo)
 			require.NoError(t, err)
 			doc, err := scalibr.Generate(ctx, repo, desc, scalibr.Options{})
@@ -500,13 +500,13 @@ func TestGenerateLinksAndConcurrency(t *testing.T) {
 	ctx := context.Background()
 	repo := memRepo(t, "links")
 	bin := tinyGoBinary(t)
-	layer := testimage.Layer(
-		testimage.File{Path: "usr/local/bin/hello", Data: bin, Mode: 0o755},
-		testimage.File{Path: "usr/local/bin/hello-hard", Type: tar.TypeLink, Linkname: "usr/local/bin/hello"},
-		testimage.Symlink("usr/bin/hello", "/usr/local/bin/hello"),
-		testimage.File{Path: "app/node_modules/a/package.json", Data: []byte(`{"name":"a","version":"1.0.0","license":"ISC"}`)},
+	layer := imagetest.Layer(
+		imagetest.File{Path: "usr/local/bin/hello", Data: bin, Mode: 0o755},
+		imagetest.File{Path: "usr/local/bin/hello-hard", Type: tar.TypeLink, Linkname: "usr/local/bin/hello"},
+		imagetest.Symlink("usr/bin/hello", "/usr/local/bin/hello"),
+		imagetest.File{Path: "app/node_modules/a/package.json", Data: []byte(`{"name":"a","version":"1.0.0","license":"ISC"}`)},
 	)
-	desc, err := testimage.Image{Layers: []testimage.Blob{layer}}.Push(ctx, repo)
+	desc, err := imagetest.Image{Layers: []imagetest.Blob{layer}}.Push(ctx, repo)
 	require.NoError(t, err)
 
 	// The same Options (and extractor instances) serve concurrent calls.

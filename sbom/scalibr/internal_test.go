@@ -8,10 +8,9 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/cssc-go/cssc/scan"
 )
 
 func TestMemFS(t *testing.T) {
@@ -117,7 +116,7 @@ func FuzzPackageDatabases(f *testing.F) {
 			{"node_modules/x/package.json", dpkgDB},
 		}
 		for _, fl := range files {
-			f := &scan.File{Path: fl.path, Mode: 0o644, Size: int64(len(fl.data)), LayerDigest: "sha256:00"}
+			f := &imagefs.File{Path: fl.path, Mode: 0o644, Size: int64(len(fl.data)), LayerDigest: "sha256:00"}
 			require.NoError(t, g.visit(ctx, f, strings.NewReader(string(fl.data))))
 		}
 		doc, err := g.finish(ctx, "fuzz")

@@ -14,8 +14,8 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
 
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/sbom"
-	"github.com/cssc-go/cssc/scan"
 )
 
 // needsRealFile reports whether e opens its file by path instead of reading
@@ -32,7 +32,7 @@ func needsRealFile(e filesystem.Extractor) bool {
 // skipped (too large, with a warning; or a hard link without content).
 // The copy is capped by MaxFileSize; an error reading the image or writing
 // the copy is returned.
-func (g *generator) spool(f *scan.File, r io.Reader, exs []filesystem.Extractor) (*os.File, error) {
+func (g *generator) spool(f *imagefs.File, r io.Reader, exs []filesystem.Extractor) (*os.File, error) {
 	layer := f.LayerDigest.String()
 	if f.Size > g.maxFile {
 		g.warn(Warning{Path: f.Path, Layer: layer, Extractor: exs[0].Name(), Err: fmt.Errorf("file of %d bytes exceeds the %d-byte limit", f.Size, g.maxFile)})

@@ -23,7 +23,7 @@ import (
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
 
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/sbom/scalibr"
 )
@@ -130,7 +130,7 @@ func TestGenerateRPMImages(t *testing.T) {
 		dbPath    string
 		db        string
 		osRelease string
-		extra     []testimage.File // in the base layer
+		extra     []imagetest.File // in the base layer
 		count     int
 		want      []want
 	}{
@@ -141,7 +141,7 @@ func TestGenerateRPMImages(t *testing.T) {
 			osRelease: rockyOSRelease,
 			// As on current Fedora and EL: var/lib/rpm is a link to the
 			// sysimage directory, and the database is found once.
-			extra: []testimage.File{testimage.Dir("var/lib"), testimage.Symlink("var/lib/rpm", "../../usr/lib/sysimage/rpm")},
+			extra: []imagetest.File{imagetest.Dir("var/lib"), imagetest.Symlink("var/lib/rpm", "../../usr/lib/sysimage/rpm")},
 			count: 141,
 			want: []want{
 				{"alternatives", "1.20-2.el9", "pkg:rpm/rocky/alternatives@1.20-2.el9?arch=x86_64&distro=rocky-9.2&sourcerpm=chkconfig-1.20-2.el9.src.rpm", "Rocky Linux:9", "chkconfig", "", "GPLv2"},
@@ -177,15 +177,15 @@ func TestGenerateRPMImages(t *testing.T) {
 			ctx := context.Background()
 			repo := memRepo(t, "rpm-"+strings.ReplaceAll(tc.name, " ", "-"))
 			db := rpmDB(t, tc.db)
-			base := testimage.Layer(append([]testimage.File{
+			base := imagetest.Layer(append([]imagetest.File{
 				{Path: "usr/lib/os-release", Data: []byte(tc.osRelease)},
-				testimage.Symlink("etc/os-release", "../usr/lib/os-release"),
+				imagetest.Symlink("etc/os-release", "../usr/lib/os-release"),
 				{Path: tc.dbPath, Data: db},
 			}, tc.extra...)...)
-			app := testimage.Layer(
-				testimage.File{Path: "usr/lib/node_modules/app/node_modules/left-pad/package.json", Data: []byte(`{"name":"left-pad","version":"1.3.0","license":"WTFPL"}`)},
+			app := imagetest.Layer(
+				imagetest.File{Path: "usr/lib/node_modules/app/node_modules/left-pad/package.json", Data: []byte(`{"name":"left-pad","version":"1.3.0","license":"WTFPL"}`)},
 			)
-			desc, err := testimage.Image{Layers: []testimage.Blob{base, app}}.Push(ctx, repo)
+			desc, err := imagetest.Image{Layers: []imagetest.Blob{base, app}}.Push(ctx, repo)
 			require.NoError(t, err)
 
 			tmp := t.TempDir()
@@ -251,13 +251,13 @@ func TestGenerateRPMCorrupt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			repo := memRepo(t, "rpm-corrupt")
-			layer := testimage.Layer(
-				testimage.OSRelease("rocky", "9.2", ""),
-				testimage.File{Path: tc.path, Data: tc.data},
-				testimage.APKInstalled(testimage.Package{Name: "musl", Version: "1.2.5-r0"}),
-				testimage.File{Path: "usr/lib/node_modules/left-pad/package.json", Data: []byte(`{"name":"left-pad","version":"1.3.0"}`)},
+			layer := imagetest.Layer(
+				imagetest.OSRelease("rocky", "9.2", ""),
+				imagetest.File{Path: tc.path, Data: tc.data},
+				imagetest.APKInstalled(imagetest.Package{Name: "musl", Version: "1.2.5-r0"}),
+				imagetest.File{Path: "usr/lib/node_modules/left-pad/package.json", Data: []byte(`{"name":"left-pad","version":"1.3.0"}`)},
 			)
-			desc, err := testimage.Image{Layers: []testimage.Blob{layer}}.Push(ctx, repo)
+			desc, err := imagetest.Image{Layers: []imagetest.Blob{layer}}.Push(ctx, repo)
 			require.NoError(t, err)
 			tmp := t.TempDir()
 			var warnings []scalibr.Warning
@@ -284,11 +284,11 @@ func TestGenerateRPMCorrupt(t *testing.T) {
 func TestGenerateRPMLimits(t *testing.T) {
 	ctx := context.Background()
 	repo := memRepo(t, "rpm-limits")
-	layer := testimage.Layer(
-		testimage.OSRelease("fedora", "32", ""),
-		testimage.File{Path: "var/lib/rpm/Packages", Data: rpmDB(t, "Packages_epoch")},
+	layer := imagetest.Layer(
+		imagetest.OSRelease("fedora", "32", ""),
+		imagetest.File{Path: "var/lib/rpm/Packages", Data: rpmDB(t, "Packages_epoch")},
 	)
-	desc, err := testimage.Image{Layers: []testimage.Blob{layer}}.Push(ctx, repo)
+	desc, err := imagetest.Image{Layers: []imagetest.Blob{layer}}.Push(ctx, repo)
 	require.NoError(t, err)
 
 	tmp := t.TempDir()
@@ -338,9 +338,9 @@ func (f failingFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.
 func TestGenerateRPMCleanupOnError(t *testing.T) {
 	ctx := context.Background()
 	repo := memRepo(t, "rpm-cleanup")
-	base := testimage.Layer(testimage.OSRelease("fedora", "32", ""))
-	top := testimage.Layer(testimage.File{Path: "var/lib/rpm/Packages", Data: rpmDB(t, "Packages_epoch")})
-	desc, err := testimage.Image{Layers: []testimage.Blob{base, top}}.Push(ctx, repo)
+	base := imagetest.Layer(imagetest.OSRelease("fedora", "32", ""))
+	top := imagetest.Layer(imagetest.File{Path: "var/lib/rpm/Packages", Data: rpmDB(t, "Packages_epoch")})
+	desc, err := imagetest.Image{Layers: []imagetest.Blob{base, top}}.Push(ctx, repo)
 	require.NoError(t, err)
 	tmp := t.TempDir()
 	_, err = scalibr.Generate(ctx, failingFetcher{repo, base.Desc.Digest}, desc, scalibr.Options{TempDir: tmp})

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/scan"
 	"github.com/cssc-go/cssc/scan/clamav"
 	"github.com/cssc-go/cssc/scan/clamav/clamdtest"
@@ -20,12 +20,12 @@ import (
 // benchFiles returns a realistic mix of files (about 96 MiB): many small
 // text files (configuration, scripts, docs), binaries of 4 KiB to 512 KiB,
 // and a few large blobs; one EICAR file.
-func benchFiles() ([]testimage.File, int64) {
-	var files []testimage.File
+func benchFiles() ([]imagetest.File, int64) {
+	var files []imagetest.File
 	var total int64
 	words := strings.Fields("the quick brown fox jumps over lazy dog config value path usr lib share doc package version license copyright")
 	add := func(p string, data []byte) {
-		files = append(files, testimage.File{Path: p, Data: data})
+		files = append(files, imagetest.File{Path: p, Data: data})
 		total += int64(len(data))
 	}
 	for i := range 1200 {
@@ -43,23 +43,23 @@ func benchFiles() ([]testimage.File, int64) {
 	}
 	for i := range 300 {
 		size := 4<<10 + (i*104729)%(508<<10)
-		add(fmt.Sprintf("usr/lib/x86_64-linux-gnu/lib%03d.so", i), testimage.Random(uint64(i), size))
+		add(fmt.Sprintf("usr/lib/x86_64-linux-gnu/lib%03d.so", i), imagetest.Random(uint64(i), size))
 	}
 	for i := range 4 {
-		add(fmt.Sprintf("opt/data/blob%d.bin", i), testimage.Random(uint64(1000+i), 6<<20))
+		add(fmt.Sprintf("opt/data/blob%d.bin", i), imagetest.Random(uint64(1000+i), 6<<20))
 	}
 	add("tmp/eicar.com", clamdtest.EICAR())
 	return files, total
 }
 
-func benchImage(b *testing.B) (*scan.Image, []testimage.File, int64) {
+func benchImage(b *testing.B) (*scan.Image, []imagetest.File, int64) {
 	files, total := benchFiles()
 	// Three layers, like a base image, packages and an application.
 	third := len(files) / 3
 	img := pushImage(b,
-		testimage.Layer(files[:third]...),
-		testimage.Layer(files[third:2*third]...),
-		testimage.LayerWith(testimage.Zstd, files[2*third:]...))
+		imagetest.Layer(files[:third]...),
+		imagetest.Layer(files[third:2*third]...),
+		imagetest.LayerWith(imagetest.Zstd, files[2*third:]...))
 	return img, files, total
 }
 
@@ -93,7 +93,7 @@ func BenchmarkClamdImage(b *testing.B) {
 
 // extract writes files under dir, the way a runtime would extract the
 // image, for the clamscan baselines.
-func extract(b *testing.B, files []testimage.File) string {
+func extract(b *testing.B, files []imagetest.File) string {
 	dir := b.TempDir()
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))

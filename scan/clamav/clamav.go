@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/scan"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
@@ -92,9 +93,9 @@ type Options struct {
 	// memory while they wait for a free connection. <= 0 means
 	// DefaultMaxBuffered (64 MiB).
 	MaxBuffered int64
-	// Walk bounds the image filesystem walk (see scan.WalkOptions; its zero
+	// Walk bounds the image filesystem walk (see imagefs.WalkOptions; its zero
 	// value uses the documented defaults). Walk.Logger nil means Logger.
-	Walk scan.WalkOptions
+	Walk imagefs.WalkOptions
 	// Logger receives debug and warning messages. Nil means silent.
 	Logger *slog.Logger
 }
@@ -328,7 +329,7 @@ func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, erro
 		findings []scan.Finding
 		files    int
 	)
-	record := func(f *scan.File, res Result) {
+	record := func(f *imagefs.File, res Result) {
 		mu.Lock()
 		defer mu.Unlock()
 		files++
@@ -341,7 +342,7 @@ func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, erro
 		}
 	}
 	type job struct {
-		file scan.File
+		file imagefs.File
 		data []byte
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -364,7 +365,7 @@ func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, erro
 	g.Go(func() error {
 		defer close(jobs)
 		inline := make([]byte, 4+s.opts.ChunkSize)
-		return scan.Walk(gctx, img.Repository, img.Manifest, s.opts.Walk, func(ctx context.Context, f *scan.File, r io.Reader) error {
+		return imagefs.Walk(gctx, img.Repository, img.Manifest, s.opts.Walk, func(ctx context.Context, f *imagefs.File, r io.Reader) error {
 			if !f.Mode.IsRegular() || f.Size == 0 {
 				return nil
 			}

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
-	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/imagefs"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/scan"
 	"github.com/cssc-go/cssc/scan/clamav"
 	"github.com/cssc-go/cssc/scan/clamav/clamdtest"
@@ -30,43 +31,43 @@ func newScanner(t testing.TB, opts clamav.Options) *clamav.Scanner {
 }
 
 // pushImage pushes layers to a fresh in-memory repository.
-func pushImage(t testing.TB, layers ...testimage.Blob) *scan.Image {
+func pushImage(t testing.TB, layers ...imagetest.Blob) *scan.Image {
 	t.Helper()
 	ctx := context.Background()
 	c := registry.NewClient(registry.Options{})
 	repo, err := c.Repository(ctx, "mem:clamav")
 	require.NoError(t, err)
-	desc, err := testimage.Image{Layers: layers}.Push(ctx, repo)
+	desc, err := imagetest.Image{Layers: layers}.Push(ctx, repo)
 	require.NoError(t, err)
 	return &scan.Image{Repository: repo, Manifest: desc, Reference: "mem:clamav@" + desc.Digest.String()}
 }
 
-func file(path string, data []byte) testimage.File { return testimage.File{Path: path, Data: data} }
+func file(path string, data []byte) imagetest.File { return imagetest.File{Path: path, Data: data} }
 
 // infected builds an image with detections in several places: a plain
 // file, the middle of a file streamed in chunks (over the 1 MiB
 // buffering limit), a hard link whose target was deleted, and a deleted
 // file that must not be reported.
-func infected(t testing.TB) (*scan.Image, []testimage.Blob) {
-	big := append(append(testimage.Random(1, 3<<20), clamdtest.Marker...), testimage.Random(2, 1<<20)...)
-	var small []testimage.File
+func infected(t testing.TB) (*scan.Image, []imagetest.Blob) {
+	big := append(append(imagetest.Random(1, 3<<20), clamdtest.Marker...), imagetest.Random(2, 1<<20)...)
+	var small []imagetest.File
 	for i := range 60 {
 		small = append(small, file(fmt.Sprintf("usr/share/doc/f%02d.txt", i), []byte(strings.Repeat("clean text ", i+1))))
 	}
-	l0 := testimage.Layer(append(small,
+	l0 := imagetest.Layer(append(small,
 		file("tmp/deleted.com", clamdtest.EICAR()),
 		file("opt/hidden-target", clamdtest.EICAR()),
-		testimage.File{Path: "opt/link", Type: tar.TypeLink, Linkname: "opt/hidden-target"},
+		imagetest.File{Path: "opt/link", Type: tar.TypeLink, Linkname: "opt/hidden-target"},
 		file("etc/os-release", []byte("ID=debian\n")),
 	)...)
-	l1 := testimage.LayerWith(testimage.Zstd,
-		testimage.Whiteout("tmp/deleted.com"),
-		testimage.Whiteout("opt/hidden-target"),
+	l1 := imagetest.LayerWith(imagetest.Zstd,
+		imagetest.Whiteout("tmp/deleted.com"),
+		imagetest.Whiteout("opt/hidden-target"),
 		file("usr/share/eicar.com", clamdtest.EICAR()),
 		file("srv/big.bin", big),
 		file("srv/empty", nil),
 	)
-	return pushImage(t, l0, l1), []testimage.Blob{l0, l1}
+	return pushImage(t, l0, l1), []imagetest.Blob{l0, l1}
 }
 
 func TestScanDetections(t *testing.T) {
@@ -103,7 +104,7 @@ func TestScanClean(t *testing.T) {
 	srv := clamdtest.Start(t, clamdtest.Options{})
 	// A bare socket path works as well as unix://.
 	s := newScanner(t, clamav.Options{Address: strings.TrimPrefix(srv.Address, "unix://")})
-	img := pushImage(t, testimage.Layer(file("etc/hostname", []byte("clean\n")), file("bin/sh", testimage.Random(3, 200<<10))))
+	img := pushImage(t, imagetest.Layer(file("etc/hostname", []byte("clean\n")), file("bin/sh", imagetest.Random(3, 200<<10))))
 	r, err := s.Scan(context.Background(), img)
 	require.NoError(t, err)
 	assert.Empty(t, r.Findings)
@@ -116,7 +117,7 @@ func TestScanClean(t *testing.T) {
 
 func TestOversize(t *testing.T) {
 	srv := clamdtest.Start(t, clamdtest.Options{StreamMaxLength: 1 << 20})
-	img := pushImage(t, testimage.Layer(file("big", testimage.Random(4, 2<<20)), file("eicar", clamdtest.EICAR())))
+	img := pushImage(t, imagetest.Layer(file("big", imagetest.Random(4, 2<<20)), file("eicar", clamdtest.EICAR())))
 	ctx := context.Background()
 
 	t.Run("fail by default", func(t *testing.T) {
@@ -169,11 +170,11 @@ func TestOversize(t *testing.T) {
 
 func TestScanHostileImageFailsClosed(t *testing.T) {
 	srv := clamdtest.Start(t, clamdtest.Options{})
-	s := newScanner(t, clamav.Options{Address: srv.Address, Walk: scan.WalkOptions{MaxTotalBytes: 1 << 20}})
-	bomb := testimage.Layer(file("zeros", make([]byte, 4<<20)))
+	s := newScanner(t, clamav.Options{Address: srv.Address, Walk: imagefs.WalkOptions{MaxTotalBytes: 1 << 20}})
+	bomb := imagetest.Layer(file("zeros", make([]byte, 4<<20)))
 	_, err := s.Scan(context.Background(), pushImage(t, bomb))
 	assert.ErrorIs(t, err, scan.ErrScanFailed)
-	assert.ErrorIs(t, err, scan.ErrLimitExceeded)
+	assert.ErrorIs(t, err, imagefs.ErrLimitExceeded)
 }
 
 func TestConformance(t *testing.T) {
@@ -189,11 +190,11 @@ func TestConformance(t *testing.T) {
 func TestRegistries(t *testing.T) {
 	srv := clamdtest.Start(t, clamdtest.Options{})
 	s := newScanner(t, clamav.Options{Address: srv.Address})
-	for _, kind := range testregistry.Kinds() {
+	for _, kind := range registrytest.Kinds() {
 		t.Run(string(kind), func(t *testing.T) {
-			reg := testregistry.Start(t, kind)
+			reg := registrytest.Start(t, kind)
 			repo := reg.Repository(t, "quarantine/app")
-			desc, err := testimage.Image{Layers: []testimage.Blob{testimage.Layer(file("eicar.com", clamdtest.EICAR()))}}.Push(context.Background(), repo)
+			desc, err := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(file("eicar.com", clamdtest.EICAR()))}}.Push(context.Background(), repo)
 			require.NoError(t, err)
 			r, err := s.Scan(context.Background(), &scan.Image{Repository: repo, Manifest: desc})
 			require.NoError(t, err)
@@ -218,7 +219,7 @@ func TestNewErrors(t *testing.T) {
 
 func TestUnreachable(t *testing.T) {
 	s := newScanner(t, clamav.Options{Address: "unix://" + t.TempDir() + "/nothing.sock", DialTimeout: time.Second})
-	img := pushImage(t, testimage.Layer(file("a", []byte("a"))))
+	img := pushImage(t, imagetest.Layer(file("a", []byte("a"))))
 	_, err := s.Scan(context.Background(), img)
 	assert.ErrorIs(t, err, scan.ErrScanFailed)
 	assert.Error(t, s.Ping(context.Background()))
@@ -231,7 +232,7 @@ func TestUnreachable(t *testing.T) {
 func TestClamdLimitsNotSilent(t *testing.T) {
 	srv := clamdtest.Start(t, clamdtest.Options{Extra: []string{"AlertExceedsMax yes", "MaxFileSize 1K", "MaxScanSize 1K"}})
 	s := newScanner(t, clamav.Options{Address: srv.Address})
-	r, err := s.Scan(context.Background(), pushImage(t, testimage.Layer(file("big.txt", []byte(strings.Repeat("x", 4096))))))
+	r, err := s.Scan(context.Background(), pushImage(t, imagetest.Layer(file("big.txt", []byte(strings.Repeat("x", 4096))))))
 	require.NoError(t, err, "clamd log:\n%s", srv.Log())
 	require.Len(t, r.Findings, 1)
 	assert.True(t, strings.HasPrefix(r.Findings[0].ID, "Heuristics.Limits.Exceeded"), "finding %q", r.Findings[0].ID)

@@ -2,7 +2,7 @@
 // clamd, over its INSTREAM protocol (TCP or unix socket).
 //
 // In the Acquire stage it is the malware half of step 5: [Scanner] walks
-// every regular file of the image's final filesystem with scan.Walk
+// every regular file of the image's final filesystem with imagefs.Walk
 // (streaming the layers, never extracting to disk) and streams each file to
 // clamd in chunks over a small pool of IDSESSION connections, a bounded
 // number of files in flight. Detections become scan.Finding values with the

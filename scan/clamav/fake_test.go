@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/scan"
 	"github.com/cssc-go/cssc/scan/clamav"
 	"github.com/stretchr/testify/assert"
@@ -132,11 +132,11 @@ func itoa(n int) string {
 }
 
 func manyFiles(t *testing.T, n int) *scan.Image {
-	var files []testimage.File
+	var files []imagetest.File
 	for i := range n {
 		files = append(files, file("f/"+itoa(i), []byte("content "+itoa(i))))
 	}
-	return pushImage(t, testimage.Layer(files...))
+	return pushImage(t, imagetest.Layer(files...))
 }
 
 // TestFailClosed: anything but OK or FOUND fails the scan.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/scan"
@@ -45,25 +45,25 @@ func Image(t testing.TB) *scan.Image {
 	c := registry.NewClient(registry.Options{})
 	repo, err := c.Repository(ctx, "mem:scantest")
 	require.NoError(t, err, "open in-memory repository")
-	pkgs := []testimage.Package{
+	pkgs := []imagetest.Package{
 		{Name: "libssl3", Version: "3.0.11-1~deb12u2", Source: "openssl"},
 		{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"},
 		{Name: "bash", Version: "5.2.15-2+b2"},
 	}
-	base := testimage.Layer(
-		testimage.OSRelease("debian", "12", "bookworm"),
-		testimage.DpkgStatus(pkgs...),
-		testimage.File{Path: "etc/hostname", Data: []byte("scantest\n")},
-		testimage.File{Path: "tmp/removed", Data: []byte("removed in the next layer\n")},
+	base := imagetest.Layer(
+		imagetest.OSRelease("debian", "12", "bookworm"),
+		imagetest.DpkgStatus(pkgs...),
+		imagetest.File{Path: "etc/hostname", Data: []byte("scantest\n")},
+		imagetest.File{Path: "tmp/removed", Data: []byte("removed in the next layer\n")},
 	)
-	app := testimage.LayerWith(testimage.Zstd,
-		testimage.Whiteout("tmp/removed"),
-		testimage.File{Path: "app/main.sh", Data: []byte("#!/bin/sh\necho hello\n"), Mode: 0o755},
+	app := imagetest.LayerWith(imagetest.Zstd,
+		imagetest.Whiteout("tmp/removed"),
+		imagetest.File{Path: "app/main.sh", Data: []byte("#!/bin/sh\necho hello\n"), Mode: 0o755},
 	)
 	platform := ocispec.Platform{OS: "linux", Architecture: "amd64"}
-	desc, err := testimage.Image{Platform: platform, Layers: []testimage.Blob{base, app}}.Push(ctx, repo)
+	desc, err := imagetest.Image{Platform: platform, Layers: []imagetest.Blob{base, app}}.Push(ctx, repo)
 	require.NoError(t, err, "push the built-in image")
-	doc := &sbom.Document{Name: "scantest", Created: testimage.Epoch, Creators: []string{"Tool: scantest"}}
+	doc := &sbom.Document{Name: "scantest", Created: imagetest.Epoch, Creators: []string{"Tool: scantest"}}
 	for _, p := range pkgs {
 		src := p.Source
 		if src == "" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/scan"
 	"github.com/cssc-go/cssc/scan/scantest"
 )
@@ -20,7 +21,7 @@ func fileCounter(ctx context.Context, img *scan.Image) (*scan.Report, error) {
 		return nil, err
 	}
 	r := &scan.Report{Kind: artifact.ReportKindMalware, Tool: scan.Tool{Name: "counter", Version: "1"}, Subject: img.Manifest.Digest, Time: time.Now()}
-	err := scan.Walk(ctx, img.Repository, img.Manifest, scan.WalkOptions{}, func(ctx context.Context, f *scan.File, _ io.Reader) error {
+	err := imagefs.Walk(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, func(ctx context.Context, f *imagefs.File, _ io.Reader) error {
 		if f.Path == "app/main.sh" {
 			r.Findings = append(r.Findings, scan.Finding{ID: "Test.Shell", Severity: scan.SeverityHigh, Path: f.Path, Layer: f.LayerDigest.String()})
 		}

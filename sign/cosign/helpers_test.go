@@ -39,7 +39,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -59,7 +59,7 @@ func memRepo(t testing.TB) registry.Repository {
 // pushImage pushes a small image whose content depends on seed.
 func pushImage(t testing.TB, repo registry.Repository, seed string) ocispec.Descriptor {
 	t.Helper()
-	img := testimage.Image{Layers: []testimage.Blob{testimage.Layer(testimage.File{Path: "etc/seed", Data: []byte(seed)})}}
+	img := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "etc/seed", Data: []byte(seed)})}}
 	desc, err := img.Push(context.Background(), repo)
 	require.NoError(t, err)
 	desc.Platform = nil
@@ -127,7 +127,7 @@ func pushLegacy(t testing.TB, repo registry.Repository, subject ocispec.Descript
 		if mt == "" {
 			mt = artifact.MediaTypeCosignSimpleSigning
 		}
-		d := testimage.Descriptor(mt, l.payload)
+		d := imagetest.Descriptor(mt, l.payload)
 		d.Annotations = l.annotations
 		pushBlob(t, repo, d, l.payload)
 		descs = append(descs, d)
@@ -140,7 +140,7 @@ func pushLegacy(t testing.TB, repo registry.Repository, subject ocispec.Descript
 		"config": map[string]any{},
 	})
 	require.NoError(t, err)
-	cfgDesc := testimage.Descriptor(ocispec.MediaTypeImageConfig, cfg)
+	cfgDesc := imagetest.Descriptor(ocispec.MediaTypeImageConfig, cfg)
 	pushBlob(t, repo, cfgDesc, cfg)
 	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfgDesc, Layers: descs}
 	m.SchemaVersion = 2
@@ -149,7 +149,7 @@ func pushLegacy(t testing.TB, repo registry.Repository, subject ocispec.Descript
 	}
 	raw, err := json.Marshal(m)
 	require.NoError(t, err)
-	md := testimage.Descriptor(ocispec.MediaTypeImageManifest, raw)
+	md := imagetest.Descriptor(ocispec.MediaTypeImageManifest, raw)
 	pushBlob(t, repo, md, raw)
 	require.NoError(t, repo.Tag(ctx, md, SignatureTag(subject.Digest)))
 	return md
@@ -378,5 +378,5 @@ func dsseAnnotations(predicateType string) map[string]string {
 func key2(t testing.TB) []crypto.PublicKey { return []crypto.PublicKey{newECDSA(t).Public()} }
 
 func testDesc(data []byte) ocispec.Descriptor {
-	return testimage.Descriptor(ocispec.MediaTypeImageManifest, data)
+	return imagetest.Descriptor(ocispec.MediaTypeImageManifest, data)
 }

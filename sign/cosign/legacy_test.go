@@ -24,7 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -431,7 +431,7 @@ func TestLegacyOddManifests(t *testing.T) {
 	t.Run("signature tag on an index", func(t *testing.T) {
 		repo := memRepo(t)
 		subject := pushImage(t, repo, "app")
-		idx, err := testimage.PushIndex(ctx, repo, subject)
+		idx, err := imagetest.PushIndex(ctx, repo, subject)
 		require.NoError(t, err)
 		require.NoError(t, repo.Tag(ctx, idx, SignatureTag(subject.Digest)))
 		got := verifyOne(t, mustNew(t, keyOpts(key.Public())), repo, subject)
@@ -462,7 +462,7 @@ func TestLegacyOddManifests(t *testing.T) {
 		vs := newSigstore(t)
 		repo := memRepo(t)
 		img := pushImage(t, repo, "app")
-		subject, err := testimage.PushIndex(ctx, repo, img)
+		subject, err := imagetest.PushIndex(ctx, repo, img)
 		require.NoError(t, err)
 		pushLegacy(t, repo, subject, keyLayer(t, key, cosignPayload("registry.example/app", subject.Digest)))
 		attachBundle(t, repo, subject, keylessDSSEBundle(t, vs, testIdentity, testIssuer, statement(subject.Digest, PredicateCosignSign)), nil)

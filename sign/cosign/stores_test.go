@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign"
 )
 
@@ -31,7 +31,7 @@ func TestStores(t *testing.T) {
 		IgnoreTransparencyLogUnsafe: true,
 	}
 	v := mustNew(t, opts)
-	for _, store := range testregistry.Stores(t) {
+	for _, store := range registrytest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
 			ctx := context.Background()
 			repo := store.Repository(t, "library/app")
@@ -87,13 +87,13 @@ func TestThousandsOfReferrers(t *testing.T) {
 	for _, tc := range []struct {
 		kind string
 		n    int
-	}{{"memory", 2000}, {string(testregistry.OCI), 1000}, {string(testregistry.OCINoReferrers), 100}, {string(testregistry.Distribution), 100}} {
+	}{{"memory", 2000}, {string(registrytest.OCI), 1000}, {string(registrytest.OCINoReferrers), 100}, {string(registrytest.Distribution), 100}} {
 		t.Run(tc.kind, func(t *testing.T) {
 			var repo registry.Repository
 			if tc.kind == "memory" {
 				repo = memRepo(t)
 			} else {
-				repo = testregistry.Start(t, testregistry.Kind(tc.kind)).Repository(t, "flood")
+				repo = registrytest.Start(t, registrytest.Kind(tc.kind)).Repository(t, "flood")
 			}
 			subject := pushImage(t, repo, "app")
 			n := tc.n
@@ -120,7 +120,7 @@ func TestThousandsOfReferrers(t *testing.T) {
 // inconclusive, and that a registry that cannot list is an error.
 func TestRegistryFailures(t *testing.T) {
 	var failBlobs, failReferrers atomic.Bool
-	reg := testregistry.Start(t, testregistry.OCI, testregistry.Options{Middleware: func(h http.Handler) http.Handler {
+	reg := registrytest.Start(t, registrytest.OCI, registrytest.Options{Middleware: func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if failBlobs.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
 				http.Error(w, "boom", http.StatusForbidden)

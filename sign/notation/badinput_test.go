@@ -23,8 +23,8 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign"
 	"github.com/cssc-go/cssc/sign/devpki"
 	"github.com/cssc-go/cssc/sign/notation"
@@ -294,7 +294,7 @@ func TestBadInput(t *testing.T) {
 				return newVerifier(t, notation.VerifierOptions{TrustPolicy: doc, TrustStore: store(t, p.ca.Certificate), LocalScope: "local/nothing"})
 			}},
 	}
-	for _, st := range testregistry.Stores(t) {
+	for _, st := range registrytest.Stores(t) {
 		t.Run(st.Name, func(t *testing.T) {
 			for i, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
@@ -514,8 +514,8 @@ func TestManyReferrers(t *testing.T) {
 	ctx := context.Background()
 	p := newPKI(t, devpki.ECDSAP256, "")
 	v := newVerifier(t, notation.VerifierOptions{TrustPolicy: policy(t, "strict"), TrustStore: store(t, p.ca.Certificate), MaxSignatures: 20})
-	reg := testregistry.Start(t, testregistry.OCI)
-	noRef := testregistry.Start(t, testregistry.OCINoReferrers)
+	reg := registrytest.Start(t, registrytest.OCI)
+	noRef := registrytest.Start(t, registrytest.OCINoReferrers)
 	for _, c := range []struct {
 		name string
 		repo registry.Repository

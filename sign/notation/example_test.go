@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign/devpki"
 	"github.com/cssc-go/cssc/sign/notation"
@@ -15,7 +15,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	repo, _ := registry.NewClient(registry.Options{}).Repository(ctx, "mem:golden/app")
-	img, _ := testimage.Image{}.Push(ctx, repo)
+	img, _ := imagetest.Image{}.Push(ctx, repo)
 	img.Platform = nil
 
 	ca, _ := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cssc-go/cssc/internal/testimage"
-	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign"
 	"github.com/cssc-go/cssc/sign/devpki"
 	"github.com/cssc-go/cssc/sign/notation"
@@ -87,7 +87,7 @@ func newSigner(t testing.TB, key crypto.Signer, chain []*x509.Certificate, opts 
 
 func pushImage(t testing.TB, repo registry.Repository, seed uint64) ocispec.Descriptor {
 	t.Helper()
-	img := testimage.Image{Layers: []testimage.Blob{testimage.Layer(testimage.File{Path: "x", Data: testimage.Random(seed, 32)})}}
+	img := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "x", Data: imagetest.Random(seed, 32)})}}
 	d, err := img.Push(context.Background(), repo)
 	require.NoError(t, err)
 	d.Platform = nil
@@ -98,7 +98,7 @@ func pushImage(t testing.TB, repo registry.Repository, seed uint64) ocispec.Desc
 type opaqueKey struct{ crypto.Signer }
 
 func TestConformance(t *testing.T) {
-	stores := testregistry.Stores(t)
+	stores := registrytest.Stores(t)
 	for _, kt := range []devpki.KeyType{devpki.ECDSAP256, devpki.RSA2048} {
 		p := newPKI(t, kt, "")
 		other := newPKI(t, kt, "")
@@ -137,7 +137,7 @@ func TestConformance(t *testing.T) {
 func TestManifestShape(t *testing.T) {
 	ctx := context.Background()
 	p := newPKI(t, devpki.ECDSAP256, "")
-	for _, st := range testregistry.Stores(t) {
+	for _, st := range registrytest.Stores(t) {
 		t.Run(st.Name, func(t *testing.T) {
 			repo := st.Repository(t, "shape/app")
 			img := pushImage(t, repo, 1)
@@ -185,7 +185,7 @@ func TestSignTree(t *testing.T) {
 	p := newPKI(t, devpki.ECDSAP256, "")
 	s := newSigner(t, p.leaf.Key, p.leaf.Chain, notation.SignerOptions{})
 	v := newVerifier(t, notation.VerifierOptions{TrustPolicy: policy(t, "strict", identity), TrustStore: store(t, p.ca.Certificate)})
-	reg := testregistry.Start(t, testregistry.OCINoReferrers)
+	reg := registrytest.Start(t, registrytest.OCINoReferrers)
 	for _, repo := range []registry.Repository{newMemRepo(t), reg.Repository(t, "tree/app")} {
 		img := pushImage(t, repo, 1)
 		sbom, err := registry.Attach(ctx, repo, img, registry.Artifact{ArtifactType: "application/spdx+json",
@@ -209,7 +209,7 @@ func TestSignWrongDescriptor(t *testing.T) {
 	ctx := context.Background()
 	p := newPKI(t, devpki.ECDSAP256, "")
 	s := newSigner(t, p.leaf.Key, p.leaf.Chain, notation.SignerOptions{})
-	for _, st := range testregistry.Stores(t) {
+	for _, st := range registrytest.Stores(t) {
 		repo := st.Repository(t, "wrong/app")
 		img := pushImage(t, repo, 1)
 		bad := img

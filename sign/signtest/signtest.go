@@ -11,7 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -146,7 +146,7 @@ func Run(t *testing.T, cfg Config) {
 		if err != nil {
 			t.Fatalf("attach artifact: %v", err)
 		}
-		idx, err := testimage.PushIndex(ctx, repo, img)
+		idx, err := imagetest.PushIndex(ctx, repo, img)
 		if err != nil {
 			t.Fatalf("push index: %v", err)
 		}
@@ -267,8 +267,8 @@ func Run(t *testing.T, cfg Config) {
 
 func pushImage(t testing.TB, ctx context.Context, repo registry.Repository, seed uint64) ocispec.Descriptor {
 	t.Helper()
-	layer := testimage.Layer(testimage.File{Path: "etc/signtest", Data: testimage.Random(seed, 64)})
-	img := testimage.Image{Layers: []testimage.Blob{layer}, Labels: map[string]string{"seed": fmt.Sprint(seed)}}
+	layer := imagetest.Layer(imagetest.File{Path: "etc/signtest", Data: imagetest.Random(seed, 64)})
+	img := imagetest.Image{Layers: []imagetest.Blob{layer}, Labels: map[string]string{"seed": fmt.Sprint(seed)}}
 	d, err := img.Push(ctx, repo)
 	if err != nil {
 		t.Fatalf("signtest: push image: %v", err)

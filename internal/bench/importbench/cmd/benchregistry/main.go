@@ -21,7 +21,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/cssc-go/cssc/bench/importbench"
+	"github.com/cssc-go/cssc/internal/bench/importbench"
 	"github.com/cssc-go/cssc/registry"
 )
 

@@ -1,4 +1,4 @@
-package testimage
+package imagetest
 
 import (
 	"archive/tar"
@@ -105,7 +105,7 @@ func Tar(files ...File) []byte {
 			h.Size = int64(len(f.Data))
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			panic(fmt.Sprintf("testimage: %v", err))
+			panic(fmt.Sprintf("imagetest: %v", err))
 		}
 		if h.Typeflag == tar.TypeReg {
 			tw.Write(f.Data)
@@ -231,7 +231,7 @@ func PushBlob(ctx context.Context, target content.Pusher, b Blob) error {
 	}
 	err := target.Push(ctx, b.Desc, bytes.NewReader(b.Data))
 	if err != nil && !isAlreadyExists(err) {
-		return fmt.Errorf("testimage: push %s: %w", b.Desc.Digest, err)
+		return fmt.Errorf("imagetest: push %s: %w", b.Desc.Digest, err)
 	}
 	return nil
 }

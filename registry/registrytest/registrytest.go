@@ -1,7 +1,8 @@
-package testregistry
+package registrytest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -53,13 +54,14 @@ type Registry struct {
 }
 
 // NewHandler returns the HTTP handler of a fresh, empty registry of kind.
-// Programs (benchmarks, the demo) can serve it themselves.
-func NewHandler(kind Kind) http.Handler {
+// Programs (benchmarks, the demo) can serve it themselves. An unknown kind
+// is an error.
+func NewHandler(kind Kind) (http.Handler, error) {
 	switch kind {
 	case OCI:
-		return ociserver.New(ocimem.New(), nil)
+		return ociserver.New(ocimem.New(), nil), nil
 	case OCINoReferrers:
-		return ociserver.New(ocimem.New(), &ociserver.Options{DisableReferrersAPI: true})
+		return ociserver.New(ocimem.New(), &ociserver.Options{DisableReferrersAPI: true}), nil
 	case Distribution:
 		logrus.SetOutput(io.Discard) // distribution logs every request through logrus
 		cfg := &configuration.Configuration{
@@ -70,9 +72,9 @@ func NewHandler(kind Kind) http.Handler {
 			},
 		}
 		cfg.Log.Level = "error"
-		return handlers.NewApp(context.Background(), cfg)
+		return handlers.NewApp(context.Background(), cfg), nil
 	}
-	panic("testregistry: unknown kind " + string(kind))
+	return nil, fmt.Errorf("registrytest: unknown registry kind %q", kind)
 }
 
 // Start starts a registry of kind on loopback and stops it when the test
@@ -83,7 +85,10 @@ func Start(t testing.TB, kind Kind, opts ...Options) *Registry {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	h := NewHandler(kind)
+	h, err := NewHandler(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if o.Middleware != nil {
 		h = o.Middleware(h)
 	}
@@ -107,7 +112,7 @@ func (r *Registry) Repository(t testing.TB, name string) registry.Repository {
 	t.Helper()
 	repo, err := r.Client.Repository(context.Background(), r.Location(name))
 	if err != nil {
-		t.Fatalf("testregistry: open %s: %v", name, err)
+		t.Fatalf("registrytest: open %s: %v", name, err)
 	}
 	return repo
 }
@@ -130,7 +135,7 @@ func (s Store) Repository(t testing.TB, name string) registry.Repository {
 	}
 	repo, err := s.Client.Repository(context.Background(), loc)
 	if err != nil {
-		t.Fatalf("testregistry: open %s: %v", loc, err)
+		t.Fatalf("registrytest: open %s: %v", loc, err)
 	}
 	return repo
 }

@@ -23,8 +23,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"
 
-	"github.com/cssc-go/cssc/internal/testregistry"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
 // Handler returns the HTTP handler of a fresh registry of kind:
@@ -35,9 +35,9 @@ import (
 func Handler(kind, dir, name string, cleanup *[]func()) (http.Handler, error) {
 	switch kind {
 	case "ociregistry":
-		return testregistry.NewHandler(testregistry.OCI), nil
+		return registrytest.NewHandler(registrytest.OCI)
 	case "distribution-mem":
-		return testregistry.NewHandler(testregistry.Distribution), nil
+		return registrytest.NewHandler(registrytest.Distribution)
 	case "distribution-fs":
 		root := dir
 		if root == "" {

@@ -1,4 +1,4 @@
-package scan_test
+package imagefs_test
 
 import (
 	"archive/tar"
@@ -15,14 +15,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cssc-go/cssc/internal/testimage"
-	"github.com/cssc-go/cssc/internal/testregistry"
-	"github.com/cssc-go/cssc/registry"
-	"github.com/cssc-go/cssc/scan"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"oras.land/oras-go/v2/content"
+
+	"github.com/cssc-go/cssc/imagefs"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
 // memRepo returns a fresh in-memory repository.
@@ -34,27 +35,27 @@ func memRepo(t testing.TB) registry.Repository {
 	return repo
 }
 
-func push(t testing.TB, repo content.Pusher, layers ...testimage.Blob) ocispec.Descriptor {
+func push(t testing.TB, repo content.Pusher, layers ...imagetest.Blob) ocispec.Descriptor {
 	t.Helper()
-	desc, err := testimage.Image{Layers: layers}.Push(context.Background(), repo)
+	desc, err := imagetest.Image{Layers: layers}.Push(context.Background(), repo)
 	require.NoError(t, err)
 	return desc
 }
 
 type visited struct {
-	File    scan.File
+	File    imagefs.File
 	Content string
 }
 
 // walkAll walks desc and returns what was visited by path, the visit
 // order, and the notices.
-func walkAll(t testing.TB, f content.Fetcher, desc ocispec.Descriptor, opts scan.WalkOptions) (map[string]visited, []string, []scan.Notice, error) {
+func walkAll(t testing.TB, f content.Fetcher, desc ocispec.Descriptor, opts imagefs.WalkOptions) (map[string]visited, []string, []imagefs.Notice, error) {
 	t.Helper()
 	got := map[string]visited{}
 	var order []string
-	var notices []scan.Notice
-	opts.OnNotice = func(n scan.Notice) { notices = append(notices, n) }
-	err := scan.Walk(context.Background(), f, desc, opts, func(ctx context.Context, file *scan.File, r io.Reader) error {
+	var notices []imagefs.Notice
+	opts.OnNotice = func(n imagefs.Notice) { notices = append(notices, n) }
+	err := imagefs.Walk(context.Background(), f, desc, opts, func(ctx context.Context, file *imagefs.File, r io.Reader) error {
 		b, err := io.ReadAll(r)
 		if err != nil {
 			return err
@@ -69,38 +70,38 @@ func walkAll(t testing.TB, f content.Fetcher, desc ocispec.Descriptor, opts scan
 	return got, order, notices, err
 }
 
-func reg(path, data string) testimage.File { return testimage.File{Path: path, Data: []byte(data)} }
+func reg(path, data string) imagetest.File { return imagetest.File{Path: path, Data: []byte(data)} }
 
 func TestWalkMergedFilesystem(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		comp testimage.Compression
-	}{{"gzip", testimage.Gzip}, {"zstd", testimage.Zstd}, {"uncompressed", testimage.Uncompressed}} {
+		comp imagetest.Compression
+	}{{"gzip", imagetest.Gzip}, {"zstd", imagetest.Zstd}, {"uncompressed", imagetest.Uncompressed}} {
 		t.Run(c.name, func(t *testing.T) {
 			repo := memRepo(t)
-			l0 := testimage.LayerWith(c.comp,
-				testimage.Dir("etc"), reg("etc/passwd", "root:x:0:0"), reg("etc/shadow", "secret"),
-				testimage.Dir("var"), testimage.Dir("var/cache"), reg("var/cache/a", "a"), reg("var/cache/b", "b"),
-				testimage.Dir("opt"), testimage.Dir("opt/app"), reg("opt/app/old", "old"),
-				testimage.Dir("usr"), testimage.Dir("usr/lib"), reg("usr/lib/x", "x"),
+			l0 := imagetest.LayerWith(c.comp,
+				imagetest.Dir("etc"), reg("etc/passwd", "root:x:0:0"), reg("etc/shadow", "secret"),
+				imagetest.Dir("var"), imagetest.Dir("var/cache"), reg("var/cache/a", "a"), reg("var/cache/b", "b"),
+				imagetest.Dir("opt"), imagetest.Dir("opt/app"), reg("opt/app/old", "old"),
+				imagetest.Dir("usr"), imagetest.Dir("usr/lib"), reg("usr/lib/x", "x"),
 				reg("bin-was-file", "file"),
-				testimage.Dir("data"), reg("data/keep", "keep"),
+				imagetest.Dir("data"), reg("data/keep", "keep"),
 			)
-			l1 := testimage.LayerWith(c.comp,
+			l1 := imagetest.LayerWith(c.comp,
 				reg("etc/passwd", "root:x:0:0\nuser:x:1000"), // replaces
-				testimage.Whiteout("etc/shadow"),             // deletes a file
-				testimage.Whiteout("var/cache"),              // deletes a directory
-				testimage.Dir("opt/app"), testimage.OpaqueWhiteout("opt/app"), reg("opt/app/new", "new"),
+				imagetest.Whiteout("etc/shadow"),             // deletes a file
+				imagetest.Whiteout("var/cache"),              // deletes a directory
+				imagetest.Dir("opt/app"), imagetest.OpaqueWhiteout("opt/app"), reg("opt/app/new", "new"),
 				reg("usr/lib", "now a file"), // file replaces directory
-				testimage.Symlink("bin", "usr/bin"),
+				imagetest.Symlink("bin", "usr/bin"),
 				reg("data/new", "n"),
 			)
-			l2 := testimage.LayerWith(c.comp,
+			l2 := imagetest.LayerWith(c.comp,
 				reg("var/cache/c", "c"), // re-created after the whiteout below
 				reg("etc/shadow", "again"),
 			)
 			desc := push(t, repo, l0, l1, l2)
-			got, _, notices, err := walkAll(t, repo, desc, scan.WalkOptions{})
+			got, _, notices, err := walkAll(t, repo, desc, imagefs.WalkOptions{})
 			require.NoError(t, err)
 			assert.Empty(t, notices)
 			want := map[string]string{
@@ -128,21 +129,21 @@ func TestWalkMergedFilesystem(t *testing.T) {
 
 func TestWalkHardLinks(t *testing.T) {
 	repo := memRepo(t)
-	l0 := testimage.Layer(
+	l0 := imagetest.Layer(
 		reg("lower/target", "lower content"),
 	)
-	l1 := testimage.Layer(
+	l1 := imagetest.Layer(
 		reg("a/target", "same layer"),
-		testimage.File{Path: "a/link", Type: tar.TypeLink, Linkname: "a/target"},
+		imagetest.File{Path: "a/link", Type: tar.TypeLink, Linkname: "a/target"},
 		reg("b/hidden", "hidden content"),
-		testimage.File{Path: "b/link1", Type: tar.TypeLink, Linkname: "b/hidden"},
-		testimage.File{Path: "b/link2", Type: tar.TypeLink, Linkname: "/b/hidden"},
-		testimage.File{Path: "c/cross", Type: tar.TypeLink, Linkname: "lower/target"},
-		testimage.File{Path: "c/missing", Type: tar.TypeLink, Linkname: "nowhere"},
+		imagetest.File{Path: "b/link1", Type: tar.TypeLink, Linkname: "b/hidden"},
+		imagetest.File{Path: "b/link2", Type: tar.TypeLink, Linkname: "/b/hidden"},
+		imagetest.File{Path: "c/cross", Type: tar.TypeLink, Linkname: "lower/target"},
+		imagetest.File{Path: "c/missing", Type: tar.TypeLink, Linkname: "nowhere"},
 	)
-	l2 := testimage.Layer(testimage.Whiteout("b/hidden"))
+	l2 := imagetest.Layer(imagetest.Whiteout("b/hidden"))
 	desc := push(t, repo, l0, l1, l2)
-	got, _, notices, err := walkAll(t, repo, desc, scan.WalkOptions{})
+	got, _, notices, err := walkAll(t, repo, desc, imagefs.WalkOptions{})
 	require.NoError(t, err)
 
 	assert.Equal(t, "same layer", got["a/target"].Content)
@@ -163,22 +164,22 @@ func TestWalkHardLinks(t *testing.T) {
 
 	assert.NotContains(t, got, "c/missing")
 	require.Len(t, notices, 1)
-	assert.ErrorIs(t, notices[0].Reason, scan.ErrMissingLinkTarget)
+	assert.ErrorIs(t, notices[0].Reason, imagefs.ErrMissingLinkTarget)
 	assert.Equal(t, "c/missing", notices[0].Path)
 }
 
 func TestWalkCrossLayerLinkToHiddenTarget(t *testing.T) {
 	repo := memRepo(t)
-	l0 := testimage.Layer(reg("t", "original"))
-	l1 := testimage.Layer(testimage.File{Path: "l", Type: tar.TypeLink, Linkname: "t"})
-	l2 := testimage.Layer(testimage.Whiteout("t"))
-	got, _, _, err := walkAll(t, repo, push(t, repo, l0, l1, l2), scan.WalkOptions{})
+	l0 := imagetest.Layer(reg("t", "original"))
+	l1 := imagetest.Layer(imagetest.File{Path: "l", Type: tar.TypeLink, Linkname: "t"})
+	l2 := imagetest.Layer(imagetest.Whiteout("t"))
+	got, _, _, err := walkAll(t, repo, push(t, repo, l0, l1, l2), imagefs.WalkOptions{})
 	require.NoError(t, err)
 	assert.NotContains(t, got, "t")
 	assert.Equal(t, "original", got["l"].Content)
 }
 
-// rawTar writes hand-made headers, for entries testimage will not write.
+// rawTar writes hand-made headers, for entries imagetest will not write.
 func rawTar(t testing.TB, entries ...tarEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -227,8 +228,8 @@ func TestWalkHostileLayer(t *testing.T) {
 		entry("dup", "second"),
 		tarEntry{hdr: tar.Header{Name: "./", Typeflag: tar.TypeDir}},
 	)
-	desc := push(t, repo, testimage.Compress(testimage.Gzip, raw))
-	got, _, notices, err := walkAll(t, repo, desc, scan.WalkOptions{})
+	desc := push(t, repo, imagetest.Compress(imagetest.Gzip, raw))
+	got, _, notices, err := walkAll(t, repo, desc, imagefs.WalkOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "traversal", got["etc/evil"].Content, "traversal is mapped into the root like runtimes do")
 	assert.Equal(t, "absolute", got["abs/file"].Content)
@@ -254,37 +255,37 @@ func TestWalkHostileLayer(t *testing.T) {
 		}
 		return n
 	}
-	assert.Equal(t, 2, count(scan.ErrUnsafePath), "notices: %v", reasons)
-	assert.Equal(t, 3, count(scan.ErrSpecialFile), "notices: %v", reasons)
-	assert.Equal(t, 1, count(scan.ErrDuplicateEntry), "notices: %v", reasons)
+	assert.Equal(t, 2, count(imagefs.ErrUnsafePath), "notices: %v", reasons)
+	assert.Equal(t, 3, count(imagefs.ErrSpecialFile), "notices: %v", reasons)
+	assert.Equal(t, 1, count(imagefs.ErrDuplicateEntry), "notices: %v", reasons)
 }
 
 func TestWalkLimits(t *testing.T) {
 	repo := memRepo(t)
-	big := testimage.Layer(reg("big", strings.Repeat("A", 1<<20)))
-	many := testimage.Layer(reg("1", ""), reg("2", ""), reg("3", ""), reg("4", ""))
-	long := testimage.Layer(reg(strings.Repeat("d/", 100)+"f", "x"))
+	big := imagetest.Layer(reg("big", strings.Repeat("A", 1<<20)))
+	many := imagetest.Layer(reg("1", ""), reg("2", ""), reg("3", ""), reg("4", ""))
+	long := imagetest.Layer(reg(strings.Repeat("d/", 100)+"f", "x"))
 	cases := []struct {
 		name   string
-		layers []testimage.Blob
-		opts   scan.WalkOptions
+		layers []imagetest.Blob
+		opts   imagefs.WalkOptions
 		limit  string
 	}{
-		{"total bytes (bomb)", []testimage.Blob{big}, scan.WalkOptions{MaxTotalBytes: 64 << 10}, "MaxTotalBytes"},
-		{"file size", []testimage.Blob{big}, scan.WalkOptions{MaxFileSize: 1000}, "MaxFileSize"},
-		{"file count", []testimage.Blob{many}, scan.WalkOptions{MaxFiles: 3}, "MaxFiles"},
-		{"file count across layers", []testimage.Blob{many, many}, scan.WalkOptions{MaxFiles: 7}, "MaxFiles"},
-		{"path length", []testimage.Blob{long}, scan.WalkOptions{MaxPathLength: 100}, "MaxPathLength"},
-		{"layers", []testimage.Blob{many, many, many}, scan.WalkOptions{MaxLayers: 2}, "MaxLayers"},
-		{"manifest", []testimage.Blob{many}, scan.WalkOptions{MaxManifestBytes: 10}, "MaxManifestBytes"},
+		{"total bytes (bomb)", []imagetest.Blob{big}, imagefs.WalkOptions{MaxTotalBytes: 64 << 10}, "MaxTotalBytes"},
+		{"file size", []imagetest.Blob{big}, imagefs.WalkOptions{MaxFileSize: 1000}, "MaxFileSize"},
+		{"file count", []imagetest.Blob{many}, imagefs.WalkOptions{MaxFiles: 3}, "MaxFiles"},
+		{"file count across layers", []imagetest.Blob{many, many}, imagefs.WalkOptions{MaxFiles: 7}, "MaxFiles"},
+		{"path length", []imagetest.Blob{long}, imagefs.WalkOptions{MaxPathLength: 100}, "MaxPathLength"},
+		{"layers", []imagetest.Blob{many, many, many}, imagefs.WalkOptions{MaxLayers: 2}, "MaxLayers"},
+		{"manifest", []imagetest.Blob{many}, imagefs.WalkOptions{MaxManifestBytes: 10}, "MaxManifestBytes"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			desc := push(t, repo, c.layers...)
 			_, _, _, err := walkAll(t, repo, desc, c.opts)
 			require.Error(t, err)
-			assert.ErrorIs(t, err, scan.ErrLimitExceeded)
-			var le *scan.LimitError
+			assert.ErrorIs(t, err, imagefs.ErrLimitExceeded)
+			var le *imagefs.LimitError
 			require.ErrorAs(t, err, &le)
 			assert.Equal(t, c.limit, le.Limit)
 		})
@@ -302,16 +303,16 @@ func TestWalkLimits(t *testing.T) {
 		require.NoError(t, tw.Close())
 		raw := buf.Bytes()
 		setTypeflag(raw[:512], tar.TypeXHeader)
-		desc := push(t, repo, testimage.Compress(testimage.Gzip, raw))
-		_, _, _, err = walkAll(t, repo, desc, scan.WalkOptions{})
-		assert.ErrorIs(t, err, scan.ErrLimitExceeded)
-		var le *scan.LimitError
+		desc := push(t, repo, imagetest.Compress(imagetest.Gzip, raw))
+		_, _, _, err = walkAll(t, repo, desc, imagefs.WalkOptions{})
+		assert.ErrorIs(t, err, imagefs.ErrLimitExceeded)
+		var le *imagefs.LimitError
 		require.ErrorAs(t, err, &le)
 		assert.Equal(t, "MaxHeaderSize", le.Limit)
 	})
 	t.Run("just under the caps", func(t *testing.T) {
 		desc := push(t, repo, many)
-		_, _, _, err := walkAll(t, repo, desc, scan.WalkOptions{MaxFiles: 4, MaxFileSize: 1})
+		_, _, _, err := walkAll(t, repo, desc, imagefs.WalkOptions{MaxFiles: 4, MaxFileSize: 1})
 		require.NoError(t, err)
 	})
 }
@@ -338,7 +339,7 @@ func (f tamperFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.Read
 
 func TestWalkVerifiesLayers(t *testing.T) {
 	repo := memRepo(t)
-	layer := testimage.Layer(reg("a", strings.Repeat("content ", 1000)), reg("b", "b"))
+	layer := imagetest.Layer(reg("a", strings.Repeat("content ", 1000)), reg("b", "b"))
 	desc := push(t, repo, layer)
 	cases := []struct {
 		name  string
@@ -353,7 +354,7 @@ func TestWalkVerifiesLayers(t *testing.T) {
 			return c
 		}, nil},
 		{"other valid layer of the same size", func(b []byte) []byte {
-			other := testimage.Layer(reg("a", strings.Repeat("CONTENT ", 1000)), reg("b", "b")).Data
+			other := imagetest.Layer(reg("a", strings.Repeat("CONTENT ", 1000)), reg("b", "b")).Data
 			if len(other) >= len(b) {
 				return other[:len(b)]
 			}
@@ -364,7 +365,7 @@ func TestWalkVerifiesLayers(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := tamperFetcher{Fetcher: repo, alter: c.alter, which: layer.Desc}
-			_, _, _, err := walkAll(t, f, desc, scan.WalkOptions{})
+			_, _, _, err := walkAll(t, f, desc, imagefs.WalkOptions{})
 			require.Error(t, err, "a tampered layer must fail the walk")
 			if c.want != nil {
 				assert.ErrorIs(t, err, c.want)
@@ -376,79 +377,79 @@ func TestWalkVerifiesLayers(t *testing.T) {
 func TestWalkBadInput(t *testing.T) {
 	repo := memRepo(t)
 	ctx := context.Background()
-	desc := push(t, repo, testimage.Layer(reg("a", "a")))
+	desc := push(t, repo, imagetest.Layer(reg("a", "a")))
 
 	t.Run("index", func(t *testing.T) {
-		idx, err := testimage.PushIndex(ctx, repo, desc)
+		idx, err := imagetest.PushIndex(ctx, repo, desc)
 		require.NoError(t, err)
-		err = scan.Walk(ctx, repo, idx, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { return nil })
+		err = imagefs.Walk(ctx, repo, idx, imagefs.WalkOptions{}, func(context.Context, *imagefs.File, io.Reader) error { return nil })
 		assert.ErrorIs(t, err, registry.ErrUnsupported)
 	})
 	t.Run("descriptor without media type", func(t *testing.T) {
 		d := desc
 		d.MediaType = ""
-		got, _, _, err := walkAll(t, repo, d, scan.WalkOptions{})
+		got, _, _, err := walkAll(t, repo, d, imagefs.WalkOptions{})
 		require.NoError(t, err)
 		assert.Contains(t, got, "a")
-		idx, err := testimage.PushIndex(ctx, repo, desc)
+		idx, err := imagetest.PushIndex(ctx, repo, desc)
 		require.NoError(t, err)
 		idx.MediaType = ""
-		_, _, _, err = walkAll(t, repo, idx, scan.WalkOptions{})
+		_, _, _, err = walkAll(t, repo, idx, imagefs.WalkOptions{})
 		assert.ErrorIs(t, err, registry.ErrUnsupported)
 	})
 	t.Run("not a tar", func(t *testing.T) {
-		garbage := testimage.Compress(testimage.Gzip, []byte(strings.Repeat("not a tar archive ", 100)))
+		garbage := imagetest.Compress(imagetest.Gzip, []byte(strings.Repeat("not a tar archive ", 100)))
 		d := push(t, repo, garbage)
-		_, _, _, err := walkAll(t, repo, d, scan.WalkOptions{})
-		assert.ErrorIs(t, err, scan.ErrInvalidLayer)
+		_, _, _, err := walkAll(t, repo, d, imagefs.WalkOptions{})
+		assert.ErrorIs(t, err, imagefs.ErrInvalidLayer)
 	})
 	t.Run("unknown layer media type", func(t *testing.T) {
-		l := testimage.Layer(reg("a", "a"))
+		l := imagetest.Layer(reg("a", "a"))
 		l.Desc.MediaType = "application/vnd.example.weird"
 		d := push(t, repo, l)
-		_, _, _, err := walkAll(t, repo, d, scan.WalkOptions{})
-		assert.ErrorIs(t, err, scan.ErrInvalidLayer)
+		_, _, _, err := walkAll(t, repo, d, imagefs.WalkOptions{})
+		assert.ErrorIs(t, err, imagefs.ErrInvalidLayer)
 	})
 	t.Run("missing layer", func(t *testing.T) {
-		l := testimage.Layer(reg("zzz", "missing"))
-		m, cfg := testimage.Image{Layers: []testimage.Blob{l}}.Build()
-		require.NoError(t, testimage.PushBlob(ctx, repo, cfg))
-		require.NoError(t, testimage.PushBlob(ctx, repo, m))
-		_, _, _, err := walkAll(t, repo, m.Desc, scan.WalkOptions{})
+		l := imagetest.Layer(reg("zzz", "missing"))
+		m, cfg := imagetest.Image{Layers: []imagetest.Blob{l}}.Build()
+		require.NoError(t, imagetest.PushBlob(ctx, repo, cfg))
+		require.NoError(t, imagetest.PushBlob(ctx, repo, m))
+		_, _, _, err := walkAll(t, repo, m.Desc, imagefs.WalkOptions{})
 		assert.ErrorIs(t, err, registry.ErrNotFound)
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		err := scan.Walk(cctx, repo, desc, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { return nil })
+		err := imagefs.Walk(cctx, repo, desc, imagefs.WalkOptions{}, func(context.Context, *imagefs.File, io.Reader) error { return nil })
 		assert.ErrorIs(t, err, context.Canceled)
 	})
 	t.Run("callback error and SkipAll", func(t *testing.T) {
 		boom := errors.New("boom")
-		err := scan.Walk(ctx, repo, desc, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { return boom })
+		err := imagefs.Walk(ctx, repo, desc, imagefs.WalkOptions{}, func(context.Context, *imagefs.File, io.Reader) error { return boom })
 		assert.ErrorIs(t, err, boom)
 		n := 0
-		err = scan.Walk(ctx, repo, desc, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { n++; return fs.SkipAll })
+		err = imagefs.Walk(ctx, repo, desc, imagefs.WalkOptions{}, func(context.Context, *imagefs.File, io.Reader) error { n++; return fs.SkipAll })
 		assert.NoError(t, err)
 		assert.Equal(t, 1, n)
 	})
 	t.Run("nil fetcher", func(t *testing.T) {
-		err := scan.Walk(ctx, nil, desc, scan.WalkOptions{}, func(context.Context, *scan.File, io.Reader) error { return nil })
+		err := imagefs.Walk(ctx, nil, desc, imagefs.WalkOptions{}, func(context.Context, *imagefs.File, io.Reader) error { return nil })
 		assert.Error(t, err)
 	})
 }
 
 // TestWalkRegistries runs the walk against every storage kind.
 func TestWalkRegistries(t *testing.T) {
-	for _, s := range testregistry.Stores(t) {
+	for _, s := range registrytest.Stores(t) {
 		t.Run(s.Name, func(t *testing.T) {
 			ctx := context.Background()
 			repo, err := s.Client.Repository(ctx, registry.Join(s.Prefix, "walk/test"))
 			require.NoError(t, err)
 			desc := push(t, repo,
-				testimage.Layer(reg("etc/os-release", "ID=debian\n"), reg("gone", "x")),
-				testimage.LayerWith(testimage.Zstd, testimage.Whiteout("gone"), reg("app", "bin")))
-			got, _, _, err := walkAll(t, repo, desc, scan.WalkOptions{})
+				imagetest.Layer(reg("etc/os-release", "ID=debian\n"), reg("gone", "x")),
+				imagetest.LayerWith(imagetest.Zstd, imagetest.Whiteout("gone"), reg("app", "bin")))
+			got, _, _, err := walkAll(t, repo, desc, imagefs.WalkOptions{})
 			require.NoError(t, err)
 			assert.ElementsMatch(t, []string{"etc/os-release", "app"}, slices.Collect(maps.Keys(got)))
 		})
@@ -460,14 +461,14 @@ func TestWalkRegistries(t *testing.T) {
 func TestWalkDeepPaths(t *testing.T) {
 	repo := memRepo(t)
 	deep := strings.Repeat("d/", 500)
-	var lower []testimage.File
+	var lower []imagetest.File
 	for i := range 2000 {
 		lower = append(lower, reg(fmt.Sprintf("%s%d", deep, i), "x"))
 	}
-	upper := testimage.Layer(testimage.Whiteout("d/d/d/x"), reg("d/d/d/d/file", "f"))
-	desc := push(t, repo, testimage.Layer(lower...), upper)
+	upper := imagetest.Layer(imagetest.Whiteout("d/d/d/x"), reg("d/d/d/d/file", "f"))
+	desc := push(t, repo, imagetest.Layer(lower...), upper)
 	start := time.Now()
-	got, _, _, err := walkAll(t, repo, desc, scan.WalkOptions{})
+	got, _, _, err := walkAll(t, repo, desc, imagefs.WalkOptions{})
 	require.NoError(t, err)
 	assert.Len(t, got, 2001)
 	assert.Less(t, time.Since(start), 20*time.Second)
@@ -520,16 +521,16 @@ func setTypeflag(h []byte, flag byte) {
 func TestWalkSparseBomb(t *testing.T) {
 	repo := memRepo(t)
 	raw := paxSparseTar(t, "holes", 16<<20)
-	desc := push(t, repo, testimage.Compress(testimage.Gzip, raw))
+	desc := push(t, repo, imagetest.Compress(imagetest.Gzip, raw))
 
-	got, _, _, err := walkAll(t, repo, desc, scan.WalkOptions{})
+	got, _, _, err := walkAll(t, repo, desc, imagefs.WalkOptions{})
 	require.NoError(t, err, "a sparse file within the caps is read")
 	require.Contains(t, got, "holes")
 	assert.Equal(t, int64(16<<20), got["holes"].File.Size)
 	assert.Equal(t, byte('Z'), got["holes"].Content[0])
 
-	_, _, _, err = walkAll(t, repo, desc, scan.WalkOptions{MaxTotalBytes: 1 << 20})
-	assert.ErrorIs(t, err, scan.ErrLimitExceeded, "sparse expansion counts against MaxTotalBytes")
+	_, _, _, err = walkAll(t, repo, desc, imagefs.WalkOptions{MaxTotalBytes: 1 << 20})
+	assert.ErrorIs(t, err, imagefs.ErrLimitExceeded, "sparse expansion counts against MaxTotalBytes")
 }
 
 // TestWalkDockerMediaTypes walks a Docker v2 schema 2 manifest with Docker
@@ -545,7 +546,7 @@ func TestWalkDockerMediaTypes(t *testing.T) {
 	})
 	require.NoError(t, err)
 	desc := m.add(registry.MediaTypeDockerManifest, raw)
-	got, _, _, err := walkAll(t, m, desc, scan.WalkOptions{})
+	got, _, _, err := walkAll(t, m, desc, imagefs.WalkOptions{})
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"bin/sh", "app"}, slices.Collect(maps.Keys(got)))
 }

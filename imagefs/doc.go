@@ -1,0 +1,16 @@
+// Package imagefs reads the filesystem of a container image without
+// extracting it: [Walk] visits each file of an image's final, merged
+// filesystem once, streaming gzip, zstd and uncompressed tar layers from the
+// registry, applying whiteouts, verifying every layer's size and digest
+// while it is read, and refusing hostile layers within documented caps
+// ([WalkOptions], [ErrLimitExceeded]).
+//
+// In the Acquire stage the walk feeds the scanners that read files (step 5:
+// scan/clamav streams every regular file to clamd) and SBOM generation
+// (step 7: sbom/scalibr runs its extractors over the walked files). The
+// catalog's rescans do not walk again: they re-match the stored SBOM.
+//
+// The sub-package imagefs/imagetest builds deterministic OCI images (layers,
+// whiteouts, package databases, multi-platform indexes) for tests and
+// examples.
+package imagefs
