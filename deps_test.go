@@ -82,3 +82,34 @@ func TestLayering(t *testing.T) {
 		}
 	}
 }
+
+// TestDatabaseDriversStayInStores keeps pgx (and its pool) in
+// catalog/postgres and internal/pgtest: the catalog stage, its test kit and
+// the acquire stage build without a PostgreSQL driver. It also checks that
+// the store does use pgx, so that the check cannot pass vacuously.
+func TestDatabaseDriversStayInStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	deps := func(pkg string) []string {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	for _, pkg := range []string{"./acquire", "./catalog", "./catalog/catalogtest"} {
+		for _, dep := range deps(pkg) {
+			if strings.HasPrefix(dep, "github.com/jackc/") {
+				t.Errorf("%s depends on %s: the PostgreSQL driver belongs in catalog/postgres only", pkg, dep)
+			}
+		}
+	}
+	found := false
+	for _, dep := range deps("./catalog/postgres") {
+		found = found || strings.HasPrefix(dep, "github.com/jackc/pgx/v5")
+	}
+	if !found {
+		t.Error("go list -deps ./catalog/postgres does not list pgx: the check is blind")
+	}
+}
