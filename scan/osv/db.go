@@ -135,7 +135,8 @@ type vuln struct {
 	severity scan.Severity
 	cvss     float64
 	entries  []*entry
-	seq      int // input order, for deterministic duplicate resolution
+	seq      int      // input order, for deterministic duplicate resolution
+	sum      [32]byte // SHA-256 of the record document, for Diff
 }
 
 // entry is one affected package of a record.

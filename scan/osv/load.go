@@ -227,6 +227,7 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 			db.stats.Filtered++
 			continue
 		}
+		o.v.sum = o.sum
 		if old, ok := byID[o.v.id]; ok {
 			db.stats.Duplicates++
 			if old.modified.After(o.v.modified) || (old.modified.Equal(o.v.modified) && old.seq > o.v.seq) {
