@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cssc-go/cssc/artifact"
 )
 
 // Names of the built-in rules, as they appear in RuleResult.Rule. Decisions
@@ -30,9 +32,13 @@ const (
 	RuleMalware = "malware"
 	// RuleLifecycle checks the end-of-life date (Document.Lifecycle).
 	RuleLifecycle = "lifecycle"
+	// RuleReports checks scan reports of other kinds (Document.Reports).
+	// It is evaluated even when the document has no reports section: a
+	// report of a kind the policy does not name fails it.
+	RuleReports = "reports"
 )
 
-var builtinRules = []string{RuleSources, RuleSignatures, RuleVulnerabilities, RuleLicenses, RuleSBOM, RuleProvenance, RuleMalware, RuleLifecycle}
+var builtinRules = []string{RuleSources, RuleSignatures, RuleVulnerabilities, RuleLicenses, RuleSBOM, RuleProvenance, RuleMalware, RuleLifecycle, RuleReports}
 
 // maxCustomRules bounds the number of custom rules.
 const maxCustomRules = 256
@@ -92,6 +98,7 @@ type Policy struct {
 	provenance *requirementRule
 	malware    *Malware
 	lifecycle  *Lifecycle
+	reports    map[string]reportKindRule
 	custom     []Rule
 }
 
@@ -195,6 +202,11 @@ func Compile(doc *Document, opts ...Option) (*Policy, error) {
 		canFail = true
 	}
 
+	p.reports = compileReports(v, doc.Reports)
+	if len(doc.Reports) > 0 {
+		canFail = true
+	}
+
 	if len(o.rules) > maxCustomRules {
 		v.addf("more than %d custom rules", maxCustomRules)
 	}
@@ -221,7 +233,7 @@ func Compile(doc *Document, opts ...Option) (*Policy, error) {
 	}
 
 	if !canFail && len(v.problems) == 0 {
-		v.addf("policy has no rule that can fail (add at least one of sources, signatures, vulnerabilities, licenses, malware, lifecycle, a required sbom or provenance, or a custom rule)")
+		v.addf("policy has no rule that can fail (add at least one of sources, signatures, vulnerabilities, licenses, malware, lifecycle, reports, a required sbom or provenance, or a custom rule)")
 	}
 	if len(v.problems) > 0 {
 		return nil, &ValidationError{Policy: doc.Name, Problems: v.problems}
@@ -303,8 +315,8 @@ type compiledSigner struct {
 	name       string
 	verifier   string
 	format     string
-	identities []*pattern
-	issuers    []*pattern
+	identities []*identityPattern
+	issuers    []*identityPattern
 	minLevel   int
 }
 
@@ -355,7 +367,7 @@ func compileSignatures(v *validator, s *Signatures) *signaturesRule {
 			v.addf("%s.identities: at least one identity pattern is required (** accepts any identity the verifier trusts)", field)
 		}
 		for j, text := range sg.Identities {
-			p, err := compileGlob(text, false)
+			p, err := compileIdentity(text)
 			if err != nil {
 				v.addf("%s.identities[%d]: %v", field, j, err)
 				continue
@@ -363,7 +375,7 @@ func compileSignatures(v *validator, s *Signatures) *signaturesRule {
 			cs.identities = append(cs.identities, p)
 		}
 		for j, text := range sg.Issuers {
-			p, err := compileGlob(text, false)
+			p, err := compileIdentity(text)
 			if err != nil {
 				v.addf("%s.issuers[%d]: %v", field, j, err)
 				continue
@@ -560,6 +572,63 @@ func compileLicenses(v *validator, s *Licenses) *licensesRule {
 	return r
 }
 
+// --- reports ---
+
+type reportKindRule struct {
+	max      int
+	required bool
+}
+
+// maxReportKinds bounds Document.Reports.
+const maxReportKinds = 256
+
+func compileReports(v *validator, kinds []ReportKind) map[string]reportKindRule {
+	out := map[string]reportKindRule{}
+	if len(kinds) > maxReportKinds {
+		v.addf("reports: more than %d kinds", maxReportKinds)
+		return out
+	}
+	for i, k := range kinds {
+		field := fmt.Sprintf("reports[%d]", i)
+		switch {
+		case k.Kind == "":
+			v.addf("%s.kind: required", field)
+			continue
+		case !validReportKind(k.Kind):
+			v.addf("%s.kind: %q must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", field, k.Kind)
+			continue
+		case k.Kind == artifact.ReportKindVulnerability || k.Kind == artifact.ReportKindMalware:
+			v.addf("%s.kind: %q has its own section (%ss)", field, k.Kind, k.Kind)
+			continue
+		}
+		if _, dup := out[k.Kind]; dup {
+			v.addf("%s.kind: %q listed twice", field, k.Kind)
+			continue
+		}
+		r := reportKindRule{required: k.Required}
+		if k.MaxSeverity != "" {
+			r.max = compileCeiling(v, field+".maxSeverity", k.MaxSeverity)
+		}
+		out[k.Kind] = r
+	}
+	return out
+}
+
+func validReportKind(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // --- sbom, provenance ---
 
 type requirementRule struct {
@@ -628,5 +697,6 @@ func cloneDocument(d *Document) Document {
 		s := *d.Lifecycle
 		c.Lifecycle = &s
 	}
+	c.Reports = slices.Clone(d.Reports)
 	return c
 }

@@ -96,7 +96,24 @@
 //	malware:    {required: true}       # detections always fail
 //	lifecycle:  {minDaysBeforeEndOfLife: 90, allowMissing: false}
 //
+//	reports:                           # report kinds of custom scanners
+//	  - kind: secrets                  # a kind not listed here fails (rule reports)
+//	    maxSeverity: none              # none (default): any finding fails
+//	    required: true                 # a report of this kind must be present
+//
 // testdata/default.yaml is the strict starter policy returned by Default.
+//
+// # Reports of custom scanners
+//
+// Vulnerability and malware reports are judged by their sections. Every
+// other scan report (a secrets scanner, a configuration checker) is in
+// Evidence.Reports, and the rule "reports" judges it even when the document
+// has no reports section: a report whose kind the document does not name,
+// or that has no kind, fails (a scanner that found private keys must not
+// be ignored because nobody wrote a rule for it). A named kind fails on
+// findings above its maxSeverity ("none" by default). The malware rule is
+// met only by a scanner that declares itself a malware scanner
+// (Evidence.Malware.Scanned); detections fail it whoever reported them.
 //
 // # Patterns
 //
@@ -135,9 +152,7 @@
 // "GPL-2.0-or-later" (or "GPL-2.0+"), "GPL-2.0-only WITH
 // Classpath-exception-2.0", "LicenseRef-Proprietary". A range stands for
 // every version from the named one upwards ("GPL-2.0-or-later" is
-// GPL-2.0-only and GPL-3.0-only). A licence WITH an exception is distinct
-// from the bare licence: denying GPL-2.0-only does not deny
-// "GPL-2.0-only WITH Classpath-exception-2.0".
+// GPL-2.0-only and GPL-3.0-only).
 //
 // A package's licence expression is judged with its AND/OR structure: a
 // licence is usable if one of the versions it stands for is not denied and,
@@ -145,9 +160,28 @@
 // "A AND B" both. So with GPL-3.0-only denied, "GPL-3.0-only OR MIT" and
 // "GPL-2.0-or-later" pass, while "GPL-3.0-only", "GPL-3.0-or-later" and
 // "GPL-3.0-only AND MIT" fail. Several licence entries on one package all
-// apply (as if joined with AND). An empty licence, NOASSERTION, NONE or an
-// expression spdxexp cannot parse is unknown and handled by
-// licenses.unknown.
+// apply (as if joined with AND).
+//
+// Nothing outside the policy's own words can make a licence acceptable:
+//
+//   - "X WITH exception" is judged as X: with GPL-2.0-only denied,
+//     "GPL-2.0-only WITH Classpath-exception-2.0" is denied too, unless the
+//     allowed list names that exact WITH form (which then wins: allow
+//     "GPL-2.0-only WITH Classpath-exception-2.0" and deny GPL-2.0-only to
+//     accept only the Classpath form). A denied WITH form denies only
+//     itself.
+//   - A licence reference ("LicenseRef-x", "DocumentRef-d:LicenseRef-x")
+//     names a text that anyone can write, so it is an unknown licence,
+//     handled by licenses.unknown, unless the policy lists that exact
+//     reference as allowed or denied.
+//   - A choice is as good as its best side and a combination as bad as its
+//     worst: with AGPL-3.0-only denied, "AGPL-3.0-only OR LicenseRef-y" is
+//     unknown (not acceptable through the reference), and "MIT AND
+//     LicenseRef-y" is unknown too.
+//
+// An empty licence, NOASSERTION, NONE or an expression spdxexp cannot
+// parse is unknown as well. Unknown licences are handled by
+// licenses.unknown (deny by default).
 //
 // # Vulnerabilities
 //

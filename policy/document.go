@@ -71,7 +71,8 @@ const (
 )
 
 // Values of Licenses.Unknown: what to do with a package whose licence is
-// missing, NOASSERTION, NONE or not a valid SPDX expression.
+// missing, NOASSERTION, NONE, not a valid SPDX expression, or usable only
+// under a licence reference the policy does not name.
 const (
 	// UnknownAllow passes such packages (they are counted in the details).
 	UnknownAllow = "allow"
@@ -155,6 +156,29 @@ type Document struct {
 	Malware *Malware `json:"malware,omitempty" yaml:"malware,omitempty"`
 	// Lifecycle requires a minimum time before end of life.
 	Lifecycle *Lifecycle `json:"lifecycle,omitempty" yaml:"lifecycle,omitempty"`
+	// Reports names the kinds of scan report other than vulnerability and
+	// malware (those of custom scanners: "secrets", "config", ...), each
+	// with its own ceiling. The rule "reports" is always evaluated: a
+	// report in the evidence whose kind is not named here fails it, so
+	// that no finding of any scanner is ignored. Empty means no other
+	// kind is accepted.
+	Reports []ReportKind `json:"reports,omitempty" yaml:"reports,omitempty"`
+}
+
+// ReportKind accepts scan reports of one kind and judges their findings.
+type ReportKind struct {
+	// Kind is the report kind as the scanner writes it ("secrets"): lower
+	// case letters, digits, '.', '_' and '-', starting with a letter or
+	// digit. Required; not "vulnerability" or "malware", which have their
+	// own sections.
+	Kind string `json:"kind" yaml:"kind"`
+	// MaxSeverity is the highest finding severity allowed: "none" (the
+	// default when empty: any finding fails), "low", "medium", "high" or
+	// "critical" (findings never fail; they are listed). A finding with no
+	// recognised severity and no CVSS score counts as critical.
+	MaxSeverity Severity `json:"maxSeverity,omitempty" yaml:"maxSeverity,omitempty"`
+	// Required makes the absence of any report of this kind fail the rule.
+	Required bool `json:"required,omitempty" yaml:"required,omitempty"`
 }
 
 // Sources lists the registry/repository patterns an image may come from.
@@ -258,7 +282,9 @@ type Licenses struct {
 	// satisfiable with these alone (minus Denied).
 	Allowed []string `json:"allowed,omitempty" yaml:"allowed,omitempty"`
 	// Unknown is "allow", "warn" or "deny" (the default): what to do with a
-	// package whose licence is missing, NOASSERTION, NONE or unparseable.
+	// package whose licence is missing, NOASSERTION, NONE, unparseable, or
+	// usable only under a licence reference (LicenseRef-*, DocumentRef-*)
+	// that Denied and Allowed do not name.
 	Unknown string `json:"unknown,omitempty" yaml:"unknown,omitempty"`
 }
 

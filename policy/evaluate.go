@@ -210,6 +210,7 @@ func (p *Policy) Evaluate(ctx context.Context, ev *Evidence) Decision {
 		}},
 		{RuleMalware, p.malware != nil, e.malwareRule},
 		{RuleLifecycle, p.lifecycle != nil, e.lifecycleRule},
+		{RuleReports, true, e.reportsRule},
 	}
 	for _, b := range builtins {
 		var r RuleResult

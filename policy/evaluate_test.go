@@ -45,6 +45,14 @@ func goodEvidence() *Evidence {
 	}
 }
 
+// completeEvidence is goodEvidence with the secrets report that
+// testdata/complete.yaml requires.
+func completeEvidence() *Evidence {
+	ev := goodEvidence()
+	ev.Reports = []Report{{Kind: "secrets", Scanner: "keyfinder", Platform: "linux/amd64"}}
+	return ev
+}
+
 func loadDoc(t testing.TB, path string) *Document {
 	t.Helper()
 	data, err := testdataFS.ReadFile(path)
@@ -57,7 +65,7 @@ func loadDoc(t testing.TB, path string) *Document {
 func TestCompleteDocumentPassesGoodEvidence(t *testing.T) {
 	pol, err := Compile(loadDoc(t, "testdata/complete.yaml"), WithClock(fixedClock))
 	require.NoError(t, err)
-	d := pol.Evaluate(context.Background(), goodEvidence())
+	d := pol.Evaluate(context.Background(), completeEvidence())
 	for _, r := range d.Rules {
 		assert.Equal(t, Pass, r.Verdict, "rule %s: %s %v", r.Rule, r.Reason, r.Details)
 	}
@@ -136,6 +144,12 @@ func setLicenses(lics ...string) func(*Evidence) {
 
 var gpl3 = []string{"GPL-3.0-only"}
 
+func reportsDoc(kinds ...ReportKind) Document { return Document{Reports: kinds} }
+
+func setReports(reps ...Report) func(*Evidence) {
+	return func(ev *Evidence) { ev.Reports = reps }
+}
+
 func ruleCases() []ruleCase {
 	return []ruleCase{
 		// --- sources ---
@@ -159,6 +173,34 @@ func ruleCases() []ruleCase {
 		{name: "signatures/identity mismatch", rule: RuleSignatures, doc: sigDoc("", notationSigner),
 			ev: setSigs(with(verifiedNotation, func(s *Signature) { s.Identity = "CN=Docker Official Images Evil" })), verdict: Fail, reason: "no acceptable signature from docker", detail: "matches no allowed identity"},
 		{name: "signatures/identity pattern", rule: RuleSignatures, doc: sigDoc("", Signer{Verifier: "notation", Identities: []string{"C=US, ST=WA, O=Docker Inc, CN=*"}}), verdict: Pass},
+		// Issue 10 item 1: identities are names, not strings. sign/notation
+		// used to report Go's spelling; policies use the trust policy's.
+		{name: "signatures/identity in go spelling matches cli spelling", rule: RuleSignatures, doc: sigDoc("", notationSigner),
+			ev: setSigs(with(verifiedNotation, func(s *Signature) { s.Identity = "CN=Docker Official Images,O=Docker Inc,ST=WA,C=US" })), verdict: Pass, detail: `satisfied by notation-jws signature by "C=US, ST=WA, O=Docker Inc, CN=Docker Official Images"`},
+		{name: "signatures/identity in cli spelling matches go spelling pattern", rule: RuleSignatures,
+			doc: sigDoc("", Signer{Verifier: "notation", Identities: []string{"CN=Docker Official Images,O=Docker Inc,ST=WA,C=US"}}), verdict: Pass},
+		{name: "signatures/identity spacing and case of types", rule: RuleSignatures,
+			doc: sigDoc("", Signer{Verifier: "notation", Identities: []string{"c=US,st=WA , o = Docker Inc,cn=Docker Official Images"}}), ev: setSigs(with(verifiedNotation, func(s *Signature) { s.Identity = "CN=Docker Official Images,O=Docker Inc,ST=WA,C=US" })), verdict: Pass},
+		{name: "signatures/identity subset as notation trust policies match", rule: RuleSignatures,
+			doc: sigDoc("", Signer{Verifier: "notation", Identities: []string{"C=US, ST=WA, O=Docker Inc"}}), ev: setSigs(with(verifiedNotation, func(s *Signature) { s.Identity = "CN=Docker Official Images,O=Docker Inc,ST=WA,C=US" })), verdict: Pass},
+		{name: "signatures/identity wildcard value in go spelling", rule: RuleSignatures,
+			doc: sigDoc("", Signer{Verifier: "notation", Identities: []string{"C=US, ST=WA, O=Docker Inc, CN=Docker Official*"}}), ev: setSigs(with(verifiedNotation, func(s *Signature) { s.Identity = "CN=Docker Official Images,O=Docker Inc,ST=WA,C=US" })), verdict: Pass},
+		{name: "signatures/identity other organisation", rule: RuleSignatures, doc: sigDoc("", notationSigner),
+			ev: setSigs(with(verifiedNotation, func(s *Signature) { s.Identity = "CN=Docker Official Images,O=Docker Inc Evil,ST=WA,C=US" })), verdict: Fail,
+			detail: `identity "C=US, ST=WA, O=Docker Inc Evil, CN=Docker Official Images" matches no allowed identity`},
+		{name: "signatures/identity with an extra attribute pattern", rule: RuleSignatures,
+			doc: sigDoc("", Signer{Verifier: "notation", Identities: []string{"C=US, ST=WA, L=Seattle, O=Docker Inc, CN=Docker Official Images"}}), ev: setSigs(with(verifiedNotation, func(s *Signature) { s.Identity = "CN=Docker Official Images,O=Docker Inc,ST=WA,C=US" })), verdict: Fail},
+		{name: "signatures/identity escaped comma", rule: RuleSignatures,
+			doc: sigDoc("", Signer{Verifier: "notation", Identities: []string{`C=US, O=Acme\, Inc., CN=Release`}}),
+			ev:  setSigs(with(verifiedNotation, func(s *Signature) { s.Identity = `CN=Release,O=Acme\2C Inc.,C=US` })), verdict: Pass},
+		{name: "signatures/identity comma is not a wildcard for a value", rule: RuleSignatures,
+			doc: sigDoc("", Signer{Verifier: "notation", Identities: []string{`C=US, O=Acme\, Inc., CN=Release`}}),
+			ev:  setSigs(with(verifiedNotation, func(s *Signature) { s.Identity = `CN=Release,O=Acme,O=Inc.,C=US` })), verdict: Fail},
+		{name: "signatures/dn pattern does not match a uri identity", rule: RuleSignatures,
+			doc: sigDoc("", Signer{Identities: []string{"C=US, O=GitHub"}}), ev: setSigs(verifiedCosign), verdict: Fail},
+		{name: "signatures/issuer in go spelling", rule: RuleSignatures,
+			doc: sigDoc("", with2(notationSigner, func(s *Signer) { s.Issuers = []string{"C=US, O=Docker Inc, CN=Docker Root"} })),
+			ev:  setSigs(with(verifiedNotation, func(s *Signature) { s.Issuer = "CN=Docker Root,O=Docker Inc,C=US" })), verdict: Pass},
 		{name: "signatures/inconclusive", rule: RuleSignatures, doc: sigDoc("", notationSigner),
 			ev: setSigs(with(verifiedNotation, func(s *Signature) { s.State = StateInconclusive; s.Cause = "no trust store" })), verdict: Fail, detail: "no trust store"},
 		{name: "signatures/failed", rule: RuleSignatures, doc: sigDoc("", notationSigner),
@@ -287,7 +329,23 @@ func ruleCases() []ruleCase {
 		{name: "licenses/not allowed", rule: RuleLicenses, doc: licDoc(nil, []string{"MIT", "Apache-2.0"}, ""), ev: setLicenses("BSD-3-Clause"), verdict: Fail, detail: "BSD-3-Clause not allowed"},
 		{name: "licenses/allowed range", rule: RuleLicenses, doc: licDoc(nil, []string{"GPL-2.0-or-later"}, ""), ev: setLicenses("GPL-3.0-or-later"), verdict: Pass},
 		{name: "licenses/allowed and denied", rule: RuleLicenses, doc: licDoc(gpl3, []string{"GPL-2.0-or-later"}, ""), ev: setLicenses("GPL-3.0-or-later"), verdict: Fail},
-		{name: "licenses/with exception distinct", rule: RuleLicenses, doc: licDoc([]string{"GPL-2.0-only"}, nil, ""), ev: setLicenses("GPL-2.0-only WITH Classpath-exception-2.0"), verdict: Pass},
+		// Issue 10 item 6: an exception adds permissions to its licence, it
+		// does not make it another licence (this case passed before).
+		{name: "licenses/with exception judged by its licence", rule: RuleLicenses, doc: licDoc([]string{"GPL-2.0-only"}, nil, ""), ev: setLicenses("GPL-2.0-only WITH Classpath-exception-2.0"), verdict: Fail, detail: "GPL-2.0-only WITH Classpath-exception-2.0 denied"},
+		{name: "licenses/with exception of a denied range", rule: RuleLicenses, doc: licDoc([]string{"GPL-2.0-or-later"}, nil, UnknownAllow), ev: setLicenses("GPL-2.0+ WITH GCC-exception-2.0"), verdict: Fail},
+		{name: "licenses/with exception allowed by its exact form", rule: RuleLicenses, doc: licDoc([]string{"GPL-2.0-only"}, []string{"MIT", "GPL-2.0-only WITH Classpath-exception-2.0"}, ""), ev: setLicenses("GPL-2.0-only WITH Classpath-exception-2.0"), verdict: Pass},
+		{name: "licenses/with exception of an allowed licence", rule: RuleLicenses, doc: licDoc(nil, []string{"GPL-2.0-only"}, ""), ev: setLicenses("GPL-2.0-only WITH Classpath-exception-2.0"), verdict: Pass},
+		{name: "licenses/bare licence not allowed by a with form", rule: RuleLicenses, doc: licDoc(nil, []string{"GPL-2.0-only WITH Classpath-exception-2.0"}, UnknownAllow), ev: setLicenses("GPL-2.0-only"), verdict: Fail},
+		{name: "licenses/licenseref is unknown (deny)", rule: RuleLicenses, doc: licDoc([]string{"AGPL-3.0-only"}, nil, ""), ev: setLicenses("LicenseRef-Whatever"), verdict: Fail, reason: "unknown licences (policy: deny)"},
+		{name: "licenses/licenseref is unknown (warn)", rule: RuleLicenses, doc: licDoc([]string{"AGPL-3.0-only"}, nil, UnknownWarn), ev: setLicenses("LicenseRef-Whatever"), verdict: Warn},
+		{name: "licenses/licenseref is unknown (allow)", rule: RuleLicenses, doc: licDoc([]string{"AGPL-3.0-only"}, nil, UnknownAllow), ev: setLicenses("LicenseRef-Whatever"), verdict: Pass},
+		{name: "licenses/documentref is unknown", rule: RuleLicenses, doc: licDoc([]string{"AGPL-3.0-only"}, nil, UnknownWarn), ev: setLicenses("DocumentRef-spdx-tool-1.2:LicenseRef-MIT-Style-2"), verdict: Warn},
+		{name: "licenses/denied or licenseref does not escape (deny)", rule: RuleLicenses, doc: licDoc([]string{"AGPL-3.0-only"}, nil, ""), ev: setLicenses("AGPL-3.0-only OR LicenseRef-y"), verdict: Fail, detail: "AGPL-3.0-only denied"},
+		{name: "licenses/denied or licenseref does not escape (warn)", rule: RuleLicenses, doc: licDoc([]string{"AGPL-3.0-only"}, nil, UnknownWarn), ev: setLicenses("AGPL-3.0-only OR LicenseRef-y"), verdict: Warn, detail: "LicenseRef-y unknown"},
+		{name: "licenses/denied or documentref does not escape", rule: RuleLicenses, doc: licDoc([]string{"AGPL-3.0-only"}, nil, ""), ev: setLicenses("AGPL-3.0-only OR DocumentRef-d:LicenseRef-y"), verdict: Fail},
+		{name: "licenses/known or licenseref passes", rule: RuleLicenses, doc: licDoc([]string{"AGPL-3.0-only"}, nil, ""), ev: setLicenses("MIT OR LicenseRef-y"), verdict: Pass},
+		{name: "licenses/licenseref and denied is denied", rule: RuleLicenses, doc: licDoc([]string{"AGPL-3.0-only"}, nil, UnknownAllow), ev: setLicenses("LicenseRef-y AND AGPL-3.0-only"), verdict: Fail},
+		{name: "licenses/licenseref allowed by name", rule: RuleLicenses, doc: licDoc(nil, []string{"MIT", "LicenseRef-Corp"}, ""), ev: setLicenses("LicenseRef-Corp"), verdict: Pass},
 		{name: "licenses/with exception denied", rule: RuleLicenses, doc: licDoc([]string{"GPL-2.0-only WITH Classpath-exception-2.0"}, nil, ""), ev: setLicenses("GPL-2.0-only WITH Classpath-exception-2.0"), verdict: Fail},
 		{name: "licenses/licenseref denied", rule: RuleLicenses, doc: licDoc([]string{"LicenseRef-Proprietary"}, nil, ""), ev: setLicenses("LicenseRef-Proprietary OR LicenseRef-Proprietary"), verdict: Fail},
 		{name: "licenses/licenseref not in allowed", rule: RuleLicenses, doc: licDoc(nil, []string{"MIT"}, ""), ev: setLicenses("LicenseRef-Mine"), verdict: Fail},
@@ -325,6 +383,30 @@ func ruleCases() []ruleCase {
 			verdict: Fail, reason: "1 malware detection: Eicar-Test-Signature", detail: "tmp/eicar.com"},
 
 		// --- lifecycle ---
+		// Issue 10 item 5: a custom scanner's report is never ignored.
+		{name: "reports/kind not named fails", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "config", MaxSeverity: SeverityCritical}),
+			ev:      setReports(Report{Kind: "secrets", Scanner: "keyfinder", Findings: []Finding{{ID: "private-key", Severity: "high", Path: "etc/ssl/private/server.key"}}}),
+			verdict: Fail, reason: "secrets (not named by the policy)", detail: `report of kind "secrets" by keyfinder with 1 finding`},
+		{name: "reports/clean report of unnamed kind fails", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "config"}),
+			ev: setReports(Report{Kind: "secrets", Scanner: "keyfinder"}), verdict: Fail},
+		{name: "reports/report without kind fails", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "config"}),
+			ev: setReports(Report{Scanner: "mystery", Findings: []Finding{{ID: "x"}}}), verdict: Fail, detail: "has no kind"},
+		{name: "reports/named kind within ceiling", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "secrets", MaxSeverity: SeverityMedium}),
+			ev: setReports(Report{Kind: "secrets", Scanner: "keyfinder", Findings: []Finding{{ID: "test-key", Severity: "low"}}}), verdict: Pass},
+		{name: "reports/named kind above ceiling", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "secrets", MaxSeverity: SeverityMedium}),
+			ev:      setReports(Report{Kind: "secrets", Scanner: "keyfinder", Platform: "linux/arm64", Findings: []Finding{{ID: "private-key", Severity: "HIGH", Path: "root/.ssh/id_ed25519"}}}),
+			verdict: Fail, detail: "secrets finding private-key in root/.ssh/id_ed25519 (by keyfinder on linux/arm64): high, above the allowed medium"},
+		{name: "reports/default ceiling is none", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "secrets"}),
+			ev: setReports(Report{Kind: "secrets", Scanner: "keyfinder", Findings: []Finding{{ID: "test-key", Severity: "low"}}}), verdict: Fail},
+		{name: "reports/unknown severity counts as critical", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "secrets", MaxSeverity: SeverityHigh}),
+			ev: setReports(Report{Kind: "secrets", Scanner: "keyfinder", Findings: []Finding{{ID: "k", Severity: "bogus"}}}), verdict: Fail, detail: "critical"},
+		{name: "reports/cvss rates a finding", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "secrets", MaxSeverity: SeverityHigh}),
+			ev: setReports(Report{Kind: "secrets", Scanner: "keyfinder", Findings: []Finding{{ID: "k", CVSS: 7.5}}}), verdict: Pass},
+		{name: "reports/required kind missing", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "secrets", Required: true}),
+			verdict: Fail, reason: "no secrets report"},
+		{name: "reports/named kind absent, not required", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "secrets"}), verdict: Pass},
+		{name: "reports/vulnerability and malware kinds are left to their rules", rule: RuleReports, doc: reportsDoc(ReportKind{Kind: "secrets"}),
+			ev: setReports(Report{Kind: "vulnerability", Scanner: "osv", Findings: []Finding{{ID: "CVE-1"}}}, Report{Kind: "malware", Scanner: "clamav"}), verdict: Pass},
 		{name: "lifecycle/far", rule: RuleLifecycle, doc: Document{Lifecycle: &Lifecycle{MinDaysBeforeEndOfLife: 30}}, verdict: Pass, reason: "365 days away"},
 		{name: "lifecycle/too close", rule: RuleLifecycle, doc: Document{Lifecycle: &Lifecycle{MinDaysBeforeEndOfLife: 30}},
 			ev: func(ev *Evidence) { ev.EndOfLife = testNow.AddDate(0, 0, 10) }, verdict: Fail, reason: "is 10 days away; the policy requires at least 30"},
@@ -582,7 +664,7 @@ func TestDeniedError(t *testing.T) {
 func TestDecisionJSONIsStable(t *testing.T) {
 	pol, err := Compile(loadDoc(t, "testdata/complete.yaml"), WithClock(fixedClock))
 	require.NoError(t, err)
-	ev := goodEvidence()
+	ev := completeEvidence()
 	ev.Vulnerabilities.Findings = append(ev.Vulnerabilities.Findings, highFixed, critUnfixed,
 		Vulnerability{ID: "CVE-2024-45491", Package: "libexpat1", Version: "2.5.0", Severity: SeverityCritical})
 	ev.Packages = append(ev.Packages, Package{Name: "ghostscript", Licenses: []string{"AGPL-3.0-or-later"}}, Package{Name: "mystery"})
@@ -654,4 +736,46 @@ func TestDecisionString(t *testing.T) {
   pass vulnerabilities: 1 finding, none above the allowed severity low (1 finding accepted by exceptions)
   exception CVE-2024-45491 applied to CVE-2024-45491 in libexpat1 (expires 2027-01-01)`
 	assert.Equal(t, want, got)
+}
+
+// TestUnnamedReportKindFailsWithoutReportsSection checks that the rule
+// reports is on even when the document says nothing about reports: a
+// custom scanner's report must never be ignored (issue 10 item 5).
+func TestUnnamedReportKindFailsWithoutReportsSection(t *testing.T) {
+	pol, err := Compile(&Document{Name: "vulns-only", Vulnerabilities: &Vulnerabilities{MaxSeverity: SeverityCritical}}, WithClock(fixedClock))
+	require.NoError(t, err)
+	ev := goodEvidence()
+	d := pol.Evaluate(context.Background(), ev)
+	res, _ := d.Result(RuleReports)
+	assert.Equal(t, Skip, res.Verdict, "no custom reports: %s", res.Reason)
+	assert.True(t, d.Allowed)
+
+	ev.Reports = []Report{{Kind: "secrets", Scanner: "keyfinder", Findings: []Finding{{ID: "private-key", Path: "etc/ssl/private/server.key"}}}}
+	d = pol.Evaluate(context.Background(), ev)
+	res, _ = d.Result(RuleReports)
+	assert.Equal(t, Fail, res.Verdict, "a secrets report the policy does not name: %s", res.Reason)
+	assert.False(t, d.Allowed, "a report of an unknown kind must deny")
+	assert.ErrorIs(t, d.Err(), ErrPolicyDenied)
+}
+
+func TestCompileReports(t *testing.T) {
+	for name, tc := range map[string]struct {
+		kinds []ReportKind
+		want  string
+	}{
+		"empty kind":        {[]ReportKind{{}}, "reports[0].kind: required"},
+		"upper case":        {[]ReportKind{{Kind: "Secrets"}}, "lower-case"},
+		"vulnerability":     {[]ReportKind{{Kind: "vulnerability"}}, "its own section"},
+		"malware":           {[]ReportKind{{Kind: "malware"}}, "its own section"},
+		"duplicate":         {[]ReportKind{{Kind: "secrets"}, {Kind: "secrets"}}, "listed twice"},
+		"bad ceiling":       {[]ReportKind{{Kind: "secrets", MaxSeverity: "severe"}}, "reports[0].maxSeverity"},
+		"leading separator": {[]ReportKind{{Kind: "-x"}}, "lower-case"},
+	} {
+		_, err := Compile(&Document{Name: "r", Reports: tc.kinds})
+		require.Error(t, err, name)
+		assert.ErrorIs(t, err, ErrInvalidPolicy, name)
+		assert.Contains(t, err.Error(), tc.want, name)
+	}
+	_, err := Compile(&Document{Name: "r", Reports: []ReportKind{{Kind: "secrets"}}})
+	assert.NoError(t, err, "a reports section alone can fail, so the policy compiles")
 }

@@ -35,6 +35,40 @@ type Evidence struct {
 	Malware MalwareScan `json:"malware"`
 	// EndOfLife is the image's end-of-life date; zero when unknown.
 	EndOfLife time.Time `json:"endOfLife,omitzero"`
+	// Reports are the scan reports of every kind other than vulnerability
+	// and malware (which go to Vulnerabilities and Malware), one per
+	// scanner and platform. Whoever fills the evidence must put every
+	// such report here: the rule "reports" fails for a kind the policy
+	// does not name.
+	Reports []Report `json:"reports,omitempty"`
+}
+
+// Report is one scan report of a kind the built-in rules do not know.
+type Report struct {
+	// Kind is the report kind the scanner gave ("secrets"); empty is a
+	// report without a kind, which always fails.
+	Kind string `json:"kind"`
+	// Scanner names the tool.
+	Scanner string `json:"scanner,omitempty"`
+	// Platform is the platform scanned ("linux/amd64"), if known.
+	Platform string `json:"platform,omitempty"`
+	// Findings are what the scanner found.
+	Findings []Finding `json:"findings,omitempty"`
+}
+
+// Finding is one finding of a Report.
+type Finding struct {
+	// ID identifies what was found (a rule ID, "private-key").
+	ID string `json:"id"`
+	// Severity is "unknown", "low", "medium", "high" or "critical"
+	// (case-insensitive; anything else counts as unknown).
+	Severity Severity `json:"severity,omitempty"`
+	// CVSS is a score from 0 to 10 used when Severity is unknown.
+	CVSS float64 `json:"cvss,omitempty"`
+	// Path is the file the finding is in, if any.
+	Path string `json:"path,omitempty"`
+	// Package is the package the finding is about, if any.
+	Package string `json:"package,omitempty"`
 }
 
 // Reference is the source of an image. Registry and Repository are
@@ -145,7 +179,9 @@ type Attestation struct {
 
 // MalwareScan is the result of a malware scan.
 type MalwareScan struct {
-	// Scanned is true when a scan ran.
+	// Scanned is true when a malware scanner scanned the image: a scanner
+	// that declares itself one (see scan.Declare), not merely a report
+	// that claims the kind. Detections count whoever reported them.
 	Scanned bool `json:"scanned"`
 	// Complete is true when every file was scanned (no size limit hit, no
 	// scanner error). An incomplete scan is never clean.

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/cssc-go/cssc/sign/dn"
 )
 
 // maxPatternLength bounds a single pattern (a reference is at most 255
@@ -198,4 +200,71 @@ func editDistance(a, b string, limit int) int {
 		pp, prev, cur = prev, cur, pp
 	}
 	return prev[len(b)]
+}
+
+// identityPattern is a compiled signer identity or issuer pattern: a
+// distinguished name whose values may hold "*" wildcards
+// ("C=US, ST=WA, O=Example, CN=Release*"), or a glob for any other identity
+// (a URI, an e-mail address, "**").
+type identityPattern struct {
+	text   string
+	glob   *pattern            // not a distinguished name
+	name   dn.Name             // a distinguished name
+	values map[string]*pattern // value pattern -> compiled
+}
+
+func compileIdentity(text string) (*identityPattern, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, errors.New("empty pattern")
+	}
+	if text != "**" {
+		if name, err := dn.Parse(text); err == nil {
+			ip := &identityPattern{text: text, name: name, values: map[string]*pattern{}}
+			for _, a := range name.Attributes() {
+				if strings.Contains(a.Value, "**") {
+					return nil, fmt.Errorf("pattern %q: a distinguished name value takes *, not **", text)
+				}
+				if a.Value == "" {
+					return nil, fmt.Errorf("pattern %q: %s has an empty value", text, a.Type)
+				}
+				// In a value "*" is any run of characters, "/" included.
+				p, err := compileGlob(strings.ReplaceAll(a.Value, "*", "**"), false)
+				if err != nil {
+					return nil, err
+				}
+				ip.values[a.Value] = p
+			}
+			return ip, nil
+		}
+	}
+	p, err := compileGlob(text, false)
+	if err != nil {
+		return nil, err
+	}
+	return &identityPattern{text: text, glob: p}, nil
+}
+
+// match reports whether an identity (or issuer) matches. A distinguished
+// name pattern matches, as a notation trust policy's x509.subject identity
+// does, a name that has each of its attributes with a matching value, in
+// any order and either spelling; attributes it does not name are not
+// checked.
+func (ip *identityPattern) match(s string) bool {
+	if ip.glob != nil {
+		return ip.glob.match(s) || ip.glob.match(dn.Canonical(s))
+	}
+	name, err := dn.Parse(s)
+	if err != nil {
+		return false
+	}
+	return name.Contains(ip.name, func(want, got string) bool { return ip.values[want].match(got) })
+}
+
+func anyIdentity(ps []*identityPattern, s string) bool {
+	for _, p := range ps {
+		if p.match(s) {
+			return true
+		}
+	}
+	return false
 }

@@ -27,6 +27,12 @@ type licenseSet struct {
 	concrete []string // expanded
 }
 
+// names reports whether the list has license itself as an entry (compared
+// without regard to case), not only a licence that covers it.
+func (s *licenseSet) names(license string) bool {
+	return slices.ContainsFunc(s.entries, func(e string) bool { return strings.EqualFold(e, license) })
+}
+
 func (s *licenseSet) contains(license string) bool {
 	for _, e := range s.concrete {
 		if strings.EqualFold(e, license) {
@@ -201,7 +207,7 @@ type licenseJudge struct {
 
 	mu     sync.Mutex
 	exprs  map[string]judged
-	leaves map[string]bool
+	leaves map[string]licenseVerdict
 }
 
 type judged struct {
@@ -210,7 +216,7 @@ type judged struct {
 }
 
 func newLicenseJudge(denied, allowed *licenseSet) *licenseJudge {
-	return &licenseJudge{denied: denied, allowed: allowed, exprs: map[string]judged{}, leaves: map[string]bool{}}
+	return &licenseJudge{denied: denied, allowed: allowed, exprs: map[string]judged{}, leaves: map[string]licenseVerdict{}}
 }
 
 // judge decides one expression. For licenseViolation, why names the
@@ -248,24 +254,47 @@ func (j *licenseJudge) judgeUncached(expr string) (licenseVerdict, string) {
 	if _, ok := normalizeLicense(expr, false); !ok {
 		return licenseUnknown, fmt.Sprintf("%q is not a valid SPDX expression", expr)
 	}
-	if j.eval(tree) {
+	v := j.eval(tree)
+	if v == licenseOK {
 		return licenseOK, ""
 	}
 	var bad []string
 	j.collectRejected(tree, &bad)
 	slices.Sort(bad)
 	bad = slices.Compact(bad)
+	if v == licenseUnknown {
+		return licenseUnknown, fmt.Sprintf("%q cannot be used without a licence the policy does not know: %s", expr, strings.Join(bad, ", "))
+	}
 	return licenseViolation, strings.Join(bad, ", ")
 }
 
-func (j *licenseJudge) eval(n *exprNode) bool {
+// eval judges a tree with three values: an AND is as bad as its worst
+// side (violation, then unknown), an OR as good as its best side (ok, then
+// unknown). So "X OR LicenseRef-y" with X denied is unknown, not ok: the
+// only way to use the package without a denied licence is a licence the
+// policy cannot judge.
+func (j *licenseJudge) eval(n *exprNode) licenseVerdict {
 	switch n.op {
 	case "AND":
-		return j.eval(n.left) && j.eval(n.right)
+		l, r := j.eval(n.left), j.eval(n.right)
+		switch {
+		case l == licenseViolation || r == licenseViolation:
+			return licenseViolation
+		case l == licenseUnknown || r == licenseUnknown:
+			return licenseUnknown
+		}
+		return licenseOK
 	case "OR":
-		return j.eval(n.left) || j.eval(n.right)
+		l, r := j.eval(n.left), j.eval(n.right)
+		switch {
+		case l == licenseOK || r == licenseOK:
+			return licenseOK
+		case l == licenseUnknown || r == licenseUnknown:
+			return licenseUnknown
+		}
+		return licenseViolation
 	}
-	return j.leafPermitted(n.leaf)
+	return j.leafVerdict(n.leaf)
 }
 
 func (j *licenseJudge) collectRejected(n *exprNode, out *[]string) {
@@ -274,7 +303,10 @@ func (j *licenseJudge) collectRejected(n *exprNode, out *[]string) {
 		j.collectRejected(n.right, out)
 		return
 	}
-	if !j.leafPermitted(n.leaf) {
+	switch j.leafVerdict(n.leaf) {
+	case licenseUnknown:
+		*out = append(*out, n.leaf+" unknown")
+	case licenseViolation:
 		reason := "denied"
 		if !j.leafDenied(n.leaf) {
 			reason = "not allowed"
@@ -283,37 +315,76 @@ func (j *licenseJudge) collectRejected(n *exprNode, out *[]string) {
 	}
 }
 
-// leafPermitted reports whether one licence (possibly a range) can be used:
-// some concrete licence it stands for is not denied and, when an allow list
-// exists, is allowed.
-func (j *licenseJudge) leafPermitted(leaf string) bool {
+// isLicenseRef reports whether a licence is a reference to a licence text
+// outside the SPDX list ("LicenseRef-x", "DocumentRef-d:LicenseRef-x"):
+// anyone can name one anything, so only the policy's own entries give it a
+// meaning.
+func isLicenseRef(leaf string) bool {
+	return strings.HasPrefix(leaf, "LicenseRef-") || strings.HasPrefix(leaf, "DocumentRef-")
+}
+
+// leafVerdict judges one licence (possibly a range or a WITH exception):
+//
+//   - a licence reference is ok only when the allowed list names it,
+//     denied when the denied list names it, and unknown otherwise;
+//   - "X WITH E" named as such in the allowed list is ok and in the denied
+//     list denied; otherwise it is judged as X (an exception adds
+//     permissions to X, it does not make X another licence);
+//   - any other licence is ok if some concrete licence it stands for is
+//     not denied and, when an allowed list exists, is allowed.
+func (j *licenseJudge) leafVerdict(leaf string) licenseVerdict {
 	j.mu.Lock()
 	r, cached := j.leaves[leaf]
 	j.mu.Unlock()
 	if cached {
 		return r
 	}
-	ok := false
-	for _, c := range expandLicense(leaf) {
+	v := j.leafVerdictUncached(leaf)
+	j.mu.Lock()
+	if len(j.leaves) < maxJudgeCache {
+		j.leaves[leaf] = v
+	}
+	j.mu.Unlock()
+	return v
+}
+
+func (j *licenseJudge) leafVerdictUncached(leaf string) licenseVerdict {
+	base, _, with := strings.Cut(leaf, " WITH ")
+	if with {
+		switch {
+		case j.allowed.names(leaf):
+			return licenseOK
+		case j.denied.names(leaf):
+			return licenseViolation
+		}
+	}
+	if isLicenseRef(base) {
+		switch {
+		case j.denied.names(base):
+			return licenseViolation
+		case j.allowed.names(base):
+			return licenseOK
+		}
+		return licenseUnknown
+	}
+	for _, c := range expandLicense(base) {
 		if j.denied.contains(c) {
 			continue
 		}
 		if len(j.allowed.concrete) > 0 && !j.allowed.contains(c) {
 			continue
 		}
-		ok = true
-		break
+		return licenseOK
 	}
-	j.mu.Lock()
-	if len(j.leaves) < maxJudgeCache {
-		j.leaves[leaf] = ok
-	}
-	j.mu.Unlock()
-	return ok
+	return licenseViolation
 }
 
 func (j *licenseJudge) leafDenied(leaf string) bool {
-	for _, c := range expandLicense(leaf) {
+	if j.denied.names(leaf) {
+		return true
+	}
+	base, _, _ := strings.Cut(leaf, " WITH ")
+	for _, c := range expandLicense(base) {
 		if !j.denied.contains(c) {
 			return false
 		}

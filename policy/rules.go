@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/sign/dn"
 )
 
 // --- sources ---
@@ -180,11 +183,11 @@ func (s *compiledSigner) reject(sig Signature) string {
 		}
 		return why
 	}
-	if !anyMatch(s.identities, sig.Identity) {
-		return fmt.Sprintf("identity %q matches no allowed identity", sig.Identity)
+	if !anyIdentity(s.identities, sig.Identity) {
+		return fmt.Sprintf("identity %q matches no allowed identity", dn.Canonical(sig.Identity))
 	}
-	if len(s.issuers) > 0 && !anyMatch(s.issuers, sig.Issuer) {
-		return fmt.Sprintf("issuer %q matches no allowed issuer", sig.Issuer)
+	if len(s.issuers) > 0 && !anyIdentity(s.issuers, sig.Issuer) {
+		return fmt.Sprintf("issuer %q matches no allowed issuer", dn.Canonical(sig.Issuer))
 	}
 	if sig.Level != "" {
 		rank := levelRank(sig.Level)
@@ -217,7 +220,7 @@ func describeSignature(sig Signature) string {
 	case sig.Format != "":
 		kind += "/" + sig.Format
 	}
-	id := sig.Identity
+	id := dn.Canonical(sig.Identity)
 	if id == "" {
 		id = "unknown identity"
 	}
@@ -572,4 +575,84 @@ func (e *evaluation) lifecycleRule() RuleResult {
 			formatTime(eol), plural(days, "day", "days"), l.MinDaysBeforeEndOfLife)}
 	}
 	return RuleResult{Verdict: Pass, Reason: fmt.Sprintf("end of life on %s, %s away", formatTime(eol), plural(days, "day", "days"))}
+}
+
+// --- reports ---
+
+func (e *evaluation) reportsRule() RuleResult {
+	kinds := e.p.reports
+	var fails, details []string
+	seen := map[string]bool{}
+	listed := 0
+	for _, rep := range e.ev.Reports {
+		if err := e.ctx.Err(); err != nil {
+			return RuleResult{Verdict: Fail, Reason: "not evaluated: " + err.Error()}
+		}
+		by := orUnknown(rep.Scanner)
+		if rep.Platform != "" {
+			by += " on " + rep.Platform
+		}
+		kind := strings.TrimSpace(rep.Kind)
+		if kind == artifact.ReportKindVulnerability || kind == artifact.ReportKindMalware {
+			// Judged by their own rules; a pipeline puts them there.
+			continue
+		}
+		if kind == "" {
+			fails = append(fails, "a report without a kind")
+			details = append(details, fmt.Sprintf("report by %s has no kind, so no rule can judge its %s", by, plural(len(rep.Findings), "finding", "findings")))
+			continue
+		}
+		rule, ok := kinds[kind]
+		if !ok {
+			fails = append(fails, kind+" (not named by the policy)")
+			details = append(details, fmt.Sprintf("report of kind %q by %s with %s: the policy names no such kind (add it under reports, with its maxSeverity)", kind, by, plural(len(rep.Findings), "finding", "findings")))
+			continue
+		}
+		seen[kind] = true
+		listed++
+		for _, f := range rep.Findings {
+			rank := severityRank(Severity(asciiLower(strings.TrimSpace(string(f.Severity)))))
+			if rank < 1 {
+				rank = cvssSeverity(f.CVSS)
+			}
+			if rank < 1 {
+				rank = 4
+			}
+			if rank <= rule.max {
+				continue
+			}
+			where := ""
+			switch {
+			case f.Path != "":
+				where = " in " + f.Path
+			case f.Package != "":
+				where = " in " + f.Package
+			}
+			fails = append(fails, kind+" findings above "+string(rankName(rule.max)))
+			details = append(details, fmt.Sprintf("%s finding %s%s (by %s): %s, above the allowed %s", kind, orUnknown(f.ID), where, by, rankName(rank), rankName(rule.max)))
+		}
+	}
+	var missing []string
+	for kind, rule := range kinds {
+		if rule.required && !seen[kind] {
+			missing = append(missing, kind)
+		}
+	}
+	slices.Sort(missing)
+	for _, k := range missing {
+		fails = append(fails, "no "+k+" report")
+		details = append(details, fmt.Sprintf("the policy requires a report of kind %q and the evidence has none", k))
+	}
+	details = capDetails(details)
+	if len(fails) > 0 {
+		slices.Sort(fails)
+		return RuleResult{Verdict: Fail, Reason: "not accepted: " + summarise(slices.Compact(fails), 5), Details: details}
+	}
+	if listed == 0 {
+		if len(kinds) == 0 {
+			return RuleResult{Verdict: Skip, Reason: "no reports of other kinds than vulnerability and malware"}
+		}
+		return RuleResult{Verdict: Pass, Reason: "no reports of the kinds the policy names, none required"}
+	}
+	return RuleResult{Verdict: Pass, Reason: fmt.Sprintf("%s of the kinds the policy names, no finding above its ceiling", plural(listed, "report", "reports"))}
 }

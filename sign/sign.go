@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sign/dn"
 )
 
 // Signer signs a subject (an image, an index or any artifact manifest) in a
@@ -150,12 +151,15 @@ type Signature struct {
 	// State is the outcome.
 	State State `json:"state"`
 	// Identity is the signer: the subject distinguished name of the signing
-	// certificate (Notary Project), the certificate SAN of a keyless
+	// certificate (Notary Project; in the notation trust policy's spelling,
+	// "C=US, ST=WA, O=Example, CN=Signer", see package sign/dn), the
+	// certificate SAN of a keyless
 	// signature, or the key identifier of a key-based signature. Empty when
 	// the signature could not be parsed.
 	Identity string `json:"identity,omitempty"`
-	// Issuer is the issuer distinguished name of the signing certificate,
-	// or the OIDC issuer of a keyless signature. Empty when unknown.
+	// Issuer is the issuer distinguished name of the signing certificate
+	// (spelt like Identity), or the OIDC issuer of a keyless signature.
+	// Empty when unknown.
 	Issuer string `json:"issuer,omitempty"`
 	// TrustPolicy names the trust policy (or rule) that applied, if any.
 	TrustPolicy string `json:"trustPolicy,omitempty"`
@@ -211,13 +215,29 @@ func (v *Verification) Verified() bool {
 	return slices.ContainsFunc(v.Signatures, func(s Signature) bool { return s.Verified() })
 }
 
-// VerifiedBy reports whether a signature of identity is verified. identity
-// is compared with Signature.Identity exactly.
+// VerifiedBy reports whether a signature of identity is verified. An
+// identity that is a distinguished name is compared as a name (attribute
+// order, spacing and escaping do not matter: "C=US, ST=WA, O=Example,
+// CN=Signer" and "CN=Signer,O=Example,ST=WA,C=US" are the same signer);
+// any other identity is compared exactly.
 func (v *Verification) VerifiedBy(identity string) bool {
 	if v == nil {
 		return false
 	}
-	return slices.ContainsFunc(v.Signatures, func(s Signature) bool { return s.Verified() && s.Identity == identity })
+	want, err := dn.Parse(identity)
+	return slices.ContainsFunc(v.Signatures, func(s Signature) bool {
+		if !s.Verified() {
+			return false
+		}
+		if s.Identity == identity {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		got, gerr := dn.Parse(s.Identity)
+		return gerr == nil && got.Equal(want)
+	})
 }
 
 // VerifiedIdentities returns the identities of the verified signatures,
@@ -284,15 +304,50 @@ func CheckSubject(subject ocispec.Descriptor) error {
 	return nil
 }
 
+// ScopedVerifier is a Verifier whose trust decisions depend on the name of
+// the repository a subject belongs to, as the notation trust policy's
+// registryScopes do. VerifyAs verifies the signatures of subject that are
+// stored in repo as if subject were in the repository name (a location
+// such as "docker.io/library/nginx").
+//
+// The Acquire stage needs it because signatures are verified where the
+// image waits, not where it was published or where it goes: publisher
+// signatures found in quarantine are judged under the source repository's
+// name (the scope `notation verify` would use upstream), and enterprise
+// signatures under the golden repository's.
+type ScopedVerifier interface {
+	Verifier
+	VerifyAs(ctx context.Context, repo registry.Repository, name string, subject ocispec.Descriptor) (*Verification, error)
+}
+
+// VerifyAs verifies subject in repo under the repository name: with
+// v.VerifyAs when v is a ScopedVerifier, otherwise with v.Verify (a
+// verifier whose decisions do not depend on the repository's name, such
+// as sign/cosign). An empty name means repo's own location.
+func VerifyAs(ctx context.Context, v Verifier, repo registry.Repository, name string, subject ocispec.Descriptor) (*Verification, error) {
+	if sv, ok := v.(ScopedVerifier); ok && name != "" {
+		return sv.VerifyAs(ctx, repo, name, subject)
+	}
+	return v.Verify(ctx, repo, subject)
+}
+
 // Multi is a Verifier that runs several verifiers and merges their
-// results. A verifier that returns an error makes Verify fail.
+// results. A verifier that returns an error makes Verify fail. It is a
+// ScopedVerifier: VerifyAs passes the name on to the verifiers that take
+// one.
 type Multi []Verifier
 
 // Verify runs every verifier in order and concatenates their signatures.
 func (m Multi) Verify(ctx context.Context, repo registry.Repository, subject ocispec.Descriptor) (*Verification, error) {
+	return m.VerifyAs(ctx, repo, "", subject)
+}
+
+// VerifyAs runs every verifier in order with VerifyAs and concatenates
+// their signatures.
+func (m Multi) VerifyAs(ctx context.Context, repo registry.Repository, name string, subject ocispec.Descriptor) (*Verification, error) {
 	out := &Verification{Subject: subject}
 	for _, v := range m {
-		r, err := v.Verify(ctx, repo, subject)
+		r, err := VerifyAs(ctx, v, repo, name, subject)
 		if err != nil {
 			return nil, err
 		}
@@ -305,4 +360,4 @@ func (m Multi) Verify(ctx context.Context, repo registry.Repository, subject oci
 	return out, nil
 }
 
-var _ Verifier = Multi(nil)
+var _ ScopedVerifier = Multi(nil)

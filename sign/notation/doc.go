@@ -41,9 +41,41 @@
 // revocation status, level "skip", no applicable trust policy) are
 // sign.StateInconclusive.
 //
+// # Trust policy scope
+//
+// The trust policy statement that applies is chosen by repository name,
+// as `notation verify docker.io/library/nginx@sha256:...` chooses it: the
+// statement whose registryScopes hold "docker.io/library/nginx", else the
+// "*" statement. Verify uses the name of the repository the signatures are
+// read from. VerifyAs (sign.VerifyAs, sign.ScopedVerifier) reads them from
+// one repository and chooses the statement by another name: the Acquire
+// pipeline verifies publisher signatures in quarantine under the source
+// repository's name, and its own signatures under golden's, so that a
+// trust policy is written for the repositories people know:
+//
+//	{
+//	  "version": "1.0",
+//	  "trustPolicies": [{
+//	    "name": "nginx-publisher",
+//	    "registryScopes": ["docker.io/library/nginx"],
+//	    "signatureVerification": {"level": "strict"},
+//	    "trustStores": ["ca:publisher"],
+//	    "trustedIdentities": ["x509.subject: C=US, ST=WA, O=Example Publisher, CN=Example Publisher Release Signing"]
+//	  }]
+//	}
+//
+// OCI layout directories and memory repositories have no registry name;
+// they select VerifierOptions.LocalScope. LoadConfigDir reads
+// trustpolicy.oci.json, or trustpolicy.json when there is no
+// trustpolicy.oci.json, as the notation CLI does.
+//
+// # Identities
+//
 // Signature.Identity and Signature.Issuer are the signing certificate's
-// subject and issuer distinguished names as Go's pkix.Name.String prints
-// them (RFC 2253 order: "CN=...,O=...,ST=...,C=..."). Signature.Timestamp is
+// subject and issuer distinguished names in the spelling of the trust
+// policy's x509.subject identities: "C=US, ST=WA, O=Example, CN=Signer"
+// (package sign/dn; Go's pkix.Name.String prints the reverse). Policies
+// compare them as names, so either spelling works there. Signature.Timestamp is
 // the RFC 3161 timestamp's time when a trusted timestamp was verified
 // (Timestamped is then true), else the signing time the signer claimed.
 //

@@ -65,7 +65,7 @@ func Example() {
 	}
 	fmt.Println("verified:", res.Verified())
 	// Output:
-	// notation-jws verified CN=cssc INSECURE development signer,O=cssc development,L=Seattle,ST=WA,C=US
+	// notation-jws verified C=US, ST=WA, L=Seattle, O=cssc development, CN=cssc INSECURE development signer
 	//   integrity: passed
 	//   authenticity: passed
 	//   expiry: passed

@@ -10,6 +10,7 @@ import (
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 	"github.com/cssc-go/cssc/sign/devpki"
+	"github.com/cssc-go/cssc/sign/dn"
 	"github.com/cssc-go/cssc/sign/notation"
 )
 
@@ -65,7 +66,7 @@ func FuzzVerifyEnvelope(f *testing.F) {
 		s := res.Signatures[0]
 		switch s.State {
 		case sign.StateVerified:
-			if s.Identity != p.leaf.Certificate.Subject.String() || s.Cause != "" {
+			if s.Identity != dn.FromPKIX(p.leaf.Certificate.Subject).String() || s.Cause != "" {
 				t.Fatalf("verified a signature of %q: %+v", s.Identity, s)
 			}
 		case sign.StateFailed, sign.StateInconclusive:

@@ -32,6 +32,7 @@ import (
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
+	"github.com/cssc-go/cssc/sign/dn"
 )
 
 // Revocation chooses how certificate revocation is checked. There is no
@@ -144,7 +145,7 @@ type Verifier struct {
 	nv   notationgo.Verifier
 }
 
-var _ sign.Verifier = (*Verifier)(nil)
+var _ sign.ScopedVerifier = (*Verifier)(nil)
 
 // NewVerifier returns a Verifier configured by opts. It fails (with
 // sign.ErrInvalidConfig) on a missing or invalid trust policy, a missing
@@ -224,8 +225,24 @@ func validators(hc *http.Client, f crl.Fetcher) (cs, ts revocation.Validator, er
 }
 
 // Verify lists the Notary Project signatures of subject in repo and
-// verifies each one. See sign.Verifier.
+// verifies each one, selecting the trust policy statement by repo's name
+// (see VerifyAs). See sign.Verifier.
 func (v *Verifier) Verify(ctx context.Context, repo registry.Repository, subject ocispec.Descriptor) (*sign.Verification, error) {
+	if repo == nil {
+		return nil, errors.New("notation: nil repository")
+	}
+	return v.VerifyAs(ctx, repo, repo.Location(), subject)
+}
+
+// VerifyAs verifies the signatures of subject stored in repo as the
+// notation CLI would verify them in the repository name: the trust policy
+// statement is the one whose registryScopes hold name's registry and
+// repository ("docker.io/library/nginx"), or the "*" statement. A name
+// that is not a remote registry location (an OCI layout directory, a
+// memory repository) selects VerifierOptions.LocalScope. Docker Hub names
+// are written in full, as notation writes them: "docker.io/nginx" is
+// "docker.io/library/nginx".
+func (v *Verifier) VerifyAs(ctx context.Context, repo registry.Repository, name string, subject ocispec.Descriptor) (*sign.Verification, error) {
 	if err := sign.CheckSubject(subject); err != nil {
 		return nil, err
 	}
@@ -242,7 +259,7 @@ func (v *Verifier) Verify(ctx context.Context, repo registry.Repository, subject
 	if len(descs) == 0 {
 		return out, nil
 	}
-	ref := v.scope(repo) + "@" + subject.Digest.String()
+	ref := v.scope(name) + "@" + subject.Digest.String()
 	tp, perr := v.opts.TrustPolicy.GetApplicableTrustPolicy(ref)
 	for _, d := range descs {
 		if err := ctx.Err(); err != nil {
@@ -264,9 +281,10 @@ func (v *Verifier) Verify(ctx context.Context, repo registry.Repository, subject
 	return out, nil
 }
 
-// scope returns the registry scope of repo for trust policy selection.
-func (v *Verifier) scope(repo registry.Repository) string {
-	if l, err := registry.ParseLocation(repo.Location()); err == nil && l.Kind == registry.KindRemote {
+// scope returns the registry scope of a repository name for trust policy
+// selection.
+func (v *Verifier) scope(name string) string {
+	if l, err := registry.ParseLocation(name); err == nil && l.Kind == registry.KindRemote {
 		return l.Repository
 	}
 	return v.opts.LocalScope
@@ -402,8 +420,10 @@ func (v *Verifier) report(s sign.Signature, outcome *notationgo.VerificationOutc
 	if outcome.EnvelopeContent != nil {
 		signer = &outcome.EnvelopeContent.SignerInfo
 		if len(signer.CertificateChain) > 0 {
-			s.Identity = signer.CertificateChain[0].Subject.String()
-			s.Issuer = signer.CertificateChain[0].Issuer.String()
+			// The spelling of the notation trust policy's x509.subject
+			// identities ("C=US, ST=WA, O=..., CN=..."), not Go's reverse.
+			s.Identity = dn.FromPKIX(signer.CertificateChain[0].Subject).String()
+			s.Issuer = dn.FromPKIX(signer.CertificateChain[0].Issuer).String()
 		}
 		s.Timestamp = signer.SignedAttributes.SigningTime.UTC()
 	}

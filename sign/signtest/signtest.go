@@ -14,6 +14,7 @@ import (
 	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
+	"github.com/cssc-go/cssc/sign/dn"
 )
 
 // Config is what Run checks.
@@ -27,7 +28,9 @@ type Config struct {
 	// (run Run once per kind).
 	Repository func(t testing.TB) registry.Repository
 	// Identity, if not empty, is the Signature.Identity that verified
-	// signatures of Signer must carry.
+	// signatures of Signer must carry. A distinguished name is compared as
+	// a name: "C=US, ST=WA, O=Example, CN=Signer" and Go's
+	// "CN=Signer,O=Example,ST=WA,C=US" are the same.
 	Identity string
 	// Untrusted, if set, is a signer of the same format whose signatures
 	// Verifier must not verify (a key from another CA, a wrong identity).
@@ -321,7 +324,7 @@ func checkVerified(t testing.TB, v *sign.Verification, identity string, n int) {
 				t.Errorf("verified signature %s has check %s = %s", s.Digest, c.Name, c.Result)
 			}
 		}
-		if identity != "" && s.Identity != identity {
+		if identity != "" && !sameIdentity(s.Identity, identity) {
 			t.Errorf("signature identity = %q, want %q", s.Identity, identity)
 		}
 	}
@@ -336,3 +339,13 @@ func checkVerified(t testing.TB, v *sign.Verification, identity string, n int) {
 // jsonStableExceptTimes reports whether a and b are equal; kept loose on
 // purpose (timestamps of online checks may differ between runs).
 func jsonStableExceptTimes(a, b []byte) bool { return string(a) == string(b) }
+
+// sameIdentity compares identities, distinguished names as names.
+func sameIdentity(got, want string) bool {
+	if got == want {
+		return true
+	}
+	g, gerr := dn.Parse(got)
+	w, werr := dn.Parse(want)
+	return gerr == nil && werr == nil && g.Equal(w)
+}
