@@ -23,7 +23,7 @@ func TestDependencyBudget(t *testing.T) {
 		"github.com/cssc-go/cssc/registry/registrytest", // test kit
 		"github.com/cssc-go/cssc/imagefs/imagetest",     // test kit
 	}
-	for _, pkg := range []string{"./registry", "./artifact", "./imagefs", "./sign", "./sign/notation", "./scan", "./scan/osv", "./scan/clamav", "./sbom", "./policy", "./attest", "./acquire"} {
+	for _, pkg := range []string{"./registry", "./artifact", "./imagefs", "./sign", "./sign/notation", "./scan", "./scan/osv", "./scan/clamav", "./sbom", "./policy", "./attest", "./acquire", "./catalog", "./catalog/catalogtest"} {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)

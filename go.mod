@@ -29,6 +29,7 @@ require (
 	golang.org/x/sync v0.25.0
 	golang.org/x/time v0.16.0
 	google.golang.org/protobuf v1.36.11
+	modernc.org/sqlite v1.50.1
 	oras.land/oras-go/v2 v2.6.0
 )
 
@@ -197,6 +198,5 @@ require (
 	modernc.org/libc v1.72.3 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.11.0 // indirect
-	modernc.org/sqlite v1.50.1 // indirect
 	www.velocidex.com/golang/go-ntfs v0.2.0 // indirect
 )

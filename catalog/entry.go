@@ -476,7 +476,7 @@ func (e *Entry) Normalize() {
 	e.PromotedAt = utc(e.PromotedAt)
 	e.Signature.normalize()
 	if e.EndOfLife != nil {
-		e.EndOfLife.Date = utc(e.EndOfLife.Date)
+		e.EndOfLife.Date = utc(e.EndOfLife.Date).Truncate(time.Second)
 	}
 	if len(e.Labels) == 0 {
 		e.Labels = nil

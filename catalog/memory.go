@@ -20,15 +20,22 @@ import (
 type MemoryStore struct {
 	mu      sync.RWMutex
 	closed  bool
-	entries map[string][]byte // key -> Marshal bytes
+	entries map[string]memEntry // by Entry.Key
 	tags    map[string][]TagRecord
 }
 
 var _ Store = (*MemoryStore)(nil)
 
+// memEntry is a stored entry: its bytes, and the decoded entry that
+// searches read (never handed out).
+type memEntry struct {
+	b []byte
+	e *Entry
+}
+
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{entries: map[string][]byte{}, tags: map[string][]TagRecord{}}
+	return &MemoryStore{entries: map[string]memEntry{}, tags: map[string][]TagRecord{}}
 }
 
 func (m *MemoryStore) check(ctx context.Context) error {
@@ -47,12 +54,16 @@ func (m *MemoryStore) Put(ctx context.Context, e *Entry) error {
 	if err != nil {
 		return err
 	}
+	n, err := Unmarshal(b)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
 		return err
 	}
-	m.entries[e.Key()] = b
+	m.entries[e.Key()] = memEntry{b: b, e: n}
 	return nil
 }
 
@@ -63,11 +74,11 @@ func (m *MemoryStore) Get(ctx context.Context, repository string, d digest.Diges
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
-	b, ok := m.entries[repository+"@"+d.String()]
+	me, ok := m.entries[repository+"@"+d.String()]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s@%s", ErrNotFound, repository, d)
 	}
-	return Unmarshal(b)
+	return Unmarshal(me.b)
 }
 
 // Delete implements Store.
@@ -97,13 +108,9 @@ func (m *MemoryStore) Search(ctx context.Context, q Query) (*Result, error) {
 		return nil, err
 	}
 	var matches []*Entry
-	for _, b := range m.entries {
-		e, err := Unmarshal(b)
-		if err != nil {
-			return nil, err
-		}
-		if q.Matches(e) {
-			matches = append(matches, e)
+	for _, me := range m.entries {
+		if q.Matches(me.e) {
+			matches = append(matches, me.e)
 		}
 	}
 	slices.SortFunc(matches, func(a, b *Entry) int {

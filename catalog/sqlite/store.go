@@ -1,0 +1,587 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/cssc-go/cssc/catalog"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// Readers is how many connections serve reads at once. Zero means 4.
+	// Writes always go through one connection (SQLite has one writer).
+	Readers int
+	// BusyTimeout is how long a statement waits for a lock held by
+	// another process. Zero means 5 s.
+	BusyTimeout time.Duration
+	// Logger receives debug logs (migrations). Nil means silent.
+	Logger *slog.Logger
+}
+
+// Store is a catalog.Store in one SQLite file (WAL mode), with free text
+// through FTS5's trigram tokenizer and a component-to-image table for
+// reverse queries. Several goroutines may use it at once; several
+// processes may open the same file, but writes are serialised by SQLite.
+type Store struct {
+	w, r *sql.DB
+	log  *slog.Logger
+
+	mu     sync.RWMutex // guards closed
+	closed bool
+}
+
+var _ catalog.Store = (*Store)(nil)
+
+// Open opens (creating if missing) the catalog database at path and
+// applies the embedded migrations. path ":memory:" is not supported (the
+// reader and writer connections must share one database); use a file in a
+// temporary directory instead.
+func Open(ctx context.Context, file string, opts Options) (*Store, error) {
+	if file == "" || file == ":memory:" || strings.HasPrefix(file, "file:") {
+		return nil, fmt.Errorf("catalog/sqlite: path %q: want a file path", file)
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = 4
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dsn := func(write bool) string {
+		q := url.Values{}
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", "temp_store(MEMORY)")
+		if write {
+			q.Set("_txlock", "immediate")
+		} else {
+			q.Add("_pragma", "query_only(1)")
+		}
+		return "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(true))
+	if err != nil {
+		return nil, fmt.Errorf("catalog/sqlite: open %s: %w", file, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	s := &Store{w: w, log: log}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(false))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("catalog/sqlite: open %s: %w", file, err)
+	}
+	r.SetMaxOpenConns(opts.Readers)
+	r.SetMaxIdleConns(opts.Readers)
+	r.SetConnMaxLifetime(0)
+	s.r = r
+	return s, nil
+}
+
+// migrate applies the embedded migrations not applied yet, in order, each
+// in its own transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("catalog/sqlite: migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(path.Base(name), ".sql")
+		var n int
+		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+			return fmt.Errorf("catalog/sqlite: migrations: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`, version, time.Now().Unix())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("catalog/sqlite: migration %s: %w", version, err)
+		}
+		s.log.DebugContext(ctx, "catalog/sqlite: migration applied", "version", version)
+	}
+	return nil
+}
+
+// Close closes the database. Further calls fail with catalog.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// use runs fn unless the store is closed; Close waits for it.
+func (s *Store) use(ctx context.Context, fn func() error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return catalog.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fn()
+}
+
+func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// row is what Put writes for one entry.
+type row struct {
+	e       *catalog.Entry
+	body    []byte
+	summary []byte
+}
+
+func prepare(e *catalog.Entry) (*row, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	body, err := catalog.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	n, err := catalog.Unmarshal(body) // the normalized copy
+	if err != nil {
+		return nil, err
+	}
+	summary, err := json.Marshal(n.Summary())
+	if err != nil {
+		return nil, err
+	}
+	return &row{e: n, body: body, summary: summary}, nil
+}
+
+// Put implements catalog.Store.
+func (s *Store) Put(ctx context.Context, e *catalog.Entry) error {
+	return s.PutAll(ctx, []*catalog.Entry{e})
+}
+
+// PutAll puts several entries in one transaction: all or none. It is
+// Put for many entries at once (a rebuild, a reconcile batch), much
+// faster than one Put each.
+func (s *Store) PutAll(ctx context.Context, entries []*catalog.Entry) error {
+	rows := make([]*row, len(entries))
+	for i, e := range entries {
+		r, err := prepare(e)
+		if err != nil {
+			return err
+		}
+		rows[i] = r
+	}
+	return s.use(ctx, func() error {
+		return s.tx(ctx, func(tx *sql.Tx) error {
+			p, err := newPutter(ctx, tx)
+			if err != nil {
+				return err
+			}
+			defer p.close()
+			for _, r := range rows {
+				if err := p.put(ctx, r); err != nil {
+					return fmt.Errorf("catalog/sqlite: put %s: %w", r.e.Key(), err)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// putter holds the prepared statements of a Put transaction.
+type putter struct {
+	find, insert, update, delValues, delPkgs, delTerms, value, pkg, term, termID, entryTerm *sql.Stmt
+	termCache                                                                               map[string]int64
+}
+
+func newPutter(ctx context.Context, tx *sql.Tx) (*putter, error) {
+	p := &putter{termCache: map[string]int64{}}
+	for _, s := range []struct {
+		dst  **sql.Stmt
+		text string
+	}{
+		{&p.find, `SELECT id FROM entries WHERE repository = ? AND digest = ?`},
+		{&p.insert, `INSERT INTO entries (repository, digest, body, summary, status, severity, fixable, eol, owner, trusted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&p.update, `UPDATE entries SET body = ?, summary = ?, status = ?, severity = ?, fixable = ?, eol = ?, owner = ?, trusted = ? WHERE id = ?`},
+		{&p.delValues, `DELETE FROM entry_values WHERE entry_id = ?`},
+		{&p.delPkgs, `DELETE FROM packages WHERE entry_id = ?`},
+		{&p.delTerms, `DELETE FROM entry_terms WHERE entry_id = ?`},
+		{&p.value, `INSERT OR IGNORE INTO entry_values (kind, value, entry_id) VALUES (?, ?, ?)`},
+		{&p.pkg, `INSERT OR IGNORE INTO packages (name, entry_id, version, ecosystem) VALUES (?, ?, ?, ?)`},
+		{&p.term, `INSERT INTO terms (term) VALUES (?) ON CONFLICT (term) DO NOTHING`},
+		{&p.termID, `SELECT id FROM terms WHERE term = ?`},
+		{&p.entryTerm, `INSERT OR IGNORE INTO entry_terms (term_id, entry_id) VALUES (?, ?)`},
+	} {
+		st, err := tx.PrepareContext(ctx, s.text)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		*s.dst = st
+	}
+	return p, nil
+}
+
+func (p *putter) close() {
+	for _, st := range []*sql.Stmt{p.find, p.insert, p.update, p.delValues, p.delPkgs, p.delTerms, p.value, p.pkg, p.term, p.termID, p.entryTerm} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func (p *putter) put(ctx context.Context, r *row) error {
+	e := r.e
+	sev, _ := catalog.SeverityRank(e.Vulnerabilities.Max())
+	var eol any
+	if e.EndOfLife != nil {
+		eol = e.EndOfLife.Date.Unix()
+	}
+	var id int64
+	err := p.find.QueryRowContext(ctx, e.Repository, e.Digest.String()).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		res, err := p.insert.ExecContext(ctx, e.Repository, e.Digest.String(), r.body, r.summary, string(e.Status), sev,
+			boolInt(e.Vulnerabilities.Fixable > 0), eol, e.Owner, boolInt(e.Trusted()))
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		if _, err := p.update.ExecContext(ctx, r.body, r.summary, string(e.Status), sev, boolInt(e.Vulnerabilities.Fixable > 0),
+			eol, e.Owner, boolInt(e.Trusted()), id); err != nil {
+			return err
+		}
+		for _, st := range []*sql.Stmt{p.delValues, p.delPkgs, p.delTerms} {
+			if _, err := st.ExecContext(ctx, id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range values(e) {
+		if _, err := p.value.ExecContext(ctx, v[0], v[1], id); err != nil {
+			return err
+		}
+	}
+	for _, c := range e.Children {
+		for _, pk := range c.Packages {
+			for _, name := range []string{pk.Name, pk.SourceName} {
+				if name == "" || (name == pk.SourceName && pk.SourceName == pk.Name) {
+					continue
+				}
+				if _, err := p.pkg.ExecContext(ctx, name, id, pk.Version, pk.Ecosystem); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, t := range e.Terms() {
+		tid, ok := p.termCache[t]
+		if !ok {
+			if _, err := p.term.ExecContext(ctx, t); err != nil {
+				return err
+			}
+			if err := p.termID.QueryRowContext(ctx, t).Scan(&tid); err != nil {
+				return err
+			}
+			if len(p.termCache) < 100000 {
+				p.termCache[t] = tid
+			}
+		}
+		if _, err := p.entryTerm.ExecContext(ctx, tid, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// values returns the multi-valued facts of e as (kind, value) pairs.
+func values(e *catalog.Entry) [][2]string {
+	var out [][2]string
+	add := func(kind string, vs ...string) {
+		for _, v := range vs {
+			out = append(out, [2]string{kind, v})
+		}
+	}
+	add("platform", e.Platforms...)
+	add("license", e.Licenses...)
+	if len(e.Signature.Identities) == 0 {
+		add("signer", "")
+	}
+	add("signer", e.Signature.Identities...)
+	add("tag", e.Tags...)
+	for k, v := range e.Labels {
+		add("label", k+"="+v)
+		add("labelkey", k)
+	}
+	for _, c := range e.Children {
+		add("child", c.Digest.String())
+		for _, f := range c.Findings {
+			add("vuln", strings.ToLower(f.ID))
+			for _, a := range f.Aliases {
+				add("vuln", strings.ToLower(a))
+			}
+		}
+	}
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Get implements catalog.Store.
+func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*catalog.Entry, error) {
+	var e *catalog.Entry
+	err := s.use(ctx, func() error {
+		var body []byte
+		err := s.r.QueryRowContext(ctx, `SELECT body FROM entries WHERE repository = ? AND digest = ?`, repository, d.String()).Scan(&body)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
+		}
+		if err != nil {
+			return fmt.Errorf("catalog/sqlite: get: %w", err)
+		}
+		e, err = catalog.Unmarshal(body)
+		return err
+	})
+	return e, err
+}
+
+// Delete implements catalog.Store.
+func (s *Store) Delete(ctx context.Context, repository string, d digest.Digest) error {
+	return s.use(ctx, func() error {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM entries WHERE repository = ? AND digest = ?`, repository, d.String())
+		if err != nil {
+			return fmt.Errorf("catalog/sqlite: delete: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
+		}
+		return nil
+	})
+}
+
+// RecordTags implements catalog.Store.
+func (s *Store) RecordTags(ctx context.Context, repository string, tags map[string]digest.Digest, at time.Time, complete bool) ([]catalog.TagEvent, error) {
+	if err := catalog.CheckTags(repository, tags); err != nil {
+		return nil, err
+	}
+	at = at.UTC()
+	var events []catalog.TagEvent
+	err := s.use(ctx, func() error {
+		return s.tx(ctx, func(tx *sql.Tx) error {
+			events = nil
+			current := map[string]struct {
+				id int64
+				d  digest.Digest
+			}{}
+			rows, err := tx.QueryContext(ctx, `SELECT id, tag, digest FROM tags WHERE repository = ? AND current = 1`, repository)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id int64
+				var tag, d string
+				if err := rows.Scan(&id, &tag, &d); err != nil {
+					rows.Close()
+					return err
+				}
+				current[tag] = struct {
+					id int64
+					d  digest.Digest
+				}{id, digest.Digest(d)}
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			ns := at.UnixNano()
+			for _, tag := range sortedKeys(tags) {
+				d := tags[tag]
+				cur, ok := current[tag]
+				switch {
+				case ok && cur.d == d:
+					if _, err := tx.ExecContext(ctx, `UPDATE tags SET last_seen = max(last_seen, ?) WHERE id = ?`, ns, cur.id); err != nil {
+						return err
+					}
+					continue
+				case ok:
+					if _, err := tx.ExecContext(ctx, `UPDATE tags SET current = 0 WHERE id = ?`, cur.id); err != nil {
+						return err
+					}
+					events = append(events, catalog.TagEvent{Type: catalog.TagMoved, Repository: repository, Tag: tag, From: cur.d, To: d, At: at})
+				default:
+					events = append(events, catalog.TagEvent{Type: catalog.TagAdded, Repository: repository, Tag: tag, To: d, At: at})
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO tags (repository, tag, digest, first_seen, last_seen, current) VALUES (?, ?, ?, ?, ?, 1)`,
+					repository, tag, d.String(), ns, ns); err != nil {
+					return err
+				}
+			}
+			if complete {
+				for _, tag := range sortedKeys(current) {
+					if _, ok := tags[tag]; ok {
+						continue
+					}
+					if _, err := tx.ExecContext(ctx, `UPDATE tags SET current = 0 WHERE id = ?`, current[tag].id); err != nil {
+						return err
+					}
+					events = append(events, catalog.TagEvent{Type: catalog.TagRemoved, Repository: repository, Tag: tag, From: current[tag].d, At: at})
+				}
+			}
+			slices.SortStableFunc(events, func(a, b catalog.TagEvent) int { return strings.Compare(a.Tag, b.Tag) })
+			return nil
+		})
+	})
+	if err != nil && !errors.Is(err, catalog.ErrClosed) {
+		err = fmt.Errorf("catalog/sqlite: record tags: %w", err)
+	}
+	return events, err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Tags implements catalog.Store.
+func (s *Store) Tags(ctx context.Context, repository string) (map[string]digest.Digest, error) {
+	out := map[string]digest.Digest{}
+	err := s.use(ctx, func() error {
+		rows, err := s.r.QueryContext(ctx, `SELECT tag, digest FROM tags WHERE repository = ? AND current = 1`, repository)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var tag, d string
+			if err := rows.Scan(&tag, &d); err != nil {
+				return err
+			}
+			out[tag] = digest.Digest(d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TagHistory implements catalog.Store.
+func (s *Store) TagHistory(ctx context.Context, repository, tag string) ([]catalog.TagRecord, error) {
+	var out []catalog.TagRecord
+	err := s.use(ctx, func() error {
+		rows, err := s.r.QueryContext(ctx, `SELECT tag, digest, first_seen, last_seen, current FROM tags
+			WHERE repository = ? AND (? = '' OR tag = ?) ORDER BY tag, first_seen, digest, id`, repository, tag, tag)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r catalog.TagRecord
+			var d string
+			var first, last int64
+			var cur int
+			if err := rows.Scan(&r.Tag, &d, &first, &last, &cur); err != nil {
+				return err
+			}
+			r.Repository, r.Digest, r.Current = repository, digest.Digest(d), cur == 1
+			r.FirstSeen, r.LastSeen = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Repositories implements catalog.Store.
+func (s *Store) Repositories(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.use(ctx, func() error {
+		rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT repository FROM entries UNION SELECT DISTINCT repository FROM tags WHERE current = 1 ORDER BY 1`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r string
+			if err := rows.Scan(&r); err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// itoa is strconv.Itoa for int64.
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
