@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -52,7 +53,9 @@ func TestMigrateConcurrently(t *testing.T) {
 	var n, v int
 	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*), max(version) FROM cssc_schema_migrations").Scan(&n, &v))
 	assert.Equal(t, postgres.SchemaVersion(), v, "schema version")
-	assert.Equal(t, v, n, "each migration recorded once")
+	files, err := filepath.Glob("migrations/*.sql")
+	require.NoError(t, err)
+	assert.Equal(t, len(files), n, "each migration recorded once")
 
 	// What one instance writes, another reads.
 	e := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 3, Entries: 1})[0]
@@ -67,7 +70,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	s := open(t, dsn)
 	require.NotNil(t, s)
 	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM cssc_schema_migrations").Scan(&n))
-	assert.Equal(t, v, n, "a reopen applied migrations again")
+	assert.Equal(t, len(files), n, "a reopen applied migrations again")
 }
 
 // TestNewerSchemaRefused: an instance does not run against a database that
