@@ -31,9 +31,15 @@ func TestNewIDs(t *testing.T) {
 	assert.Equal(t, data, back, "data round-trips")
 
 	for name, other := range map[string]func() (event.Event, error){
-		"type":    func() (event.Event, error) { return event.New(event.TypeFindingsResolved, "/catalog", "r@sha256:aa", at, data) },
-		"source":  func() (event.Event, error) { return event.New(event.TypeFindingsNew, "/other", "r@sha256:aa", at, data) },
-		"subject": func() (event.Event, error) { return event.New(event.TypeFindingsNew, "/catalog", "r@sha256:bb", at, data) },
+		"type": func() (event.Event, error) {
+			return event.New(event.TypeFindingsResolved, "/catalog", "r@sha256:aa", at, data)
+		},
+		"source": func() (event.Event, error) {
+			return event.New(event.TypeFindingsNew, "/other", "r@sha256:aa", at, data)
+		},
+		"subject": func() (event.Event, error) {
+			return event.New(event.TypeFindingsNew, "/catalog", "r@sha256:bb", at, data)
+		},
 		"data": func() (event.Event, error) {
 			d := data
 			d.DatabaseVersion = "v3"

@@ -208,7 +208,9 @@ func TestHandlerRefuses(t *testing.T) {
 		mutate func(h http.Header, body []byte) []byte
 		want   int
 	}{
-		"tampered body": {func(h http.Header, b []byte) []byte { return bytes.Replace(b, []byte("CVE-2024-1"), []byte("CVE-2024-2"), 1) }, 401},
+		"tampered body": {func(h http.Header, b []byte) []byte {
+			return bytes.Replace(b, []byte("CVE-2024-1"), []byte("CVE-2024-2"), 1)
+		}, 401},
 		"wrong secret": {func(h http.Header, b []byte) []byte {
 			h.Set(webhook.HeaderSignature, "v1,"+webhook.Sign([]byte("another-secret-of-enough-bytes"), e.ID, ts, b))
 			return b
