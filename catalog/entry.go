@@ -380,6 +380,11 @@ const (
 	// ReasonUnreadable: the evidence is signed but could not be read or
 	// parsed (corrupt, too large, a registry error).
 	ReasonUnreadable = "unreadable"
+	// ReasonRescanFailed: the evidence (a scan report) is trusted but a
+	// rescan against newer data failed (registry, signer or scanner
+	// error); the report in force is the previous one, and Detail says
+	// what failed. The next successful rescan clears it.
+	ReasonRescanFailed = "rescan-failed"
 )
 
 // Problem is one piece of evidence that is missing, untrusted or
@@ -450,7 +455,7 @@ func (e *Entry) Validate() error {
 			return fmt.Errorf("%w: problem subject %q: %v", ErrInvalidEntry, p.Subject, err)
 		}
 		switch p.Reason {
-		case ReasonMissing, ReasonUntrusted, ReasonUnreadable:
+		case ReasonMissing, ReasonUntrusted, ReasonUnreadable, ReasonRescanFailed:
 		default:
 			return fmt.Errorf("%w: problem reason %q", ErrInvalidEntry, p.Reason)
 		}

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Pagination", func(t *testing.T) { testPagination(t, open(t)) })
 	t.Run("Replace", func(t *testing.T) { testReplace(t, open(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open(t)) })
+	t.Run("RescanFailed", func(t *testing.T) { testRescanFailed(t, open(t)) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newStore(t)) })
 }
 
