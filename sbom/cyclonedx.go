@@ -54,6 +54,15 @@ type cdxComponent struct {
 	Hashes     []cdxHash      `json:"hashes,omitempty"`
 	Properties []cdxProperty  `json:"properties,omitempty"`
 	Components []cdxComponent `json:"components,omitempty"`
+	Evidence   *cdxEvidence   `json:"evidence,omitempty"`
+}
+
+// cdxEvidence is the part of CycloneDX 1.5+ component evidence cssc reads:
+// where the component was found (osv-scalibr and osv-scanner write it).
+type cdxEvidence struct {
+	Occurrences []struct {
+		Location string `json:"location"`
+	} `json:"occurrences,omitempty"`
 }
 
 type cdxLicense struct {
@@ -83,9 +92,10 @@ const (
 	cdxPropEcosystem     = "cssc:ecosystem"
 	cdxPropSourceName    = "cssc:sourceName"
 	cdxPropSourceVersion = "cssc:sourceVersion"
-	// syft's layer property, read for publisher SBOMs made by syft.
-	syftPropLayer = "syft:location:0:layerID"
-	syftPropPath  = "syft:location:0:path"
+	// syft's location properties ("syft:location:N:path" and
+	// "syft:location:N:layerID", N from 0), read for publisher SBOMs made
+	// by syft.
+	syftPropLocation = "syft:location:"
 )
 
 // maxComponentDepth bounds the nesting of CycloneDX components.
@@ -140,6 +150,7 @@ func decodeCycloneDX(data []byte) (*Document, error) {
 	if err := walk(bom.Components, 0); err != nil {
 		return nil, err
 	}
+	out.Normalize()
 	return out, nil
 }
 
@@ -161,12 +172,23 @@ func packageFromCDX(c *cdxComponent) Package {
 		}
 	}
 	for _, prop := range c.Properties {
+		if rest, ok := strings.CutPrefix(prop.Name, syftPropLocation); ok {
+			switch _, field, _ := strings.Cut(rest, ":"); field {
+			case "path":
+				p.Locations = append(p.Locations, prop.Value)
+			case "layerID":
+				if p.Layer == "" {
+					p.Layer = prop.Value
+				}
+			}
+			continue
+		}
 		switch prop.Name {
-		case cdxPropLayer, syftPropLayer:
+		case cdxPropLayer:
 			if p.Layer == "" {
 				p.Layer = prop.Value
 			}
-		case cdxPropLocation, syftPropPath:
+		case cdxPropLocation:
 			p.Locations = append(p.Locations, prop.Value)
 		case cdxPropEcosystem:
 			if p.Ecosystem == "" {
@@ -178,8 +200,15 @@ func packageFromCDX(c *cdxComponent) Package {
 			p.SourceVersion = prop.Value
 		}
 	}
-	if p.SourceVersion == p.Version {
-		p.SourceVersion = ""
+	if c.Evidence != nil {
+		for _, o := range c.Evidence.Occurrences {
+			if o.Location != "" && len(p.Locations) < maxLocations {
+				p.Locations = append(p.Locations, o.Location)
+			}
+		}
+	}
+	if len(p.Locations) > maxLocations {
+		p.Locations = p.Locations[:maxLocations]
 	}
 	return p
 }

@@ -11,6 +11,7 @@ import (
 
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
+	"github.com/spdx/tools-golang/spdx/v2/common"
 )
 
 // MaxDocumentSize is the largest SBOM, in bytes, that [Decode] accepts:
@@ -20,6 +21,9 @@ const MaxDocumentSize = 64 << 20
 
 // maxPackages caps the number of packages taken from one document.
 const maxPackages = 1 << 20
+
+// maxLocations caps the locations taken for one package.
+const maxLocations = 1 << 10
 
 // Media types accepted by [Decode].
 const (
@@ -52,7 +56,11 @@ var (
 // For each package Decode fills the ecosystem from the purl (see
 // [Ecosystem]), the source package from the purl's "upstream" qualifier or
 // the SPDX sourceInfo, and the layer and locations from the annotations
-// cssc writes (see [EncodeSPDX]). The package that describes the image
+// cssc writes (see [EncodeSPDX]), syft's "syft:location:N:path" and
+// "syft:location:N:layerID" properties and CycloneDX evidence occurrences
+// (at most 1024 locations per package). Every package is then normalised
+// with [NormalizePackage], so that the Go standard library is "stdlib"
+// whichever tool wrote the document. The package that describes the image
 // itself (SPDX primaryPackagePurpose CONTAINER, purl type oci or docker,
 // CycloneDX metadata.component) is not listed as a package.
 func Decode(data []byte, mediaType string) (*Document, error) {
@@ -125,16 +133,114 @@ func decodeSPDX(data []byte) (doc *Document, err error) {
 			extracted[ol.LicenseIdentifier] = ol.LicenseName
 		}
 	}
+	files, described := spdxFiles(sd)
 	for _, sp := range sd.Packages {
-		if sp == nil || isSubjectPackage(sp) {
+		if sp == nil || isSubjectPackage(sp, described) {
 			continue
 		}
-		out.Packages = append(out.Packages, packageFromSPDX(sp, extracted))
+		p := packageFromSPDX(sp, extracted)
+		if f := files[sp.PackageSPDXIdentifier]; len(f) > 0 {
+			for _, loc := range f {
+				if len(p.Locations) < maxLocations {
+					p.Locations = append(p.Locations, loc.name)
+				}
+				if p.Layer == "" {
+					p.Layer = loc.layer
+				}
+			}
+		} else if len(p.Locations) == 0 {
+			p.Locations = sourceInfoLocations(sp.PackageSourceInfo)
+		}
+		out.Packages = append(out.Packages, p)
 	}
+	out.Normalize()
 	return out, nil
 }
 
-func isSubjectPackage(sp *spdx.Package) bool {
+// spdxFile is a file an SPDX document ties to a package.
+type spdxFile struct {
+	name, layer string
+}
+
+// spdxFiles returns, per package, the files the document says the package
+// was found in, and the elements the document DESCRIBES. Two shapes are
+// read: osv-scalibr's DEPENDENCY_MANIFEST_OF (file to package) and syft's
+// OTHER relationships whose comment starts with "evident-by:" (package to
+// file; syft puts the layer in the file comment, "layerID: sha256:...").
+func spdxFiles(sd *spdx.Document) (map[common.ElementID][]spdxFile, map[common.ElementID]bool) {
+	byID := map[common.ElementID]*spdx.File{}
+	for _, f := range sd.Files {
+		if f != nil {
+			byID[f.FileSPDXIdentifier] = f
+		}
+	}
+	out := map[common.ElementID][]spdxFile{}
+	described := map[common.ElementID]bool{}
+	add := func(pkg, file common.ElementID) {
+		f := byID[file]
+		if f == nil || f.FileName == "" || len(out[pkg]) >= maxLocations {
+			return
+		}
+		layer := ""
+		if v, ok := strings.CutPrefix(strings.TrimSpace(f.FileComment), "layerID: "); ok {
+			layer = strings.TrimSpace(v)
+		}
+		out[pkg] = append(out[pkg], spdxFile{name: f.FileName, layer: layer})
+	}
+	for _, r := range sd.Relationships {
+		if r == nil || r.RefA.DocumentRefID != "" || r.RefB.DocumentRefID != "" {
+			continue
+		}
+		switch strings.ToUpper(r.Relationship) {
+		case "DESCRIBES":
+			if r.RefA.ElementRefID == "DOCUMENT" {
+				described[r.RefB.ElementRefID] = true
+			}
+		case "DESCRIBED_BY":
+			if r.RefB.ElementRefID == "DOCUMENT" {
+				described[r.RefA.ElementRefID] = true
+			}
+		case "DEPENDENCY_MANIFEST_OF":
+			add(r.RefB.ElementRefID, r.RefA.ElementRefID)
+		case "OTHER":
+			if strings.HasPrefix(r.RelationshipComment, "evident-by:") {
+				add(r.RefA.ElementRefID, r.RefB.ElementRefID)
+			}
+		}
+	}
+	return out, described
+}
+
+// sourceInfoLocations reads the paths in the sourceInfo sentences of
+// syft ("acquired package info from go module information: /usr/bin/x")
+// and osv-scalibr ("Identified by the go/binary extractor from usr/bin/x"),
+// for documents without file relationships.
+func sourceInfoLocations(info string) []string {
+	if rest, ok := strings.CutPrefix(info, "acquired package info from "); ok {
+		if _, paths, ok := strings.Cut(rest, ": "); ok {
+			var out []string
+			for p := range strings.SplitSeq(paths, ", ") {
+				if p = strings.TrimSpace(p); strings.HasPrefix(p, "/") && len(out) < maxLocations {
+					out = append(out, p)
+				}
+			}
+			return out
+		}
+		return nil
+	}
+	if strings.HasPrefix(info, "Identified by the ") {
+		if _, p, ok := strings.Cut(info, " extractor from "); ok && !strings.Contains(p, " locations, including ") {
+			return []string{strings.TrimSpace(p)}
+		}
+	}
+	return nil
+}
+
+// isSubjectPackage reports whether sp stands for the image itself rather
+// than for a package in it: purpose CONTAINER, cssc's subject annotation,
+// an oci or docker purl, or a package without purl that the document
+// DESCRIBES (osv-scalibr's root package "main").
+func isSubjectPackage(sp *spdx.Package, described map[common.ElementID]bool) bool {
 	if strings.EqualFold(sp.PrimaryPackagePurpose, "CONTAINER") {
 		return true
 	}
@@ -147,7 +253,7 @@ func isSubjectPackage(sp *spdx.Package) bool {
 		t := purlType(purl)
 		return t == "oci" || t == "docker"
 	}
-	return false
+	return described[sp.PackageSPDXIdentifier]
 }
 
 func spdxPURL(sp *spdx.Package) string {
@@ -194,7 +300,7 @@ func packageFromSPDX(sp *spdx.Package, extracted map[string]string) Package {
 		if v, ok := strings.CutPrefix(a.AnnotationComment, annotationLayer); ok && p.Layer == "" {
 			p.Layer = v
 		}
-		if v, ok := strings.CutPrefix(a.AnnotationComment, annotationLocation); ok {
+		if v, ok := strings.CutPrefix(a.AnnotationComment, annotationLocation); ok && len(p.Locations) < maxLocations {
 			p.Locations = append(p.Locations, v)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,9 @@ type sarifRunProperties struct {
 	Kind            string        `json:"kind,omitempty"`
 	Subject         digest.Digest `json:"subject,omitempty"`
 	DatabaseVersion string        `json:"databaseVersion,omitempty"`
+	// ImageName is Trivy's: the scanned image, which Trivy also writes as
+	// the artifact URI of OS package results (read only).
+	ImageName string `json:"imageName,omitempty"`
 }
 
 type sarifInvocation struct {
@@ -120,14 +124,15 @@ type sarifLogicalLocation struct {
 
 // sarifResultProperties carries a Finding losslessly.
 type sarifResultProperties struct {
-	Aliases      []string `json:"aliases,omitempty"`
-	Package      *Package `json:"package,omitempty"`
-	FixedVersion string   `json:"fixedVersion,omitempty"`
-	Severity     string   `json:"severity,omitempty"`
-	CVSS         float64  `json:"cvss,omitempty"`
-	Summary      string   `json:"summary,omitempty"`
-	Path         string   `json:"path,omitempty"`
-	Layer        string   `json:"layer,omitempty"`
+	Aliases      []string   `json:"aliases,omitempty"`
+	Package      *Package   `json:"package,omitempty"`
+	FixedVersion string     `json:"fixedVersion,omitempty"`
+	Severity     string     `json:"severity,omitempty"`
+	CVSS         float64    `json:"cvss,omitempty"`
+	Summary      string     `json:"summary,omitempty"`
+	Path         string     `json:"path,omitempty"`
+	Layer        string     `json:"layer,omitempty"`
+	Locations    []Location `json:"locations,omitempty"`
 }
 
 // SARIF encodes r as a SARIF 2.1.0 log (media type application/sarif+json)
@@ -143,10 +148,11 @@ type sarifResultProperties struct {
 //     representative score of the band) and tags;
 //   - one result per finding with ruleId, ruleIndex, level (error for
 //     critical, high and malware; warning for medium and unknown; note for
-//     low), a message, a location whose artifactLocation is the file path
-//     (malware) or the package URL (vulnerabilities) and a logical location
-//     naming the package or layer, and properties that carry the finding
-//     losslessly for DecodeSARIF.
+//     low), a message, one location per Finding.Locations entry (or one
+//     from Path and Layer when it is empty) whose artifactLocation is the
+//     file path (the package URL when the path is unknown) and whose
+//     logical locations name the package and the layer, and properties
+//     that carry the finding losslessly for DecodeSARIF.
 //
 // The output is deterministic: findings and rules are sorted (r itself is
 // not modified). Write one SARIF log per scanner kind.
@@ -161,6 +167,7 @@ func (r *Report) SARIF() ([]byte, error) {
 	cp.Findings = slices.Clone(r.Findings)
 	for i := range cp.Findings {
 		cp.Findings[i].Aliases = slices.Clone(cp.Findings[i].Aliases)
+		cp.Findings[i].Locations = slices.Clone(cp.Findings[i].Locations)
 	}
 	cp.Sort()
 	malware := cp.Kind == artifact.ReportKindMalware
@@ -215,7 +222,7 @@ func (r *Report) SARIF() ([]byte, error) {
 			Message:   sarifText{Text: message(f, malware)},
 			Properties: &sarifResultProperties{
 				Aliases: f.Aliases, FixedVersion: f.FixedVersion, Severity: f.Severity.String(),
-				CVSS: f.CVSS, Summary: f.Summary, Path: f.Path, Layer: f.Layer,
+				CVSS: f.CVSS, Summary: f.Summary, Path: f.Path, Layer: f.Layer, Locations: f.Locations,
 			},
 		}
 		if malware {
@@ -225,26 +232,7 @@ func (r *Report) SARIF() ([]byte, error) {
 			p := f.Package
 			res.Properties.Package = &p
 		}
-		var loc sarifLocation
-		switch {
-		case f.Path != "":
-			loc.PhysicalLocation = &sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: pathURI(f.Path)}}
-		case f.Package.PURL != "":
-			loc.PhysicalLocation = &sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: f.Package.PURL}}
-		}
-		if f.Package.Name != "" {
-			fq := f.Package.PURL
-			if fq == "" {
-				fq = f.Package.Name + "@" + f.Package.Version
-			}
-			loc.LogicalLocations = append(loc.LogicalLocations, sarifLogicalLocation{Name: f.Package.Name, FullyQualifiedName: fq, Kind: "package"})
-		}
-		if f.Layer != "" {
-			loc.LogicalLocations = append(loc.LogicalLocations, sarifLogicalLocation{Name: f.Layer, Kind: "layer"})
-		}
-		if loc.PhysicalLocation != nil || len(loc.LogicalLocations) > 0 {
-			res.Locations = []sarifLocation{loc}
-		}
+		res.Locations = sarifLocations(f)
 		run.Results = append(run.Results, res)
 	}
 	log := sarifLog{Schema: SARIFSchema, Version: SARIFVersion, Runs: []sarifRun{run}}
@@ -256,6 +244,45 @@ func (r *Report) SARIF() ([]byte, error) {
 		return nil, fmt.Errorf("sarif: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// sarifLocations writes one SARIF location per location of f (its
+// Locations, or else its Path and Layer): the file path as the physical
+// location (the package URL when the path is unknown), and the package and
+// the layer as logical locations.
+func sarifLocations(f Finding) []sarifLocation {
+	locs := f.Locations
+	if len(locs) == 0 {
+		locs = []Location{{Path: f.Path, Layer: f.Layer}}
+	}
+	var pkg *sarifLogicalLocation
+	if f.Package.Name != "" {
+		fq := f.Package.PURL
+		if fq == "" {
+			fq = f.Package.Name + "@" + f.Package.Version
+		}
+		pkg = &sarifLogicalLocation{Name: f.Package.Name, FullyQualifiedName: fq, Kind: "package"}
+	}
+	var out []sarifLocation
+	for _, l := range locs {
+		var loc sarifLocation
+		switch {
+		case l.Path != "":
+			loc.PhysicalLocation = &sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: pathURI(l.Path)}}
+		case f.Package.PURL != "":
+			loc.PhysicalLocation = &sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: f.Package.PURL}}
+		}
+		if pkg != nil {
+			loc.LogicalLocations = append(loc.LogicalLocations, *pkg)
+		}
+		if l.Layer != "" {
+			loc.LogicalLocations = append(loc.LogicalLocations, sarifLogicalLocation{Name: l.Layer, Kind: "layer"})
+		}
+		if loc.PhysicalLocation != nil || len(loc.LogicalLocations) > 0 {
+			out = append(out, loc)
+		}
+	}
+	return out
 }
 
 func fillRule(rule *sarifRule, f Finding, malware bool) {
@@ -348,8 +375,10 @@ func pathURI(p string) string {
 // tools (Trivy, Grype) decode best-effort: one finding per result, ID from
 // ruleId, severity from the result's or rule's properties
 // ("security-severity", "severity") or the "Severity: X" line of the rule's
-// help text, package from a logical location, path from the artifact
-// location. Several runs are merged into one report (tool and kind from the
+// help text, package from a logical location, one Location per result
+// location (artifact URI as a clean relative path, layer from a logical
+// location of kind "layer"; at most 4096 per result), and Path from the
+// first location when the result names no package. Several runs are merged into one report (tool and kind from the
 // first run). Input larger than MaxReportSize or with more than MaxSARIFRuns
 // runs, malformed JSON, a version other than 2.1.0 and a log without runs
 // are errors wrapping ErrInvalidReport.
@@ -400,8 +429,12 @@ func DecodeSARIF(data []byte) (*Report, error) {
 		for i := range run.Tool.Driver.Rules {
 			rules[run.Tool.Driver.Rules[i].ID] = &run.Tool.Driver.Rules[i]
 		}
+		image := ""
+		if p := run.Properties; p != nil && p.ImageName != "" {
+			image = imageRepository(p.ImageName)
+		}
 		for _, res := range run.Results {
-			f, err := decodeResult(res, rules)
+			f, err := decodeResult(res, rules, image)
 			if err != nil {
 				return nil, err
 			}
@@ -412,7 +445,38 @@ func DecodeSARIF(data []byte) (*Report, error) {
 	return r, nil
 }
 
-func decodeResult(res sarifResult, rules map[string]*sarifRule) (Finding, error) {
+// imageRepository strips the tag or digest of an image reference.
+func imageRepository(ref string) string {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+// trivyMessage reads the "Package: X", "Installed Version: Y" and "Fixed
+// Version: Z" lines Trivy writes in a result's message.
+func trivyMessage(text string) (name, version, fixed string) {
+	for line := range strings.SplitSeq(text, "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "Package":
+			name = strings.TrimSpace(v)
+		case "Installed Version":
+			version = strings.TrimSpace(v)
+		case "Fixed Version":
+			fixed = strings.TrimSpace(v)
+		}
+	}
+	return name, version, fixed
+}
+
+func decodeResult(res sarifResult, rules map[string]*sarifRule, image string) (Finding, error) {
 	if res.RuleID == "" {
 		return Finding{}, fmt.Errorf("%w: sarif result without ruleId", ErrInvalidReport)
 	}
@@ -424,6 +488,7 @@ func decodeResult(res sarifResult, rules map[string]*sarifRule) (Finding, error)
 			f.Package = *p.Package
 		}
 		f.FixedVersion, f.CVSS, f.Summary, f.Path, f.Layer = p.FixedVersion, p.CVSS, p.Summary, p.Path, p.Layer
+		f.Locations = p.Locations
 		if p.Severity != "" {
 			s, err := ParseSeverity(p.Severity)
 			if err != nil {
@@ -438,7 +503,20 @@ func decodeResult(res sarifResult, rules map[string]*sarifRule) (Finding, error)
 	if res.Properties == nil && rule != nil && rule.ShortDescription != nil && rule.ShortDescription.Text != res.RuleID {
 		f.Summary = rule.ShortDescription.Text
 	}
+	// Report.SARIF always writes the severity property; its Locations came
+	// with the properties.
+	lossless := res.Properties != nil && res.Properties.Severity != ""
+	if !lossless {
+		name, version, fixed := trivyMessage(res.Message.Text)
+		if f.Package.Name == "" && name != "" {
+			f.Package.Name, f.Package.Version = name, version
+		}
+		if f.FixedVersion == "" {
+			f.FixedVersion = fixed
+		}
+	}
 	for _, loc := range res.Locations {
+		var l Location
 		for _, ll := range loc.LogicalLocations {
 			if ll.Kind == "package" && f.Package.Name == "" {
 				f.Package.Name = ll.Name
@@ -446,8 +524,11 @@ func decodeResult(res sarifResult, rules map[string]*sarifRule) (Finding, error)
 					f.Package.PURL = ll.FullyQualifiedName
 				}
 			}
-			if ll.Kind == "layer" && f.Layer == "" {
-				f.Layer = ll.Name
+			if ll.Kind == "layer" {
+				l.Layer = ll.Name
+				if f.Layer == "" {
+					f.Layer = ll.Name
+				}
 			}
 		}
 		if pl := loc.PhysicalLocation; pl != nil && pl.ArtifactLocation.URI != "" {
@@ -456,16 +537,34 @@ func decodeResult(res sarifResult, rules map[string]*sarifRule) (Finding, error)
 				if f.Package.PURL == "" {
 					f.Package.PURL = uri
 				}
-			} else if f.Path == "" && f.Package.Name == "" {
-				if u, err := url.PathUnescape(uri); err == nil {
-					f.Path = u
-				} else {
-					f.Path = uri
-				}
+			} else if image == "" || imageRepository(uri) != image {
+				// Trivy writes the image name as the URI of OS package
+				// results: that is not a file.
+				l.Path = locationPath(uri)
 			}
 		}
+		if !lossless && (l.Path != "" || l.Layer != "") && len(f.Locations) < maxLocations {
+			f.Locations = append(f.Locations, l)
+		}
+	}
+	if f.Path == "" && f.Package.Name == "" && len(f.Locations) > 0 {
+		f.Path = f.Locations[0].Path
 	}
 	return f, nil
+}
+
+// maxLocations caps the locations DecodeSARIF takes from one result of a
+// log written by another tool.
+const maxLocations = 1 << 12
+
+// locationPath turns a SARIF artifact URI (relative, "file:///usr/bin/x",
+// or percent-escaped) into a clean relative path.
+func locationPath(uri string) string {
+	uri = strings.TrimPrefix(uri, "file://")
+	if u, err := url.PathUnescape(uri); err == nil {
+		uri = u
+	}
+	return strings.TrimPrefix(path.Clean("/"+uri), "/")
 }
 
 // ruleSeverity reads a rule's severity the ways scanners write it.

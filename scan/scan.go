@@ -148,14 +148,45 @@ type Finding struct {
 	// Layer is the digest of the layer holding Path (malware) or the layer
 	// that introduced Package (vulnerabilities), empty if unknown.
 	Layer string `json:"layer,omitempty"`
+	// Locations lists every place the finding applies to: for a
+	// vulnerability, each file (package database, binary, manifest) and
+	// layer where the affected package version was found (a Go module
+	// version linked into three binaries has three); for malware, the file
+	// and its layer. Sorted by path, then layer (see [Report.Sort]). Empty
+	// when the scanner knows no location. A finding is still one per
+	// vulnerability and package: counting findings counts packages.
+	Locations []Location `json:"locations,omitempty"`
+}
+
+// Location is one place in the image filesystem a finding applies to.
+type Location struct {
+	// Path is a clean, relative, slash-separated file path; empty if only
+	// the layer is known.
+	Path string `json:"path,omitempty"`
+	// Layer is the digest of the layer holding Path ("sha256:..."), empty
+	// if unknown.
+	Layer string `json:"layer,omitempty"`
+}
+
+// compareLocations orders locations by path, then layer.
+func compareLocations(a, b Location) int {
+	return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Layer, b.Layer))
+}
+
+// SortLocations sorts locs by path, then layer, and removes duplicates.
+func SortLocations(locs []Location) []Location {
+	slices.SortFunc(locs, compareLocations)
+	return slices.Compact(locs)
 }
 
 // Sort puts the findings in a stable order (by ID, then package name,
-// version, path and layer) and sorts each finding's aliases, so that the
-// same scan result always marshals to the same bytes.
+// version, path and layer) and sorts each finding's aliases and locations
+// (removing duplicate locations), so that the same scan result always
+// marshals to the same bytes.
 func (r *Report) Sort() {
 	for i := range r.Findings {
 		slices.Sort(r.Findings[i].Aliases)
+		r.Findings[i].Locations = SortLocations(r.Findings[i].Locations)
 	}
 	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
 		return cmp.Or(

@@ -2,6 +2,7 @@ package scan_test
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +216,73 @@ func TestReportJSONStable(t *testing.T) {
 	assert.Equal(t, 1, a.Count()[scan.SeverityLow])
 	_, err = scan.DecodeJSON([]byte(`{"subject":"nope"}`))
 	assert.ErrorIs(t, err, scan.ErrInvalidReport)
+}
+
+// TestDecodeTrivySARIFLocations: Trivy writes one result per vulnerable
+// package and file; each decodes with the file as its location, the
+// package from the message, and no location for the image name Trivy
+// gives OS packages.
+func TestDecodeTrivySARIFLocations(t *testing.T) {
+	data, err := os.ReadFile("testdata/trivy-0.50.sarif")
+	require.NoError(t, err)
+	r, err := scan.DecodeSARIF(data)
+	require.NoError(t, err)
+	require.Len(t, r.Findings, 3)
+	type view struct {
+		ID, Pkg, Version, Fixed string
+		Severity                scan.Severity
+		Locations               []scan.Location
+	}
+	var got []view
+	for _, f := range r.Findings {
+		got = append(got, view{f.ID, f.Package.Name, f.Package.Version, f.FixedVersion, f.Severity, f.Locations})
+	}
+	assert.Equal(t, []view{
+		{"CVE-2023-45288", "stdlib", "1.19.8", "1.21.9, 1.22.2", scan.SeverityMedium, []scan.Location{{Path: "usr/local/bin/app"}}},
+		{"CVE-2023-45288", "stdlib", "1.19.8", "1.21.9, 1.22.2", scan.SeverityMedium, []scan.Location{{Path: "usr/local/bin/worker"}}},
+		{"CVE-2024-2961", "libc6", "2.36-9+deb12u4", "2.36-9+deb12u6", scan.SeverityHigh, nil},
+	}, got)
+}
+
+// TestSARIFEveryLocation: a finding in several files and layers is one
+// result with one SARIF location per file, each naming the package and
+// its layer, and reads back losslessly.
+func TestSARIFEveryLocation(t *testing.T) {
+	r := &scan.Report{Kind: "vulnerability", Tool: scan.Tool{Name: "osv"}, Findings: []scan.Finding{{
+		ID: "GO-2024-2687", Severity: scan.SeverityHigh, Layer: "sha256:bb",
+		Package: scan.Package{Name: "stdlib", Version: "1.19.8", PURL: "pkg:golang/stdlib@1.19.8", Ecosystem: "Go"},
+		Locations: []scan.Location{
+			{Path: "usr/local/bin/worker", Layer: "sha256:bb"},
+			{Path: "usr/local/bin/app", Layer: "sha256:aa"},
+			{Path: "usr/local/bin/app", Layer: "sha256:aa"},
+		},
+	}}}
+	out, err := r.SARIF()
+	require.NoError(t, err)
+	require.NoError(t, scan.ValidateSARIF(out))
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string } `json:"artifactLocation"`
+					} `json:"physicalLocation"`
+					LogicalLocations []struct{ Name, Kind string } `json:"logicalLocations"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	require.NoError(t, json.Unmarshal(out, &log))
+	require.Len(t, log.Runs[0].Results, 1, "one result per vulnerability and package")
+	locs := log.Runs[0].Results[0].Locations
+	require.Len(t, locs, 2, "one SARIF location per distinct file and layer")
+	assert.Equal(t, "usr/local/bin/app", locs[0].PhysicalLocation.ArtifactLocation.URI)
+	assert.Equal(t, "usr/local/bin/worker", locs[1].PhysicalLocation.ArtifactLocation.URI)
+	assert.Equal(t, []struct{ Name, Kind string }{{"stdlib", "package"}, {"sha256:aa", "layer"}}, locs[0].LogicalLocations)
+	assert.Equal(t, []struct{ Name, Kind string }{{"stdlib", "package"}, {"sha256:bb", "layer"}}, locs[1].LogicalLocations)
+
+	back, err := scan.DecodeSARIF(out)
+	require.NoError(t, err)
+	r.Sort()
+	assert.Equal(t, r.Findings, back.Findings)
 }

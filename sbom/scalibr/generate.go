@@ -729,18 +729,15 @@ func convert(fnd found) sbom.Package {
 	if out.SourceVersion == out.Version {
 		out.SourceVersion = ""
 	}
-	// Go toolchain: OSV calls it "stdlib".
-	if p.PURLType == "golang" && p.Name == "go" {
-		out.Name = "stdlib"
-		out.PURL = "pkg:golang/stdlib@" + strings.TrimPrefix(p.Version, "go")
-	}
 	if out.Ecosystem == "" {
 		out.Ecosystem = sbom.Ecosystem(out.PURL)
 	}
 	if out.Ecosystem == "" {
 		out.Ecosystem = p.Ecosystem().String()
 	}
-	return out
+	// The Go toolchain ("go" here) becomes "stdlib", as OSV names it, in
+	// the one place every SBOM goes through.
+	return sbom.NormalizePackage(out)
 }
 
 func cmpOr(vals ...string) string {

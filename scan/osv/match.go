@@ -69,7 +69,10 @@ func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, erro
 // report (Kind artifact.ReportKindVulnerability, Tool.Name "osv",
 // Tool.DatabaseVersion [DB.Version], no Subject) whose findings are sorted.
 //
-// For each package the ecosystem is Package.Ecosystem, or, if empty or
+// Every package is first normalised with sbom.NormalizePackage (so the Go
+// toolchain is "stdlib" however the SBOM named it: osv-scalibr's
+// pkg:golang/go@1.19.8, syft's stdlib@go1.19.8). For each package the
+// ecosystem is Package.Ecosystem, or, if empty or
 // without a release ("Debian"), derived from Package.PURL (distro
 // qualifier: "distro=bookworm" or "debian-12" gives "Debian:12",
 // "3.20.3" gives "Alpine:v3.20"; Ubuntu "22.04" also matches OSV's
@@ -94,7 +97,10 @@ func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, erro
 // parsable version are skipped (with a warning for the last).
 //
 // Findings are deduplicated per package (ecosystem, name, version) and
-// vulnerability; records that are aliases of each other (one's id in the
+// vulnerability: a package version listed several times (in several
+// binaries, layers or package databases) gives one finding per
+// vulnerability whose Locations hold every listing's paths and layer, and
+// whose Layer is the first listing's. Records that are aliases of each other (one's id in the
 // other's aliases, or a shared alias such as a CVE id) give one finding,
 // whose ID is the smallest id, whose Aliases hold the others, whose
 // severity and CVSS are the highest and whose FixedVersion is the highest
@@ -130,10 +136,14 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 						return
 					}
 				}
+				// The one normalisation every SBOM goes through (decoded,
+				// generated, or built by hand): the Go toolchain is
+				// "stdlib" whoever named it, locations are clean paths.
+				np := sbom.NormalizePackage(pkgs[i])
 				var id pkgID
-				id, hits = db.matchPackage(&pkgs[i], hits[:0])
+				id, hits = db.matchPackage(&np, hits[:0])
 				if len(hits) > 0 {
-					results[w] = append(results[w], pkgResult{id, mergeHits(hits)})
+					results[w] = append(results[w], pkgResult{id, mergeHits(hits), packageLocations(&np)})
 				}
 			}
 		}()
@@ -142,22 +152,35 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 	if ctxErr != nil {
 		return nil, ctxErr
 	}
-	// The same package listed twice (several locations) gives its findings
-	// once: the first listing's purl and layer are kept.
+	// The same package listed several times (found in several files or
+	// layers) gives its findings once, with the first listing's purl and
+	// layer, and the locations of every listing.
 	n := 0
 	for _, r := range results {
 		n += len(r)
 	}
-	seen := make(map[pkgID]struct{}, n)
-	var findings []scan.Finding
+	first := make(map[pkgID]*pkgResult, n)
+	var order []*pkgResult
 	for _, r := range results {
-		for _, pr := range r {
-			if _, dup := seen[pr.id]; dup {
+		for i := range r {
+			pr := &r[i]
+			if f, dup := first[pr.id]; dup {
+				f.locs = append(f.locs, pr.locs...)
 				continue
 			}
-			seen[pr.id] = struct{}{}
-			findings = append(findings, pr.findings...)
+			first[pr.id] = pr
+			order = append(order, pr)
 		}
+	}
+	var findings []scan.Finding
+	for _, pr := range order {
+		locs := scan.SortLocations(pr.locs)
+		for i := range pr.findings {
+			if len(locs) > 0 {
+				pr.findings[i].Locations = slices.Clone(locs)
+			}
+		}
+		findings = append(findings, pr.findings...)
 	}
 	rep := &scan.Report{
 		Kind:     artifact.ReportKindVulnerability,
@@ -221,10 +244,28 @@ type pkgID struct {
 	eco, name, version string
 }
 
-// pkgResult holds the merged findings of one package.
+// pkgResult holds the merged findings of one package listing, and where
+// the listing says the package is.
 type pkgResult struct {
 	id       pkgID
 	findings []scan.Finding
+	locs     []scan.Location
+}
+
+// packageLocations returns where an SBOM package was found: one location
+// per path, all in the package's layer, or the layer alone.
+func packageLocations(p *sbom.Package) []scan.Location {
+	if len(p.Locations) == 0 {
+		if p.Layer == "" {
+			return nil
+		}
+		return []scan.Location{{Layer: p.Layer}}
+	}
+	out := make([]scan.Location, 0, len(p.Locations))
+	for _, l := range p.Locations {
+		out = append(out, scan.Location{Path: l, Layer: p.Layer})
+	}
+	return out
 }
 
 // query is a package prepared for lookup.

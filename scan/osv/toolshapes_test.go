@@ -1,0 +1,113 @@
+package osv_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cssc-go/cssc/sbom"
+	"github.com/cssc-go/cssc/scan"
+	"github.com/cssc-go/cssc/scan/osv"
+)
+
+// stdlib126 is a record shaped like the Go team's, for the Go 1.26 line of
+// the osv-scalibr fixture (whose binary was built with Go 1.26.8).
+const stdlib126 = `{
+  "schema_version": "1.7.0",
+  "id": "GO-2026-9901",
+  "modified": "2026-11-20T00:00:00Z",
+  "published": "2026-11-20T00:00:00Z",
+  "aliases": ["CVE-2026-99901"],
+  "summary": "Test record for the Go 1.26 line in net/http",
+  "affected": [
+    {
+      "package": {"name": "stdlib", "ecosystem": "Go"},
+      "ranges": [{"type": "SEMVER", "events": [{"introduced": "1.26.0-0"}, {"fixed": "1.26.9"}]}],
+      "ecosystem_specific": {"imports": [{"path": "net/http"}]}
+    }
+  ],
+  "database_specific": {"url": "https://pkg.go.dev/vuln/GO-2026-9901", "review_status": "REVIEWED"}
+}`
+
+// TestMatchSBOMsOfOtherTools: a publisher SBOM written by osv-scalibr, syft
+// or osv-scanner gives the Go standard library's findings (osv-scalibr
+// names the toolchain "go", syft "stdlib" with a "go" version prefix), one
+// finding per vulnerability and package, with every binary it is in.
+func TestMatchSBOMsOfOtherTools(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, "testdata/db", dir)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Go", "GO-2026-9901.json"), []byte(stdlib126), 0o644))
+	db, err := osv.Load(context.Background(), dir, osv.Options{Now: func() time.Time { return fixedTime }})
+	require.NoError(t, err)
+
+	app := "sha256:6b2f4c8a1e3d5f7092b4d6f8a0c2e4f6a8b0d2f4c6e8a0b2d4f6c8e0a2b4d6f8"
+	worker := "sha256:9c0e2a4b6d8f0a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a9c"
+	tests := []struct {
+		file, mediaType string
+		id              string
+		version         string
+		locations       []scan.Location
+	}{
+		{"osv-scalibr-0.5.3.spdx.json", sbom.MediaTypeSPDX, "GO-2026-9901", "1.26.8",
+			[]scan.Location{{Path: "usr/local/bin/app"}}},
+		{"osv-scalibr-0.5.3.cdx.json", sbom.MediaTypeCycloneDX, "GO-2026-9901", "1.26.8",
+			[]scan.Location{{Path: "usr/local/bin/app"}}},
+		{"syft-1.x.spdx.json", sbom.MediaTypeSPDX, "GO-2024-2687", "1.19.8",
+			[]scan.Location{{Path: "usr/local/bin/app", Layer: app}, {Path: "usr/local/bin/worker", Layer: worker}}},
+		{"syft-1.x.cdx.json", sbom.MediaTypeCycloneDX, "GO-2024-2687", "1.19.8",
+			[]scan.Location{{Path: "usr/local/bin/app", Layer: app}, {Path: "usr/local/bin/worker", Layer: worker}}},
+		{"osv-scanner-2.x.cdx.json", sbom.MediaTypeCycloneDX, "GO-2024-2687", "1.19.8",
+			[]scan.Location{{Path: "usr/local/bin/app"}, {Path: "usr/local/bin/worker"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "..", "sbom", "testdata", tc.file))
+			require.NoError(t, err)
+			doc, err := sbom.Decode(data, tc.mediaType)
+			require.NoError(t, err)
+			rep, err := db.Match(context.Background(), doc.Packages)
+			require.NoError(t, err)
+			var std []scan.Finding
+			for _, f := range rep.Findings {
+				if f.Package.Name == sbom.GoStdlib {
+					std = append(std, f)
+				}
+			}
+			require.Len(t, std, 1, "one stdlib finding (one per vulnerability and package), got %+v", std)
+			f := std[0]
+			assert.Equal(t, tc.id, f.ID)
+			assert.Equal(t, tc.version, f.Package.Version)
+			assert.Equal(t, "Go", f.Package.Ecosystem)
+			assert.Equal(t, tc.locations, f.Locations, "every binary holding the vulnerable toolchain")
+
+			// The SARIF report names every location too, and reads back.
+			out, err := rep.SARIF()
+			require.NoError(t, err)
+			back, err := scan.DecodeSARIF(out)
+			require.NoError(t, err)
+			assert.Equal(t, rep.Findings, back.Findings)
+		})
+	}
+}
+
+// TestMatchNormalizesHandBuiltPackages: packages handed to Match directly
+// go through the same normalisation as decoded ones.
+func TestMatchNormalizesHandBuiltPackages(t *testing.T) {
+	db := loadTestDB(t, osv.Options{})
+	rep, err := db.Match(context.Background(), []sbom.Package{
+		{Name: "go", Version: "1.22.1", PURL: "pkg:golang/go@1.22.1", Locations: []string{"/usr/bin/a"}, Layer: "sha256:aa"},
+		{Name: "stdlib", Version: "go1.22.1", Ecosystem: "Go", Locations: []string{"usr/bin/b"}, Layer: "sha256:bb"},
+	})
+	require.NoError(t, err)
+	require.Len(t, rep.Findings, 1, "one finding for one package version, got %+v", rep.Findings)
+	f := rep.Findings[0]
+	assert.Equal(t, "GO-2024-2687", f.ID)
+	assert.Equal(t, scan.Package{Name: "stdlib", Version: "1.22.1", PURL: "pkg:golang/stdlib@1.22.1", Ecosystem: "Go"}, f.Package)
+	assert.Equal(t, []scan.Location{{Path: "usr/bin/a", Layer: "sha256:aa"}, {Path: "usr/bin/b", Layer: "sha256:bb"}}, f.Locations)
+	assert.Equal(t, "sha256:aa", f.Layer, "Layer is the first listing's")
+}
