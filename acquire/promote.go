@@ -2,13 +2,19 @@ package acquire
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sign"
 )
 
 // promotion copies an image and a chosen set of its referrers from
@@ -47,4 +53,204 @@ func (p promotion) mountFrom() func(context.Context, ocispec.Descriptor) ([]stri
 	}
 	from := strings.TrimPrefix(src.Repository, src.Ref.Registry+"/")
 	return func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{from}, nil }
+}
+
+// alreadyPromoted reports whether golden holds this digest under every
+// requested tag with a verification summary that cssc signed, that says
+// PASSED, and that names the policy in force: then the run is a cheap
+// no-op. Anything less (an audit-mode promotion, another policy, a missing
+// tag, an unsigned summary) runs the whole pipeline again.
+func (r *run) alreadyPromoted(ctx context.Context) (bool, error) {
+	if r.rec.Tag == "" || !r.imported.Unchanged || r.p.cfg.SignatureVerifier == nil {
+		return false, nil
+	}
+	for _, t := range r.goldenTags() {
+		cur, err := r.grepo.Resolve(ctx, t)
+		if err != nil || cur.Digest != r.root.Digest {
+			return false, nil
+		}
+	}
+	md, err := attest.Discover(ctx, r.grepo, r.root, &attest.Options{MaxManifestBytes: r.p.cfg.Client.MaxManifestBytes()})
+	if err != nil {
+		return false, nil
+	}
+	for _, it := range md.For(r.root.Digest) {
+		if it.Form != attest.FormReferrer || it.PredicateType != artifact.PredicateVerificationSummaryV1 || it.Statement == nil || it.Err != nil {
+			continue
+		}
+		vsa, _, err := attest.ParseVerificationSummary(it.Statement)
+		if err != nil || vsa.GetVerificationResult() != attest.ResultPassed {
+			continue
+		}
+		if want := r.p.cfg.PolicyRef.Digest; want != "" && vsa.GetPolicy().GetDigest()[want.Algorithm().String()] != want.Encoded() {
+			continue
+		}
+		v, err := r.p.cfg.SignatureVerifier.Verify(ctx, r.grepo, it.Manifest)
+		if err != nil || v == nil || !v.Verified() {
+			continue
+		}
+		r.rec.Outcome = OutcomeUnchanged
+		r.rec.Reason = "golden already holds " + r.root.Digest.String() + " under its tags, with a signed verification summary " + it.Manifest.Digest.String() + " (PASSED, same policy)"
+		return true, nil
+	}
+	return false, nil
+}
+
+// goldenTags are the tags the image gets in golden.
+func (r *run) goldenTags() []string {
+	var tags []string
+	for _, t := range append(append([]string{r.rec.Tag}, r.opts.Tags...), r.p.cfg.Import.Tags...) {
+		if t != "" && !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	return tags
+}
+
+// promote copies the image and its artifacts to golden, attaches and signs
+// the verification summary there, checks the enterprise signature, and
+// moves the tags last.
+func (r *run) promote(ctx context.Context) (string, string, map[string]any, error) {
+	if r.rec.Tag != "" {
+		if cur, err := r.grepo.Resolve(ctx, r.rec.Tag); err == nil && cur.Digest != r.root.Digest {
+			r.rec.PreviousGoldenDigest = cur.Digest
+		} else if err != nil && !errors.Is(err, registry.ErrNotFound) {
+			return "", "", nil, err
+		}
+	}
+	arts, err := r.promotedArtifacts(ctx)
+	if err != nil {
+		return "", "", nil, err
+	}
+	pr := promotion{src: r.qrepo, dst: r.grepo, root: r.root, artifacts: arts, concurrency: 4}
+	if err := pr.copyContent(ctx); err != nil {
+		return "", "", nil, err
+	}
+	promoted := append([]digest.Digest{r.root.Digest}, digestsOf(arts)...)
+	summaries, err := r.attachSummary(ctx)
+	if err != nil {
+		return "", "", nil, err
+	}
+	promoted = append(promoted, summaries...)
+	if err := r.checkGolden(ctx); err != nil {
+		return "", "", nil, err
+	}
+	if err := r.moveTags(ctx, promoted); err != nil {
+		return "", "", nil, err
+	}
+	r.rec.Promoted = promoted
+	return VerdictOK, fmt.Sprintf("promoted %s with %d artifact(s) to %s", r.root.Digest, len(promoted)-1, r.rec.Golden), nil, nil
+}
+
+// promotedArtifacts lists what goes to golden with the image, in
+// dependency order: cssc's artifacts, the publisher's (if configured), then
+// cssc's signatures.
+func (r *run) promotedArtifacts(ctx context.Context) ([]ocispec.Descriptor, error) {
+	var arts []ocispec.Descriptor
+	add := func(d digest.Digest) error {
+		desc, err := r.qrepo.Resolve(ctx, d.String())
+		if err != nil {
+			return err
+		}
+		arts = append(arts, desc)
+		return nil
+	}
+	for _, a := range r.attached {
+		if err := add(a.Digest); err != nil {
+			return nil, err
+		}
+	}
+	if r.p.cfg.PromotePublisherArtifacts {
+		// The publisher's referrers as found in quarantine (also on a
+		// resumed run, whose import copied nothing).
+		seen := map[digest.Digest]bool{}
+		for _, it := range r.meta.Items {
+			if it.Form != attest.FormReferrer || it.Generated() || seen[it.Manifest.Digest] {
+				continue
+			}
+			seen[it.Manifest.Digest] = true
+			if err := add(it.Manifest.Digest); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return append(arts, r.signatures...), nil
+}
+
+// attachSummary attaches the verification summary to the golden image and
+// signs it there; it returns the digests of the summary and its signature.
+func (r *run) attachSummary(ctx context.Context) ([]digest.Digest, error) {
+	vsa, err := (&attest.VSAEnricher{VerifierID: r.p.cfg.VerifierID}).Enrich(ctx, &attest.Subject{
+		Repository: r.rec.Golden, Tag: r.rec.Tag, Descriptor: r.root, Source: r.src.String(),
+		SourceDigest: r.rec.SourceDigest, Metadata: r.meta.Publisher(), Policy: r.p.cfg.PolicyRef, Time: r.t,
+		Decision: r.attestDecision(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []digest.Digest
+	for _, a := range vsa {
+		descs, err := attest.Attach(ctx, r.grepo, r.root, r.t, a)
+		if err != nil {
+			return nil, fmt.Errorf("attach verification summary: %w", err)
+		}
+		d := descs[0]
+		signed, err := sign.SignTree(ctx, r.p.cfg.Signer, r.grepo, d, sign.TreeOptions{MaxDepth: -1, Reuse: r.p.cfg.SignatureVerifier})
+		if err != nil {
+			return nil, err
+		}
+		sig := signed[0].Signature
+		out = append(out, d.Digest, sig.Digest)
+		r.rec.Artifacts = append(r.rec.Artifacts, ArtifactRecord{Kind: "verification-summary", ArtifactType: a.ArtifactType, Digest: d.Digest, Subject: r.root.Digest, Signature: sig.Digest})
+	}
+	return out, nil
+}
+
+// checkGolden makes sure golden never holds an unsigned image: it runs
+// before the tags move.
+func (r *run) checkGolden(ctx context.Context) error {
+	v := r.p.cfg.SignatureVerifier
+	if v == nil {
+		return nil
+	}
+	res, err := v.Verify(ctx, r.grepo, r.root)
+	if err != nil {
+		return fmt.Errorf("verify golden signature: %w", err)
+	}
+	if res == nil || !res.Verified() {
+		return fmt.Errorf("golden copy of %s carries no verified enterprise signature", r.root.Digest)
+	}
+	return nil
+}
+
+// moveTags points the golden tags at the image. When some tags moved
+// before one failed, the record says what was promoted.
+func (r *run) moveTags(ctx context.Context, promoted []digest.Digest) error {
+	for i, t := range r.goldenTags() {
+		if err := r.grepo.Tag(ctx, r.root, t); err != nil {
+			if i > 0 {
+				// Some tags moved: say so, the image is in golden.
+				r.rec.Promoted = promoted
+				return fmt.Errorf("tag golden %s (tags %v already point at %s): %w", t, r.goldenTags()[:i], r.root.Digest, err)
+			}
+			return fmt.Errorf("tag golden %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+func (r *run) attestDecision() *attest.Decision {
+	out := attest.DecisionFromPolicy(*r.decision)
+	for _, a := range r.attached {
+		out.Inputs = append(out.Inputs, attest.Input{URI: r.rec.Golden + "@" + a.Digest.String(), Digest: a.Digest})
+	}
+	return out
+}
+
+func digestsOf(ds []ocispec.Descriptor) []digest.Digest {
+	out := make([]digest.Digest, len(ds))
+	for i, d := range ds {
+		out[i] = d.Digest
+	}
+	return out
 }

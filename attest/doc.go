@@ -34,6 +34,14 @@
 // Package attesttest checks a custom Enricher against this contract in one
 // call.
 //
+// Attach attaches what cssc made (enricher artifacts, ReportArtifact for a
+// scan report as SARIF) and marks it as cssc's (Item.Generated), so that it
+// is never read back as publisher evidence; Metadata.Publisher leaves such
+// items out. BuildEvidence turns what the checks found (signature
+// verification, SBOMs, provenance, scan reports, end of life) into the
+// policy's Evidence, the same way for the acquire pipeline and for a
+// catalog that reads a golden image's referrers.
+//
 // Referrers come from registry.Referrers, which uses the referrers API where
 // the registry has it and the fallback tag "sha256-<hex>" where it does not
 // (oras-go decides); Discover also reads a fallback tag left next to a

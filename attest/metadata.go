@@ -3,6 +3,7 @@ package attest
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -220,4 +221,25 @@ func sbomMediaType(mt string) (string, bool) {
 		return artifact.MediaTypeCycloneDX, true
 	}
 	return "", false
+}
+
+// Generated reports whether the item claims to be cssc's own (it carries
+// the annotation artifact.AnnotationGeneratedBy). The claim is never
+// evidence by itself: the acquire pipeline drops publisher referrers that
+// make it, regenerates what it needs, and counts generated items neither
+// as publisher evidence nor as its own without re-deriving them.
+func (it Item) Generated() bool {
+	_, ok := it.Annotations[artifact.AnnotationGeneratedBy]
+	return ok
+}
+
+// Publisher returns m without the items that claim to be cssc's own (see
+// Item.Generated). It is nil-safe.
+func (m *Metadata) Publisher() *Metadata {
+	if m == nil {
+		return nil
+	}
+	md := *m
+	md.Items = slices.DeleteFunc(slices.Clone(m.Items), func(it Item) bool { return it.Generated() })
+	return &md
 }

@@ -26,8 +26,12 @@
 // # Signing a tree
 //
 // SignTree signs a subject and every artifact attached to it (SBOMs,
-// reports, attestations and their own referrers) with any Signer, each by
-// its manifest digest, skipping existing signatures: step 9 in one call.
+// reports, attestations and their own referrers), optionally the platform
+// manifests of an index too, with any Signer, each by its manifest digest,
+// skipping existing signatures: step 9 in one call. TreeOptions.Select
+// picks what to sign; TreeOptions.Reuse keeps a signature a Verifier
+// verifies instead of signing again, which needs the Verifier to report
+// Signature.Digest.
 //
 // # Implementations
 //

@@ -146,7 +146,11 @@ type Signature struct {
 	// Format is one of the Format constants.
 	Format string `json:"format"`
 	// Digest is the digest of the signature manifest (for referrers) or of
-	// the signature's storage object.
+	// the signature's storage object. Verifiers must set it: reusing a
+	// verified signature instead of signing again (TreeOptions.Reuse, the
+	// pipeline's enterprise-signature verifier) and leaving cssc's own
+	// signatures out of the publisher's both need it; a verified signature
+	// without Digest is never reused.
 	Digest digest.Digest `json:"digest,omitempty"`
 	// State is the outcome.
 	State State `json:"state"`

@@ -1,0 +1,229 @@
+package acquire
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/policy"
+	"github.com/cssc-go/cssc/registry"
+)
+
+// maxResumeAge bounds how old an interrupted run may be for its time to be
+// reused.
+const maxResumeAge = 30 * 24 * time.Hour
+
+// provenance attaches acquisition provenance to the root. Its time is the
+// run time of the image: taken from provenance an earlier (interrupted) run
+// attached, so that a rerun regenerates identical artifacts.
+func (r *run) provenance(ctx context.Context) (string, string, map[string]any, error) {
+	now := r.p.cfg.Now().UTC().Truncate(time.Second)
+	r.t = now
+	r.resumeTime(ctx, now)
+	arts, err := r.p.cfg.Provenance.Enrich(ctx, r.subject(platformImage{desc: r.root, platform: r.root.Platform}))
+	if err != nil {
+		return "", "", nil, err
+	}
+	recs, err := r.attach(ctx, r.root.Digest, "", "provenance", arts)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return VerdictOK, "acquisition provenance attached", map[string]any{"artifacts": recs}, nil
+}
+
+// resumeTime sets the run time to that of the provenance an interrupted
+// run left, if, and only if, regenerating provenance at that time gives the
+// very same bytes.
+func (r *run) resumeTime(ctx context.Context, now time.Time) {
+	for _, it := range r.meta.For(r.root.Digest) {
+		if it.Form != attest.FormReferrer || !it.Generated() || it.Provenance == nil {
+			continue
+		}
+		t := it.Provenance.StartedOn.UTC()
+		if t.IsZero() || t.After(now.Add(5*time.Minute)) || now.Sub(t) > maxResumeAge {
+			continue
+		}
+		r.t = t
+		arts, err := r.p.cfg.Provenance.Enrich(ctx, r.subject(platformImage{desc: r.root, platform: r.root.Platform}))
+		if err == nil && len(arts) == 1 {
+			if _, d, err := arts[0].Manifest(r.root); err == nil && d.Digest == it.Manifest.Digest {
+				return
+			}
+		}
+		r.t = now
+	}
+}
+
+func (r *run) subject(pi platformImage) *attest.Subject {
+	return &attest.Subject{
+		Repository:   r.rec.Quarantine,
+		Tag:          r.rec.Tag,
+		Descriptor:   pi.desc,
+		Platform:     pi.platform,
+		Source:       r.src.String(),
+		SourceDigest: r.imported.SourceDigest,
+		Metadata:     r.meta.Publisher(),
+		SBOM:         pi.sbom,
+		Policy:       r.p.cfg.PolicyRef,
+		Time:         r.t,
+	}
+}
+
+// attach attaches artifacts to subject in quarantine (attest.Attach: at
+// the run time, marked as cssc's, custom enrichers' artifacts too) and
+// records them.
+func (r *run) attach(ctx context.Context, subject digest.Digest, platform, kind string, arts []registry.Artifact) ([]ArtifactRecord, error) {
+	desc, err := r.descriptorOf(subject)
+	if err != nil {
+		return nil, err
+	}
+	descs, err := attest.Attach(ctx, r.qrepo, desc, r.t, arts...)
+	if err != nil {
+		return nil, err
+	}
+	var out []ArtifactRecord
+	for i, a := range arts {
+		d := descs[i]
+		k := kind
+		if k == "report" {
+			k = a.Annotations[artifact.AnnotationReportKind] + "-report"
+		}
+		ar := ArtifactRecord{Kind: k, ArtifactType: a.ArtifactType, Digest: d.Digest, Subject: subject, Platform: platform}
+		out = append(out, ar)
+		if !slices.ContainsFunc(r.attached, func(x ArtifactRecord) bool { return x.Digest == ar.Digest }) {
+			r.attached = append(r.attached, ar)
+		}
+	}
+	return out, nil
+}
+
+func (r *run) descriptorOf(d digest.Digest) (ocispec.Descriptor, error) {
+	if d == r.root.Digest {
+		return r.root, nil
+	}
+	for _, pi := range r.images {
+		if pi.desc.Digest == d {
+			return pi.desc, nil
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("unknown subject %s", d)
+}
+
+// sbom finds the publisher's SBOM of every platform and generates cssc's
+// own. Vulnerability scanners match cssc's SBOM whenever a generator is
+// configured: a publisher's SBOM is unverified input (it could leave out the
+// vulnerable package), so it only adds licences and is recorded. cssc's SBOM
+// is attached only where the publisher gave none. An index-level publisher
+// SBOM counts for a single-platform image only.
+func (r *run) sbom(ctx context.Context) (string, string, map[string]any, error) {
+	var generated, publisher int
+	var recs []ArtifactRecord
+	for i := range r.images {
+		pi := &r.images[i]
+		subjects := []digest.Digest{pi.desc.Digest}
+		if len(r.images) == 1 {
+			subjects = append(subjects, r.root.Digest)
+		}
+		for _, d := range subjects {
+			for _, it := range r.meta.For(d) {
+				if it.SBOM != nil && it.Err == nil && !it.Generated() && pi.pubSBOM == nil {
+					pi.pubSBOM = it.SBOM
+				}
+			}
+		}
+		if pi.pubSBOM != nil {
+			publisher++
+			pi.sbom, pi.sbomFrom = pi.pubSBOM, policy.SourcePublisher
+		}
+		if r.p.cfg.GenerateSBOM == nil {
+			continue
+		}
+		doc, err := r.p.cfg.GenerateSBOM(ctx, r.qrepo, pi.desc)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("generate SBOM for %s: %w", pi.desc.Digest, err)
+		}
+		if doc == nil {
+			return "", "", nil, fmt.Errorf("generate SBOM for %s: generator returned no document", pi.desc.Digest)
+		}
+		pi.sbom = doc
+		generated++
+		if pi.pubSBOM != nil {
+			continue
+		}
+		pi.sbomFrom = policy.SourceGenerated
+		sub := r.subject(*pi)
+		if len(r.images) > 1 {
+			// An index-level publisher SBOM does not describe this platform.
+			sub.Metadata = nil
+		}
+		arts, err := (&attest.SBOMEnricher{}).Enrich(ctx, sub)
+		if err != nil {
+			return "", "", nil, err
+		}
+		rs, err := r.attach(ctx, pi.desc.Digest, pi.name(), "sbom", arts)
+		if err != nil {
+			return "", "", nil, err
+		}
+		recs = append(recs, rs...)
+	}
+	out := map[string]any{"publisher": publisher, "generated": generated, "artifacts": recs}
+	reason := fmt.Sprintf("%d platform(s): %d publisher SBOM(s), %d generated", len(r.images), publisher, generated)
+	if generated < len(r.images) {
+		if publisher < len(r.images) {
+			return VerdictFailed, reason + "; no SBOM for some platforms (no generator configured)", out, nil
+		}
+		return VerdictOK, reason + "; scanning the publisher's SBOMs (no generator configured)", out, nil
+	}
+	return VerdictOK, reason, out, nil
+}
+
+func (r *run) lifecycle(ctx context.Context) (string, string, map[string]any, error) {
+	var recs []ArtifactRecord
+	root := platformImage{desc: r.root, platform: r.root.Platform}
+	if r.p.cfg.Lifecycle != nil {
+		// No metadata: markers in quarantine that claim to be cssc's are
+		// not trusted; the marker is rebuilt at the run time, so a rerun
+		// gives the same digest.
+		sub := r.subject(root)
+		sub.Metadata = nil
+		arts, err := r.p.cfg.Lifecycle.Enrich(ctx, sub)
+		if err != nil {
+			return "", "", nil, err
+		}
+		rs, err := r.attach(ctx, r.root.Digest, "", "lifecycle", arts)
+		if err != nil {
+			return "", "", nil, err
+		}
+		recs = append(recs, rs...)
+	}
+	for _, e := range r.p.cfg.Enrichers {
+		arts, err := e.Enrich(ctx, r.subject(root))
+		if err != nil {
+			return "", "", nil, err
+		}
+		rs, err := r.attach(ctx, r.root.Digest, "", "attestation", arts)
+		if err != nil {
+			return "", "", nil, err
+		}
+		recs = append(recs, rs...)
+	}
+	eol, ok := r.endOfLife()
+	if !ok {
+		return VerdictSkipped, "no end-of-life date known", map[string]any{"artifacts": recs}, nil
+	}
+	return VerdictOK, "end of life " + attest.FormatDate(eol), map[string]any{"artifacts": recs, "endOfLife": eol}, nil
+}
+
+// endOfLife is the date of cssc's lifecycle marker in force for the root.
+func (r *run) endOfLife() (time.Time, bool) {
+	if r.p.cfg.Lifecycle == nil {
+		return time.Time{}, false
+	}
+	return r.p.cfg.Lifecycle.EndOfLifeFor(r.rec.Quarantine, r.rec.Tag)
+}

@@ -1,0 +1,69 @@
+package acquire
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/scan"
+)
+
+// scan runs every scanner on every platform. A scanner error fails the
+// run: an incomplete scan is never a clean one.
+func (r *run) scan(ctx context.Context) (string, string, map[string]any, error) {
+	summary := map[string]any{}
+	total := 0
+	for _, pi := range r.images {
+		img := &scan.Image{
+			Repository: r.qrepo,
+			Reference:  r.rec.Quarantine + "@" + pi.desc.Digest.String(),
+			Manifest:   pi.desc,
+			Platform:   pi.platform,
+			SBOM:       pi.sbom,
+		}
+		for _, s := range r.p.cfg.Scanners {
+			rep, err := s.Scan(ctx, img)
+			if err != nil {
+				return "", "", nil, fmt.Errorf("scan %s: %w", pi.desc.Digest, err)
+			}
+			if rep == nil {
+				return "", "", nil, fmt.Errorf("scan %s: scanner returned no report", pi.desc.Digest)
+			}
+			rep.Subject = pi.desc.Digest
+			rep.Time = r.t // reports are stamped with the run time, so reruns give the same digests
+			rep.Sort()
+			r.reports = append(r.reports, rep)
+			key := rep.Kind + "/" + rep.Tool.Name
+			if pi.name() != "" {
+				key += "/" + pi.name()
+			}
+			summary[key] = rep.Count()
+			total += len(rep.Findings)
+		}
+	}
+	return VerdictOK, fmt.Sprintf("%d report(s), %d finding(s)", len(r.reports), total), map[string]any{"reports": summary}, nil
+}
+
+// attachReports attaches every report as SARIF to its platform manifest.
+func (r *run) attachReports(ctx context.Context) (string, string, map[string]any, error) {
+	var recs []ArtifactRecord
+	for _, rep := range r.reports {
+		a, err := attest.ReportArtifact(rep, r.t, attest.DefaultGenerator)
+		if err != nil {
+			return "", "", nil, err
+		}
+		platform := ""
+		for _, pi := range r.images {
+			if pi.desc.Digest == rep.Subject {
+				platform = pi.name()
+			}
+		}
+		rs, err := r.attach(ctx, rep.Subject, platform, "report", []registry.Artifact{a})
+		if err != nil {
+			return "", "", nil, err
+		}
+		recs = append(recs, rs...)
+	}
+	return VerdictOK, fmt.Sprintf("%d report(s) attached", len(recs)), map[string]any{"artifacts": recs}, nil
+}
