@@ -1,0 +1,30 @@
+// Package server is what engineers open to use the Catalog stage: one
+// http.Handler that serves a JSON API and a server-rendered web portal over
+// a catalog.Store.
+//
+// The API (under /api/v1, described by the OpenAPI 3.1 document the handler
+// serves at /api/v1/openapi.json) searches with facets, returns entries,
+// tag history and reports, answers reverse queries (package and version
+// range, vulnerability, licence, end-of-life window), exports findings as
+// CSV or JSON, compares two images, lists sweeps, and streams an image's
+// SBOM and SARIF reports from the golden registry by digest (the registry is
+// the truth; the store only says which digests to fetch). Every JSON and
+// HTML response carries an ETag and answers If-None-Match with 304; lists
+// are paged with opaque cursors and a maximum page size; a bad parameter is
+// a 400 with a JSON body that names it.
+//
+// The portal (/, /images/..., /cve/..., /compare, /sweeps) is rendered with
+// html/template from embedded templates and works without JavaScript; a
+// small embedded script adds copy buttons and a table filter. Charts
+// (findings by severity over time, the catalog's severity spread) are drawn
+// on the server as SVG. The pages send a strict Content-Security-Policy.
+//
+// The handler is read-only by default. Write actions (rescan now, retire,
+// set the owner) need an Authorizer from the embedding service, which
+// decides per request and action, and an implementation of the action
+// (Rescanner, Retirer, OwnerSetter); without an Authorizer every write is
+// refused. Writes are protected against cross-origin requests.
+//
+// Data the catalog core does not hold is plugged in through small
+// interfaces: SweepLister for the sweeps page (rescans and lifecycle runs).
+package server
