@@ -24,7 +24,7 @@ import (
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/catalog/server/internal/demodata"
-	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/scan"
@@ -443,7 +443,7 @@ func TestRegistryFailures(t *testing.T) {
 		e := newEnv(t, envOptions{})
 		nginx := e.demo.Entry("library/nginx", "1.27.3")
 		// A second registry client pointed at a closed server.
-		dead := testregistry.Start(t, testregistry.OCI)
+		dead := registrytest.Start(t, registrytest.OCI)
 		dead.Server.Close()
 		down = true
 		h, err := server.New(server.Options{Store: e.store, Registry: openerFunc(func(ctx context.Context, loc string) (registry.Repository, error) {
@@ -462,7 +462,7 @@ func TestRegistryFailures(t *testing.T) {
 
 	t.Run("altered content aborts the download", func(t *testing.T) {
 		var corrupt bool
-		reg := testregistry.Start(t, testregistry.OCI, testregistry.Options{Middleware: func(next http.Handler) http.Handler {
+		reg := registrytest.Start(t, registrytest.OCI, registrytest.Options{Middleware: func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if corrupt && strings.Contains(r.URL.Path, "/blobs/") {
 					next.ServeHTTP(&flipWriter{ResponseWriter: w}, r)

@@ -15,14 +15,14 @@ import (
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/catalog/server/internal/demodata"
-	"github.com/cssc-go/cssc/internal/testregistry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
 // env is a portal over the demo data: a real registry on loopback holding
 // the golden images with their SBOMs and reports, a store with their
 // entries, and the handler served by httptest.
 type env struct {
-	reg   *testregistry.Registry
+	reg   *registrytest.Registry
 	store catalog.Store
 	demo  *demodata.Demo
 	h     *server.Handler
@@ -59,7 +59,7 @@ func sweepsOf(d *demodata.Demo) []server.Sweep {
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{reg: testregistry.Start(t, testregistry.OCI), store: o.store}
+	e := &env{reg: registrytest.Start(t, registrytest.OCI), store: o.store}
 	if e.store == nil {
 		e.store = catalog.NewMemoryStore()
 	}

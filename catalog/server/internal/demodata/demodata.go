@@ -17,7 +17,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/catalog"
-	"github.com/cssc-go/cssc/internal/testimage"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/scan"
@@ -369,11 +369,11 @@ func seedImage(ctx context.Context, reg Opener, prefix string, spec imageSpec, n
 	var manifests []ocispec.Descriptor
 	for _, ps := range spec.platforms {
 		os, arch, _ := cut(ps.platform)
-		img := testimage.Image{
+		img := imagetest.Image{
 			Platform: ocispec.Platform{OS: os, Architecture: arch},
-			Layers: []testimage.Blob{testimage.Layer(
-				testimage.OSRelease(osID(spec.eco), osVersion(spec.eco), ""),
-				testimage.File{Path: "etc/demo-seed", Data: []byte(spec.seed + " " + ps.platform)},
+			Layers: []imagetest.Blob{imagetest.Layer(
+				imagetest.OSRelease(osID(spec.eco), osVersion(spec.eco), ""),
+				imagetest.File{Path: "etc/demo-seed", Data: []byte(spec.seed + " " + ps.platform)},
 			)},
 			Labels: map[string]string{"org.opencontainers.image.source": "https://example.com/" + spec.repo},
 		}
@@ -470,7 +470,7 @@ func seedImage(ctx context.Context, reg Opener, prefix string, spec imageSpec, n
 		e.Digest, e.MediaType = manifests[0].Digest, manifests[0].MediaType
 		e.Children[0].Digest = e.Digest
 	} else {
-		idx, err := testimage.PushIndex(ctx, repo, manifests...)
+		idx, err := imagetest.PushIndex(ctx, repo, manifests...)
 		if err != nil {
 			return nil, err
 		}
