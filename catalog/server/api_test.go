@@ -24,8 +24,8 @@ import (
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/catalog/server/internal/demodata"
-	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/scan"
 )
