@@ -149,45 +149,23 @@ func (r *Rescanner) writeReports(ctx context.Context, p payload, e *catalog.Entr
 	return nil
 }
 
-// publish attaches the report to subject and makes sure it carries a
-// verified enterprise signature: an attempt that died after signing left
-// one, which is reused; otherwise the report is signed. If signing fails,
-// the report is deleted again, so that no unsigned report is the newest.
+// publish attaches the report to subject (attest.Attach, as the pipeline
+// attaches its reports) and signs it with sign.SignTree, reusing a
+// verified enterprise signature that an attempt that died after signing
+// left. If signing fails, the report is deleted again, so that no unsigned
+// report is the newest.
 func (r *Rescanner) publish(ctx context.Context, repo registry.Repository, subject ocispec.Descriptor, rep *scan.Report) (ocispec.Descriptor, error) {
-	data, err := rep.SARIF()
+	art, err := attest.ReportArtifact(rep, rep.Time, attest.DefaultGenerator)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("encode report: %w", err)
+		return ocispec.Descriptor{}, err
 	}
-	art := registry.Artifact{
-		ArtifactType: artifact.TypeSARIF,
-		Blobs:        []registry.Blob{{MediaType: artifact.MediaTypeSARIF, Data: data}},
-		Annotations: map[string]string{
-			artifact.AnnotationReportKind:      rep.Kind,
-			artifact.AnnotationScanner:         rep.Tool.Name,
-			artifact.AnnotationDatabaseVersion: rep.Tool.DatabaseVersion,
-			artifact.AnnotationGeneratedBy:     attest.DefaultGenerator,
-		},
-		Created: rep.Time,
-	}
-	desc, err := registry.Attach(ctx, repo, subject, art)
+	descs, err := attest.Attach(ctx, repo, subject, rep.Time, art)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("attach report to %s: %w", subject.Digest, err)
+		return ocispec.Descriptor{}, err
 	}
+	desc := descs[0]
 	desc.Annotations = nil
-	sigs, err := registry.Referrers(ctx, repo, desc, "")
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("list signatures of report %s: %w", desc.Digest, err)
-	}
-	if len(sigs) > 0 {
-		v, err := r.opts.Verifier.Verify(ctx, repo, desc)
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("verify report %s: %w", desc.Digest, err)
-		}
-		if v.Verified() {
-			return desc, nil
-		}
-	}
-	if _, err := sign.SignTree(ctx, r.opts.Signer, repo, desc, sign.TreeOptions{MaxDepth: -1}); err != nil {
+	if _, err := sign.SignTree(ctx, r.opts.Signer, repo, desc, sign.TreeOptions{MaxDepth: -1, Reuse: r.opts.Verifier}); err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if derr := repo.Delete(dctx, desc); derr != nil {
