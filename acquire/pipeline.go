@@ -118,6 +118,12 @@ type Config struct {
 	// OnEvent, if set, receives progress events. It may be called from
 	// several goroutines at once and must return quickly.
 	OnEvent func(Event)
+	// OnPromoted, if set, is called when a run has promoted an image
+	// (outcome promoted or audited), with its record, before Run returns.
+	// The catalog subscribes here (catalog.Syncer.Promoted). It may be
+	// called from several goroutines at once and must not modify the
+	// record. Nil means nobody is told.
+	OnPromoted func(ctx context.Context, rec *Record)
 	// Logger receives logs. Nil means silent.
 	Logger *slog.Logger
 }
@@ -271,6 +277,9 @@ func (p *Pipeline) Run(ctx context.Context, source string, opts RunOptions) (*Re
 		r.rec.Artifacts = r.attached
 	}
 	r.rec.Finished = p.cfg.Now().UTC()
+	if err == nil && p.cfg.OnPromoted != nil && (r.rec.Outcome == OutcomePromoted || r.rec.Outcome == OutcomeAudited) {
+		p.cfg.OnPromoted(ctx, r.rec)
+	}
 	if err != nil && r.rec.Outcome == "" {
 		r.rec.Outcome = OutcomeError
 		r.rec.Reason = err.Error()

@@ -338,6 +338,10 @@ type Report struct {
 	// Trusted is true when the enterprise signature of the report verified
 	// and the report could be read; only trusted reports are counted.
 	Trusted bool `json:"trusted"`
+	// Superseded is true for a trusted report that a newer trusted report
+	// of the same scanner about the same subject replaces; only the newest
+	// is counted.
+	Superseded bool `json:"superseded,omitempty"`
 }
 
 // EndOfLife is an end-of-life date with its source.
