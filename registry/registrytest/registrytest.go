@@ -72,6 +72,7 @@ func NewHandler(kind Kind) (http.Handler, error) {
 			},
 		}
 		cfg.Log.Level = "error"
+		cfg.Catalog.MaxEntries = 1000 // the default when read from YAML; zero serves an empty catalog
 		return handlers.NewApp(context.Background(), cfg), nil
 	}
 	return nil, fmt.Errorf("registrytest: unknown registry kind %q", kind)
