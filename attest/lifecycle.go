@@ -60,11 +60,15 @@ type Lifecycle struct {
 	// GeneratedBy is the marker's artifact.AnnotationGeneratedBy annotation:
 	// empty for a marker cssc did not write (a publisher's).
 	GeneratedBy string `json:"generatedBy,omitempty"`
+	// State is the lifecycle state a catalog marker records (status,
+	// replacement, sources); nil for a marker that records only a date.
+	State *LifecycleState `json:"state,omitempty"`
 }
 
 // ParseLifecycle reads a lifecycle marker from the annotations of its
 // manifest (or of its descriptor in a referrers list). A missing or
-// unparseable end-of-life annotation fails with ErrMalformed.
+// unparseable end-of-life annotation, or state annotations that
+// ParseLifecycleState refuses, fail with ErrMalformed.
 func ParseLifecycle(manifest digest.Digest, annotations map[string]string) (*Lifecycle, error) {
 	v, ok := annotations[artifact.AnnotationEndOfLife]
 	if !ok {
@@ -75,6 +79,9 @@ func ParseLifecycle(manifest digest.Digest, annotations map[string]string) (*Lif
 		return nil, fmt.Errorf("lifecycle %s: %w", manifest, err)
 	}
 	l := &Lifecycle{EndOfLife: eol, Digest: manifest, GeneratedBy: annotations[artifact.AnnotationGeneratedBy]}
+	if l.State, err = ParseLifecycleState(annotations); err != nil {
+		return nil, fmt.Errorf("lifecycle %s: %w", manifest, err)
+	}
 	if c, ok := annotations[ocispec.AnnotationCreated]; ok {
 		if t, err := ParseDate(c); err == nil {
 			l.Created = t
