@@ -355,6 +355,28 @@ type EndOfLife struct {
 	// Marker is the lifecycle marker's manifest digest when Source is
 	// SourceMarker.
 	Marker digest.Digest `json:"marker,omitempty"`
+	// Reason explains, in one line, why this date is the end of life (the
+	// earliest of the image's, its base OS's and its runtime's) and any
+	// choice made between sources that disagree. Empty if not recorded.
+	Reason string `json:"reason,omitempty"`
+	// Sources are every end-of-life date considered, each with its source
+	// (catalog/lifecycle records them), sorted. Nil if not recorded.
+	Sources []EndOfLifeSource `json:"sources,omitempty"`
+}
+
+// EndOfLifeSource is one end-of-life date considered for an entry.
+type EndOfLifeSource struct {
+	// Role is what the date is about: "image", "base-os" or "runtime".
+	Role string `json:"role"`
+	// Source is where it comes from: SourceMarker, "rule", "data-file",
+	// "override".
+	Source string `json:"source"`
+	// Date is the date, UTC; zero when the source names none (a release
+	// cycle marked ended without a date).
+	Date time.Time `json:"date,omitzero"`
+	// Detail names the source (the rule, the product and cycle, the
+	// marker digest).
+	Detail string `json:"detail,omitempty"`
 }
 
 // SourceMarker is EndOfLife.Source for a date read from an
@@ -467,6 +489,13 @@ func (e *Entry) Validate() error {
 	if e.EndOfLife != nil && e.EndOfLife.Date.IsZero() {
 		return fmt.Errorf("%w: end of life without a date", ErrInvalidEntry)
 	}
+	if e.EndOfLife != nil {
+		for _, s := range e.EndOfLife.Sources {
+			if s.Role == "" || s.Source == "" {
+				return fmt.Errorf("%w: end-of-life source without role or source", ErrInvalidEntry)
+			}
+		}
+	}
 	return nil
 }
 
@@ -486,6 +515,17 @@ func (e *Entry) Normalize() {
 	e.Signature.normalize()
 	if e.EndOfLife != nil {
 		e.EndOfLife.Date = utc(e.EndOfLife.Date).Truncate(time.Second)
+		for i := range e.EndOfLife.Sources {
+			e.EndOfLife.Sources[i].Date = utc(e.EndOfLife.Sources[i].Date).Truncate(time.Second)
+		}
+		slices.SortFunc(e.EndOfLife.Sources, func(a, b EndOfLifeSource) int {
+			return cmp.Or(strings.Compare(a.Role, b.Role), strings.Compare(a.Source, b.Source), a.Date.Compare(b.Date),
+				strings.Compare(a.Detail, b.Detail))
+		})
+		e.EndOfLife.Sources = slices.Compact(e.EndOfLife.Sources)
+		if len(e.EndOfLife.Sources) == 0 {
+			e.EndOfLife.Sources = nil
+		}
 	}
 	if len(e.Labels) == 0 {
 		e.Labels = nil
@@ -673,6 +713,7 @@ func (e *Entry) Clone() *Entry {
 	}
 	if e.EndOfLife != nil {
 		x := *e.EndOfLife
+		x.Sources = slices.Clone(e.EndOfLife.Sources)
 		c.EndOfLife = &x
 	}
 	c.Children = make([]Child, len(e.Children))

@@ -208,6 +208,7 @@ func (e *Entry) Summary() Summary {
 	s.Malware.DatabaseVersions = slices.Clone(e.Malware.DatabaseVersions)
 	if e.EndOfLife != nil {
 		x := *e.EndOfLife
+		x.Sources = nil // the entry has them; a summary names the date, its source and reason
 		s.EndOfLife = &x
 	}
 	if s.Status == "" {

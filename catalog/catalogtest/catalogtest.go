@@ -165,7 +165,10 @@ func testInvalid(t *testing.T, s catalog.Store) {
 		"bad problem": func(e *catalog.Entry) {
 			e.Problems = []catalog.Problem{{Subject: e.Digest, Evidence: "sbom", Reason: "fine"}}
 		},
-		"undated eol":     func(e *catalog.Entry) { e.EndOfLife = &catalog.EndOfLife{Source: "x"} },
+		"undated eol": func(e *catalog.Entry) { e.EndOfLife = &catalog.EndOfLife{Source: "x"} },
+		"eol source without role": func(e *catalog.Entry) {
+			e.EndOfLife = &catalog.EndOfLife{Date: Now, Source: "x", Sources: []catalog.EndOfLifeSource{{Source: "rule", Date: Now}}}
+		},
 		"repository with": func(e *catalog.Entry) { e.Repository = "a@b" },
 	} {
 		e := good.Clone()

@@ -95,6 +95,15 @@ func Corpus(o CorpusOptions) []*catalog.Entry {
 		}
 		if n%4 != 3 {
 			e.EndOfLife = &catalog.EndOfLife{Date: Now.Add(time.Duration(rng.IntN(900)-200) * 24 * time.Hour).Truncate(time.Second), Source: catalog.SourceMarker, Marker: Digest(fmt.Sprintf("eol-%d", n))}
+			if n%8 == 0 {
+				// As catalog/lifecycle records them: every date considered.
+				e.EndOfLife.Reason = "the image's own date is the earliest"
+				e.EndOfLife.Sources = []catalog.EndOfLifeSource{
+					{Role: "runtime", Source: "data-file", Date: e.EndOfLife.Date.Add(400 * 24 * time.Hour), Detail: "go 1.22"},
+					{Role: "image", Source: catalog.SourceMarker, Date: e.EndOfLife.Date, Detail: string(e.EndOfLife.Marker)},
+					{Role: "base-os", Source: "data-file", Detail: "debian 12: no date"},
+				}
+			}
 		}
 		nchildren := 1
 		if n%4 == 1 {
