@@ -75,7 +75,7 @@ func TestLifecycleStateMalformed(t *testing.T) {
 		"sources not an array": base(artifact.AnnotationLifecycleSources, `{"role":"image"}`),
 		"sources unknown field": base(artifact.AnnotationLifecycleSources,
 			`[{"role":"image","source":"rule","date":"2026-01-01T00:00:00Z","extra":1}]`),
-		"source without role":  base(artifact.AnnotationLifecycleSources, `[{"source":"rule"}]`),
+		"source without role":   base(artifact.AnnotationLifecycleSources, `[{"source":"rule"}]`),
 		"source bad date":       base(artifact.AnnotationLifecycleSources, `[{"role":"image","source":"rule","date":"2026-02-30T00:00:00Z"}]`),
 		"sources trailing data": base(artifact.AnnotationLifecycleSources, `[] []`),
 		"reason too long":       base(artifact.AnnotationLifecycleReason, strings.Repeat("x", attest.MaxLifecycleText+1)),
