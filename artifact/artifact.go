@@ -113,3 +113,57 @@ const (
 // AttestationManifest is the value of AnnotationDockerReferenceType on a
 // buildkit attestation manifest.
 const AttestationManifest = "attestation-manifest"
+
+// File names cssc gives the layers of the artifacts it writes, in the
+// org.opencontainers.image.title annotation (ocispec.AnnotationTitle), so
+// that "oras pull" of an artifact writes a file of that name.
+const (
+	// TitleSPDX names an SPDX JSON SBOM.
+	TitleSPDX = "sbom.spdx.json"
+	// TitleCycloneDX names a CycloneDX JSON SBOM.
+	TitleCycloneDX = "sbom.cdx.json"
+	// TitleVulnerabilityReport names a vulnerability SARIF report.
+	TitleVulnerabilityReport = "vulnerabilities.sarif"
+	// TitleMalwareReport names a malware SARIF report.
+	TitleMalwareReport = "malware.sarif"
+	// TitleProvenance names an in-toto statement with SLSA provenance.
+	TitleProvenance = "provenance.intoto.json"
+	// TitleVerificationSummary names an in-toto statement with a SLSA
+	// verification summary.
+	TitleVerificationSummary = "verification-summary.intoto.json"
+	// TitleStatement names an in-toto statement of any other predicate.
+	TitleStatement = "statement.intoto.json"
+)
+
+// ReportTitle returns the file name of a SARIF report of the given kind:
+// TitleVulnerabilityReport, TitleMalwareReport, or "<kind>.sarif" for
+// other kinds ("report.sarif" when kind is empty or not a plain name).
+func ReportTitle(kind string) string {
+	switch kind {
+	case ReportKindVulnerability:
+		return TitleVulnerabilityReport
+	case ReportKindMalware:
+		return TitleMalwareReport
+	}
+	if kind == "" || len(kind) > 64 {
+		return "report.sarif"
+	}
+	for _, c := range kind {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return "report.sarif"
+		}
+	}
+	return kind + ".sarif"
+}
+
+// StatementTitle returns the file name of an in-toto statement with the
+// given predicate type.
+func StatementTitle(predicateType string) string {
+	switch predicateType {
+	case PredicateSLSAProvenanceV1, PredicateSLSAProvenanceV02:
+		return TitleProvenance
+	case PredicateVerificationSummaryV1:
+		return TitleVerificationSummary
+	}
+	return TitleStatement
+}

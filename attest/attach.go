@@ -46,7 +46,9 @@ func Attach(ctx context.Context, repo registry.Repository, subject ocispec.Descr
 
 // ReportArtifact returns the artifact that carries rep as SARIF 2.1.0
 // (artifact.TypeSARIF, one per scanner kind, the form Ratify's
-// vulnerability-report verifier reads), annotated with the report kind,
+// vulnerability-report verifier reads) in a layer titled by
+// artifact.ReportTitle ("vulnerabilities.sarif", "malware.sarif": the file
+// "oras pull" writes), annotated with the report kind,
 // the scanner and its database version, and created at created (zero means
 // the Unix epoch). generatedBy is the artifact.AnnotationGeneratedBy value;
 // empty means none. Attach it to rep.Subject.
@@ -68,8 +70,9 @@ func ReportArtifact(rep *scan.Report, created time.Time, generatedBy string) (re
 	}
 	return registry.Artifact{
 		ArtifactType: artifact.TypeSARIF,
-		Blobs:        []registry.Blob{{MediaType: artifact.MediaTypeSARIF, Data: data}},
-		Annotations:  ann,
-		Created:      orEpoch(created),
+		Blobs: []registry.Blob{{MediaType: artifact.MediaTypeSARIF, Data: data,
+			Annotations: map[string]string{ocispec.AnnotationTitle: artifact.ReportTitle(rep.Kind)}}},
+		Annotations: ann,
+		Created:     orEpoch(created),
 	}, nil
 }

@@ -182,7 +182,12 @@ type Decision struct {
 	// Reason summarises the decision.
 	Reason string `json:"reason,omitempty"`
 	// VerifiedLevels are the SLSA levels or custom properties the image was
-	// verified to meet, e.g. "SLSA_BUILD_LEVEL_1". Empty means none.
+	// verified to meet, e.g. "SLSA_BUILD_LEVEL_2": at most one level per
+	// SLSA track, SLSA values among SLSA_BUILD_LEVEL_0 to 3, custom values
+	// not starting with "SLSA_". Empty means no level was verified: the
+	// verification summary then says "SLSA_BUILD_LEVEL_0" when the image
+	// passed (SLSA VSA v1 requires the field). A summary that says FAILED
+	// always carries ["FAILED"], whatever this holds.
 	VerifiedLevels []string `json:"verifiedLevels,omitempty"`
 	// Checks are every rule evaluated, in order.
 	Checks []Check `json:"checks,omitempty"`

@@ -280,7 +280,11 @@ func TestVSARoundTrip(t *testing.T) {
 		assert.Equal(t, "registry.corp/quarantine/library/nginx@"+img.Digest.String(), vsa.GetResourceUri())
 		assert.Equal(t, "https://policies.corp/golden-default.yaml", vsa.GetPolicy().GetUri())
 		assert.Equal(t, policyDigest.Encoded(), vsa.GetPolicy().GetDigest()["sha256"])
-		assert.Equal(t, []string{"SLSA_BUILD_LEVEL_1"}, vsa.GetVerifiedLevels())
+		wantLevels := []string{"FAILED"} // SLSA VSA v1: "FAILED" if policy verification failed
+		if allowed {
+			wantLevels = []string{"SLSA_BUILD_LEVEL_1"}
+		}
+		assert.Equal(t, wantLevels, vsa.GetVerifiedLevels())
 		assert.Equal(t, "1.0", vsa.GetSlsaVersion())
 		assert.Equal(t, runTime, vsa.GetTimeVerified().AsTime())
 		require.Len(t, vsa.GetInputAttestations(), 1, "only readable items are inputs")

@@ -182,7 +182,9 @@ func platformString(p *ocispec.Platform) string {
 }
 
 // StatementArtifact wraps a statement as an artifact.TypeInToto artifact
-// (canonical JSON, see MarshalStatement) with the predicate type annotation,
+// (canonical JSON, see MarshalStatement) with the predicate type annotation
+// and a layer titled by artifact.StatementTitle ("provenance.intoto.json",
+// "verification-summary.intoto.json"),
 // created at created (zero means the Unix epoch) and annotated with artifact.AnnotationGeneratedBy =
 // generatedBy (omitted when empty).
 func StatementArtifact(st *intoto.Statement, created time.Time, generatedBy string) (registry.Artifact, error) {
@@ -201,7 +203,10 @@ func StatementArtifact(st *intoto.Statement, created time.Time, generatedBy stri
 	return registry.Artifact{
 		ArtifactType: artifact.TypeInToto,
 		Blobs: []registry.Blob{{MediaType: artifact.MediaTypeInToto, Data: data,
-			Annotations: map[string]string{artifact.AnnotationPredicateType: st.GetPredicateType()}}},
+			Annotations: map[string]string{
+				artifact.AnnotationPredicateType: st.GetPredicateType(),
+				ocispec.AnnotationTitle:          artifact.StatementTitle(st.GetPredicateType()),
+			}}},
 		Annotations: ann,
 		Created:     created,
 	}, nil
@@ -321,13 +326,17 @@ func (v VerificationSummary) Statement() (*intoto.Statement, error) {
 	if slsaVersion == "" {
 		slsaVersion = "1.0"
 	}
+	levels, err := verifiedLevels(result, v.Decision.VerifiedLevels)
+	if err != nil {
+		return nil, fmt.Errorf("verification summary: %w", err)
+	}
 	pred := &vsav1.VerificationSummary{
 		Verifier:           &vsav1.VerificationSummary_Verifier{Id: v.VerifierID},
 		TimeVerified:       timestamppb.New(v.TimeVerified.UTC().Truncate(time.Second)),
 		ResourceUri:        uri,
 		Policy:             &vsav1.VerificationSummary_Policy{Uri: polURI},
 		VerificationResult: result,
-		VerifiedLevels:     v.Decision.VerifiedLevels,
+		VerifiedLevels:     levels,
 		SlsaVersion:        slsaVersion,
 	}
 	if v.Policy.Digest != "" {
@@ -370,6 +379,53 @@ func (v VerificationSummary) Statement() (*intoto.Statement, error) {
 		return nil, fmt.Errorf("verification summary: %w", err)
 	}
 	return st, nil
+}
+
+// Values of a VSA's verifiedLevels.
+const (
+	// LevelFailed is the verifiedLevels entry of a summary that says FAILED.
+	LevelFailed = "FAILED"
+	// LevelBuild0 is the build-track level claimed when nothing more was
+	// verified (SLSA Build L0: no guarantees).
+	LevelBuild0 = "SLSA_BUILD_LEVEL_0"
+)
+
+// verifiedLevels returns the verifiedLevels of a summary (required by SLSA
+// VSA v1): ["FAILED"] for a failed verification; else the decision's
+// levels, checked (known SLSA values, one per track, custom values not
+// starting with SLSA_), or ["SLSA_BUILD_LEVEL_0"] when it gives none.
+func verifiedLevels(result string, levels []string) ([]string, error) {
+	if result == ResultFailed {
+		return []string{LevelFailed}, nil
+	}
+	if len(levels) == 0 {
+		return []string{LevelBuild0}, nil
+	}
+	tracks := map[string]string{}
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range levels {
+		switch {
+		case l == "":
+			return nil, errors.New("empty verified level")
+		case l == LevelFailed:
+			return nil, fmt.Errorf("verified level %q on a summary that passed", l)
+		case strings.HasPrefix(l, "SLSA_"):
+			track, level, ok := strings.Cut(strings.TrimPrefix(l, "SLSA_"), "_LEVEL_")
+			if !ok || track != "BUILD" || len(level) != 1 || level[0] < '0' || level[0] > '3' {
+				return nil, fmt.Errorf("verified level %q is not a SLSA v1.0 level (SLSA_BUILD_LEVEL_0 to 3; custom values must not start with SLSA_)", l)
+			}
+			if prev, dup := tracks[track]; dup && prev != l {
+				return nil, fmt.Errorf("verified levels %q and %q: at most one level per SLSA track", prev, l)
+			}
+			tracks[track] = l
+		}
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 func decisionValue(d *Decision) (*structpb.Value, error) {

@@ -68,8 +68,9 @@ func (e *SBOMEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.Artif
 
 // SPDXArtifact encodes doc as SPDX 2.3 JSON (sbom.EncodeSPDX, with subject
 // as the root package's checksum when not empty) and wraps it as an
-// artifact.TypeSPDX artifact created at created (zero means the Unix
-// epoch), annotated with
+// artifact.TypeSPDX artifact whose layer is titled artifact.TitleSPDX
+// ("sbom.spdx.json", what "oras pull" names the file), created at created
+// (zero means the Unix epoch), annotated with
 // artifact.AnnotationGeneratedBy = generatedBy (omitted when empty). doc is
 // not modified: a copy gets Created = created when doc.Created is zero, and
 // the creator "Tool: <generatedBy>" when it has no creators, so that the
@@ -93,8 +94,9 @@ func SPDXArtifact(doc *sbom.Document, subject digest.Digest, created time.Time, 
 	}
 	return registry.Artifact{
 		ArtifactType: artifact.TypeSPDX,
-		Blobs:        []registry.Blob{{MediaType: artifact.MediaTypeSPDX, Data: data}},
-		Annotations:  ann,
-		Created:      created,
+		Blobs: []registry.Blob{{MediaType: artifact.MediaTypeSPDX, Data: data,
+			Annotations: map[string]string{ocispec.AnnotationTitle: artifact.TitleSPDX}}},
+		Annotations: ann,
+		Created:     created,
 	}, nil
 }
