@@ -13,6 +13,7 @@ import (
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/event"
 	"github.com/cssc-go/cssc/catalog/rescan"
+	"github.com/cssc-go/cssc/catalog/sqlite"
 	"github.com/cssc-go/cssc/scan/osv"
 )
 
@@ -53,8 +54,18 @@ func drain(t *testing.T, r *rescan.Rescanner) {
 }
 
 func TestFirstDatabaseThenUnchangedThenDelta(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testFirstUnchangedDelta(t, fixtureOptions{}) })
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"), sqlite.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		testFirstUnchangedDelta(t, fixtureOptions{store: s, queue: s})
+	})
+}
+
+func testFirstUnchangedDelta(t *testing.T, o fixtureOptions) {
 	ctx := context.Background()
-	f := newFixture(t, fixtureOptions{})
+	f := newFixture(t, o)
 	f.seed(images()...)
 	dir := t.TempDir()
 	r := f.rescanner(t, nil)
