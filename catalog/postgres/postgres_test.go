@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,7 +18,11 @@ import (
 	"github.com/cssc-go/cssc/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain starts one PostgreSQL server for the package, with room in
+// shared buffers for the benchmarks' 100,000 entries.
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Main(m, pgtest.Options{Settings: map[string]string{"shared_buffers": "256MB"}}))
+}
 
 func open(t testing.TB, dsn string) *postgres.Store {
 	t.Helper()
@@ -98,6 +103,10 @@ func TestUnusualText(t *testing.T) {
 	entries[0].Labels = map[string]string{"note": "a\x00b", "under_score": "100%"}
 	entries[0].Owner = "team\x00x"
 	entries[1].Labels = map[string]string{"underXscore": "100x"}
+	long := strings.Repeat("x", 5000)
+	entries[3].Labels = map[string]string{"long": long}
+	entries[3].Tags = append(entries[3].Tags, "t"+long[:100])
+	entries[3].Children[0].Packages = append(entries[3].Children[0].Packages, catalog.Package{Name: "p" + long, Version: "1.0.0", Ecosystem: "Go", Licenses: []string{"L" + long}})
 	entries[2].Children[0].Findings = append(entries[2].Children[0].Findings, catalog.Finding{ID: "CVE-2024-\u212a", Severity: catalog.SeverityLow})
 	for _, e := range entries {
 		e.Normalize()
@@ -116,22 +125,48 @@ func TestUnusualText(t *testing.T) {
 		"kelvin sign folds to k":       {Vulnerability: "cve-2024-k"},
 		"not utf-8 owner":              {Owner: "\xff"},
 		"not utf-8 package":            {Package: &catalog.PackageQuery{Name: "\xff"}},
+		"long label":                   {Label: "long=" + long},
+		"long licence":                 {License: "L" + long},
+		"long package":                 {Package: &catalog.PackageQuery{Name: "p" + long, Range: "< 2"}},
+		"long term":                    {Text: long[:400]},
+		"not utf-8 repository":         {Repository: "\xff/"},
 	} {
 		q.Now = catalogtest.Now
 		vq, err := q.Validate()
 		require.NoError(t, err)
 		var want []string
-		for _, e := range entries {
-			if vq.Matches(e) {
-				want = append(want, e.Key())
-			}
+		for _, e := range matching(entries, vq) {
+			want = append(want, e.Key())
 		}
+		q.Facets = true
 		res, err := s.Search(ctx, q)
 		require.NoError(t, err, name)
+		assert.Equal(t, catalog.CountFacets(matching(entries, vq), q.Now, 20), res.Facets, "%s: facets", name)
 		var got []string
 		for _, x := range res.Entries {
 			got = append(got, x.Repository+"@"+x.Digest.String())
 		}
 		assert.ElementsMatch(t, want, got, "%s: got %v, want %v", name, got, want)
 	}
+}
+
+func matching(entries []*catalog.Entry, q catalog.Query) []*catalog.Entry {
+	var out []*catalog.Entry
+	for _, e := range entries {
+		if q.Matches(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestLongRepositoryRefused(t *testing.T) {
+	s := open(t, pgtest.New(t))
+	e := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 4, Entries: 1})[0]
+	e.Repository = "registry.corp/" + strings.Repeat("r", postgres.MaxRepositoryBytes)
+	assert.ErrorIs(t, s.Put(context.Background(), e), catalog.ErrInvalidEntry)
+	_, err := s.Get(context.Background(), e.Repository, e.Digest)
+	assert.ErrorIs(t, err, catalog.ErrNotFound)
+	_, err = s.Get(context.Background(), "bad\x00repo", e.Digest)
+	assert.ErrorIs(t, err, catalog.ErrNotFound)
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -32,15 +31,6 @@ func (w *where) add(format string, args ...any) {
 		ph[i] = w.arg(a)
 	}
 	w.conds = append(w.conds, fmt.Sprintf(format, ph...))
-}
-
-// text returns s for an equality condition; an s that is not UTF-8 can
-// equal no stored value (stored values come from JSON, always UTF-8).
-func (w *where) text(s string) string {
-	if !utf8.ValidString(s) {
-		w.never = true
-	}
-	return pgText(s)
 }
 
 func (w *where) sql() string {
@@ -73,28 +63,30 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
 	w := &where{}
-	if words := q.Words(); len(words) > 0 {
-		var likes []string
-		for _, word := range words {
-			likes = append(likes, "t.terms LIKE "+w.arg("%"+likeEscape(pgText(word))+"%"))
-		}
-		w.conds = append(w.conds, "e.id IN (SELECT t.entry_id FROM cssc_entry_text t WHERE "+strings.Join(likes, " AND ")+")")
+	value := func(kind int16, h []byte) {
+		w.add("e.id IN (SELECT entry_id FROM cssc_entry_values WHERE kind = %s AND hash = %s)", kind, h)
+	}
+	for _, word := range q.Words() {
+		w.add("e.id IN (SELECT et.entry_id FROM cssc_entry_terms et JOIN cssc_terms t ON t.id = et.term_id WHERE t.term LIKE %s)",
+			"%"+likeEscape(pgText(word))+"%")
 	}
 	if q.Repository != "" {
-		if strings.HasSuffix(q.Repository, "/") {
-			w.add("e.repository LIKE %s", likeEscape(w.text(q.Repository))+"%")
+		if !storable(q.Repository) {
+			w.never = true
+		} else if strings.HasSuffix(q.Repository, "/") {
+			w.add("e.repository LIKE %s", likeEscape(q.Repository)+"%")
 		} else {
-			w.add("e.repository = %s", w.text(q.Repository))
+			w.add("e.repository = %s", q.Repository)
 		}
 	}
 	if q.Digest != "" {
-		w.add("e.id IN (SELECT entry_id FROM cssc_entry_digests WHERE digest = %s)", q.Digest.String())
+		value(kindDigest, hash(q.Digest.String()))
 	}
 	if q.Tag != "" {
-		w.add("e.tags @> ARRAY[%s::text]", w.text(q.Tag))
+		value(kindTag, hash(q.Tag))
 	}
 	if q.Platform != "" {
-		w.add("e.platforms @> ARRAY[%s::text]", w.text(q.Platform))
+		value(kindPlatform, hash(q.Platform))
 	}
 	if q.Status != "" {
 		w.add("e.status = %s", string(q.Status))
@@ -107,7 +99,7 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 		w.conds = append(w.conds, "e.fixable")
 	}
 	if q.License != "" {
-		w.add("e.licenses @> ARRAY[%s::text]", w.text(q.License))
+		value(kindLicense, hash(q.License))
 	}
 	if !q.EndOfLifeAfter.IsZero() || !q.EndOfLifeBefore.IsZero() {
 		w.conds = append(w.conds, "e.eol_s IS NOT NULL")
@@ -121,22 +113,20 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 		}
 	}
 	if q.Signer != "" {
-		w.add("e.signers @> ARRAY[%s::text]", w.text(q.Signer))
+		value(kindSigner, hash(q.Signer))
 	}
 	if q.Owner != "" {
-		w.add("e.owner = %s", w.text(q.Owner))
+		value(kindOwner, hash(q.Owner))
 	}
 	if q.Label != "" {
-		k, v, hasValue := strings.Cut(q.Label, "=")
-		if hasValue {
-			obj, _ := json.Marshal(map[string]string{w.text(k): w.text(v)})
-			w.add("e.labels @> %s::jsonb", string(obj))
+		if k, v, hasValue := strings.Cut(q.Label, "="); hasValue {
+			value(kindLabel, labelHash(k, v))
 		} else {
-			w.add("e.labels ? %s", w.text(k))
+			value(kindLabelKey, hash(k))
 		}
 	}
 	if q.Vulnerability != "" {
-		w.add("e.id IN (SELECT entry_id FROM cssc_entry_vulns WHERE vuln = %s)", pgText(fold(q.Vulnerability)))
+		value(kindVuln, hash(fold(q.Vulnerability)))
 	}
 	if q.Trusted != nil {
 		w.add("e.trusted = %s", *q.Trusted)
@@ -166,20 +156,34 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 		if err != nil {
 			return nil, err
 		}
-		pageArgs = append(pageArgs, pgText(c.Repository), pgText(c.Digest.String()))
+		if !storable(c.Repository) {
+			return nil, fmt.Errorf("%w: cursor", catalog.ErrInvalidQuery)
+		}
+		pageArgs = append(pageArgs, c.Repository, c.Digest.String())
 		pageCond += fmt.Sprintf(" AND (e.repository, e.digest) > ($%d, $%d)", len(pageArgs)-1, len(pageArgs))
 	}
 	pageArgs = append(pageArgs, q.Limit+1)
 	var summaries [][]byte
-	b.Queue(`SELECT d.summary FROM cssc_entries e JOIN cssc_entry_docs d ON d.entry_id = e.id WHERE `+pageCond+
-		` ORDER BY e.repository, e.digest LIMIT $`+strconv.Itoa(len(pageArgs)), pageArgs...).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT d.summary FROM (
+			SELECT e.id, e.repository, e.digest FROM cssc_entries e WHERE `+pageCond+`
+			ORDER BY e.repository, e.digest LIMIT $`+strconv.Itoa(len(pageArgs))+`) p
+		JOIN cssc_entry_docs d ON d.entry_id = p.id ORDER BY p.repository, p.digest`, pageArgs...).Query(func(rows pgx.Rows) error {
 		var err error
 		summaries, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
 		return err
 	})
 
 	counts := map[string]map[string]int{}
+	add := func(facet, value string, n int) {
+		m := counts[facet]
+		if m == nil {
+			m = map[string]int{}
+			counts[facet] = m
+		}
+		m[value] += n
+	}
 	if q.Facets {
+		// Single-valued facets in one pass over the matches.
 		facetArgs := append([]any(nil), w.args...)
 		n := len(facetArgs)
 		for _, d := range []time.Duration{0, 30 * 24 * time.Hour, 90 * 24 * time.Hour, 365 * 24 * time.Hour} {
@@ -187,32 +191,39 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 			facetArgs = append(facetArgs, sec, ns)
 		}
 		le := func(i int) string {
-			return fmt.Sprintf("(m.eol_s, m.eol_ns) <= ($%d::bigint, $%d::integer)", n+2*i+1, n+2*i+2)
+			return fmt.Sprintf("(e.eol_s, e.eol_ns) <= ($%d::bigint, $%d::integer)", n+2*i+1, n+2*i+2)
 		}
-		b.Queue(`WITH m AS MATERIALIZED (
-				SELECT e.status, e.severity, e.fixable, e.owner, e.eol_s, e.eol_ns, e.platforms, e.licenses, e.signers
-				FROM cssc_entries e WHERE `+cond+`)
-			SELECT '`+catalog.FacetStatus+`', status, count(*) FROM m GROUP BY 2
-			UNION ALL SELECT '`+catalog.FacetSeverity+`', severity, count(*) FROM m GROUP BY 2
-			UNION ALL SELECT '`+catalog.FacetFixable+`', fixable::text, count(*) FROM m GROUP BY 2
-			UNION ALL SELECT '`+catalog.FacetOwner+`', owner, count(*) FROM m GROUP BY 2
-			UNION ALL SELECT '`+catalog.FacetPlatform+`', v, count(*) FROM m, unnest(m.platforms) v GROUP BY 2
-			UNION ALL SELECT '`+catalog.FacetLicense+`', v, count(*) FROM m, unnest(m.licenses) v GROUP BY 2
-			UNION ALL SELECT '`+catalog.FacetSigner+`', v, count(*) FROM m, unnest(m.signers) v GROUP BY 2
-			UNION ALL SELECT '`+catalog.FacetEndOfLife+`', CASE
-					WHEN m.eol_s IS NULL THEN '`+catalog.EndOfLifeUnknown+`'
-					WHEN `+le(0)+` THEN '`+catalog.EndOfLifePast+`'
-					WHEN `+le(1)+` THEN '`+catalog.EndOfLife30+`'
-					WHEN `+le(2)+` THEN '`+catalog.EndOfLife90+`'
-					WHEN `+le(3)+` THEN '`+catalog.EndOfLife365+`'
-					ELSE '`+catalog.EndOfLifeLater+`' END, count(*) FROM m GROUP BY 2`, facetArgs...).Query(func(rows pgx.Rows) error {
-			var facet, value string
+		b.Queue(`SELECT e.status, e.severity, e.fixable, e.owner, CASE
+				WHEN e.eol_s IS NULL THEN '`+catalog.EndOfLifeUnknown+`'
+				WHEN `+le(0)+` THEN '`+catalog.EndOfLifePast+`'
+				WHEN `+le(1)+` THEN '`+catalog.EndOfLife30+`'
+				WHEN `+le(2)+` THEN '`+catalog.EndOfLife90+`'
+				WHEN `+le(3)+` THEN '`+catalog.EndOfLife365+`'
+				ELSE '`+catalog.EndOfLifeLater+`' END, count(*)
+			FROM cssc_entries e WHERE `+cond+` GROUP BY 1, 2, 3, 4, 5`, facetArgs...).Query(func(rows pgx.Rows) error {
+			var status, severity, bucket string
+			var fixable bool
+			var owner []byte
 			var count int
-			_, err := pgx.ForEachRow(rows, []any{&facet, &value, &count}, func() error {
-				if counts[facet] == nil {
-					counts[facet] = map[string]int{}
-				}
-				counts[facet][value] = count
+			_, err := pgx.ForEachRow(rows, []any{&status, &severity, &fixable, &owner, &bucket, &count}, func() error {
+				add(catalog.FacetStatus, status, count)
+				add(catalog.FacetSeverity, severity, count)
+				add(catalog.FacetFixable, strconv.FormatBool(fixable), count)
+				add(catalog.FacetOwner, string(owner), count)
+				add(catalog.FacetEndOfLife, bucket, count)
+				return nil
+			})
+			return err
+		})
+		// Multi-valued facets, in one pass too.
+		names := []string{catalog.FacetPlatform, catalog.FacetLicense, catalog.FacetSigner}
+		b.Queue(`SELECT x.f, x.v, count(*) FROM cssc_entries e, LATERAL (
+				SELECT 0, unnest(e.platforms) UNION ALL SELECT 1, unnest(e.licenses) UNION ALL SELECT 2, unnest(e.signers)
+			) AS x(f, v) WHERE `+cond+` GROUP BY 1, 2`, w.args...).Query(func(rows pgx.Rows) error {
+			var f, count int
+			var v []byte
+			_, err := pgx.ForEachRow(rows, []any{&f, &v, &count}, func() error {
+				add(names[f], string(v), count)
 				return nil
 			})
 			return err
@@ -250,36 +261,30 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 // index and matched here, once each, and the entries are selected by the
 // pairs that match.
 func (s *Store) packageCond(ctx context.Context, tx pgx.Tx, w *where, pq *catalog.PackageQuery) error {
-	if !utf8.ValidString(pq.Name) {
-		w.never = true
-		return nil
-	}
 	r, err := catalog.ParseVersionRange(pq.Range)
 	if err != nil {
 		return err
 	}
-	name := pgText(pq.Name)
-	rows, err := tx.Query(ctx, "SELECT DISTINCT ecosystem, version FROM cssc_entry_packages WHERE name = $1", name)
+	rows, err := tx.Query(ctx, "SELECT id, ecosystem, version FROM cssc_packages WHERE name_hash = $1", hash(pq.Name))
 	if err != nil {
 		return s.wrap("search", err)
 	}
-	var ecos, versions []string
-	var eco, version string
-	_, err = pgx.ForEachRow(rows, []any{&eco, &version}, func() error {
-		if pq.MatchesPackage(r, catalog.Package{Name: pq.Name, Ecosystem: eco, Version: version}) {
-			ecos, versions = append(ecos, eco), append(versions, version)
+	var ids []int64
+	var id int64
+	var eco, version []byte
+	_, err = pgx.ForEachRow(rows, []any{&id, &eco, &version}, func() error {
+		if pq.MatchesPackage(r, catalog.Package{Name: pq.Name, Ecosystem: string(eco), Version: string(version)}) {
+			ids = append(ids, id)
 		}
 		return nil
 	})
 	if err != nil {
 		return s.wrap("search", err)
 	}
-	if len(ecos) == 0 {
+	if len(ids) == 0 {
 		w.never = true
 		return nil
 	}
-	w.add(`e.id IN (SELECT p.entry_id FROM cssc_entry_packages p
-		JOIN unnest(%s::text[], %s::text[]) AS v(ecosystem, version) ON p.ecosystem = v.ecosystem AND p.version = v.version
-		WHERE p.name = %s)`, ecos, versions, name)
+	w.add("e.id IN (SELECT entry_id FROM cssc_entry_packages WHERE package_id = ANY(%s::bigint[]))", ids)
 	return nil
 }

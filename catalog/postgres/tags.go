@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -18,6 +19,14 @@ import (
 func (s *Store) RecordTags(ctx context.Context, repository string, tags map[string]digest.Digest, at time.Time, complete bool) ([]catalog.TagEvent, error) {
 	if err := catalog.CheckTags(repository, tags); err != nil {
 		return nil, err
+	}
+	if len(repository) > MaxRepositoryBytes || !storable(repository) {
+		return nil, fmt.Errorf("%w: repository %q is longer than %d bytes or not UTF-8", catalog.ErrInvalidEntry, repository, MaxRepositoryBytes)
+	}
+	for tag := range tags {
+		if !storable(tag) {
+			return nil, fmt.Errorf("%w: tag %q is not UTF-8", catalog.ErrInvalidEntry, tag)
+		}
 	}
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -99,11 +108,14 @@ func (s *Store) Tags(ctx context.Context, repository string) (map[string]digest.
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, "SELECT tag, digest FROM cssc_tags WHERE repository = $1 AND current", pgText(repository))
+	out := map[string]digest.Digest{}
+	if !storable(repository) {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, "SELECT tag, digest FROM cssc_tags WHERE repository = $1 AND current", repository)
 	if err != nil {
 		return nil, s.wrap("tags", err)
 	}
-	out := map[string]digest.Digest{}
 	var tag string
 	var d digest.Digest
 	if _, err := pgx.ForEachRow(rows, []any{&tag, &d}, func() error {
@@ -120,8 +132,11 @@ func (s *Store) TagHistory(ctx context.Context, repository, tag string) ([]catal
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	if !storable(repository) || !storable(tag) {
+		return nil, nil
+	}
 	rows, err := s.pool.Query(ctx, `SELECT tag, digest, first_s, first_ns, last_s, last_ns, current FROM cssc_tags
-		WHERE repository = $1 AND ($2 = '' OR tag = $2) ORDER BY tag, first_s, first_ns, digest`, pgText(repository), pgText(tag))
+		WHERE repository = $1 AND ($2 = '' OR tag = $2) ORDER BY tag, first_s, first_ns, digest`, repository, tag)
 	if err != nil {
 		return nil, s.wrap("tag history", err)
 	}
