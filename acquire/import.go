@@ -28,6 +28,11 @@ type Importer interface {
 	Import(ctx context.Context, src string, dst registry.Repository, opts ImportOptions) (*Imported, error)
 }
 
+// DefaultBlobAttempts is the default of ImporterOptions.BlobAttempts: a
+// source that breaks off half of its downloads and cannot resume them
+// fails a blob once in 64, instead of once in 8 with three attempts.
+const DefaultBlobAttempts = 6
+
 // ImporterOptions configure an ORASImporter. The zero value is usable.
 type ImporterOptions struct {
 	// Concurrency bounds how many blobs are copied at the same time, per
@@ -44,10 +49,13 @@ type ImporterOptions struct {
 	// max(1, RequestsPerSecond rounded up).
 	Burst int
 	// BlobAttempts is how often a blob copy that broke off mid-stream (the
-	// connection dropped, the blob was truncated) is attempted in all. The
-	// registry client already retries 429, 5xx and network errors that
-	// happen before a response; this covers what happens after. Zero or
-	// negative means 3.
+	// connection dropped, the blob was truncated, the source stalled) is
+	// attempted in all, waiting 250 ms, then twice as long each time (at
+	// most 4 s) between attempts; a source that supports range requests
+	// resumes as often within an attempt. The registry client already
+	// retries 429, 5xx and network errors that happen before a response
+	// (registry.Options.MaxRetries); this covers what happens after. Zero
+	// or negative means DefaultBlobAttempts.
 	BlobAttempts int
 	// MaxArtifacts caps how many publisher artifacts are looked at per
 	// import (copied or filtered out). More fails the import with
@@ -292,7 +300,7 @@ func NewImporter(client *registry.Client, opts ImporterOptions) *ORASImporter {
 		opts.Concurrency = 4
 	}
 	if opts.BlobAttempts <= 0 {
-		opts.BlobAttempts = 3
+		opts.BlobAttempts = DefaultBlobAttempts
 	}
 	if opts.MaxArtifacts <= 0 {
 		opts.MaxArtifacts = 1000

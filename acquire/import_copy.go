@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -143,6 +144,11 @@ func (j *job) copyBlob(ctx context.Context, d ocispec.Descriptor) error {
 	for attempt := range j.im.opts.BlobAttempts {
 		if attempt > 0 {
 			j.im.log.Debug("retrying blob copy", "blob", d.Digest, "attempt", attempt+1, "error", last)
+			select {
+			case <-time.After(blobBackoff(attempt)):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		last = j.upload(ctx, d)
 		if last == nil {
@@ -162,6 +168,12 @@ func (j *job) copyBlob(ctx context.Context, d ocispec.Descriptor) error {
 		}
 	}
 	return fmt.Errorf("blob %s: %w", d.Digest, last)
+}
+
+// blobBackoff is the wait before attempt n (from 1) of a blob copy: 250 ms,
+// doubling, at most 4 s.
+func blobBackoff(n int) time.Duration {
+	return min(250*time.Millisecond<<(n-1), 4*time.Second)
 }
 
 // upload streams one blob from the source to the destination.
@@ -298,7 +310,7 @@ func (v *verifyReader) Close() error { return v.rc.Close() }
 // digest mismatches, refusals or cancellation.
 func transient(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, registry.ErrDigestMismatch) || errors.Is(err, registry.ErrSizeExceeded) ||
+		errors.Is(err, registry.ErrDigestMismatch) || errors.Is(err, registry.ErrSizeExceeded) || errors.Is(err, registry.ErrSizeMismatch) ||
 		errors.Is(err, registry.ErrUnauthorized) || errors.Is(err, registry.ErrNotFound) {
 		return false
 	}

@@ -14,6 +14,16 @@
 // caller's credentials (docker config.json with credential helpers, static
 // credentials, or anonymous).
 //
+// A registry that accepts a request and then sends nothing (a slow loris)
+// cannot hold a Client: a request that receives no byte for
+// Options.StallTimeout (30 s by default) is abandoned and retried, and
+// fails with a *StallError (ErrStalled) once the retries are spent; a
+// response body that stops is reported the same way by Read. With the
+// defaults a registry that never answers is given up after about three
+// minutes (six attempts of 30 s, plus backoff); callers that want a
+// shorter bound lower StallTimeout or MaxRetries, or set a deadline on
+// their context.
+//
 // Referrers are listed with Referrers (artifactType filtered on the client
 // side too, capped at MaxReferrers) and attached with Attach, which writes a
 // deterministic OCI 1.1 artifact manifest: attaching the same content twice
@@ -25,6 +35,8 @@
 // responses at Options.MaxManifestBytes (4 MiB by default), referrer lists at
 // MaxReferrers. Errors are *Error values that wrap one of the sentinels
 // (ErrNotFound, ErrUnauthorized, ErrDigestMismatch, ErrSizeExceeded,
-// ErrInvalidReference, ErrInvalidManifest, ...), so callers branch with
-// errors.Is.
+// ErrSizeMismatch, ErrStalled, ErrInvalidReference, ErrInvalidManifest,
+// ...), so callers branch with errors.Is: content whose size is not the
+// one its descriptor says (a manifest that lies about the sizes of what it
+// refers to) is ErrSizeMismatch, not an untyped oras-go error.
 package registry

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -33,6 +34,15 @@ var (
 	ErrUnsupported = errors.New("unsupported")
 	// ErrAlreadyExists: the content or tag exists already.
 	ErrAlreadyExists = errors.New("already exists")
+	// ErrSizeMismatch: the registry sent content of another size than the
+	// descriptor it was fetched by says (a manifest or index that lies
+	// about the sizes of what it refers to, or a registry that lies in its
+	// Content-Length).
+	ErrSizeMismatch = errors.New("size mismatch")
+	// ErrStalled: the registry sent no byte for the stall timeout
+	// (Options.StallTimeout), after the retries the request allowed. The
+	// error is a *StallError.
+	ErrStalled = errors.New("registry stalled")
 )
 
 // Error is the error of one operation on one repository. It unwraps to its
@@ -62,7 +72,7 @@ func classify(err error) error {
 		return nil
 	}
 	for _, s := range []error{ErrNotFound, ErrUnauthorized, ErrDigestMismatch, ErrSizeExceeded,
-		ErrInvalidReference, ErrInvalidManifest, ErrUnsupported, ErrAlreadyExists} {
+		ErrInvalidReference, ErrInvalidManifest, ErrUnsupported, ErrAlreadyExists, ErrSizeMismatch, ErrStalled} {
 		if errors.Is(err, s) {
 			return err
 		}
@@ -87,6 +97,11 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
 	case errors.Is(err, errdef.ErrUnsupported):
 		return fmt.Errorf("%w: %w", ErrUnsupported, err)
+	case strings.Contains(err.Error(), "mismatch Content-Length"):
+		// oras-go reports a response whose Content-Length is not the
+		// descriptor's size with an untyped error; its text is pinned by
+		// TestLyingSizesAreTyped.
+		return fmt.Errorf("%w: %w", ErrSizeMismatch, err)
 	}
 	return err
 }

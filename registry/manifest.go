@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -38,7 +39,9 @@ func IsManifest(mediaType string) bool {
 // anything larger than max bytes (max <= 0 means 4 MiB), and verifies its
 // size and digest. A descriptor that claims more than max fails with
 // ErrSizeExceeded before any byte is read; content that does not match the
-// descriptor fails with ErrDigestMismatch or ErrSizeExceeded.
+// descriptor fails with ErrDigestMismatch, ErrSizeExceeded (more bytes than
+// the descriptor says) or ErrSizeMismatch (fewer, or a response length that
+// disagrees with the descriptor).
 func FetchManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor, max int64) ([]byte, error) {
 	if max <= 0 {
 		max = defaultMaxManifestBytes
@@ -55,6 +58,9 @@ func FetchManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descript
 	}
 	defer rc.Close()
 	b, err := content.ReadAll(io.LimitReader(rc, max+1), desc)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("manifest %s: %w: %w", desc.Digest, ErrSizeMismatch, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, classify(err))
 	}

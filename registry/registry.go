@@ -58,8 +58,19 @@ type Options struct {
 	// http.DefaultTransport.
 	Transport http.RoundTripper
 	// MaxRetries is how often a request that failed with a network error, 429
-	// or 5xx is retried. Zero means 5; negative means no retries.
+	// or 5xx, or that stalled before its response (see StallTimeout), is
+	// retried. Zero means 5; negative means no retries.
 	MaxRetries int
+	// StallTimeout is how long a request may go without a byte moving
+	// (request body sent, response headers or body received) before it is
+	// abandoned. The wait for the response to a request whose body was
+	// sent in full is not limited (committing a large upload may take a
+	// registry long; uploads go to your own registries). A request abandoned before its response is retried like a
+	// network error; after the last retry, or when the response body
+	// stalls, the error is a *StallError (errors.Is ErrStalled). Zero means
+	// DefaultStallTimeout (30 s); negative means no stall timeout (only
+	// the caller's context bounds a request).
+	StallTimeout time.Duration
 	// MaxRetryAfter caps how long a Retry-After header may make a retry
 	// wait. Zero means 60 s. Backoff without Retry-After starts at 250 ms and
 	// doubles, with 10% jitter, up to this same ceiling.
@@ -96,6 +107,12 @@ func NewClient(opts Options) *Client {
 	base := opts.Transport
 	if base == nil {
 		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if opts.StallTimeout == 0 {
+		opts.StallTimeout = DefaultStallTimeout
+	}
+	if opts.StallTimeout > 0 {
+		base = &stallTransport{base: base, timeout: opts.StallTimeout}
 	}
 	rt := &retry.Transport{Base: base, Policy: func() retry.Policy { return newRetryPolicy(opts) }}
 	ac := &auth.Client{

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"go.yaml.in/yaml/v3"
@@ -49,9 +50,31 @@ type Config struct {
 	// BuilderID identifies this importer in provenance. Empty means the
 	// CLI's URL.
 	BuilderID string `yaml:"builderID"`
+	// Limits bound what a slow or hostile upstream can cost.
+	Limits Limits `yaml:"limits"`
 
 	dir string
 }
+
+// Limits bound the time and the attempts spent on each image.
+type Limits struct {
+	// ImageTimeout is the deadline of one image's whole run ("30m"). Zero
+	// means 30 minutes; negative means none.
+	ImageTimeout time.Duration `yaml:"imageTimeout"`
+	// StallTimeout abandons a registry request that receives no byte for
+	// this long ("30s"); it is retried, then fails. Zero means
+	// registry.DefaultStallTimeout; negative means none.
+	StallTimeout time.Duration `yaml:"stallTimeout"`
+	// Retries is how often the registry client retries a request (network
+	// errors, 429, 5xx, stalls). Zero means 5; negative means none.
+	Retries int `yaml:"retries"`
+	// BlobAttempts is how often a blob download that breaks off is
+	// attempted. Zero means acquire.DefaultBlobAttempts.
+	BlobAttempts int `yaml:"blobAttempts"`
+}
+
+// defaultImageTimeout is the default of Limits.ImageTimeout.
+const defaultImageTimeout = 30 * time.Minute
 
 // Source is one external repository and which of its tags to acquire.
 type Source struct {
@@ -76,7 +99,10 @@ type Source struct {
 // Trust holds the verifiers of publisher signatures.
 type Trust struct {
 	// Notation is a notation configuration directory in the CLI's layout
-	// (trustpolicy.json and truststore/x509/<type>/<name>/*.pem).
+	// (trustpolicy.oci.json, or trustpolicy.json, and
+	// truststore/x509/<type>/<name>/*.pem). Its trust policy is written
+	// for the source repositories ("registryScopes":
+	// ["docker.io/library/nginx"]), as for `notation verify` upstream.
 	Notation string `yaml:"notation"`
 	// Revocation is "online", "offline" (default) or "skip".
 	Revocation string `yaml:"revocation"`
@@ -95,7 +121,9 @@ type Signing struct {
 	Plugin *Plugin `yaml:"plugin"`
 	// Verify is a notation configuration directory that trusts the
 	// enterprise key: signatures are then reused on reruns and golden is
-	// checked before its tag moves. Empty means neither.
+	// checked before its tag moves. Its trust policy is written for the
+	// golden repositories ("registryScopes":
+	// ["registry.corp/golden/library/nginx"]). Empty means neither.
 	Verify string `yaml:"verify"`
 }
 

@@ -121,7 +121,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			records[i], _ = p.Run(ctx, s.ref, acquire.RunOptions{Platforms: s.platforms})
+			ictx, cancel := imageContext(ctx, cfg.Limits.ImageTimeout)
+			defer cancel()
+			records[i], _ = p.Run(ictx, s.ref, acquire.RunOptions{Platforms: s.platforms})
 		}()
 	}
 	wg.Wait()
@@ -156,6 +158,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
+// imageContext is the context of one image's run: ctx with the image
+// deadline (default 30 minutes, none when negative), so that an upstream
+// that trickles bytes forever cannot hold a run.
+func imageContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout == 0 {
+		timeout = defaultImageTimeout
+	}
+	if timeout < 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
 type acquireSource struct {
 	ref       string
 	platforms []string
@@ -163,7 +178,8 @@ type acquireSource struct {
 
 // build turns the configuration into a pipeline.
 func build(ctx context.Context, cfg *Config, logger *slog.Logger, onEvent func(acquire.Event)) (*acquire.Pipeline, *registry.Client, error) {
-	opts := registry.Options{PlainHTTP: cfg.PlainHTTP, Logger: logger}
+	opts := registry.Options{PlainHTTP: cfg.PlainHTTP, Logger: logger,
+		StallTimeout: cfg.Limits.StallTimeout, MaxRetries: cfg.Limits.Retries}
 	if cfg.DockerConfig != "" {
 		creds, err := registry.DockerCredentials(cfg.path(cfg.DockerConfig))
 		if err != nil {
@@ -259,6 +275,7 @@ func build(ctx context.Context, cfg *Config, logger *slog.Logger, onEvent func(a
 	}
 	pc := acquire.Config{
 		Client:     client,
+		Importer:   acquire.NewImporter(client, acquire.ImporterOptions{BlobAttempts: cfg.Limits.BlobAttempts, Logger: logger}),
 		Quarantine: cfg.Quarantine,
 		Golden:     cfg.Golden,
 		Scanners:   scanners,

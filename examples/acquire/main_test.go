@@ -34,8 +34,15 @@ func notationDir(t *testing.T, name string, ca *devpki.CA, identity string) stri
 
 func writeConfig(t *testing.T) (cfgPath string, src, dst *registrytest.Registry) {
 	t.Helper()
+	return writeConfigWith(t, registrytest.Options{}, "")
+}
+
+// writeConfigWith is writeConfig with options for the source registry and
+// extra configuration appended to the file.
+func writeConfigWith(t *testing.T, srcOpts registrytest.Options, extra string) (cfgPath string, src, dst *registrytest.Registry) {
+	t.Helper()
 	ctx := context.Background()
-	src = registrytest.Start(t, registrytest.OCI)
+	src = registrytest.Start(t, registrytest.OCI, srcOpts)
 	dst = registrytest.Start(t, registrytest.Distribution)
 	world, err := sample.Seed(ctx, src.Client, src.Host, sample.Options{})
 	require.NoError(t, err)
@@ -85,7 +92,7 @@ lifecycle:
   rules:
     - repository: "*/library/multi"
       endOfLife: "2098-06-30T00:00:00Z"
-`, dst.Host, src.Host, publisher, keyPath, certPath, enterprise)
+`, dst.Host, src.Host, publisher, keyPath, certPath, enterprise) + extra
 	cfgPath = filepath.Join(dir, "acquire.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
 	return cfgPath, src, dst

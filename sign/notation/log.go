@@ -19,13 +19,25 @@ func withLogger(ctx context.Context, l *slog.Logger) context.Context {
 }
 
 // slogAdapter implements notation-go's log.Logger on a *slog.Logger.
+//
+// notation-go logs what it finds about a signature (an untrusted signer at
+// level error, a certificate without revocation information at level
+// warn) while it verifies. Those are facts about one signature, which the
+// Verifier reports in its result, not failures of the program: a run that
+// meets another party's signature, as every publisher-signed image does
+// when the enterprise verifier looks at it, must not print ERROR lines. So
+// every notation-go message is logged at Debug, with notation-go's own
+// level in the attribute "notationLevel".
 type slogAdapter struct {
 	ctx context.Context
 	l   *slog.Logger
 }
 
 func (a slogAdapter) log(level slog.Level, msg string) {
-	a.l.Log(a.ctx, level, strings.TrimSpace(msg))
+	if !a.l.Enabled(a.ctx, slog.LevelDebug) {
+		return
+	}
+	a.l.LogAttrs(a.ctx, slog.LevelDebug, strings.TrimSpace(msg), slog.String("notationLevel", level.String()))
 }
 
 func (a slogAdapter) Debug(args ...any) { a.log(slog.LevelDebug, fmt.Sprint(args...)) }

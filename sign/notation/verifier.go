@@ -609,7 +609,7 @@ func checkResult(s sign.State) sign.CheckResult {
 // a failed signature; anything else (network, missing blob) is
 // inconclusive.
 func fetchState(err error) sign.State {
-	if errors.Is(err, registry.ErrDigestMismatch) || errors.Is(err, registry.ErrSizeExceeded) ||
+	if errors.Is(err, registry.ErrDigestMismatch) || errors.Is(err, registry.ErrSizeExceeded) || errors.Is(err, registry.ErrSizeMismatch) ||
 		errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) {
 		return sign.StateFailed
 	}
