@@ -209,7 +209,9 @@ func (s *Store) Claim(ctx context.Context, req catalog.ClaimRequest) ([]catalog.
 	if err != nil {
 		return nil, wrap("claim", err)
 	}
-	slices.SortFunc(out, func(a, b catalog.Job) int { return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.ID, b.ID)) })
+	slices.SortFunc(out, func(a, b catalog.Job) int {
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
