@@ -147,10 +147,9 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 
 	b := &pgx.Batch{}
 	var total int
-	b.Queue("SELECT count(*) FROM cssc_entries e WHERE "+cond, w.args...).QueryRow(func(r pgx.Row) error { return r.Scan(&total) })
-
+	var summaries [][]byte
 	pageArgs := append([]any(nil), w.args...)
-	pageCond := cond
+	after := "true"
 	if q.Cursor != "" {
 		c, err := catalog.DecodeCursor(q.Cursor)
 		if err != nil {
@@ -160,18 +159,40 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 			return nil, fmt.Errorf("%w: cursor", catalog.ErrInvalidQuery)
 		}
 		pageArgs = append(pageArgs, c.Repository, c.Digest.String())
-		pageCond += fmt.Sprintf(" AND (e.repository, e.digest) > ($%d, $%d)", len(pageArgs)-1, len(pageArgs))
+		after = fmt.Sprintf("(repository, digest) > ($%d, $%d)", len(pageArgs)-1, len(pageArgs))
 	}
 	pageArgs = append(pageArgs, q.Limit+1)
-	var summaries [][]byte
-	b.Queue(`SELECT d.summary FROM (
-			SELECT e.id, e.repository, e.digest FROM cssc_entries e WHERE `+pageCond+`
-			ORDER BY e.repository, e.digest LIMIT $`+strconv.Itoa(len(pageArgs))+`) p
-		JOIN cssc_entry_docs d ON d.entry_id = p.id ORDER BY p.repository, p.digest`, pageArgs...).Query(func(rows pgx.Rows) error {
+	limit := "$" + strconv.Itoa(len(pageArgs))
+	collect := func(rows pgx.Rows) error {
 		var err error
 		summaries, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
 		return err
-	})
+	}
+	if len(w.conds) == 0 {
+		// Every entry: walk the (repository, digest) index to the page.
+		b.Queue("SELECT count(*) FROM cssc_entries").QueryRow(func(r pgx.Row) error { return r.Scan(&total) })
+		b.Queue(`SELECT d.summary FROM (
+				SELECT id, repository, digest FROM cssc_entries WHERE `+after+` ORDER BY repository, digest LIMIT `+limit+`) p
+			JOIN cssc_entry_docs d ON d.entry_id = p.id ORDER BY p.repository, p.digest`, pageArgs...).Query(collect)
+	} else {
+		// The matches once, for the total and the page: walking the
+		// index in page order and filtering can read every entry to find
+		// a few.
+		b.Queue(`WITH m AS MATERIALIZED (SELECT e.id, e.repository, e.digest FROM cssc_entries e WHERE `+cond+`),
+				p AS (SELECT id, repository, digest FROM m WHERE `+after+` ORDER BY repository, digest LIMIT `+limit+`)
+			SELECT (SELECT count(*) FROM m), d.summary FROM (SELECT 1) one
+			LEFT JOIN (p JOIN cssc_entry_docs d ON d.entry_id = p.id) ON true
+			ORDER BY p.repository, p.digest`, pageArgs...).Query(func(rows pgx.Rows) error {
+			var sum []byte
+			_, err := pgx.ForEachRow(rows, []any{&total, &sum}, func() error {
+				if sum != nil {
+					summaries = append(summaries, sum)
+				}
+				return nil
+			})
+			return err
+		})
+	}
 
 	counts := map[string]map[string]int{}
 	add := func(facet, value string, n int) {
@@ -183,7 +204,10 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 		m[value] += n
 	}
 	if q.Facets {
-		// Single-valued facets in one pass over the matches.
+		// One pass over the matches groups them by every facet at once
+		// (entries of one base share their facet values, so the groups
+		// are few); the groups are then counted per facet value, arrays
+		// unnested once per group rather than once per entry.
 		facetArgs := append([]any(nil), w.args...)
 		n := len(facetArgs)
 		for _, d := range []time.Duration{0, 30 * 24 * time.Hour, 90 * 24 * time.Hour, 365 * 24 * time.Hour} {
@@ -193,33 +217,25 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 		le := func(i int) string {
 			return fmt.Sprintf("(e.eol_s, e.eol_ns) <= ($%d::bigint, $%d::integer)", n+2*i+1, n+2*i+2)
 		}
-		b.Queue(`SELECT e.status, e.severity, e.fixable, e.owner, CASE
-				WHEN e.eol_s IS NULL THEN '`+catalog.EndOfLifeUnknown+`'
-				WHEN `+le(0)+` THEN '`+catalog.EndOfLifePast+`'
-				WHEN `+le(1)+` THEN '`+catalog.EndOfLife30+`'
-				WHEN `+le(2)+` THEN '`+catalog.EndOfLife90+`'
-				WHEN `+le(3)+` THEN '`+catalog.EndOfLife365+`'
-				ELSE '`+catalog.EndOfLifeLater+`' END, count(*)
-			FROM cssc_entries e WHERE `+cond+` GROUP BY 1, 2, 3, 4, 5`, facetArgs...).Query(func(rows pgx.Rows) error {
-			var status, severity, bucket string
-			var fixable bool
-			var owner []byte
-			var count int
-			_, err := pgx.ForEachRow(rows, []any{&status, &severity, &fixable, &owner, &bucket, &count}, func() error {
-				add(catalog.FacetStatus, status, count)
-				add(catalog.FacetSeverity, severity, count)
-				add(catalog.FacetFixable, strconv.FormatBool(fixable), count)
-				add(catalog.FacetOwner, string(owner), count)
-				add(catalog.FacetEndOfLife, bucket, count)
-				return nil
-			})
-			return err
-		})
-		// Multi-valued facets, in one pass too.
-		names := []string{catalog.FacetPlatform, catalog.FacetLicense, catalog.FacetSigner}
-		b.Queue(`SELECT x.f, x.v, count(*) FROM cssc_entries e, LATERAL (
-				SELECT 0, unnest(e.platforms) UNION ALL SELECT 1, unnest(e.licenses) UNION ALL SELECT 2, unnest(e.signers)
-			) AS x(f, v) WHERE `+cond+` GROUP BY 1, 2`, w.args...).Query(func(rows pgx.Rows) error {
+		names := []string{catalog.FacetStatus, catalog.FacetSeverity, catalog.FacetFixable, catalog.FacetOwner,
+			catalog.FacetEndOfLife, catalog.FacetPlatform, catalog.FacetLicense, catalog.FacetSigner}
+		b.Queue(`WITH g AS MATERIALIZED (
+				SELECT e.status, e.severity, e.fixable, e.owner, CASE
+					WHEN e.eol_s IS NULL THEN '`+catalog.EndOfLifeUnknown+`'
+					WHEN `+le(0)+` THEN '`+catalog.EndOfLifePast+`'
+					WHEN `+le(1)+` THEN '`+catalog.EndOfLife30+`'
+					WHEN `+le(2)+` THEN '`+catalog.EndOfLife90+`'
+					WHEN `+le(3)+` THEN '`+catalog.EndOfLife365+`'
+					ELSE '`+catalog.EndOfLifeLater+`' END AS eol, e.platforms, e.licenses, e.signers, count(*) AS n
+				FROM cssc_entries e WHERE `+cond+` GROUP BY 1, 2, 3, 4, 5, 6, 7, 8)
+			SELECT 0, convert_to(status, 'UTF8'), sum(n) FROM g GROUP BY 2
+			UNION ALL SELECT 1, convert_to(severity, 'UTF8'), sum(n) FROM g GROUP BY 2
+			UNION ALL SELECT 2, convert_to(fixable::text, 'UTF8'), sum(n) FROM g GROUP BY 2
+			UNION ALL SELECT 3, owner, sum(n) FROM g GROUP BY 2
+			UNION ALL SELECT 4, convert_to(eol, 'UTF8'), sum(n) FROM g GROUP BY 2
+			UNION ALL SELECT 5, v, sum(n) FROM g, unnest(g.platforms) v GROUP BY 2
+			UNION ALL SELECT 6, v, sum(n) FROM g, unnest(g.licenses) v GROUP BY 2
+			UNION ALL SELECT 7, v, sum(n) FROM g, unnest(g.signers) v GROUP BY 2`, facetArgs...).Query(func(rows pgx.Rows) error {
 			var f, count int
 			var v []byte
 			_, err := pgx.ForEachRow(rows, []any{&f, &v, &count}, func() error {
