@@ -15,20 +15,29 @@
 //
 // # Pipeline
 //
-// A Pipeline (NewPipeline, Config) runs the steps of DESIGN.md for one image
-// (Run) or many (RunAll):
+// A Pipeline (NewPipeline, Config) runs the ten steps of the Acquire flow
+// for one image (Run) or many (RunAll), in this order (Steps; the numbers
+// are those of the flow):
 //
-//	import        copy into quarantine (Importer)                      steps 1, 2
-//	verify-signatures  publisher signatures (sign.Verifier)            step 3
-//	verify-metadata    publisher SBOMs and provenance (attest.Discover) step 4
-//	provenance    acquisition provenance (attest.ProvenanceEnricher)   step 7
-//	sbom          cssc's SBOM per platform, attached if the publisher gave none  step 7
-//	scan          every scanner on every platform (scan.Scanner)       step 5
-//	attach-reports  SARIF reports as referrers                         step 6
-//	lifecycle     end-of-life marker and custom enrichers              step 8
-//	policy        policy.Evaluate on the evidence alone                step 10
-//	sign          image, platforms and every artifact (sign.Signer)    step 9
-//	promote       copy to golden, signed verification summary, tag     step 10
+//	import             copy into quarantine (Importer)                         1, 2
+//	verify-signatures  publisher signatures (Config.PublisherVerifier)         3
+//	verify-metadata    publisher SBOMs and provenance (attest.Discover)        4
+//	provenance         acquisition provenance (Config.Provenance)              7
+//	sbom               cssc's SBOM per platform (Config.SBOM), attached
+//	                   where the publisher gave none                           7
+//	scan               every scanner on every platform (Config.Scanners)       5
+//	attach-reports     SARIF reports as referrers (attest.ReportArtifact)      6
+//	lifecycle          end-of-life marker (Config.Lifecycle), Config.Enrichers 8
+//	policy             the decision, from the evidence alone (Config.Policy,
+//	                   evidence from attest.BuildEvidence)                     10
+//	sign               image, platforms and every artifact (sign.SignTree
+//	                   with Config.Signer)                                     9
+//	promote            copy to golden, signed verification summary, tags       10
+//
+// Each step is recorded with a Verdict: ok, failed (a finding the policy
+// weighs), skipped (not configured or not applicable) or error (the run
+// stops). Everything cssc attaches comes from an attest.Enricher and is
+// attached with attest.Attach, marked as cssc's.
 //
 // The SBOM is made before scanning because vulnerability matching reads it,
 // and the scanners match cssc's own SBOM: a publisher's SBOM is unverified
@@ -48,13 +57,14 @@
 // with a *StepError and nothing in golden; a denied image stays in
 // quarantine (ErrPolicyDenied). Golden content is copied first (image, then
 // artifacts, then signatures), the enterprise signature is verified there
-// when Config.SignatureVerifier is set, and the tag moves last, so golden
+// when Config.EnterpriseVerifier is set, and the tag moves last, so golden
 // never holds a tag on a partial or unsigned image.
 //
 // Reruns are idempotent: every generated artifact is stamped with the run
 // time, which a rerun recovers from the provenance an interrupted run
 // attached, so it regenerates byte-identical artifacts (same digests, no
-// duplicates) and reuses the enterprise signatures already in quarantine;
+// duplicates) and reuses the enterprise signatures already in quarantine
+// (which needs Config.EnterpriseVerifier to report sign.Signature.Digest);
 // an unchanged image already in golden under every requested tag, with a
 // signed PASSED verification summary of the policy in force, costs one
 // upstream HEAD request.

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/attest"
@@ -63,9 +61,9 @@ func ExampleNewPipeline() {
 		Quarantine: "registry.corp/quarantine",
 		Golden:     "registry.corp/golden",
 		Scanners:   []scan.Scanner{osv.NewScanner(db), clamd},
-		GenerateSBOM: func(ctx context.Context, repo content.Fetcher, m ocispec.Descriptor) (*sbom.Document, error) {
-			return scalibr.Generate(ctx, repo, m, scalibr.Options{}) // when the publisher gave no SBOM
-		},
+		SBOM: &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+			return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{})
+		}},
 		Provenance: &attest.ProvenanceEnricher{BuilderID: "https://registry.corp/acquire"},
 		Lifecycle:  &attest.LifecycleEnricher{EndOfLife: time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)},
 		Signer:     signer,

@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/policy"
 	"github.com/cssc-go/cssc/registry"
-	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/scan"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -34,7 +32,7 @@ var (
 // StepError says which step of a run failed, and why. Nothing is promoted
 // after a StepError.
 type StepError struct {
-	Step string
+	Step StepName
 	Err  error
 }
 
@@ -43,12 +41,22 @@ func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.Step, e
 // Unwrap returns the cause.
 func (e *StepError) Unwrap() error { return e.Err }
 
-// SBOMGenerator makes an SBOM from the filesystem of one platform image
-// manifest. sbom/scalibr provides the default; any function will do.
-type SBOMGenerator func(ctx context.Context, repo content.Fetcher, manifest ocispec.Descriptor) (*sbom.Document, error)
+// Policy decides from evidence alone whether an image may be promoted.
+// *policy.Policy (policy.Compile) implements it; so does any type that
+// wraps one, for example to add rules or record decisions. A Policy that
+// also has the methods Name() string and Digest() string (as
+// *policy.Policy does) names itself in provenance and verification
+// summaries; any other needs Config.PolicyRef.
+type Policy interface {
+	Evaluate(ctx context.Context, ev *policy.Evidence) policy.Decision
+}
 
 // Config configures a Pipeline. Client, Quarantine, Golden, Scanners, Signer
 // and Policy are required; NewPipeline fails without them (fail closed).
+//
+// Everything cssc attaches to an image comes from an attest.Enricher: SBOM,
+// Provenance, Lifecycle and Enrichers. Every artifact they return is
+// attached in quarantine, marked as cssc's, signed and promoted.
 type Config struct {
 	// Client opens the source, quarantine and golden repositories.
 	// Required.
@@ -70,42 +78,58 @@ type Config struct {
 	// images look end-of-life).
 	Import ImportOptions
 
-	// Verifier verifies the publisher's signatures (step 3). Nil means
-	// signatures are not verified; the step is recorded as skipped and a
+	// PublisherVerifier verifies the publisher's signatures (step 3). Nil
+	// means they are not verified; the step is recorded as skipped and a
 	// policy that requires signatures denies.
-	Verifier sign.Verifier
+	PublisherVerifier sign.Verifier
 	// Scanners scan every platform of the image (step 5): at least one.
 	Scanners []scan.Scanner
-	// GenerateSBOM makes an SBOM for a platform without a publisher SBOM
-	// (step 7). Nil means none is generated: vulnerability scanners that
-	// need an SBOM then fail the run.
-	GenerateSBOM SBOMGenerator
-	// Provenance writes acquisition provenance (step 7). Nil means an
-	// enricher whose BuilderID is VerifierID. Provenance is always written:
-	// it also carries the run time that an interrupted run's rerun reuses,
-	// so that regenerated artifacts keep their digests.
-	Provenance *attest.ProvenanceEnricher
-	// Lifecycle writes the end-of-life marker (step 8). Nil means none.
-	Lifecycle *attest.LifecycleEnricher
+	// SBOM generates cssc's SBOM of every platform (step 7): the pipeline
+	// calls its GenerateSBOM (it must implement attest.SBOMGenerator, as
+	// attest.SBOMEnricher with Generate set does) with Subject.Content set
+	// to the quarantine repository, gives the document to the scanners,
+	// then calls Enrich with it in Subject.SBOM to attach it where the
+	// publisher gave none. Nil means no SBOM is generated: the step is
+	// skipped, the scanners get the publisher's SBOM, and those that need
+	// an SBOM fail the run where there is none.
+	SBOM attest.Enricher
+	// Provenance writes acquisition provenance (step 7). Nil means
+	// &attest.ProvenanceEnricher{BuilderID: PipelineID}. Provenance is
+	// always written: it also carries the run time that an interrupted
+	// run's rerun reuses, so that regenerated artifacts keep their
+	// digests; an enricher given here must therefore return exactly one
+	// artifact, an in-toto statement whose SLSA provenance records the
+	// run time (Subject.Time) as its start.
+	Provenance attest.Enricher
+	// Lifecycle writes the end-of-life marker (step 8), for instance an
+	// *attest.LifecycleEnricher. The end of life in the policy evidence is
+	// the date of the marker it returns (artifact.TypeLifecycle with the
+	// annotation artifact.AnnotationEndOfLife). An enricher with a
+	// Validate() error method is validated by NewPipeline. Nil means none.
+	Lifecycle attest.Enricher
 	// Enrichers are further enrichers run on the root manifest after the
-	// built-in ones; their artifacts are attached, signed and promoted.
+	// built-in ones.
 	Enrichers []attest.Enricher
 	// Signer signs the image, every platform manifest and every attached
 	// artifact with the enterprise key (step 9). Required.
 	Signer sign.Signer
-	// SignatureVerifier, if set, verifies the enterprise signatures: a
-	// subject that already carries a verified one is not signed again (a
-	// rerun adds no signatures), and golden is checked before its tag
-	// moves. Nil means every run signs afresh.
-	SignatureVerifier sign.Verifier
+	// EnterpriseVerifier, if set, verifies the enterprise signatures
+	// (those Signer makes): a subject that already carries a verified one
+	// is not signed again (a rerun adds no signatures; the verifier must
+	// report sign.Signature.Digest), cssc's own signatures are left out of
+	// the publisher's, and golden is checked before its tag moves. Nil
+	// means every run signs afresh.
+	EnterpriseVerifier sign.Verifier
 	// Policy decides (step 10). Required.
-	Policy *policy.Policy
-	// PolicyRef names the policy in provenance and verification summaries.
-	// Nil means the policy's name and digest.
+	Policy Policy
+	// PolicyRef names the policy in provenance and verification summaries,
+	// and its digest tells a rerun whether the policy changed. Nil means
+	// the policy's Name() and Digest(); required when Policy has neither.
 	PolicyRef *attest.PolicyRef
-	// VerifierID identifies this pipeline in verification summaries (a
-	// URI). Empty means "https://github.com/cssc-go/cssc/acquire".
-	VerifierID string
+	// PipelineID identifies this pipeline (a URI): the verifier id of
+	// verification summaries and the builder id of the default
+	// provenance. Empty means "https://github.com/cssc-go/cssc/acquire".
+	PipelineID string
 	// PromotePublisherArtifacts copies the publisher's artifacts that were
 	// imported (signatures, SBOMs, attestations) to golden next to cssc's.
 	// False promotes only the image and cssc's own artifacts.
@@ -130,9 +154,9 @@ type Config struct {
 
 // Event is a progress event of a run.
 type Event struct {
-	Source  string // the source reference of the run
-	Step    string // one of the Step constants
-	Verdict string // "" when the step starts, else its verdict
+	Source  string   // the source reference of the run
+	Step    StepName // the step
+	Verdict Verdict  // "" when the step starts, else its verdict
 	Message string
 	// Blob is set for import progress events.
 	Blob *BlobProgress
@@ -195,13 +219,20 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 			return nil, fmt.Errorf("%w: location %q: %w", ErrInvalidConfig, loc, err)
 		}
 	}
-	if cfg.Lifecycle != nil {
-		if err := cfg.Lifecycle.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: lifecycle: %w", ErrInvalidConfig, err)
-		}
+	// A nil pointer in an interface field means "none", as nil does.
+	cfg.SBOM, cfg.Provenance, cfg.Lifecycle = orNil(cfg.SBOM), orNil(cfg.Provenance), orNil(cfg.Lifecycle)
+	if err := checkEnrichers(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.PolicyRef == nil {
-		cfg.PolicyRef = &attest.PolicyRef{Name: cfg.Policy.Name(), Digest: digest.Digest(cfg.Policy.Digest())}
+		named, ok := cfg.Policy.(interface {
+			Name() string
+			Digest() string
+		})
+		if !ok {
+			return nil, fmt.Errorf("%w: PolicyRef is required: the policy (%T) has no Name and Digest methods", ErrInvalidConfig, cfg.Policy)
+		}
+		cfg.PolicyRef = &attest.PolicyRef{Name: named.Name(), Digest: digest.Digest(named.Digest())}
 	}
 	if cfg.Importer == nil {
 		cfg.Importer = NewImporter(cfg.Client, ImporterOptions{Logger: cfg.Logger})
@@ -212,17 +243,50 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.VerifierID == "" {
-		cfg.VerifierID = "https://github.com/cssc-go/cssc/acquire"
+	if cfg.PipelineID == "" {
+		cfg.PipelineID = "https://github.com/cssc-go/cssc/acquire"
 	}
 	if cfg.Provenance == nil {
-		cfg.Provenance = &attest.ProvenanceEnricher{BuilderID: cfg.VerifierID}
+		cfg.Provenance = &attest.ProvenanceEnricher{BuilderID: cfg.PipelineID}
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Pipeline{cfg: cfg, log: log}, nil
+}
+
+// orNil returns nil for a nil pointer held in e, else e.
+func orNil(e attest.Enricher) attest.Enricher {
+	if v := reflect.ValueOf(e); e == nil || v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil
+	}
+	return e
+}
+
+// checkEnrichers validates the enrichers of cfg that can be validated, and
+// checks that the SBOM enricher generates SBOMs.
+func checkEnrichers(cfg Config) error {
+	if v, ok := cfg.Lifecycle.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("%w: lifecycle: %w", ErrInvalidConfig, err)
+		}
+	}
+	for i, e := range cfg.Enrichers {
+		if e == nil {
+			return fmt.Errorf("%w: Enrichers[%d] is nil", ErrInvalidConfig, i)
+		}
+	}
+	if cfg.SBOM == nil {
+		return nil
+	}
+	if _, ok := cfg.SBOM.(attest.SBOMGenerator); !ok {
+		return fmt.Errorf("%w: the SBOM enricher (%T) does not generate SBOMs (attest.SBOMGenerator)", ErrInvalidConfig, cfg.SBOM)
+	}
+	if e, ok := cfg.SBOM.(*attest.SBOMEnricher); ok && e.Generate == nil {
+		return fmt.Errorf("%w: the SBOM enricher has no Generate function", ErrInvalidConfig)
+	}
+	return nil
 }
 
 // RunOptions configure one run. The zero value takes everything from the

@@ -55,7 +55,7 @@ func pushRaw(t *testing.T, repo registry.Repository, mt string, data []byte) oci
 
 // forgeryPipeline builds a pipeline with a real notation signer and
 // verifier, the evil scanner and the given SBOM generator.
-func forgeryPipeline(t *testing.T, client *registry.Client, mode string, gen acquire.SBOMGenerator, lc *attest.LifecycleEnricher) *acquire.Pipeline {
+func forgeryPipeline(t *testing.T, client *registry.Client, mode string, gen sbomFunc, lc *attest.LifecycleEnricher) *acquire.Pipeline {
 	t.Helper()
 	return newForgeryPipeline(t, client, "apiVersion: cssc.dev/policy/v1\nname: p\nmode: "+mode+"\nvulnerabilities:\n  maxSeverity: medium\nsbom: {required: true}\n", gen, lc)
 }
@@ -66,7 +66,7 @@ func forgeryPipelineWithPolicy(t *testing.T, client *registry.Client, doc string
 	return newForgeryPipeline(t, client, doc, okGenerator, nil)
 }
 
-func newForgeryPipeline(t *testing.T, client *registry.Client, policyDoc string, gen acquire.SBOMGenerator, lc *attest.LifecycleEnricher) *acquire.Pipeline {
+func newForgeryPipeline(t *testing.T, client *registry.Client, policyDoc string, gen sbomFunc, lc *attest.LifecycleEnricher) *acquire.Pipeline {
 	t.Helper()
 	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})
 	require.NoError(t, err)
@@ -78,15 +78,18 @@ func newForgeryPipeline(t *testing.T, client *registry.Client, policyDoc string,
 	require.NoError(t, err)
 	pol, err := policy.Compile(doc)
 	require.NoError(t, err)
-	p, err := acquire.NewPipeline(acquire.Config{
+	cfg := acquire.Config{
 		Client: client, Quarantine: "mem:q", Golden: "mem:g",
-		Scanners:          []scan.Scanner{evilScanner},
-		GenerateSBOM:      gen,
-		Lifecycle:         lc,
-		Signer:            signer,
-		SignatureVerifier: newVerifier(t, "corp", ca, "C=US, ST=WA, L=Seattle, O=cssc development, CN=cssc INSECURE development signer"),
-		Policy:            pol,
-	})
+		Scanners:           []scan.Scanner{evilScanner},
+		SBOM:               sbomEnricher(gen),
+		Signer:             signer,
+		EnterpriseVerifier: newVerifier(t, "corp", ca, "C=US, ST=WA, L=Seattle, O=cssc development, CN=cssc INSECURE development signer"),
+		Policy:             pol,
+	}
+	if lc != nil {
+		cfg.Lifecycle = lc
+	}
+	p, err := acquire.NewPipeline(cfg)
 	require.NoError(t, err)
 	return p
 }
@@ -98,6 +101,16 @@ func emptyImage(t *testing.T, repo registry.Repository, arch string) ocispec.Des
 	d, err := imagetest.Image{Platform: ocispec.Platform{OS: "linux", Architecture: arch}}.Push(context.Background(), repo)
 	require.NoError(t, err)
 	return d
+}
+
+// sbomFunc generates the SBOM of one platform image manifest.
+type sbomFunc func(ctx context.Context, repo content.Fetcher, m ocispec.Descriptor) (*sbom.Document, error)
+
+// sbomEnricher is the SBOM enricher that generates with gen.
+func sbomEnricher(gen sbomFunc) *attest.SBOMEnricher {
+	return &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+		return gen(ctx, s.Content, s.Descriptor)
+	}}
 }
 
 func evilGenerator(_ context.Context, _ content.Fetcher, _ ocispec.Descriptor) (*sbom.Document, error) {
@@ -256,7 +269,7 @@ func TestPublisherProvenanceMustNameTheImage(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		subject func(img ocispec.Descriptor) digest.Digest
-		outcome string
+		outcome acquire.Outcome
 	}{
 		{"names the image", func(img ocispec.Descriptor) digest.Digest { return img.Digest }, acquire.OutcomePromoted},
 		{"names another artifact", func(ocispec.Descriptor) digest.Digest { return digest.FromString("something else") }, acquire.OutcomeDenied},

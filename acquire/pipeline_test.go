@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/artifact"
@@ -133,18 +132,18 @@ func newPipeFixture(t testing.TB, o pipeOptions) *pipeFixture {
 	require.NoError(t, err)
 
 	f.cfg = acquire.Config{
-		Client:     f.client,
-		Quarantine: registry.Join(f.dst.Host, "quarantine"),
-		Golden:     registry.Join(f.dst.Host, "golden"),
-		Verifier:   publisher,
-		Scanners:   scanners,
-		GenerateSBOM: func(ctx context.Context, repo content.Fetcher, m ocispec.Descriptor) (*sbom.Document, error) {
-			return scalibr.Generate(ctx, repo, m, scalibr.Options{})
-		},
+		Client:            f.client,
+		Quarantine:        registry.Join(f.dst.Host, "quarantine"),
+		Golden:            registry.Join(f.dst.Host, "golden"),
+		PublisherVerifier: publisher,
+		Scanners:          scanners,
+		SBOM: &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+			return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{})
+		}},
 		Provenance:                &attest.ProvenanceEnricher{BuilderID: "https://corp.example/acquire", BuilderVersion: "test"},
 		Lifecycle:                 &attest.LifecycleEnricher{EndOfLife: time.Now().AddDate(1, 0, 0).UTC().Truncate(24 * time.Hour)},
 		Signer:                    signer,
-		SignatureVerifier:         f.enterprise,
+		EnterpriseVerifier:        f.enterprise,
 		Policy:                    pol,
 		PolicyRef:                 &attest.PolicyRef{Name: "test-golden", Digest: digest.Digest(pol.Digest())},
 		PromotePublisherArtifacts: true,
@@ -200,7 +199,7 @@ func TestPipelineSamples(t *testing.T) {
 
 	for _, tc := range []struct {
 		name    string
-		outcome string
+		outcome acquire.Outcome
 		failed  string // policy rule expected to fail
 	}{
 		{sample.Clean, acquire.OutcomePromoted, ""},
@@ -324,8 +323,8 @@ func TestPipelineResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	for _, killAfter := range []string{acquire.StepImport, acquire.StepProvenance, acquire.StepSBOM, acquire.StepReports, acquire.StepSign, acquire.StepPolicy} {
-		t.Run(killAfter, func(t *testing.T) {
+	for _, killAfter := range []acquire.StepName{acquire.StepImport, acquire.StepProvenance, acquire.StepSBOM, acquire.StepReports, acquire.StepSign, acquire.StepPolicy} {
+		t.Run(string(killAfter), func(t *testing.T) {
 			ctx := context.Background()
 			f := newPipeFixture(t, pipeOptions{noClamd: true})
 			runCtx, kill := context.WithCancel(ctx)
@@ -383,8 +382,8 @@ func TestPipelineFaults(t *testing.T) {
 		opts    pipeOptions
 		prepare func(*pipeFixture)
 		ctx     func() (context.Context, context.CancelFunc)
-		step    string
-		outcome string
+		step    acquire.StepName
+		outcome acquire.Outcome
 		wantErr error
 	}{
 		{
@@ -432,7 +431,7 @@ func TestPipelineFaults(t *testing.T) {
 		{
 			name: "bad publisher signature is reported, not trusted",
 			prepare: func(f *pipeFixture) {
-				f.cfg.Verifier = newVerifier(t, "other", mustCA(t), "C=US, ST=WA, O=Other, CN=Other")
+				f.cfg.PublisherVerifier = newVerifier(t, "other", mustCA(t), "C=US, ST=WA, O=Other, CN=Other")
 			},
 			step: acquire.StepSignatures, outcome: acquire.OutcomePromoted,
 		},
@@ -541,6 +540,14 @@ func TestNewPipelineFailsClosed(t *testing.T) {
 		"same locations": func(c *acquire.Config) { c.Golden = c.Quarantine },
 		"bad location":   func(c *acquire.Config) { c.Golden = "https://registry.corp/golden" },
 		"bad lifecycle":  func(c *acquire.Config) { c.Lifecycle = &attest.LifecycleEnricher{Rules: []attest.LifecycleRule{{}}} },
+		"sbom enricher that does not generate": func(c *acquire.Config) {
+			c.SBOM = attest.EnricherFunc(func(context.Context, *attest.Subject) ([]registry.Artifact, error) { return nil, nil })
+		},
+		"sbom enricher without Generate": func(c *acquire.Config) { c.SBOM = &attest.SBOMEnricher{} },
+		"nil enricher":                   func(c *acquire.Config) { c.Enrichers = []attest.Enricher{nil} },
+		"unnamed policy without PolicyRef": func(c *acquire.Config) {
+			c.Policy, c.PolicyRef = unnamedPolicy{c.Policy}, nil
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := f.cfg
@@ -550,6 +557,65 @@ func TestNewPipelineFailsClosed(t *testing.T) {
 		})
 	}
 }
+
+// unnamedPolicy wraps a policy and hides its Name and Digest.
+type unnamedPolicy struct{ acquire.Policy }
+
+// TestPipelineConfigShape: a wrapped policy works once it is named, the
+// steps run in the documented order, a step that is not configured is
+// skipped (not failed), and a custom lifecycle enricher's marker gives the
+// end of life.
+func TestPipelineConfigShape(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	ctx := context.Background()
+	f := newPipeFixture(t, pipeOptions{noClamd: true})
+	var evaluated int
+	inner := f.cfg.Policy
+	f.cfg.Policy = unnamedPolicy{policyFunc(func(ctx context.Context, ev *policy.Evidence) policy.Decision {
+		evaluated++
+		return inner.Evaluate(ctx, ev)
+	})}
+	f.cfg.PolicyRef = &attest.PolicyRef{Name: "wrapped", Digest: digest.FromString("wrapped policy")}
+	eol := time.Date(2031, 2, 3, 0, 0, 0, 0, time.UTC)
+	f.cfg.Lifecycle = attest.EnricherFunc(func(_ context.Context, s *attest.Subject) ([]registry.Artifact, error) {
+		return []registry.Artifact{attest.LifecycleArtifact(eol, s.Time, "custom-eol")}, nil
+	})
+	rec, err := f.pipeline(t).Run(ctx, f.location(sample.Clean), acquire.RunOptions{})
+	require.NoError(t, err, rec.Reason)
+	assert.Equal(t, acquire.OutcomePromoted, rec.Outcome, rec.Reason)
+	assert.Equal(t, 1, evaluated, "the wrapped policy decided")
+	var names []acquire.StepName
+	for _, s := range rec.Steps {
+		names = append(names, s.Name)
+	}
+	assert.Equal(t, acquire.Steps(), names, "steps in the documented order")
+	lc := rec.Step(acquire.StepLifecycle)
+	require.NotNil(t, lc)
+	assert.Equal(t, acquire.VerdictOK, lc.Verdict, lc.Reason)
+	ps := rec.Step(acquire.StepPolicy)
+	require.NotNil(t, ps)
+	ev, ok := ps.Outputs["evidence"].(*policy.Evidence)
+	require.True(t, ok, "evidence recorded: %T", ps.Outputs["evidence"])
+	assert.Equal(t, eol, ev.EndOfLife, "end of life from the custom marker")
+
+	// No SBOM generator: the SBOM step is skipped (the OSV scanner then
+	// has no SBOM to match and fails the run).
+	f.cfg.SBOM = nil
+	rec, err = f.pipeline(t).Run(ctx, f.location(sample.Vulnerable), acquire.RunOptions{})
+	require.Error(t, err)
+	assert.Equal(t, acquire.StepScan, rec.FailedStep, rec.Reason)
+	s := rec.Step(acquire.StepSBOM)
+	require.NotNil(t, s)
+	assert.Equal(t, acquire.VerdictSkipped, s.Verdict, s.Reason)
+	assert.Contains(t, s.Reason, "no SBOM generator configured")
+}
+
+// policyFunc adapts a function to acquire.Policy.
+type policyFunc func(ctx context.Context, ev *policy.Evidence) policy.Decision
+
+func (f policyFunc) Evaluate(ctx context.Context, ev *policy.Evidence) policy.Decision { return f(ctx, ev) }
 
 // panickingRule is a custom policy rule that fails in the worst way.
 type panickingRule struct{}
@@ -564,7 +630,7 @@ func TestPipelinePolicyRuleError(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	f := newPipeFixture(t, pipeOptions{noClamd: true})
-	pol, err := policy.Compile(f.cfg.Policy.Document(), policy.WithRule(panickingRule{}))
+	pol, err := policy.Compile(f.cfg.Policy.(*policy.Policy).Document(), policy.WithRule(panickingRule{}))
 	require.NoError(t, err)
 	f.cfg.Policy = pol
 	rec, err := f.pipeline(t).Run(context.Background(), f.location(sample.Clean), acquire.RunOptions{})

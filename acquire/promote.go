@@ -61,7 +61,7 @@ func (p promotion) mountFrom() func(context.Context, ocispec.Descriptor) ([]stri
 // no-op. Anything less (an audit-mode promotion, another policy, a missing
 // tag, an unsigned summary) runs the whole pipeline again.
 func (r *run) alreadyPromoted(ctx context.Context) (bool, error) {
-	if r.rec.Tag == "" || !r.imported.Unchanged || r.p.cfg.SignatureVerifier == nil {
+	if r.rec.Tag == "" || !r.imported.Unchanged || r.p.cfg.EnterpriseVerifier == nil {
 		return false, nil
 	}
 	for _, t := range r.goldenTags() {
@@ -85,7 +85,7 @@ func (r *run) alreadyPromoted(ctx context.Context) (bool, error) {
 		if want := r.p.cfg.PolicyRef.Digest; want != "" && vsa.GetPolicy().GetDigest()[want.Algorithm().String()] != want.Encoded() {
 			continue
 		}
-		v, err := r.p.cfg.SignatureVerifier.Verify(ctx, r.grepo, it.Manifest)
+		v, err := r.p.cfg.EnterpriseVerifier.Verify(ctx, r.grepo, it.Manifest)
 		if err != nil || v == nil || !v.Verified() {
 			continue
 		}
@@ -110,7 +110,7 @@ func (r *run) goldenTags() []string {
 // promote copies the image and its artifacts to golden, attaches and signs
 // the verification summary there, checks the enterprise signature, and
 // moves the tags last.
-func (r *run) promote(ctx context.Context) (string, string, map[string]any, error) {
+func (r *run) promote(ctx context.Context) (Verdict, string, map[string]any, error) {
 	if r.rec.Tag != "" {
 		if cur, err := r.grepo.Resolve(ctx, r.rec.Tag); err == nil && cur.Digest != r.root.Digest {
 			r.rec.PreviousGoldenDigest = cur.Digest
@@ -180,7 +180,7 @@ func (r *run) promotedArtifacts(ctx context.Context) ([]ocispec.Descriptor, erro
 // attachSummary attaches the verification summary to the golden image and
 // signs it there; it returns the digests of the summary and its signature.
 func (r *run) attachSummary(ctx context.Context) ([]digest.Digest, error) {
-	vsa, err := (&attest.VSAEnricher{VerifierID: r.p.cfg.VerifierID}).Enrich(ctx, &attest.Subject{
+	vsa, err := (&attest.VSAEnricher{VerifierID: r.p.cfg.PipelineID}).Enrich(ctx, &attest.Subject{
 		Repository: r.rec.Golden, Tag: r.rec.Tag, Descriptor: r.root, Source: r.src.String(),
 		SourceDigest: r.rec.SourceDigest, Metadata: r.meta.Publisher(), Policy: r.p.cfg.PolicyRef, Time: r.t,
 		Decision: r.attestDecision(),
@@ -195,7 +195,7 @@ func (r *run) attachSummary(ctx context.Context) ([]digest.Digest, error) {
 			return nil, fmt.Errorf("attach verification summary: %w", err)
 		}
 		d := descs[0]
-		signed, err := sign.SignTree(ctx, r.p.cfg.Signer, r.grepo, d, sign.TreeOptions{MaxDepth: -1, Reuse: r.p.cfg.SignatureVerifier})
+		signed, err := sign.SignTree(ctx, r.p.cfg.Signer, r.grepo, d, sign.TreeOptions{MaxDepth: -1, Reuse: r.p.cfg.EnterpriseVerifier})
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +209,7 @@ func (r *run) attachSummary(ctx context.Context) ([]digest.Digest, error) {
 // checkGolden makes sure golden never holds an unsigned image: it runs
 // before the tags move.
 func (r *run) checkGolden(ctx context.Context) error {
-	v := r.p.cfg.SignatureVerifier
+	v := r.p.cfg.EnterpriseVerifier
 	if v == nil {
 		return nil
 	}

@@ -1,51 +1,68 @@
 package acquire
 
 import (
-	"github.com/cssc-go/cssc/policy"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/cssc-go/cssc/policy"
 )
 
-// Step names, in the order the pipeline runs them. Each is recorded in a
-// Record, with its verdict, even when skipped.
+// StepName names a step of a run.
+type StepName string
+
+// Step names, in the order the pipeline runs them (the numbers are those of
+// the Acquire flow: the pipeline generates provenance and SBOMs before it
+// scans, and decides before it signs). Each step is recorded in a Record
+// with its verdict, even when skipped.
 const (
-	StepImport     = "import"            // 1, 2: copy into quarantine
-	StepSignatures = "verify-signatures" // 3: publisher signatures
-	StepMetadata   = "verify-metadata"   // 4: publisher SBOM and provenance
-	StepSBOM       = "sbom"              // 7 (SBOM part): generate when the publisher gave none
-	StepScan       = "scan"              // 5: vulnerabilities and malware, every platform
-	StepReports    = "attach-reports"    // 6: SARIF reports as referrers
-	StepProvenance = "provenance"        // 7 (provenance part)
-	StepLifecycle  = "lifecycle"         // 8: end-of-life marker
-	StepSign       = "sign"              // 9: image and every attached artifact
-	StepPolicy     = "policy"            // 10: the decision
-	StepPromote    = "promote"           // 10: copy to golden, summary attached, tag moved last
+	StepImport     StepName = "import"            // 1, 2: copy into quarantine
+	StepSignatures StepName = "verify-signatures" // 3: publisher signatures
+	StepMetadata   StepName = "verify-metadata"   // 4: publisher SBOM and provenance
+	StepProvenance StepName = "provenance"        // 7 (provenance part): acquisition provenance
+	StepSBOM       StepName = "sbom"              // 7 (SBOM part): generate, attach where the publisher gave none
+	StepScan       StepName = "scan"              // 5: vulnerabilities and malware, every platform
+	StepReports    StepName = "attach-reports"    // 6: SARIF reports as referrers
+	StepLifecycle  StepName = "lifecycle"         // 8: end-of-life marker, further enrichers
+	StepPolicy     StepName = "policy"            // 10: the decision
+	StepSign       StepName = "sign"              // 9: image and every attached artifact, once allowed
+	StepPromote    StepName = "promote"           // 10: copy to golden, summary attached, tag moved last
 )
+
+// Steps returns the step names in the order the pipeline runs them.
+func Steps() []StepName {
+	return []StepName{StepImport, StepSignatures, StepMetadata, StepProvenance, StepSBOM, StepScan, StepReports, StepLifecycle, StepPolicy, StepSign, StepPromote}
+}
+
+// Verdict is the verdict of a step.
+type Verdict string
 
 // Verdicts of a step.
 const (
-	VerdictOK      = "ok"      // the step did its work
-	VerdictSkipped = "skipped" // the step did not apply (Reason says why)
-	VerdictFailed  = "failed"  // the step ran and found a problem the policy must weigh (not an error)
-	VerdictError   = "error"   // the step could not complete; nothing is promoted
+	VerdictOK      Verdict = "ok"      // the step did its work
+	VerdictSkipped Verdict = "skipped" // the step did not apply or is not configured (Reason says why)
+	VerdictFailed  Verdict = "failed"  // the step ran and found a problem the policy must weigh (not an error)
+	VerdictError   Verdict = "error"   // the step could not complete; nothing is promoted
 )
+
+// Outcome is the outcome of a run.
+type Outcome string
 
 // Outcomes of a run.
 const (
 	// OutcomePromoted: every required check passed; the image and its
 	// artifacts are in golden and the golden tag points at them.
-	OutcomePromoted = "promoted"
+	OutcomePromoted Outcome = "promoted"
 	// OutcomeUnchanged: golden already holds this digest under this tag,
 	// with its verification summary; nothing was done.
-	OutcomeUnchanged = "unchanged"
+	OutcomeUnchanged Outcome = "unchanged"
 	// OutcomeDenied: the policy denied the image; it stays in quarantine.
-	OutcomeDenied = "denied"
+	OutcomeDenied Outcome = "denied"
 	// OutcomeAudited: audit mode; the decision would have denied but the
 	// image was promoted anyway (Decision says what failed).
-	OutcomeAudited = "audited"
+	OutcomeAudited Outcome = "audited"
 	// OutcomeError: a step could not complete; nothing was promoted.
-	OutcomeError = "error"
+	OutcomeError Outcome = "error"
 )
 
 // Record is the account of one pipeline run for one image: each step with
@@ -68,12 +85,12 @@ type Record struct {
 	// PreviousGoldenDigest is what the golden tag pointed to before this
 	// run moved it (empty if it did not exist or did not move).
 	PreviousGoldenDigest digest.Digest `json:"previousGoldenDigest,omitempty"`
-	// Outcome is one of the Outcome constants.
-	Outcome string `json:"outcome"`
+	// Outcome is what became of the image.
+	Outcome Outcome `json:"outcome"`
 	// Reason explains the outcome in one line.
 	Reason string `json:"reason,omitempty"`
 	// FailedStep names the step that errored, when Outcome is OutcomeError.
-	FailedStep string `json:"failedStep,omitempty"`
+	FailedStep StepName `json:"failedStep,omitempty"`
 	// Steps are the steps in the order they ran.
 	Steps []Step `json:"steps"`
 	// Decision is the policy decision (nil if the run ended before it).
@@ -88,8 +105,8 @@ type Record struct {
 
 // Step is one step of a run.
 type Step struct {
-	Name     string        `json:"name"`
-	Verdict  string        `json:"verdict"`
+	Name     StepName      `json:"name"`
+	Verdict  Verdict       `json:"verdict"`
 	Reason   string        `json:"reason,omitempty"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration"`
@@ -112,7 +129,7 @@ type ArtifactRecord struct {
 }
 
 // Step returns the step named name, or nil.
-func (r *Record) Step(name string) *Step {
+func (r *Record) Step(name StepName) *Step {
 	for i := range r.Steps {
 		if r.Steps[i].Name == name {
 			return &r.Steps[i]

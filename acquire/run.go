@@ -30,6 +30,7 @@ type run struct {
 	images   []platformImage // the platform manifests (one for a single manifest)
 	meta     *attest.Metadata
 	t        time.Time // the run time every generated artifact is created at
+	eol      time.Time // the end of life of the marker attached, zero if none
 
 	verification *sign.Verification
 	reports      []*scan.Report
@@ -62,7 +63,7 @@ func (pi platformImage) name() string {
 // step runs fn as the step name, recording its verdict and timing. fn
 // returns the verdict, a reason and outputs; an error makes the step (and
 // the run) fail.
-func (r *run) step(ctx context.Context, name string, fn func(ctx context.Context) (verdict, reason string, outputs map[string]any, err error)) error {
+func (r *run) step(ctx context.Context, name StepName, fn func(ctx context.Context) (verdict Verdict, reason string, outputs map[string]any, err error)) error {
 	if err := ctx.Err(); err != nil {
 		return &StepError{Step: name, Err: err}
 	}
@@ -114,8 +115,8 @@ func (r *run) execute(ctx context.Context) error {
 		return err
 	}
 	for _, s := range []struct {
-		name string
-		fn   func(context.Context) (string, string, map[string]any, error)
+		name StepName
+		fn   func(context.Context) (Verdict, string, map[string]any, error)
 	}{
 		{StepSignatures, r.verifySignatures},
 		{StepMetadata, r.checkMetadata},

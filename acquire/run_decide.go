@@ -10,7 +10,7 @@ import (
 )
 
 // evaluate decides from the evidence the steps gathered.
-func (r *run) evaluate(ctx context.Context) (string, string, map[string]any, error) {
+func (r *run) evaluate(ctx context.Context) (Verdict, string, map[string]any, error) {
 	ev := r.evidence()
 	d := r.p.cfg.Policy.Evaluate(ctx, ev)
 	r.decision = &d
@@ -42,9 +42,7 @@ func (r *run) evidence() *policy.Evidence {
 			in.GeneratedProvenance = a.Digest
 		}
 	}
-	if eol, ok := r.endOfLife(); ok {
-		in.EndOfLife = eol
-	}
+	in.EndOfLife = r.eol
 	return attest.BuildEvidence(in)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/policy"
 	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/sbom"
 )
 
 // maxResumeAge bounds how old an interrupted run may be for its time to be
@@ -22,7 +23,7 @@ const maxResumeAge = 30 * 24 * time.Hour
 // provenance attaches acquisition provenance to the root. Its time is the
 // run time of the image: taken from provenance an earlier (interrupted) run
 // attached, so that a rerun regenerates identical artifacts.
-func (r *run) provenance(ctx context.Context) (string, string, map[string]any, error) {
+func (r *run) provenance(ctx context.Context) (Verdict, string, map[string]any, error) {
 	now := r.p.cfg.Now().UTC().Truncate(time.Second)
 	r.t = now
 	r.resumeTime(ctx, now)
@@ -70,6 +71,7 @@ func (r *run) subject(pi platformImage) *attest.Subject {
 		SourceDigest: r.imported.SourceDigest,
 		Metadata:     r.meta.Publisher(),
 		SBOM:         pi.sbom,
+		Content:      r.qrepo,
 		Policy:       r.p.cfg.PolicyRef,
 		Time:         r.t,
 	}
@@ -116,35 +118,25 @@ func (r *run) descriptorOf(d digest.Digest) (ocispec.Descriptor, error) {
 }
 
 // sbom finds the publisher's SBOM of every platform and generates cssc's
-// own. Vulnerability scanners match cssc's SBOM whenever a generator is
-// configured: a publisher's SBOM is unverified input (it could leave out the
-// vulnerable package), so it only adds licences and is recorded. cssc's SBOM
-// is attached only where the publisher gave none. An index-level publisher
-// SBOM counts for a single-platform image only.
-func (r *run) sbom(ctx context.Context) (string, string, map[string]any, error) {
+// own (Config.SBOM). Vulnerability scanners match cssc's SBOM whenever one
+// is generated: a publisher's SBOM is unverified input (it could leave out
+// the vulnerable package), so it only adds licences and is recorded. cssc's
+// SBOM is attached only where the publisher gave none. An index-level
+// publisher SBOM counts for a single-platform image only.
+func (r *run) sbom(ctx context.Context) (Verdict, string, map[string]any, error) {
+	gen, _ := r.p.cfg.SBOM.(attest.SBOMGenerator) // NewPipeline checked it
 	var generated, publisher int
 	var recs []ArtifactRecord
 	for i := range r.images {
 		pi := &r.images[i]
-		subjects := []digest.Digest{pi.desc.Digest}
-		if len(r.images) == 1 {
-			subjects = append(subjects, r.root.Digest)
-		}
-		for _, d := range subjects {
-			for _, it := range r.meta.For(d) {
-				if it.SBOM != nil && it.Err == nil && !it.Generated() && pi.pubSBOM == nil {
-					pi.pubSBOM = it.SBOM
-				}
-			}
-		}
-		if pi.pubSBOM != nil {
+		if pi.pubSBOM = r.publisherSBOM(*pi); pi.pubSBOM != nil {
 			publisher++
 			pi.sbom, pi.sbomFrom = pi.pubSBOM, policy.SourcePublisher
 		}
-		if r.p.cfg.GenerateSBOM == nil {
+		if gen == nil {
 			continue
 		}
-		doc, err := r.p.cfg.GenerateSBOM(ctx, r.qrepo, pi.desc)
+		doc, err := gen.GenerateSBOM(ctx, r.subject(*pi))
 		if err != nil {
 			return "", "", nil, fmt.Errorf("generate SBOM for %s: %w", pi.desc.Digest, err)
 		}
@@ -162,7 +154,7 @@ func (r *run) sbom(ctx context.Context) (string, string, map[string]any, error) 
 			// An index-level publisher SBOM does not describe this platform.
 			sub.Metadata = nil
 		}
-		arts, err := (&attest.SBOMEnricher{}).Enrich(ctx, sub)
+		arts, err := gen.Enrich(ctx, sub)
 		if err != nil {
 			return "", "", nil, err
 		}
@@ -174,16 +166,35 @@ func (r *run) sbom(ctx context.Context) (string, string, map[string]any, error) 
 	}
 	out := map[string]any{"publisher": publisher, "generated": generated, "artifacts": recs}
 	reason := fmt.Sprintf("%d platform(s): %d publisher SBOM(s), %d generated", len(r.images), publisher, generated)
-	if generated < len(r.images) {
-		if publisher < len(r.images) {
-			return VerdictFailed, reason + "; no SBOM for some platforms (no generator configured)", out, nil
-		}
-		return VerdictOK, reason + "; scanning the publisher's SBOMs (no generator configured)", out, nil
+	switch {
+	case gen == nil && publisher < len(r.images):
+		return VerdictSkipped, reason + "; no SBOM for some platforms (no SBOM generator configured)", out, nil
+	case gen == nil:
+		return VerdictOK, reason + "; scanning the publisher's SBOMs (no SBOM generator configured)", out, nil
 	}
 	return VerdictOK, reason, out, nil
 }
 
-func (r *run) lifecycle(ctx context.Context) (string, string, map[string]any, error) {
+// publisherSBOM is the publisher's readable SBOM of a platform (or of the
+// root, for a single-platform image), or nil.
+func (r *run) publisherSBOM(pi platformImage) *sbom.Document {
+	subjects := []digest.Digest{pi.desc.Digest}
+	if len(r.images) == 1 {
+		subjects = append(subjects, r.root.Digest)
+	}
+	for _, d := range subjects {
+		for _, it := range r.meta.For(d) {
+			if it.SBOM != nil && it.Err == nil && !it.Generated() {
+				return it.SBOM
+			}
+		}
+	}
+	return nil
+}
+
+// lifecycle attaches the end-of-life marker (Config.Lifecycle) and the
+// artifacts of further enrichers to the root.
+func (r *run) lifecycle(ctx context.Context) (Verdict, string, map[string]any, error) {
 	var recs []ArtifactRecord
 	root := platformImage{desc: r.root, platform: r.root.Platform}
 	if r.p.cfg.Lifecycle != nil {
@@ -194,6 +205,9 @@ func (r *run) lifecycle(ctx context.Context) (string, string, map[string]any, er
 		sub.Metadata = nil
 		arts, err := r.p.cfg.Lifecycle.Enrich(ctx, sub)
 		if err != nil {
+			return "", "", nil, err
+		}
+		if r.eol, err = endOfLife(arts); err != nil {
 			return "", "", nil, err
 		}
 		rs, err := r.attach(ctx, r.root.Digest, "", "lifecycle", arts)
@@ -213,17 +227,25 @@ func (r *run) lifecycle(ctx context.Context) (string, string, map[string]any, er
 		}
 		recs = append(recs, rs...)
 	}
-	eol, ok := r.endOfLife()
-	if !ok {
+	if r.eol.IsZero() {
 		return VerdictSkipped, "no end-of-life date known", map[string]any{"artifacts": recs}, nil
 	}
-	return VerdictOK, "end of life " + attest.FormatDate(eol), map[string]any{"artifacts": recs, "endOfLife": eol}, nil
+	return VerdictOK, "end of life " + attest.FormatDate(r.eol), map[string]any{"artifacts": recs, "endOfLife": r.eol}, nil
 }
 
-// endOfLife is the date of cssc's lifecycle marker in force for the root.
-func (r *run) endOfLife() (time.Time, bool) {
-	if r.p.cfg.Lifecycle == nil {
-		return time.Time{}, false
+// endOfLife is the date of the last lifecycle marker among arts, zero if
+// there is none. A marker whose date does not parse is an error.
+func endOfLife(arts []registry.Artifact) (time.Time, error) {
+	var eol time.Time
+	for _, a := range arts {
+		if a.ArtifactType != artifact.TypeLifecycle {
+			continue
+		}
+		t, err := attest.ParseDate(a.Annotations[artifact.AnnotationEndOfLife])
+		if err != nil {
+			return time.Time{}, fmt.Errorf("lifecycle marker: %w", err)
+		}
+		eol = t
 	}
-	return r.p.cfg.Lifecycle.EndOfLifeFor(r.rec.Quarantine, r.rec.Tag)
+	return eol, nil
 }

@@ -51,7 +51,7 @@ func (r *run) open(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) doImport(ctx context.Context) (string, string, map[string]any, error) {
+func (r *run) doImport(ctx context.Context) (Verdict, string, map[string]any, error) {
 	opts := r.p.cfg.Import
 	if len(r.opts.Platforms) > 0 {
 		opts.Platforms = r.opts.Platforms

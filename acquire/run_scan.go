@@ -11,7 +11,7 @@ import (
 
 // scan runs every scanner on every platform. A scanner error fails the
 // run: an incomplete scan is never a clean one.
-func (r *run) scan(ctx context.Context) (string, string, map[string]any, error) {
+func (r *run) scan(ctx context.Context) (Verdict, string, map[string]any, error) {
 	summary := map[string]any{}
 	total := 0
 	for _, pi := range r.images {
@@ -46,7 +46,7 @@ func (r *run) scan(ctx context.Context) (string, string, map[string]any, error) 
 }
 
 // attachReports attaches every report as SARIF to its platform manifest.
-func (r *run) attachReports(ctx context.Context) (string, string, map[string]any, error) {
+func (r *run) attachReports(ctx context.Context) (Verdict, string, map[string]any, error) {
 	var recs []ArtifactRecord
 	for _, rep := range r.reports {
 		a, err := attest.ReportArtifact(rep, r.t, attest.DefaultGenerator)

@@ -15,7 +15,7 @@ import (
 // attached (sign.SignTree over the quarantined image, the publisher's
 // artifacts left out), reusing a verified enterprise signature where one
 // exists.
-func (r *run) sign(ctx context.Context) (string, string, map[string]any, error) {
+func (r *run) sign(ctx context.Context) (Verdict, string, map[string]any, error) {
 	subjects := []digest.Digest{r.root.Digest}
 	if registry.IsIndex(r.root.MediaType) {
 		for _, pi := range r.images {
@@ -32,7 +32,7 @@ func (r *run) sign(ctx context.Context) (string, string, map[string]any, error) 
 	signed, err := sign.SignTree(ctx, r.p.cfg.Signer, r.qrepo, r.root, sign.TreeOptions{
 		IndexManifests: true,
 		Select:         func(d ocispec.Descriptor) bool { return want[d.Digest] },
-		Reuse:          r.p.cfg.SignatureVerifier,
+		Reuse:          r.p.cfg.EnterpriseVerifier,
 	})
 	if err != nil {
 		return "", "", nil, err

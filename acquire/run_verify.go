@@ -13,11 +13,11 @@ import (
 	"github.com/cssc-go/cssc/sign"
 )
 
-func (r *run) verifySignatures(ctx context.Context) (string, string, map[string]any, error) {
-	if r.p.cfg.Verifier == nil {
+func (r *run) verifySignatures(ctx context.Context) (Verdict, string, map[string]any, error) {
+	if r.p.cfg.PublisherVerifier == nil {
 		return VerdictSkipped, "no verifier configured", nil, nil
 	}
-	v, err := r.p.cfg.Verifier.Verify(ctx, r.qrepo, r.root)
+	v, err := r.p.cfg.PublisherVerifier.Verify(ctx, r.qrepo, r.root)
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -27,8 +27,8 @@ func (r *run) verifySignatures(ctx context.Context) (string, string, map[string]
 	// Signatures cssc made in an earlier run of this image are not the
 	// publisher's: leave them out of the evidence.
 	own := map[digest.Digest]bool{}
-	if r.p.cfg.SignatureVerifier != nil {
-		mine, err := r.p.cfg.SignatureVerifier.Verify(ctx, r.qrepo, r.root)
+	if r.p.cfg.EnterpriseVerifier != nil {
+		mine, err := r.p.cfg.EnterpriseVerifier.Verify(ctx, r.qrepo, r.root)
 		if err != nil {
 			return "", "", nil, fmt.Errorf("enterprise signatures of %s: %w", r.root.Digest, err)
 		}
@@ -53,7 +53,7 @@ func (r *run) verifySignatures(ctx context.Context) (string, string, map[string]
 	}
 }
 
-func (r *run) checkMetadata(ctx context.Context) (string, string, map[string]any, error) {
+func (r *run) checkMetadata(ctx context.Context) (Verdict, string, map[string]any, error) {
 	md, err := attest.Discover(ctx, r.qrepo, r.root, &attest.Options{MaxManifestBytes: r.p.cfg.Client.MaxManifestBytes(), Logger: r.p.cfg.Logger})
 	if err != nil {
 		return "", "", nil, err

@@ -3,6 +3,5 @@
 //
 // It is a leaf package with no dependencies so that every capability package
 // (sign, scan, sbom, attest, policy) and every stage package (acquire) can
-// agree on the same strings without importing each other. The table in
-// DESIGN.md ("Artifact types and annotations") is the source of these values.
+// agree on the same strings without importing each other.
 package artifact

@@ -1,7 +1,7 @@
 // Package attest finds the metadata a publisher attached to an image and
 // builds the metadata cssc attaches itself.
 //
-// In the acquire flow (DESIGN.md) it serves steps 4, 7, 8 and the record of
+// In the acquire flow (see package acquire) it serves steps 4, 7, 8 and the record of
 // step 10:
 //
 //   - Discover (step 4) lists the publisher's metadata for an image and for

@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
@@ -89,6 +90,9 @@ type Subject struct {
 	Metadata *Metadata
 	// SBOM is the SBOM cssc generated for Descriptor. Nil means none.
 	SBOM *sbom.Document
+	// Content is the repository holding Descriptor, for enrichers that
+	// read the image (SBOM generation). Nil means the caller offers none.
+	Content content.Fetcher
 	// Policy is the policy the image is judged by. Nil means none named.
 	Policy *PolicyRef
 	// Decision is the policy decision, for the verification summary. Nil

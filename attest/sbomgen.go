@@ -13,14 +13,32 @@ import (
 	"github.com/cssc-go/cssc/sbom"
 )
 
-// SBOMEnricher writes an SPDX 2.3 JSON SBOM (sbom.EncodeSPDX) for an image
-// whose publisher gave none. The document is Subject.SBOM, or else what
-// Generate returns. It writes nothing when Subject.Metadata holds a readable
-// SBOM for Subject.Descriptor (unless Always), or when there is no document
-// to write.
+// SBOMGenerator is an Enricher that generates SBOMs from the image itself.
+// The acquire pipeline calls GenerateSBOM for every platform image manifest
+// (Subject.Descriptor, with Subject.Content set), gives the document to the
+// scanners, and then calls Enrich with it in Subject.SBOM, so that the same
+// document is scanned and attached. SBOMEnricher implements it.
+type SBOMGenerator interface {
+	Enricher
+	GenerateSBOM(ctx context.Context, s *Subject) (*sbom.Document, error)
+}
+
+// SBOMEnricher generates an SBOM with Generate and writes it as SPDX 2.3
+// JSON (sbom.EncodeSPDX) for an image whose publisher gave none. The
+// document is Subject.SBOM, or else what Generate returns. It writes
+// nothing when Subject.Metadata holds a readable SBOM for
+// Subject.Descriptor (unless Always), or when there is no document to
+// write.
+//
+// With sbom/scalibr:
+//
+//	&attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+//		return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{})
+//	}}
 type SBOMEnricher struct {
-	// Generate produces the SBOM when Subject.SBOM is nil, e.g. a closure
-	// over the scan package's generator. Nil means only Subject.SBOM is used.
+	// Generate produces the SBOM of the image manifest s.Descriptor, read
+	// from s.Content, when Subject.SBOM is nil. Nil means only Subject.SBOM
+	// is used (the acquire pipeline refuses such an enricher).
 	Generate func(ctx context.Context, s *Subject) (*sbom.Document, error)
 	// Always writes the SBOM even when the publisher gave one. False means
 	// the publisher's SBOM is enough.
@@ -31,7 +49,26 @@ type SBOMEnricher struct {
 	Generator string
 }
 
-var _ Enricher = (*SBOMEnricher)(nil)
+var _ SBOMGenerator = (*SBOMEnricher)(nil)
+
+// GenerateSBOM calls Generate, and returns an error when Generate is nil or
+// returns no document.
+func (e *SBOMEnricher) GenerateSBOM(ctx context.Context, s *Subject) (*sbom.Document, error) {
+	if err := check(ctx, s); err != nil {
+		return nil, err
+	}
+	if e.Generate == nil {
+		return nil, fmt.Errorf("generate sbom for %s: no Generate function", s.Descriptor.Digest)
+	}
+	doc, err := e.Generate(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("generate sbom for %s: %w", s.Descriptor.Digest, err)
+	}
+	if doc == nil {
+		return nil, fmt.Errorf("generate sbom for %s: generator returned no document", s.Descriptor.Digest)
+	}
+	return doc, nil
+}
 
 // Enrich returns the SPDX artifact to attach, or none.
 func (e *SBOMEnricher) Enrich(ctx context.Context, s *Subject) ([]registry.Artifact, error) {

@@ -1,5 +1,5 @@
-// Package policy is the gate of the Acquire stage (step 10 of the flow in
-// DESIGN.md): it decides, from evidence alone, whether an image in
+// Package policy is the gate of the Acquire stage (step 10 of the flow, see
+// package acquire): it decides, from evidence alone, whether an image in
 // quarantine may be promoted to the golden registry, and says why.
 //
 // # How it fits
@@ -45,8 +45,7 @@
 // # Document format
 //
 // YAML or JSON with the same keys (Parse tells them apart by a leading
-// '{'; documents are capped at MaxDocumentSize). A complete example, also
-// in testdata/complete.yaml:
+// '{'; documents are capped at MaxDocumentSize). A complete example:
 //
 //	apiVersion: cssc.dev/policy/v1     # optional; if present must be this
 //	name: golden-images                # required
@@ -101,7 +100,8 @@
 //	    maxSeverity: none              # none (default): any finding fails
 //	    required: true                 # a report of this kind must be present
 //
-// testdata/default.yaml is the strict starter policy returned by Default.
+// Default returns the strict starter policy document (String prints it as
+// YAML).
 //
 // # Reports of custom scanners
 //

@@ -24,8 +24,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/attest"
@@ -131,7 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	status := exitOK
 	for _, rec := range records {
-		fmt.Fprintf(stdout, "%-9s %s", strings.ToUpper(rec.Outcome), rec.Source)
+		fmt.Fprintf(stdout, "%-9s %s", strings.ToUpper(string(rec.Outcome)), rec.Source)
 		if rec.Digest != "" {
 			fmt.Fprintf(stdout, "@%s", rec.Digest)
 		}
@@ -279,13 +277,13 @@ func build(ctx context.Context, cfg *Config, logger *slog.Logger, onEvent func(a
 		Quarantine: cfg.Quarantine,
 		Golden:     cfg.Golden,
 		Scanners:   scanners,
-		GenerateSBOM: func(ctx context.Context, repo content.Fetcher, m ocispec.Descriptor) (*sbom.Document, error) {
-			return scalibr.Generate(ctx, repo, m, scalibr.Options{Logger: logger})
-		},
+		SBOM: &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+			return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{Logger: logger})
+		}},
 		Provenance:                &attest.ProvenanceEnricher{BuilderID: builder},
 		Lifecycle:                 lc,
 		Signer:                    signer,
-		SignatureVerifier:         self,
+		EnterpriseVerifier:        self,
 		Policy:                    pol,
 		PolicyRef:                 &attest.PolicyRef{Name: pol.Name(), URI: cfg.Policy, Digest: digest.Digest(pol.Digest())},
 		PromotePublisherArtifacts: true,
@@ -294,7 +292,7 @@ func build(ctx context.Context, cfg *Config, logger *slog.Logger, onEvent func(a
 		Logger:                    logger,
 	}
 	if len(verifiers) > 0 {
-		pc.Verifier = verifiers
+		pc.PublisherVerifier = verifiers
 	}
 	p, err := acquire.NewPipeline(pc)
 	return p, client, err
@@ -318,7 +316,7 @@ func notationVerifier(dir, revocation string, logger *slog.Logger) (*notation.Ve
 	return notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: rev, Logger: logger})
 }
 
-func lifecycle(l Lifecycle) (*attest.LifecycleEnricher, error) {
+func lifecycle(l Lifecycle) (attest.Enricher, error) {
 	if l.EndOfLife == "" && len(l.Rules) == 0 {
 		return nil, nil
 	}
@@ -337,7 +335,10 @@ func lifecycle(l Lifecycle) (*attest.LifecycleEnricher, error) {
 		}
 		e.Rules = append(e.Rules, attest.LifecycleRule{Repository: r.Repository, Tag: r.Tag, EndOfLife: d})
 	}
-	return e, e.Validate()
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 func isTerminal(w io.Writer) bool {
@@ -385,7 +386,7 @@ func (d *display) event(e acquire.Event) {
 	if e.Blob != nil && e.Blob.Total > 0 {
 		line += " " + bar(e.Blob.Done, e.Blob.Total, 30) + fmt.Sprintf(" %s %s", e.Blob.Descriptor.Digest.Encoded()[:12], humanBytes(e.Blob.Total))
 	} else if e.Verdict != "" {
-		line += " " + e.Verdict
+		line += " " + string(e.Verdict)
 	} else {
 		line += " ..."
 	}

@@ -117,11 +117,11 @@ func TestCLI(t *testing.T) {
 	var records []acquire.Record
 	require.NoError(t, json.Unmarshal(data, &records))
 	require.Len(t, records, 3)
-	outcomes := map[string]string{}
+	outcomes := map[string]acquire.Outcome{}
 	for _, r := range records {
 		outcomes[r.Source[strings.LastIndex(r.Source, "/")+1:]] = r.Outcome
 	}
-	assert.Equal(t, map[string]string{"clean:1.0": acquire.OutcomePromoted, "vulnerable:1.0": acquire.OutcomeDenied, "multi:1.0": acquire.OutcomePromoted}, outcomes)
+	assert.Equal(t, map[string]acquire.Outcome{"clean:1.0": acquire.OutcomePromoted, "vulnerable:1.0": acquire.OutcomeDenied, "multi:1.0": acquire.OutcomePromoted}, outcomes)
 	for _, r := range records {
 		if strings.Contains(r.Source, "multi") {
 			assert.Equal(t, []string{"linux/arm64"}, r.Platforms, "platform subset from the config")

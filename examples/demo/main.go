@@ -30,8 +30,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/attest"
@@ -177,18 +175,18 @@ func run(dir, jsonOut string, verbose bool) error {
 
 	quarantine, golden := "oci:"+filepath.Join(dir, "quarantine"), "oci:"+filepath.Join(dir, "golden")
 	p, err := acquire.NewPipeline(acquire.Config{
-		Client:     client,
-		Quarantine: quarantine,
-		Golden:     golden,
-		Verifier:   publisher,
-		Scanners:   scanners,
-		GenerateSBOM: func(ctx context.Context, repo content.Fetcher, m ocispec.Descriptor) (*sbom.Document, error) {
-			return scalibr.Generate(ctx, repo, m, scalibr.Options{Logger: logger})
-		},
+		Client:            client,
+		Quarantine:        quarantine,
+		Golden:            golden,
+		PublisherVerifier: publisher,
+		Scanners:          scanners,
+		SBOM: &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+			return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{Logger: logger})
+		}},
 		Provenance:                &attest.ProvenanceEnricher{BuilderID: "https://github.com/cssc-go/cssc/examples/demo", BuilderVersion: "demo"},
 		Lifecycle:                 &attest.LifecycleEnricher{EndOfLife: time.Now().AddDate(1, 0, 0).UTC().Truncate(24 * time.Hour)},
 		Signer:                    signer,
-		SignatureVerifier:         enterprise,
+		EnterpriseVerifier:        enterprise,
 		Policy:                    pol,
 		PolicyRef:                 &attest.PolicyRef{Name: pol.Name(), Digest: digest.Digest(pol.Digest())},
 		PromotePublisherArtifacts: true,
@@ -209,12 +207,12 @@ func run(dir, jsonOut string, verbose bool) error {
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	for i, rec := range records {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", world.Images[i].Name+":"+sample.Tag, strings.ToUpper(rec.Outcome), world.Images[i].Description)
+		fmt.Fprintf(w, "%s\t%s\t%s\n", world.Images[i].Name+":"+sample.Tag, strings.ToUpper(string(rec.Outcome)), world.Images[i].Description)
 	}
 	w.Flush()
 	fmt.Println()
 	for i, rec := range records {
-		fmt.Printf("== %s:%s  %s\n", world.Images[i].Name, sample.Tag, strings.ToUpper(rec.Outcome))
+		fmt.Printf("== %s:%s  %s\n", world.Images[i].Name, sample.Tag, strings.ToUpper(string(rec.Outcome)))
 		fmt.Printf("   digest %s", rec.Digest)
 		if len(rec.Platforms) > 0 {
 			fmt.Printf("  platforms %s", strings.Join(rec.Platforms, ", "))
