@@ -615,7 +615,9 @@ func TestPipelineConfigShape(t *testing.T) {
 // policyFunc adapts a function to acquire.Policy.
 type policyFunc func(ctx context.Context, ev *policy.Evidence) policy.Decision
 
-func (f policyFunc) Evaluate(ctx context.Context, ev *policy.Evidence) policy.Decision { return f(ctx, ev) }
+func (f policyFunc) Evaluate(ctx context.Context, ev *policy.Evidence) policy.Decision {
+	return f(ctx, ev)
+}
 
 // panickingRule is a custom policy rule that fails in the worst way.
 type panickingRule struct{}

@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/require"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/attest"
@@ -159,12 +157,12 @@ func newFixture(t *testing.T, golden ...string) *fixture {
 		Quarantine: registry.Join(f.dst.Host, "quarantine"),
 		Golden:     f.golden,
 		Scanners:   []scan.Scanner{osv.NewScanner(db)},
-		GenerateSBOM: func(ctx context.Context, repo content.Fetcher, m ocispec.Descriptor) (*sbom.Document, error) {
-			return scalibr.Generate(ctx, repo, m, scalibr.Options{})
-		},
+		SBOM: &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+			return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{})
+		}},
 		Lifecycle:                 &attest.LifecycleEnricher{EndOfLife: endOfLife},
 		Signer:                    f.signer,
-		SignatureVerifier:         f.verifier,
+		EnterpriseVerifier:        f.verifier,
 		Policy:                    pol,
 		PromotePublisherArtifacts: true,
 		OnPromoted:                f.syncer.Promoted,
