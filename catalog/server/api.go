@@ -83,7 +83,12 @@ func (h *Handler) searchFor(r *http.Request, pkg string, extra func(p *params, q
 	if err := p.done(); err != nil {
 		return nil, q, err
 	}
-	res, err := h.opts.Store.Search(r.Context(), q)
+	var res *catalog.Result
+	if q.Facets {
+		res, err = h.searchWithFacets(r.Context(), q)
+	} else {
+		res, err = h.opts.Store.Search(r.Context(), q)
+	}
 	if err != nil {
 		return nil, q, err
 	}

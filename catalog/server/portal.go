@@ -163,8 +163,7 @@ func (h *Handler) pageSearch(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	var res *catalog.Result
 	if err == nil {
-		q.Facets = true
-		res, err = h.opts.Store.Search(r.Context(), q)
+		res, err = h.searchWithFacets(r.Context(), q)
 	}
 	if err != nil {
 		e := h.classify(r, err)

@@ -69,6 +69,12 @@ type Options struct {
 	// export that matches more is refused with 400 before anything is
 	// written. Zero means 100,000.
 	MaxExportEntries int
+	// FacetCacheTTL is how long facet counts of a filter set are served
+	// without recounting; older counts are served while one background
+	// recount runs, and counts older than ten times the TTL are recounted
+	// before answering. Result pages and totals are always fresh. Zero
+	// means 30 s; negative means count facets on every request.
+	FacetCacheTTL time.Duration
 	// ReportCacheSize is the number of decoded reports kept in memory
 	// (reports are immutable: keyed by digest). Zero means 512.
 	ReportCacheSize int
@@ -92,6 +98,7 @@ type Handler struct {
 	tmpl    map[string]*template.Template
 	static  map[string]staticFile
 	reports *reportCache
+	facets  *facetCache
 	csrf    *http.CrossOriginProtection
 }
 
@@ -128,6 +135,9 @@ func New(opts Options) (*Handler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.FacetCacheTTL == 0 {
+		opts.FacetCacheTTL = 30 * time.Second
+	}
 	if opts.PullCommand == nil {
 		opts.PullCommand = defaultPullCommand
 	}
@@ -136,6 +146,7 @@ func New(opts Options) (*Handler, error) {
 		mux:     http.NewServeMux(),
 		log:     opts.Logger,
 		reports: newReportCache(opts.ReportCacheSize),
+		facets:  newFacetCache(opts.FacetCacheTTL, time.Now),
 		csrf:    http.NewCrossOriginProtection(),
 	}
 	if h.log == nil {

@@ -1,0 +1,160 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/catalogtest"
+	"github.com/cssc-go/cssc/catalog/server"
+	"github.com/cssc-go/cssc/catalog/server/internal/demodata"
+	"github.com/cssc-go/cssc/catalog/sqlite"
+	"github.com/cssc-go/cssc/registry/registrytest"
+)
+
+// benchEntries is the catalog size of the portal benchmarks:
+// CSSC_BENCH_ENTRIES, default 100,000.
+func benchEntries(b *testing.B) int {
+	n := 100_000
+	if s := os.Getenv("CSSC_BENCH_ENTRIES"); s != "" {
+		v, err := strconv.Atoi(s)
+		require.NoError(b, err, "CSSC_BENCH_ENTRIES")
+		n = v
+	}
+	return n
+}
+
+// benchStore returns a SQLite store with n generated entries plus the demo
+// images. The generated part is built once per size and kept in the user
+// cache directory (building 100,000 entries takes minutes); each run works
+// on a copy.
+func benchStore(b *testing.B, n int) (catalog.Store, string) {
+	b.Helper()
+	ctx := context.Background()
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	dir = filepath.Join(dir, "cssc-bench")
+	require.NoError(b, os.MkdirAll(dir, 0o755))
+	cached := filepath.Join(dir, fmt.Sprintf("portal-corpus-%d-v1.db", n))
+	if _, err := os.Stat(cached); err != nil {
+		start := time.Now()
+		tmp := cached + ".building"
+		_ = os.Remove(tmp)
+		s, err := sqlite.Open(ctx, tmp, sqlite.Options{})
+		require.NoError(b, err)
+		const batch = 2000
+		for i := 0; i < n; i += batch {
+			entries := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: uint64(1 + i/batch), Entries: min(batch, n-i), Packages: 40})
+			require.NoError(b, s.PutAll(ctx, entries))
+		}
+		require.NoError(b, s.Close())
+		require.NoError(b, os.Rename(tmp, cached))
+		b.Logf("built a %d-entry catalog in %s (%s)", n, time.Since(start).Round(time.Second), cached)
+	}
+	work := filepath.Join(b.TempDir(), "catalog.db")
+	src, err := os.Open(cached)
+	require.NoError(b, err)
+	dst, err := os.Create(work)
+	require.NoError(b, err)
+	_, err = io.Copy(dst, src)
+	require.NoError(b, err)
+	require.NoError(b, src.Close())
+	require.NoError(b, dst.Close())
+	s, err := sqlite.Open(ctx, work, sqlite.Options{})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = s.Close() })
+	return s, work
+}
+
+// BenchmarkPortal measures server time (the handler alone, in process) and
+// page weight (the page with its stylesheet, script and icon) of every
+// page and the main API routes over a SQLite catalog of CSSC_BENCH_ENTRIES
+// entries (default 100,000). The goal is under 20 ms per request and
+// under 100 KB per page.
+func BenchmarkPortal(b *testing.B) {
+	n := benchEntries(b)
+	store, _ := benchStore(b, n)
+	ctx := context.Background()
+	reg := registrytest.Start(b, registrytest.OCI)
+	demo, err := demodata.Seed(ctx, reg.Client, reg.Host+"/golden", store, demodata.Now)
+	require.NoError(b, err)
+	sweeps := sweepsOf(demo)
+	h, err := server.New(server.Options{Store: store, Registry: reg.Client, Now: func() time.Time { return demodata.Now },
+		Sweeps: server.SweepListerFunc(func(ctx context.Context, limit int) ([]server.Sweep, error) { return sweeps, nil })})
+	require.NoError(b, err)
+	res, err := store.Search(ctx, catalog.Query{Limit: 1})
+	require.NoError(b, err)
+	b.Logf("catalog of %d entries", res.Total)
+	nginx := demo.Entry("library/nginx", "1.27.3")
+	old := demo.Entry("library/nginx", "1.27.2")
+	corpus := res.Entries[0]
+	assets := 0
+	for _, a := range []string{"style.css", "app.js", "favicon.svg"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/"+a, nil))
+		assets += rec.Body.Len()
+	}
+	routes := []struct {
+		name, path string
+		page       bool
+	}{
+		{"page/search", "/", true},
+		{"page/search-text", "/?q=app1", true},
+		{"page/search-facet", "/?status=deprecated&platform=linux%2Farm64", true},
+		{"page/search-reverse", "/?package=pkg001-zlib&range=%3E%3D+1.0.0", true},
+		{"page/image-demo", "/images/" + nginx.Key(), true},
+		{"page/image-corpus", "/images/" + corpus.Repository + "@" + corpus.Digest.String(), true},
+		{"page/cve", "/cve/CVE-2024-0042", true},
+		{"page/compare", "/compare?a=" + url.QueryEscape(old.Key()) + "&b=" + url.QueryEscape(nginx.Key()), true},
+		{"page/sweeps", "/sweeps", true},
+		{"api/search-facets", "/api/v1/search?facets=true", false},
+		{"api/search-text", "/api/v1/search?q=pkg012", false},
+		{"api/image", "/api/v1/images/" + nginx.Key(), false},
+		{"api/vulnerability", "/api/v1/vulnerabilities/CVE-2024-0042", false},
+		{"api/package", "/api/v1/packages/pkg001-zlib?range=%3E%3D+1.0.0", false},
+		{"api/endoflife", "/api/v1/endoflife?eolWithin=30", false},
+	}
+	for _, r := range routes {
+		b.Run(r.name, func(b *testing.B) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, r.path, nil))
+			require.Equal(b, http.StatusOK, rec.Code, "%s: %s", r.path, rec.Body.String())
+			weight := rec.Body.Len()
+			times := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, r.path, nil)
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				h.ServeHTTP(rec, req)
+				times = append(times, time.Since(start))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%s: %d", r.path, rec.Code)
+				}
+			}
+			slices.Sort(times)
+			if len(times) > 0 {
+				b.ReportMetric(float64(times[len(times)*99/100])/1e6, "ms-p99")
+			}
+			if r.page {
+				b.ReportMetric(float64(weight+assets), "B/page")
+			} else {
+				b.ReportMetric(float64(weight), "B/body")
+			}
+		})
+	}
+}
