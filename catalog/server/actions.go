@@ -67,6 +67,19 @@ type Rescanner interface {
 	Rescan(ctx context.Context, repository string, d digest.Digest) error
 }
 
+// RescannerFunc adapts a function to Rescanner. With catalog/rescan:
+//
+//	server.RescannerFunc(func(ctx context.Context, repo string, d digest.Digest) error {
+//		_, err := rescanner.Request(ctx, repo, d, false)
+//		return err
+//	})
+type RescannerFunc func(ctx context.Context, repository string, d digest.Digest) error
+
+// Rescan calls f.
+func (f RescannerFunc) Rescan(ctx context.Context, repository string, d digest.Digest) error {
+	return f(ctx, repository, d)
+}
+
 // RetireRequest is a request to retire an image.
 type RetireRequest struct {
 	Repository string
@@ -82,6 +95,12 @@ type RetireRequest struct {
 type Retirer interface {
 	Retire(ctx context.Context, req RetireRequest) error
 }
+
+// RetirerFunc adapts a function to Retirer.
+type RetirerFunc func(ctx context.Context, req RetireRequest) error
+
+// Retire calls f.
+func (f RetirerFunc) Retire(ctx context.Context, req RetireRequest) error { return f(ctx, req) }
 
 // OwnerSetter records the owner of one image.
 type OwnerSetter interface {

@@ -588,9 +588,9 @@ func (h *Handler) apiSweeps(w http.ResponseWriter, r *http.Request) error {
 	return h.writeJSON(w, r, http.StatusOK, map[string]any{"sweeps": sweeps})
 }
 
-func (h *Handler) sweeps(ctx context.Context, limit int) ([]Sweep, error) {
+func (h *Handler) sweeps(ctx context.Context, limit int) ([]*catalog.Sweep, error) {
 	if h.opts.Sweeps == nil {
-		return []Sweep{}, nil
+		return []*catalog.Sweep{}, nil
 	}
 	s, err := h.opts.Sweeps.Sweeps(ctx, limit)
 	if err != nil {
@@ -600,7 +600,7 @@ func (h *Handler) sweeps(ctx context.Context, limit int) ([]Sweep, error) {
 		s = s[:limit]
 	}
 	if s == nil {
-		s = []Sweep{}
+		s = []*catalog.Sweep{}
 	}
 	return s, nil
 }

@@ -615,7 +615,7 @@ func TestReverseQueries(t *testing.T) {
 		assert.Equal(t, "b", r.apiError(t).Parameter)
 	})
 	t.Run("sweeps", func(t *testing.T) {
-		var s struct{ Sweeps []server.Sweep }
+		var s struct{ Sweeps []catalog.Sweep }
 		e.get(t, "/api/v1/sweeps").json(t, &s)
 		assert.Len(t, s.Sweeps, len(e.demo.Sweeps))
 		e.get(t, "/api/v1/sweeps?limit=1").json(t, &s)
@@ -774,7 +774,7 @@ func TestPortalPages(t *testing.T) {
 		"/images/" + nginx.Key() + "?all=true": {"CVE-2024-45490"},
 		"/cve/CVE-2024-6119":                   {"3.0.14-1~deb12u2", "DSA-5764-1"},
 		"/cve":                                 {"Find affected images"},
-		"/sweeps":                              {"database unchanged", "osv-2026-02-14 → osv-2026-02-27"},
+		"/sweeps":                              {"osv-2026-02-14 → osv-2026-02-27", "skipped: database unchanged", "report signature: signer"},
 		"/compare":                             {"Compare two images"},
 	} {
 		r := e.get(t, path)

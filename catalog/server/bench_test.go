@@ -92,9 +92,9 @@ func BenchmarkPortal(b *testing.B) {
 	reg := registrytest.Start(b, registrytest.OCI)
 	demo, err := demodata.Seed(ctx, reg.Client, reg.Host+"/golden", store, demodata.Now)
 	require.NoError(b, err)
-	sweeps := sweepsOf(demo)
+	sweeps := demo.Sweeps
 	h, err := server.New(server.Options{Store: store, Registry: reg.Client, Now: func() time.Time { return demodata.Now },
-		Sweeps: server.SweepListerFunc(func(ctx context.Context, limit int) ([]server.Sweep, error) { return sweeps, nil })})
+		Sweeps: server.SweepListerFunc(func(ctx context.Context, limit int) ([]*catalog.Sweep, error) { return sweeps, nil })})
 	require.NoError(b, err)
 	res, err := store.Search(ctx, catalog.Query{Limit: 1})
 	require.NoError(b, err)

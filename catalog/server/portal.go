@@ -631,7 +631,7 @@ func (h *Handler) pageCompare(w http.ResponseWriter, r *http.Request) error {
 // --- sweeps ---
 
 type sweepsPage struct {
-	Sweeps     []Sweep
+	Sweeps     []sweepRow
 	Configured bool
 }
 
@@ -651,7 +651,7 @@ func (h *Handler) pageSweeps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.renderPage(w, r, http.StatusOK, "sweeps", pageData{Title: "Sweeps", Nav: "sweeps", Body: &sweepsPage{Sweeps: s, Configured: h.opts.Sweeps != nil}})
+	h.renderPage(w, r, http.StatusOK, "sweeps", pageData{Title: "Sweeps", Nav: "sweeps", Body: &sweepsPage{Sweeps: sweepRows(s), Configured: h.opts.Sweeps != nil}})
 	return nil
 }
 

@@ -42,20 +42,6 @@ type envOptions struct {
 	tweak    func(*server.Options)
 }
 
-func sweepsOf(d *demodata.Demo) []server.Sweep {
-	var out []server.Sweep
-	for _, s := range d.Sweeps {
-		sw := server.Sweep{ID: s.ID, Kind: s.Kind, Trigger: s.Trigger, Outcome: s.Outcome, Reason: s.Reason, Database: s.Database,
-			PreviousDatabase: s.PreviousDatabase, Started: s.Started, Finished: s.Finished, Images: s.Images, Matched: s.Matched,
-			Changed: s.Changed, Reports: s.Reports, Failed: s.Failed}
-		for _, it := range s.Items {
-			sw.Items = append(sw.Items, server.SweepItem{Repository: it.Repository, Digest: it.Digest, Action: it.Action, Detail: it.Detail})
-		}
-		out = append(out, sw)
-	}
-	return out
-}
-
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
@@ -66,16 +52,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 	var err error
 	e.demo, err = demodata.Seed(ctx, e.reg.Client, e.reg.Host+"/golden", e.store, demodata.Now)
 	require.NoError(t, err, "seed the demo data")
-	sweeps := sweepsOf(e.demo)
+	sweeps := e.demo.Sweeps
 	opts := server.Options{
 		Store:    e.store,
 		Registry: e.reg.Client,
 		Title:    "Contoso image catalog",
 		Now:      func() time.Time { return demodata.Now },
-		Sweeps: server.SweepListerFunc(func(ctx context.Context, limit int) ([]server.Sweep, error) {
+		Sweeps: server.SweepListerFunc(func(ctx context.Context, limit int) ([]*catalog.Sweep, error) {
 			return sweeps[:min(limit, len(sweeps))], nil
 		}),
-		Rescanner: rescanner(func(ctx context.Context, repository string, d digest.Digest) error {
+		Rescanner: server.RescannerFunc(func(ctx context.Context, repository string, d digest.Digest) error {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			if e.rescanFn != nil {
@@ -86,7 +72,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			e.rescans = append(e.rescans, repository+"@"+d.String())
 			return nil
 		}),
-		Retirer: retirer(func(ctx context.Context, req server.RetireRequest) error {
+		Retirer: server.RetirerFunc(func(ctx context.Context, req server.RetireRequest) error {
 			e.mu.Lock()
 			e.retired = append(e.retired, req)
 			e.mu.Unlock()
@@ -122,15 +108,5 @@ func newEnv(t testing.TB, o envOptions) *env {
 	t.Cleanup(e.srv.Close)
 	return e
 }
-
-type rescanner func(ctx context.Context, repository string, d digest.Digest) error
-
-func (f rescanner) Rescan(ctx context.Context, repository string, d digest.Digest) error {
-	return f(ctx, repository, d)
-}
-
-type retirer func(ctx context.Context, req server.RetireRequest) error
-
-func (f retirer) Retire(ctx context.Context, req server.RetireRequest) error { return f(ctx, req) }
 
 var errDenied = errors.New("not in the approvers group")

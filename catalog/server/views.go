@@ -165,7 +165,7 @@ func reportRows(e *catalog.Entry) []ReportRow {
 		return cmp.Or(b.Time.Compare(a.Time), strings.Compare(a.Platform, b.Platform), strings.Compare(a.Kind, b.Kind))
 	})
 	for i, r := range rows {
-		if !r.Trusted {
+		if !r.Trusted || r.Superseded {
 			continue
 		}
 		g := group{r.Subject, r.Kind, r.Scanner}
@@ -479,3 +479,9 @@ func compare(a, b *catalog.Entry) *Comparison {
 	}
 	return c
 }
+
+func sortedKeys(m map[string]int) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func contains(s []string, v string) bool { return slices.Contains(s, v) }

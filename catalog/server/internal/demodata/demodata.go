@@ -39,26 +39,10 @@ type Opener interface {
 type Demo struct {
 	// Entries are the catalog entries, in the order they were put.
 	Entries []*catalog.Entry
-	// Sweeps are sweep records for the sweeps page.
-	Sweeps []Sweep
+	// Sweeps are sweep records for the sweeps page, the most recent first.
+	Sweeps []*catalog.Sweep
 	// Prefix is the golden registry location prefix.
 	Prefix string
-}
-
-// Sweep is a demo sweep record (the server package converts it).
-type Sweep struct {
-	ID, Kind, Trigger, Outcome, Reason, Database, PreviousDatabase string
-	Started, Finished                                              time.Time
-	Images, Matched, Changed, Reports, Failed                      int
-	Items                                                          []SweepItem
-}
-
-// SweepItem is what a demo sweep did to one image.
-type SweepItem struct {
-	Repository string
-	Digest     digest.Digest
-	Action     string
-	Detail     string
 }
 
 // Entry returns the entry of repository (a path under the prefix) with
@@ -315,32 +299,29 @@ func Seed(ctx context.Context, reg Opener, prefix string, store catalog.Store, n
 			return nil, err
 		}
 	}
-	py, alp := d.Entry("library/python", "3.12-slim"), d.Entry("library/alpine", "3.20")
-	node, redis := d.Entry("library/node", "18"), d.Entry("library/redis", "7.2")
-	d.Sweeps = []Sweep{
-		{ID: "sw-0005", Kind: "vulnerability", Trigger: "schedule", Outcome: "skipped", Reason: "database unchanged (osv-2026-02-27)",
-			Database: "osv-2026-02-27", PreviousDatabase: "osv-2026-02-27", Started: now.Add(-2 * time.Hour), Finished: now.Add(-2*time.Hour + 40*time.Millisecond),
-			Images: len(d.Entries)},
-		{ID: "sw-0004", Kind: "lifecycle", Trigger: "schedule", Outcome: "completed", Reason: "1 deprecated, 1 retired",
-			Started: now.Add(-26 * time.Hour), Finished: now.Add(-26*time.Hour + 1200*time.Millisecond), Images: len(d.Entries), Matched: len(d.Entries), Changed: 2, Reports: 2,
-			Items: []SweepItem{
-				{alp.Repository, alp.Digest, "deprecated", "end of life in 25 days (lifecycle marker)"},
-				{node.Repository, node.Digest, "retired", "end of life 2025-04-30 passed; replacement library/node:22"},
-			}},
-		{ID: "sw-0003", Kind: "vulnerability", Trigger: "database-update", Outcome: "completed", Reason: "delta: 3 advisories added, 1 changed",
-			Database: "osv-2026-02-27", PreviousDatabase: "osv-2026-02-14", Started: now.Add(-2*day - time.Hour), Finished: now.Add(-2*day - time.Hour + 3400*time.Millisecond),
-			Images: len(d.Entries), Matched: 5, Changed: 3, Reports: 5,
-			Items: []SweepItem{
-				{cur.Repository, cur.Digest, "new report", "2 new findings: CVE-2024-45490 (critical), CVE-2024-2961 (high); 1 withdrawn: CVE-2023-31484"},
-				{py.Repository, py.Digest, "new report", "1 new finding: CVE-2024-45490 (critical)"},
-				{alp.Repository, alp.Digest, "new report", "no change in findings; report older than the maximum age"},
-			}},
-		{ID: "sw-0002", Kind: "malware", Trigger: "database-update", Outcome: "failed", Reason: "clamd unreachable after 3 attempts",
-			Database: "clamav-27552", PreviousDatabase: "clamav-27551", Started: now.Add(-3 * day), Finished: now.Add(-3*day + 9*time.Second),
-			Images: len(d.Entries), Failed: 1, Items: []SweepItem{{redis.Repository, redis.Digest, "failed", "dial tcp 127.0.0.1:3310: connection refused"}}},
-		{ID: "sw-0001", Kind: "vulnerability", Trigger: "on-demand", Outcome: "completed", Reason: "rescan requested by team-web",
-			Database: "osv-2026-02-14", Started: now.Add(-14 * day), Finished: now.Add(-14*day + 800*time.Millisecond), Images: 1, Matched: 1, Changed: 1, Reports: 2,
-			Items: []SweepItem{{cur.Repository, cur.Digest, "new report", "1 finding resolved: CVE-2024-2511"}}},
+	redis := d.Entry("library/redis", "7.2")
+	key := func(e *catalog.Entry) string { return "vulnerability/osv-2026-02-27/" + e.Key() }
+	d.Sweeps = []*catalog.Sweep{
+		{ID: "sweep-0006", Kind: catalog.SweepFull, Trigger: "periodic", Scanner: "osv", DatabaseVersion: "osv-2026-02-27",
+			PreviousVersion: "osv-2026-02-27", Started: now.Add(-2 * time.Hour), Finished: now.Add(-2*time.Hour + 40*time.Millisecond),
+			State: catalog.SweepSkipped, Reason: "skipped: database unchanged"},
+		{ID: "sweep-0005", Kind: "lifecycle", Trigger: "periodic", Started: now.Add(-26 * time.Hour), Finished: now.Add(-26*time.Hour + 1200*time.Millisecond),
+			State: catalog.SweepFinished, Reason: "1 deprecated, 1 retired", Images: len(d.Entries),
+			Outcomes: map[string]int{"deprecated": 1, "retired": 1, "unchanged": len(d.Entries) - 2}},
+		{ID: "sweep-0004", Kind: catalog.SweepDelta, Trigger: "database", Scanner: "osv", DatabaseVersion: "osv-2026-02-27", PreviousVersion: "osv-2026-02-14",
+			Started: now.Add(-2*day - time.Hour), Finished: now.Add(-2*day - time.Hour + 3400*time.Millisecond), State: catalog.SweepFinished,
+			Reason: "3 advisories added, 1 changed, 1 withdrawn", Diff: &catalog.SweepDiff{Added: 3, Changed: 1, Withdrawn: 1, Packages: 4, Affected: 6},
+			Images: 6, Outcomes: map[string]int{"written": 5, "failed": 1},
+			Failures: []catalog.SweepFailure{{Job: key(redis), Error: "report signature: signer: context deadline exceeded"}}},
+		{ID: "sweep-0003", Kind: catalog.SweepMalware, Trigger: "signatures", Scanner: "clamav", DatabaseVersion: "clamav-27551", PreviousVersion: "clamav-27550",
+			Started: now.Add(-3 * day), Finished: now.Add(-3*day + 9*time.Second), State: catalog.SweepFinished, Images: len(d.Entries),
+			Outcomes: map[string]int{"unchanged": len(d.Entries)}},
+		{ID: "sweep-0002", Kind: catalog.SweepRequest, Trigger: "request", Scanner: "osv", DatabaseVersion: "osv-2026-02-14",
+			Started: now.Add(-14 * day), Finished: now.Add(-14*day + 800*time.Millisecond), State: catalog.SweepFinished,
+			Reason: "rescan requested for " + cur.Repository, Images: 1, Outcomes: map[string]int{"written": 1}},
+		{ID: "sweep-0001", Kind: catalog.SweepDelta, Trigger: "database", Scanner: "osv", DatabaseVersion: "osv-2026-02-14", PreviousVersion: "osv-2026-01-29",
+			Started: now.Add(-14*day - 2*time.Hour), Finished: now.Add(-14*day - 2*time.Hour + 2*time.Second), State: catalog.SweepFinished,
+			Diff: &catalog.SweepDiff{Added: 1, Changed: 2, Packages: 2, Affected: 4}, Images: 4, Outcomes: map[string]int{"written": 3, "unchanged": 1}},
 	}
 	return d, nil
 }
@@ -360,7 +341,21 @@ func seedImage(ctx context.Context, reg Opener, prefix string, spec imageSpec, n
 			Verifier: "https://github.com/cssc-go/cssc/acquire", Digest: digest.FromString("vsa " + spec.seed)},
 	}
 	if !spec.eol.IsZero() {
-		e.EndOfLife = &catalog.EndOfLife{Date: spec.eol, Source: catalog.SourceMarker, Marker: digest.FromString("eol " + spec.seed)}
+		marker := digest.FromString("eol " + spec.seed)
+		e.EndOfLife = &catalog.EndOfLife{Date: spec.eol, Source: catalog.SourceMarker, Marker: marker,
+			Reason: "the image's own date (signed lifecycle marker) is the earliest",
+			Sources: []catalog.EndOfLifeSource{{Role: "image", Source: catalog.SourceMarker, Date: spec.eol, Detail: marker.String()}}}
+		switch osID(spec.eco) {
+		case "alpine":
+			base := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+			e.EndOfLife.Sources = append(e.EndOfLife.Sources, catalog.EndOfLifeSource{Role: "base-os", Source: "data-file", Date: base, Detail: "alpine 3.20"})
+		default:
+			base := time.Date(2028, 6, 30, 0, 0, 0, 0, time.UTC)
+			e.EndOfLife.Sources = append(e.EndOfLife.Sources, catalog.EndOfLifeSource{Role: "base-os", Source: "data-file", Date: base, Detail: "debian 12"})
+			if base.Before(spec.eol) {
+				e.EndOfLife.Date, e.EndOfLife.Source, e.EndOfLife.Reason = base, "data-file", "the base OS (debian 12) ends first"
+			}
+		}
 	}
 	sig := catalog.Signature{Verified: !spec.unsigned}
 	if !spec.unsigned {
