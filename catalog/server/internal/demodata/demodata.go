@@ -343,7 +343,7 @@ func seedImage(ctx context.Context, reg Opener, prefix string, spec imageSpec, n
 	if !spec.eol.IsZero() {
 		marker := digest.FromString("eol " + spec.seed)
 		e.EndOfLife = &catalog.EndOfLife{Date: spec.eol, Source: catalog.SourceMarker, Marker: marker,
-			Reason: "the image's own date (signed lifecycle marker) is the earliest",
+			Reason:  "the image's own date (signed lifecycle marker) is the earliest",
 			Sources: []catalog.EndOfLifeSource{{Role: "image", Source: catalog.SourceMarker, Date: spec.eol, Detail: marker.String()}}}
 		switch osID(spec.eco) {
 		case "alpine":
