@@ -520,11 +520,25 @@ func (b *build) use(ctx context.Context, subject digest.Digest, ev string, cands
 			b.e.PromotedAt = t.AsTime()
 		}
 	case EvidenceLifecycle:
-		var ls []attest.Lifecycle
+		var ls, states []attest.Lifecycle
 		for _, c := range trusted {
 			ls = append(ls, *c.item.Lifecycle)
+			if c.item.Lifecycle.State != nil {
+				states = append(states, *c.item.Lifecycle)
+			}
 		}
-		if cur := attest.CurrentLifecycle(ls); cur != nil {
+		// A marker that records a lifecycle state (catalog/lifecycle writes
+		// one on every change) is the catalog's state: the newest one wins
+		// over markers that carry only a date, which are inputs of the
+		// next lifecycle run.
+		if cur := attest.CurrentLifecycle(states); cur != nil {
+			st := cur.State
+			eol := &EndOfLife{Date: cur.EndOfLife, Source: cmp.Or(st.Source, SourceMarker), Marker: cur.Digest, Reason: st.Reason}
+			for _, s := range st.Sources {
+				eol.Sources = append(eol.Sources, EndOfLifeSource{Role: s.Role, Source: s.Source, Date: s.Date, Detail: s.Detail})
+			}
+			b.e.EndOfLife, b.e.Status, b.e.Replacement = eol, Status(st.Status), st.Replacement
+		} else if cur := attest.CurrentLifecycle(ls); cur != nil {
 			b.e.EndOfLife = &EndOfLife{Date: cur.EndOfLife, Source: SourceMarker, Marker: cur.Digest}
 		}
 	case EvidenceVulnReport, EvidenceMalware:
