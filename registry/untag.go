@@ -81,5 +81,3 @@ func (r *remoteRepository) untag(ctx context.Context, tag string) error {
 	}
 	return &errcode.ErrorResponse{Method: req.Method, URL: req.URL, StatusCode: resp.StatusCode}
 }
-
-

@@ -16,7 +16,9 @@ import (
 
 const nginxRepo = "registry.corp/golden/library/nginx"
 
-func utc(y int, m time.Month, d, h, min, s int) time.Time { return time.Date(y, m, d, h, min, s, 0, time.UTC) }
+func utc(y int, m time.Month, d, h, min, s int) time.Time {
+	return time.Date(y, m, d, h, min, s, 0, time.UTC)
+}
 
 func date(t *testing.T, s string) lifecycle.Date {
 	t.Helper()
