@@ -24,7 +24,8 @@
 //     licences, signers, owner, labels, vulnerability IDs and aliases
 //     case-folded), so that values of any length and any bytes are found
 //     exactly;
-//   - facets: counted in SQL over every match, in two passes;
+//   - facets: counted in SQL over every match, grouped by every facet in
+//     one pass;
 //   - reverse queries: the component-to-image index, each distinct package
 //     version (under its package name and its source package name) once,
 //     and the entries that have it. A version range is matched once per
