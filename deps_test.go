@@ -18,6 +18,7 @@ func TestDependencyBudget(t *testing.T) {
 		"modernc.org/sqlite",                            // only sbom/scalibr (rpm databases) and catalog/sqlite
 		"github.com/jackc/pgx",                          // only catalog/postgres
 		"github.com/google/osv-scalibr/extractor",       // only sbom/scalibr
+		"github.com/google/licenseclassifier",           // only sbom/scalibr (free-text Debian copyright files)
 		"github.com/distribution/distribution",          // tests only
 		"cuelabs.dev/go/oci",                            // tests only
 		"github.com/cssc-go/cssc/registry/registrytest", // test kit

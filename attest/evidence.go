@@ -91,15 +91,24 @@ func BuildEvidence(in *EvidenceInput) *policy.Evidence {
 	return ev
 }
 
-// addSBOMs records the SBOM (present only if every platform has one) and
-// the packages of every platform's SBOMs.
+// addSBOMs records the SBOM (present only if every platform has one), the
+// files any platform's SBOM skipped (an incomplete SBOM), and the packages
+// of every platform's SBOMs.
 func addSBOMs(ev *policy.Evidence, images []EvidenceImage) {
 	sbomFrom, seen := "", map[string]bool{}
 	allSBOM := true
+	var skipped []string
 	for _, pi := range images {
 		if pi.SBOM == nil {
 			allSBOM = false
 			continue
+		}
+		for _, sk := range pi.SBOM.Skipped {
+			s := sk.Path
+			if sk.Layer != "" {
+				s += " (layer " + sk.Layer + ")"
+			}
+			skipped = append(skipped, s+": "+sk.Reason)
 		}
 		if sbomFrom == "" || pi.SBOMSource == policy.SourceGenerated {
 			sbomFrom = pi.SBOMSource
@@ -121,7 +130,7 @@ func addSBOMs(ev *policy.Evidence, images []EvidenceImage) {
 			ev.Packages = append(ev.Packages, policy.Package{Name: p.Name, Version: p.Version, PURL: p.PURL, Licenses: p.Licenses})
 		}
 	}
-	ev.SBOM = policy.Attestation{Present: allSBOM && len(images) > 0, Source: sbomFrom}
+	ev.SBOM = policy.Attestation{Present: allSBOM && len(images) > 0, Source: sbomFrom, Skipped: skipped}
 }
 
 // addProvenance records the publisher's provenance, else cssc's. The

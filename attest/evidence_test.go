@@ -116,6 +116,15 @@ func TestBuildEvidence(t *testing.T) {
 	ev = attest.BuildEvidence(in)
 	assert.Equal(t, "linux/amd64", ev.Platform)
 	assert.True(t, ev.Malware.Scanned, "one platform, one malware report")
+	assert.Empty(t, ev.SBOM.Skipped)
+
+	// An SBOM that skipped a file is incomplete, and the evidence says so.
+	incomplete := *generated
+	incomplete.Skipped = []sbom.SkippedFile{{Path: "usr/bin/big", Layer: "sha256:aa", Reason: "file of 600 bytes exceeds the 500-byte limit"}}
+	in.Images[0].SBOM = &incomplete
+	ev = attest.BuildEvidence(in)
+	assert.True(t, ev.SBOM.Present)
+	assert.Equal(t, []string{"usr/bin/big (layer sha256:aa): file of 600 bytes exceeds the 500-byte limit"}, ev.SBOM.Skipped)
 }
 
 // TestAttachAndReportArtifact: Attach marks what cssc made (Created,

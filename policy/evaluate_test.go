@@ -368,6 +368,9 @@ func ruleCases() []ruleCase {
 		{name: "sbom/generated accepted", rule: RuleSBOM, doc: Document{SBOM: &Requirement{Required: true}}, ev: func(ev *Evidence) { ev.SBOM.Source = SourceGenerated }, verdict: Pass},
 		{name: "sbom/publisher only", rule: RuleSBOM, doc: Document{SBOM: &Requirement{Required: true, Source: SourcePublisher}}, ev: func(ev *Evidence) { ev.SBOM.Source = SourceGenerated }, verdict: Fail, reason: "only the publisher's"},
 		{name: "sbom/publisher only ok", rule: RuleSBOM, doc: Document{SBOM: &Requirement{Required: true, Source: SourcePublisher}}, verdict: Pass},
+		{name: "sbom/incomplete", rule: RuleSBOM, doc: Document{SBOM: &Requirement{Required: true}}, ev: func(ev *Evidence) {
+			ev.SBOM.Source, ev.SBOM.Skipped = SourceGenerated, []string{"usr/bin/big (layer sha256:aa): file of 600 bytes exceeds the 500-byte limit"}
+		}, verdict: Fail, reason: "incomplete: 1 file was not examined: usr/bin/big"},
 		{name: "provenance/present", rule: RuleProvenance, doc: Document{Provenance: &Requirement{Required: true}}, verdict: Pass},
 		{name: "provenance/missing", rule: RuleProvenance, doc: Document{Provenance: &Requirement{Required: true}}, ev: func(ev *Evidence) { ev.Provenance = Attestation{} }, verdict: Fail, reason: "no provenance"},
 		{name: "provenance/publisher only", rule: RuleProvenance, doc: Document{Provenance: &Requirement{Required: true, Source: SourcePublisher}}, verdict: Fail},
@@ -522,11 +525,20 @@ func TestNotRequiredWarns(t *testing.T) {
 		r, _ := d.Result(rule)
 		assert.Equal(t, want, r.Verdict, "%s: %s", rule, r.Reason)
 	}
+
+	// An incomplete SBOM warns too, and Evaluate leaves the evidence alone.
+	ev = goodEvidence()
+	ev.SBOM.Skipped = []string{"b", "a"}
+	d = pol.Evaluate(context.Background(), ev)
+	r, _ := d.Result(RuleSBOM)
+	assert.Equal(t, Warn, r.Verdict, r.Reason)
+	assert.Contains(t, r.Reason, "2 files were not examined")
+	assert.Equal(t, []string{"b", "a"}, ev.SBOM.Skipped, "evidence not modified")
 	assert.True(t, d.Allowed)
 
 	ev.Malware = MalwareScan{Scanned: true, Detections: []Detection{{Name: "x"}}}
 	d = pol.Evaluate(context.Background(), ev)
-	r, _ := d.Result(RuleMalware)
+	r, _ = d.Result(RuleMalware)
 	assert.Equal(t, Fail, r.Verdict, "detections fail even when the scan is not required")
 	assert.False(t, d.Allowed)
 }

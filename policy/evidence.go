@@ -175,6 +175,12 @@ type Attestation struct {
 	Source string `json:"source,omitempty"`
 	// Digest identifies the document (manifest or blob digest), optional.
 	Digest string `json:"digest,omitempty"`
+	// Skipped lists the files the document's producer needed but did not
+	// examine ("path (layer): reason"; an SBOM generator over its size
+	// limit, an extractor that crashed): packages they hold may be missing.
+	// A document with skipped files is incomplete, and the sbom and
+	// provenance rules treat it as missing. Empty means complete.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // MalwareScan is the result of a malware scan.

@@ -505,6 +505,10 @@ func (e *evaluation) requirement(rule, what string, r *requirementRule, att Atte
 	if !att.Present {
 		return RuleResult{Verdict: short, Reason: fmt.Sprintf("the image has no %s%s", what, qualifier)}
 	}
+	if n := len(att.Skipped); n > 0 {
+		return RuleResult{Verdict: short, Reason: fmt.Sprintf("the %s is incomplete: %s not examined: %s%s", what,
+			plural(n, "file was", "files were"), summarise(att.Skipped, 3), qualifier), Details: capDetails(slices.Clone(att.Skipped))}
+	}
 	source := att.Source
 	if source == "" {
 		source = "unknown source"

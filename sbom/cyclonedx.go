@@ -24,9 +24,10 @@ type cdxBOM struct {
 }
 
 type cdxMetadata struct {
-	Timestamp string        `json:"timestamp,omitempty"`
-	Tools     *cdxTools     `json:"tools,omitempty"`
-	Component *cdxComponent `json:"component,omitempty"`
+	Timestamp  string        `json:"timestamp,omitempty"`
+	Tools      *cdxTools     `json:"tools,omitempty"`
+	Component  *cdxComponent `json:"component,omitempty"`
+	Properties []cdxProperty `json:"properties,omitempty"`
 }
 
 // cdxTools accepts both the 1.5+ object form and the legacy array form.
@@ -92,6 +93,8 @@ const (
 	cdxPropEcosystem     = "cssc:ecosystem"
 	cdxPropSourceName    = "cssc:sourceName"
 	cdxPropSourceVersion = "cssc:sourceVersion"
+	// cdxPropSkipped, in metadata.properties, holds a JSON SkippedFile.
+	cdxPropSkipped = "cssc:skipped"
 	// syft's location properties ("syft:location:N:path" and
 	// "syft:location:N:layerID", N from 0), read for publisher SBOMs made
 	// by syft.
@@ -126,6 +129,16 @@ func decodeCycloneDX(data []byte) (*Document, error) {
 			for _, c := range append(m.Tools.Components, m.Tools.legacy...) {
 				out.Creators = append(out.Creators, strings.TrimSpace("Tool: "+c.Name+"-"+c.Version))
 			}
+		}
+		for _, prop := range m.Properties {
+			if prop.Name != cdxPropSkipped || len(out.Skipped) >= maxSkipped {
+				continue
+			}
+			var sk SkippedFile
+			if err := json.Unmarshal([]byte(prop.Value), &sk); err != nil || sk.Path == "" {
+				return nil, fmt.Errorf("%w: cyclonedx: skipped-file property %q", ErrInvalidDocument, truncate(prop.Value, 64))
+			}
+			out.Skipped = append(out.Skipped, sk)
 		}
 	}
 	var walk func(cs []cdxComponent, depth int) error
@@ -233,7 +246,9 @@ type CycloneDXOptions struct {
 // deb and apk source packages, as in [EncodeSPDX]), its licences (an
 // expression for compound ones, an id otherwise) and the properties
 // cssc:layer, cssc:location, cssc:ecosystem, cssc:sourceName and
-// cssc:sourceVersion. The serial number is a UUID derived from the content,
+// cssc:sourceVersion; each skipped file (Document.Skipped) is a
+// "cssc:skipped" property of the metadata holding it as JSON. The serial
+// number is a UUID derived from the content,
 // so the output is deterministic.
 func EncodeCycloneDX(doc *Document, opts CycloneDXOptions) ([]byte, error) {
 	if doc == nil {
@@ -251,6 +266,13 @@ func EncodeCycloneDX(doc *Document, opts CycloneDXOptions) ([]byte, error) {
 	}
 	if alg, hexd, ok := strings.Cut(opts.Subject, ":"); ok && alg == "sha256" && isHex(hexd, 64) {
 		bom.Metadata.Component.Hashes = []cdxHash{{Alg: "SHA-256", Content: hexd}}
+	}
+	for _, sk := range doc.Skipped {
+		b, err := json.Marshal(sk)
+		if err != nil {
+			return nil, fmt.Errorf("sbom: encode cyclonedx: %w", err)
+		}
+		bom.Metadata.Properties = append(bom.Metadata.Properties, cdxProperty{Name: cdxPropSkipped, Value: string(b)})
 	}
 	if len(doc.Creators) > 0 {
 		bom.Metadata.Tools = &cdxTools{}

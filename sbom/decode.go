@@ -25,6 +25,16 @@ const maxPackages = 1 << 20
 // maxLocations caps the locations taken for one package.
 const maxLocations = 1 << 10
 
+// maxSkipped caps the skipped files taken from one document.
+const maxSkipped = 1 << 12
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
 // Media types accepted by [Decode].
 const (
 	// MediaTypeSPDX is SPDX JSON (2.2 or 2.3).
@@ -58,7 +68,9 @@ var (
 // the SPDX sourceInfo, and the layer and locations from the annotations
 // cssc writes (see [EncodeSPDX]), syft's "syft:location:N:path" and
 // "syft:location:N:layerID" properties and CycloneDX evidence occurrences
-// (at most 1024 locations per package). Every package is then normalised
+// (at most 1024 locations per package), and the files the producer
+// skipped from cssc's "cssc:skipped" annotations and properties (see
+// [Document.Skipped]). Every package is then normalised
 // with [NormalizePackage], so that the Go standard library is "stdlib"
 // whichever tool wrote the document. The package that describes the image
 // itself (SPDX primaryPackagePurpose CONTAINER, purl type oci or docker,
@@ -135,7 +147,19 @@ func decodeSPDX(data []byte) (doc *Document, err error) {
 	}
 	files, described := spdxFiles(sd)
 	for _, sp := range sd.Packages {
-		if sp == nil || isSubjectPackage(sp, described) {
+		if sp == nil {
+			continue
+		}
+		if isSubjectPackage(sp, described) {
+			for _, a := range sp.Annotations {
+				if v, ok := strings.CutPrefix(a.AnnotationComment, annotationSkipped); ok && len(out.Skipped) < maxSkipped {
+					var sk SkippedFile
+					if err := json.Unmarshal([]byte(v), &sk); err != nil || sk.Path == "" {
+						return nil, fmt.Errorf("%w: spdx: skipped-file annotation %q", ErrInvalidDocument, truncate(v, 64))
+					}
+					out.Skipped = append(out.Skipped, sk)
+				}
+			}
 			continue
 		}
 		p := packageFromSPDX(sp, extracted)

@@ -23,6 +23,22 @@ type Document struct {
 	Creators []string `json:"creators,omitempty"`
 	// Packages lists the software packages found, in a stable order.
 	Packages []Package `json:"packages,omitempty"`
+	// Skipped lists the files the producer needed but did not examine (over
+	// a size limit, an extractor that crashed): packages they hold may be
+	// missing. Empty means every file that could hold packages was read.
+	// A document with skipped files is incomplete; the policy treats it so.
+	Skipped []SkippedFile `json:"skipped,omitempty"`
+}
+
+// SkippedFile is a file that could hold packages but was not examined.
+type SkippedFile struct {
+	// Path is the file's path in the image filesystem.
+	Path string `json:"path"`
+	// Layer is the digest of the layer holding it, empty if unknown.
+	Layer string `json:"layer,omitempty"`
+	// Reason says why it was skipped ("file of 600000000 bytes exceeds the
+	// 536870912-byte limit").
+	Reason string `json:"reason"`
 }
 
 // Package is one software package found in the subject.

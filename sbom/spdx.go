@@ -27,6 +27,9 @@ const (
 	annotationLocation = "cssc:location="
 	// annotationSubject marks the package that stands for the image itself.
 	annotationSubject = "cssc:subject"
+	// annotationSkipped, on the subject package, is followed by a JSON
+	// SkippedFile: a file the document's producer did not examine.
+	annotationSkipped = "cssc:skipped="
 	// sourceInfoPrefix starts the sourceInfo sentence naming the source
 	// package.
 	sourceInfoPrefix = "source package: "
@@ -80,6 +83,9 @@ var spdxIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9.\-]+`)
 //     comment "cssc:layer=<digest>", and one "cssc:location=<path>"
 //     annotation per location.
 //
+// Each skipped file (Document.Skipped) is an annotation of the root
+// package, "cssc:skipped=" followed by the SkippedFile as JSON.
+//
 // The output is deterministic: package identifiers follow the order of
 // doc.Packages (call [Document.Sort] first for a canonical order), and
 // nothing depends on the clock or randomness. The result is checked with
@@ -130,6 +136,13 @@ func EncodeSPDX(doc *Document, opts SPDXOptions) ([]byte, error) {
 		PackageLicenseDeclared:  "NOASSERTION",
 		PackageCopyrightText:    "NOASSERTION",
 		Annotations:             []spdx.Annotation{note(annotationSubject)},
+	}
+	for _, sk := range doc.Skipped {
+		b, err := json.Marshal(sk)
+		if err != nil {
+			return nil, fmt.Errorf("sbom: encode spdx: %w", err)
+		}
+		root.Annotations = append(root.Annotations, note(annotationSkipped+string(b)))
 	}
 	if alg, hexd, ok := strings.Cut(opts.Subject, ":"); ok && alg == "sha256" && isHex(hexd, 64) {
 		root.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: hexd}}

@@ -7,29 +7,37 @@
 // [Generate] walks the merged filesystem of a platform image manifest with
 // [imagefs.Walk] (layers streamed, whiteouts applied, everything capped) and
 // offers every regular file to the extractors. Those that need only the file
-// (Go binaries, Java archives, npm package.json, Python METADATA) run on an
-// in-memory copy of that one file, released right after, on one worker
-// goroutine that overlaps with the walk (at most 64 MiB, or one larger file,
-// queued at a time). Those
-// that also read other files through scalibr's FS (dpkg, apk and rpm read
-// /etc/os-release) are deferred: their files, and os-release, are kept in a
-// small in-memory filesystem and extracted when the walk has finished and
-// every layer digest has been verified. Only the files some extractor asks
-// for are buffered, each capped by [Options.MaxFileSize] and the deferred
-// ones together by [Options.MaxBufferedBytes].
+// (Go binaries, Java archives, npm package.json, Python METADATA) run on one
+// worker goroutine that overlaps with the walk, on a copy of that one file
+// released right after: in memory up to [Options.SpillSize] (4 MiB), else
+// in a private temporary file read at offsets (Go build info and jar
+// directories are small parts of large files), so memory does not follow
+// the size of the largest executable (at most 32 MiB of files and two
+// spilled files are queued at a time). Those that also read other files
+// through scalibr's FS (dpkg, apk and rpm read /etc/os-release) are
+// deferred: their files, and os-release, are kept in a small in-memory
+// filesystem and extracted when the walk has finished and every layer
+// digest has been verified. Only the files some extractor asks for are
+// copied, each capped by [Options.MaxFileSize] and the deferred ones
+// together by [Options.MaxBufferedBytes].
 //
-// The one exception to "nothing on disk" is the rpm database
-// (rpmdb.sqlite, Packages or Packages.db under var/lib/rpm,
-// usr/lib/sysimage/rpm or usr/share/rpm): osv-scalibr's rpm extractor hands
-// a file path to go-rpmdb, which opens SQLite, Berkeley DB and NDB
-// databases itself. Generate therefore streams that one file, capped by
-// [Options.MaxFileSize], to a file in a private temporary directory
-// (created under [Options.TempDir], os.TempDir() by default, with mode
-// 0700, only when an image has an rpm database) and removes the directory
-// before it returns, on success or failure. These copies do not count
-// against MaxBufferedBytes. SQLite databases are read with
-// modernc.org/sqlite (pure Go, no cgo), which osv-scalibr's extractor
-// imports.
+// Nothing is dropped silently. A file an extractor needs that is larger than
+// MaxFileSize, or whose extractor crashes on it, is listed in
+// [sbom.Document.Skipped]: the document says it is incomplete, the SPDX and
+// CycloneDX encodings carry the list, and the policy's sbom rule fails on
+// it. Malformed content (a broken package.json in a test fixture) is a
+// [Warning] only: the extractor read it and found no package.
+//
+// Temporary files live in a private directory (created under
+// [Options.TempDir], os.TempDir() by default, with mode 0700, only when
+// needed) that Generate removes before it returns, on success or failure:
+// the spilled copies described above (each removed once extracted), and the
+// rpm database (rpmdb.sqlite, Packages or Packages.db under var/lib/rpm,
+// usr/lib/sysimage/rpm or usr/share/rpm), because osv-scalibr's rpm
+// extractor hands a file path to go-rpmdb, which opens SQLite, Berkeley DB
+// and NDB databases itself (capped by MaxFileSize, not counted against
+// MaxBufferedBytes). SQLite databases are read with modernc.org/sqlite
+// (pure Go, no cgo), which osv-scalibr's extractor imports.
 //
 // Extractors used by default ([DefaultExtractors]): dpkg (status and
 // status.d), apk, rpm (SQLite, Berkeley DB and NDB databases), Go binaries
@@ -47,10 +55,15 @@
 // package (dpkg Source:, apk origin, rpm source rpm) in
 // SourceName/SourceVersion; declared licences (apk and rpm from the
 // database; npm from package.json "license"; Python from
-// License-Expression, License or trove classifiers; Debian from the
-// machine-readable
-// usr/share/doc/NAME/copyright, short names mapped to SPDX identifiers, as
-// osv-scalibr reads none of these three); the path it was found at;
+// License-Expression, else the trove classifiers, else the free-text
+// License field (common spellings such as "Apache 2.0" mapped to SPDX);
+// Debian from usr/share/doc/NAME/copyright, following symbolic links
+// between doc directories (libncursesw6 -> libtinfo6): machine-readable
+// files with their short names mapped to SPDX identifiers, free-text ones
+// (glibc, libstdc++, gnutls, krb5) classified with Google's
+// licenseclassifier (see licenseclassify.go; Options.NoLicenseClassifier
+// turns it off); osv-scalibr reads none of these three); the path it was
+// found at;
 // and the digest of the layer holding that file. For dpkg packages listed in
 // var/lib/dpkg/status the layer is the one holding the package's file list
 // (var/lib/dpkg/info/NAME[:ARCH].list), which dpkg writes when it installs or

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -46,6 +47,9 @@ const (
 	// DefaultMaxBufferedBytes is the default cap on the files kept in memory
 	// until the end of the walk (package databases, os-release): 256 MiB.
 	DefaultMaxBufferedBytes = 256 << 20
+	// DefaultSpillSize is the default size above which a file is copied to
+	// a temporary file instead of memory: 4 MiB.
+	DefaultSpillSize = 4 << 20
 	// Creator is the SPDX creator Generate records when Options.Creators
 	// is empty.
 	Creator = "Tool: cssc-sbom-scalibr"
@@ -76,10 +80,23 @@ type Options struct {
 	// same Options serve concurrent Generate calls (osv-scalibr's built-in
 	// ones are).
 	Extractors []filesystem.Extractor
-	// MaxFileSize caps the size of one file handed to an extractor; larger
-	// required files are skipped with a warning. <= 0 means
-	// DefaultMaxFileSize (512 MiB).
+	// MaxFileSize caps the size of one file handed to an extractor. A
+	// larger file that an extractor needs is not examined: it is listed in
+	// Document.Skipped (the SBOM says it is incomplete, and the policy sees
+	// it) and reported to OnWarning. <= 0 means DefaultMaxFileSize
+	// (512 MiB).
 	MaxFileSize int64
+	// SpillSize bounds memory: a file an in-process extractor needs (a Go
+	// binary, a jar) that is larger than SpillSize is copied to a private
+	// temporary file under TempDir and read from there (Go build info and
+	// jar directories are read at offsets, not whole), instead of being
+	// held in memory. <= 0 means DefaultSpillSize (4 MiB).
+	SpillSize int64
+	// NoLicenseClassifier skips classifying free-text Debian copyright
+	// files (their packages then get no licence). False (the default)
+	// classifies them with github.com/google/licenseclassifier/v2; the
+	// first use in a process loads its corpus (~0.2-0.4 s, ~8 MiB).
+	NoLicenseClassifier bool
 	// MaxBufferedBytes caps the total size of the files kept until the end
 	// of the walk for deferred extractors; exceeding it fails Generate with
 	// an error wrapping ErrTooLarge. <= 0 means DefaultMaxBufferedBytes
@@ -88,17 +105,20 @@ type Options struct {
 	// Walk is passed to imagefs.Walk (caps on layers, entries and bytes). Its
 	// Logger, if nil, is set to Logger.
 	Walk imagefs.WalkOptions
-	// OnWarning, if not nil, is called for each file an extractor could not
-	// read (malformed database, oversized file). Such files are skipped;
-	// Generate still succeeds. Calls come from the walking goroutine or the
-	// extraction worker, never two at once. Nil means warnings are only
-	// logged.
+	// OnWarning, if not nil, is called for each file that could not be
+	// used (malformed database, oversized file, an extractor that crashed,
+	// licences past the cap). Generate still succeeds; files that were not
+	// examined are also in Document.Skipped. Calls come from the walking
+	// goroutine or the extraction worker, never two at once. Nil means
+	// warnings are only logged.
 	OnWarning func(Warning)
-	// TempDir is where Generate creates the temporary directory holding
-	// the copies of rpm databases (osv-scalibr's rpm extractor opens the
-	// database as a file): one file per database found, each at most
-	// MaxFileSize bytes, removed, with the directory, before Generate
-	// returns. Empty means os.TempDir(). Nothing else is written to disk.
+	// TempDir is where Generate creates its private temporary directory
+	// (mode 0700, created on first need): copies of rpm databases
+	// (osv-scalibr's rpm extractor opens the database as a file) and of
+	// files larger than SpillSize, each at most MaxFileSize bytes. Spilled
+	// files are removed as soon as they are extracted (at most two at a
+	// time exist), the directory before Generate returns. Empty means
+	// os.TempDir().
 	TempDir string
 	// Logger receives debug and warning messages. Nil means silent.
 	// (osv-scalibr's extractors log through osv-scalibr's own package-level
@@ -187,9 +207,19 @@ type generator struct {
 	// var/lib/dpkg/info/NAME[:ARCH].list file: the layer that installed (or
 	// last upgraded) it.
 	dpkgLayers map[string]string
-	// dpkgLicenses maps a dpkg package name to the licences of its
-	// usr/share/doc/NAME/copyright file.
-	dpkgLicenses map[string][]string
+	// copyrights maps the path of a Debian copyright file
+	// (usr/share/doc/NAME/copyright) to its licences; written by the walk
+	// (machine-readable files) and the worker (classified free text),
+	// under mu.
+	copyrights map[string][]string
+	mu         sync.Mutex
+	// skipped lists the files not examined (Document.Skipped), under
+	// warnMu.
+	skipped []sbom.SkippedFile
+	// spillSize and spillSlots bound the files copied to disk for the
+	// worker (at most cap(spillSlots) at a time).
+	spillSize  int64
+	spillSlots chan struct{}
 
 	// The extraction pipeline: visit (the walking goroutine) reads a file's
 	// content and queues it; one worker goroutine runs the inline
@@ -208,22 +238,54 @@ type generator struct {
 	// real file (rpm databases); created on first use, removed by
 	// removeTemp. spooled counts the copies.
 	tmpDir  string
+	tmpMu   sync.Mutex
 	spooled int
 }
 
-// job is one file for the inline extractors.
+// job is one file for the worker: content for the inline extractors, or a
+// free-text copyright file to classify (classify set, exs empty).
 type job struct {
-	exs    []filesystem.Extractor
-	file   imagefs.File
-	layer  string
-	data   []byte
-	weight int64 // bytes held against inFlight; 0 if not counted
-	pooled bool  // data came from (and goes back to) free
+	exs      []filesystem.Extractor
+	classify bool
+	file     imagefs.File
+	layer    string
+	content  fileContent
+	weight   int64 // bytes held against inFlight; 0 if not counted
+	pooled   bool  // content.data came from (and goes back to) free
 }
 
-// maxInFlight is the default budget of bytes queued for the worker; a
-// single larger file is still allowed (alone).
-const maxInFlight = 64 << 20
+// fileContent is a file's content: in memory, or in a spilled temporary file.
+type fileContent struct {
+	data []byte
+	file *os.File // when not nil, the content is file[0:size]
+	size int64
+}
+
+// reader returns a fresh reader of the content; it implements io.ReaderAt
+// (extractors such as Go binaries and jars read at offsets).
+func (c fileContent) reader() io.Reader {
+	if c.file != nil {
+		return io.NewSectionReader(c.file, 0, c.size)
+	}
+	return bytes.NewReader(c.data)
+}
+
+// head returns at most n bytes of the start of the content.
+func (c fileContent) head(n int64) []byte {
+	if c.file == nil {
+		return c.data[:min(int64(len(c.data)), n)]
+	}
+	b := make([]byte, min(c.size, n))
+	m, _ := c.file.ReadAt(b, 0)
+	return b[:m]
+}
+
+// maxInFlight is the budget of bytes held in memory for the worker (files
+// are at most SpillSize each; larger ones are spilled to disk).
+const maxInFlight = 32 << 20
+
+// maxSpilled is how many spilled files may wait for or be in extraction.
+const maxSpilled = 2
 
 // start launches the worker (once).
 func (g *generator) start(ctx context.Context) {
@@ -235,15 +297,42 @@ func (g *generator) start(ctx context.Context) {
 	go func() {
 		defer close(g.done)
 		for j := range g.jobs {
-			g.extract(ctx, g.emptyFS, j.exs, &j.file, j.layer, j.data)
-			if j.pooled {
-				g.recycle(j.data)
+			if j.classify {
+				g.classifyCopyright(&j.file, j.content.data)
+			} else {
+				g.extract(ctx, g.emptyFS, j.exs, &j.file, j.layer, j.content)
 			}
-			if j.weight > 0 {
-				g.inFlight.Release(j.weight)
-			}
+			g.release(j)
 		}
 	}()
+}
+
+// release frees what a job held: its buffer, its share of inFlight, its
+// spilled file and slot.
+func (g *generator) release(j job) {
+	if j.pooled {
+		g.recycle(j.content.data)
+	}
+	if j.weight > 0 {
+		g.inFlight.Release(j.weight)
+	}
+	if f := j.content.file; f != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		<-g.spillSlots
+	}
+}
+
+// queue hands a job to the worker, or releases it if ctx ends first.
+func (g *generator) queue(ctx context.Context, j job) error {
+	g.start(ctx)
+	select {
+	case g.jobs <- j:
+		return nil
+	case <-ctx.Done():
+		g.release(j)
+		return ctx.Err()
+	}
 }
 
 // stop waits for the worker to finish the queued files (idempotent).
@@ -333,10 +422,12 @@ func newGenerator(opts Options) (*generator, error) {
 		emptyFS: newMemFS(),
 		br:      bufio.NewReaderSize(nil, 64<<10),
 
-		dpkgLayers:   map[string]string{},
-		dpkgLicenses: map[string][]string{},
-		free:         make(chan []byte, 32),
-		freeBig:      make(chan []byte, 2),
+		dpkgLayers: map[string]string{},
+		copyrights: map[string][]string{},
+		free:       make(chan []byte, 32),
+		freeBig:    make(chan []byte, 2),
+		spillSize:  opts.SpillSize,
+		spillSlots: make(chan struct{}, maxSpilled),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -347,7 +438,10 @@ func newGenerator(opts Options) (*generator, error) {
 	if g.maxBuf <= 0 {
 		g.maxBuf = DefaultMaxBufferedBytes
 	}
-	g.limit = max(maxInFlight, g.maxFile)
+	if g.spillSize <= 0 {
+		g.spillSize = DefaultSpillSize
+	}
+	g.limit = max(maxInFlight, g.spillSize)
 	g.inFlight = semaphore.NewWeighted(g.limit)
 	for _, e := range exs {
 		if strings.HasPrefix(e.Name(), "os/") {
@@ -414,13 +508,10 @@ func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 		r = spooled
 	}
 	keep := len(deferred) > 0 || osReleasePaths[f.Path]
-	if name, ok := copyrightPackage(f.Path); ok && f.Size <= maxCopyrightSize {
-		data, err := readCapped(r, f.Size)
+	if _, ok := copyrightPackage(f.Path); ok {
+		data, err := g.copyright(ctx, f, r)
 		if err != nil {
 			return err
-		}
-		if lics := debianLicenses(data); len(lics) > 0 {
-			g.dpkgLicenses[name] = lics
 		}
 		r = bytes.NewReader(data)
 	}
@@ -429,7 +520,7 @@ func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 	}
 	layer := f.LayerDigest.String()
 	if f.Size > g.maxFile {
-		g.warn(Warning{Path: f.Path, Layer: layer, Err: fmt.Errorf("file of %d bytes exceeds the %d-byte limit", f.Size, g.maxFile)})
+		g.skip(f.Path, layer, "", fmt.Errorf("file of %d bytes exceeds the %d-byte limit", f.Size, g.maxFile))
 		return nil
 	}
 	if keep {
@@ -449,8 +540,7 @@ func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 			g.pending = append(g.pending, pendingFile{path: f.Path, layer: layer, extractors: deferred})
 		}
 		if len(inline) > 0 {
-			g.start(ctx)
-			g.jobs <- job{exs: inline, file: *f, layer: layer, data: data}
+			return g.queue(ctx, job{exs: inline, file: *f, layer: layer, content: fileContent{data: data, size: int64(len(data))}})
 		}
 		return nil
 	}
@@ -465,7 +555,14 @@ func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 			return nil
 		}
 	}
-	weight := min(f.Size, g.limit)
+	if f.Size > g.spillSize {
+		c, err := g.spill(ctx, f, g.br)
+		if err != nil || c.file == nil {
+			return err
+		}
+		return g.queue(ctx, job{exs: inline, file: *f, layer: layer, content: c})
+	}
+	weight := f.Size
 	if err := g.inFlight.Acquire(ctx, weight); err != nil {
 		return err
 	}
@@ -479,8 +576,108 @@ func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 		g.inFlight.Release(weight)
 		return nil
 	}
-	g.start(ctx)
-	g.jobs <- job{exs: inline, file: *f, layer: layer, data: data[:n], weight: weight, pooled: pooled}
+	return g.queue(ctx, job{exs: inline, file: *f, layer: layer, content: fileContent{data: data[:n], size: int64(n)}, weight: weight, pooled: pooled})
+}
+
+// spill copies a file's content to a new private temporary file for the
+// worker, waiting for a free slot (at most maxSpilled exist). It returns a
+// zero content (no file) for a hard link without content.
+func (g *generator) spill(ctx context.Context, f *imagefs.File, r io.Reader) (fileContent, error) {
+	select {
+	case g.spillSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fileContent{}, ctx.Err()
+	}
+	dir, err := g.tempDir(f.Path)
+	if err != nil {
+		<-g.spillSlots
+		return fileContent{}, err
+	}
+	out, err := os.CreateTemp(dir, "spill-*")
+	if err != nil {
+		<-g.spillSlots
+		return fileContent{}, fmt.Errorf("sbom/scalibr: spill %s: %w", f.Path, err)
+	}
+	c := fileContent{file: out}
+	n, err := io.Copy(out, io.LimitReader(r, f.Size))
+	if err == nil && n == 0 && f.Hardlink && f.Size > 0 {
+		err = errNoContent
+	}
+	if err != nil {
+		g.release(job{content: c})
+		if errors.Is(err, errNoContent) {
+			return fileContent{}, nil
+		}
+		return fileContent{}, fmt.Errorf("sbom/scalibr: spill %s: %w", f.Path, err)
+	}
+	c.size = n
+	return c, nil
+}
+
+// errNoContent marks a hard link whose content comes with its target.
+var errNoContent = errors.New("no content")
+
+// copyright reads a Debian copyright file (at most maxCopyrightSize bytes;
+// a larger one is not read, with a Warning) and records its licences: a
+// machine-readable file is parsed at once, a free-text one is queued for
+// the classifier. It returns the content read, for the extractors.
+func (g *generator) copyright(ctx context.Context, f *imagefs.File, r io.Reader) ([]byte, error) {
+	layer := f.LayerDigest.String()
+	if f.Size > maxCopyrightSize {
+		g.warn(Warning{Path: f.Path, Layer: layer, Err: fmt.Errorf("copyright file of %d bytes exceeds the %d-byte limit: its licences are not read", f.Size, maxCopyrightSize)})
+		return nil, nil
+	}
+	data, err := readCapped(r, f.Size)
+	if err != nil || len(data) == 0 {
+		return data, err
+	}
+	if isDEP5(data) {
+		lics, dropped := debianLicenses(data)
+		if dropped > 0 {
+			g.warn(Warning{Path: f.Path, Layer: layer, Err: fmt.Errorf("%d more licences past the first %d not recorded", dropped, maxLicenses)})
+		}
+		g.mu.Lock()
+		g.copyrights[f.Path] = lics
+		g.mu.Unlock()
+		return data, nil
+	}
+	if g.opts.NoLicenseClassifier {
+		return data, nil
+	}
+	weight := int64(len(data))
+	if err := g.inFlight.Acquire(ctx, weight); err != nil {
+		return nil, err
+	}
+	return data, g.queue(ctx, job{classify: true, file: *f, layer: layer, content: fileContent{data: data, size: weight}, weight: weight})
+}
+
+// classifyCopyright records the licences the classifier finds in a
+// free-text copyright file (on the worker).
+func (g *generator) classifyCopyright(f *imagefs.File, data []byte) {
+	lics, err := classifyLicenses(data)
+	if err != nil {
+		g.warn(Warning{Path: f.Path, Layer: f.LayerDigest.String(), Err: fmt.Errorf("licence classifier: %w", err)})
+		return
+	}
+	g.mu.Lock()
+	g.copyrights[f.Path] = lics
+	g.mu.Unlock()
+}
+
+// copyrightLicenses returns the licences of a dpkg package's copyright
+// file, usr/share/doc/NAME/copyright, following symbolic links (Debian
+// links the doc directory of a package to the one of the package it was
+// built with: libncursesw6 -> libtinfo6).
+func (g *generator) copyrightLicenses(name string) []string {
+	p := "usr/share/doc/" + name + "/copyright"
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if l, ok := g.copyrights[p]; ok {
+		return l
+	}
+	if resolved, err := g.mem.resolve(p); err == nil && resolved != p {
+		return g.copyrights[resolved]
+	}
 	return nil
 }
 
@@ -530,26 +727,31 @@ func executableMagic(head []byte) bool {
 
 // extract runs exs on one file's content, recording packages and warnings.
 // Extractor panics are recovered: osv-scalibr's parsers see hostile input.
-func (g *generator) extract(ctx context.Context, fsys *memFS, exs []filesystem.Extractor, f *imagefs.File, layer string, data []byte) {
-	info := fileInfo{name: path.Base(f.Path), size: int64(len(data)), mode: f.Mode}
+func (g *generator) extract(ctx context.Context, fsys *memFS, exs []filesystem.Extractor, f *imagefs.File, layer string, c fileContent) {
+	info := fileInfo{name: path.Base(f.Path), size: c.size, mode: f.Mode}
 	for _, e := range exs {
 		input := &filesystem.ScanInput{
 			FS:     fsys,
 			Path:   f.Path,
 			Info:   info,
-			Reader: bytes.NewReader(data),
+			Reader: c.reader(),
 		}
 		inv, err := safeExtract(ctx, e, input)
-		if err != nil {
+		var crashed *panicError
+		switch {
+		case errors.As(err, &crashed):
+			// The extractor gave up half-way: what the file holds is unknown.
+			g.skip(f.Path, layer, e.Name(), err)
+		case err != nil:
 			g.warn(Warning{Path: f.Path, Layer: layer, Extractor: e.Name(), Err: err})
 		}
 		var lics []string
 		switch e.Name() {
 		case packagejson.Name:
-			lics = npmLicenses(data)
+			lics = npmLicenses(c.head(maxManifestSize))
 		case wheelegg.Name:
 			if base := path.Base(f.Path); base == "METADATA" || base == "PKG-INFO" {
-				lics = pythonLicenses(data)
+				lics = pythonLicenses(c.head(maxManifestSize))
 			}
 		}
 		for _, p := range inv {
@@ -561,15 +763,43 @@ func (g *generator) extract(ctx context.Context, fsys *memFS, exs []filesystem.E
 	}
 }
 
+// maxManifestSize caps what is read of a package.json or METADATA file
+// for its licences.
+const maxManifestSize = 1 << 20
+
+// panicError is the error of an extractor that panicked.
+type panicError struct {
+	extractor string
+	value     any
+}
+
+func (e *panicError) Error() string {
+	return fmt.Sprintf("extractor %s panicked: %v", e.extractor, e.value)
+}
+
 func safeExtract(ctx context.Context, e filesystem.Extractor, input *filesystem.ScanInput) (pkgs []*extractor.Package, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			pkgs, err = nil, fmt.Errorf("extractor %s panicked: %v", e.Name(), r)
+			pkgs, err = nil, &panicError{extractor: e.Name(), value: r}
 		}
 	}()
 	inv, err := e.Extract(ctx, input)
 	return inv.Packages, err
 }
+
+// skip records a file that was not examined (Document.Skipped) and warns.
+func (g *generator) skip(path, layer, extractor string, err error) {
+	g.warnMu.Lock()
+	if len(g.skipped) < maxSkipped {
+		g.skipped = append(g.skipped, sbom.SkippedFile{Path: path, Layer: layer, Reason: err.Error()})
+	}
+	g.warnMu.Unlock()
+	g.warn(Warning{Path: path, Layer: layer, Extractor: extractor, Err: err})
+}
+
+// maxSkipped caps Document.Skipped; past it the document is incomplete
+// anyway, and the warnings still name every file.
+const maxSkipped = 1 << 12
 
 func (g *generator) warn(w Warning) {
 	g.warnMu.Lock()
@@ -599,7 +829,7 @@ func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, er
 		mf := g.mem.files[p.path]
 		f := &imagefs.File{Path: p.path, Mode: mf.mode, Size: int64(len(mf.data)), LayerDigest: opencontainers.Digest(p.layer)}
 		start := len(g.found)
-		g.extract(ctx, g.mem, p.extractors, f, p.layer, mf.data)
+		g.extract(ctx, g.mem, p.extractors, f, p.layer, fileContent{data: mf.data, size: int64(len(mf.data))})
 		for i := start; i < len(g.found); i++ {
 			g.found[i].os = osr
 		}
@@ -608,7 +838,7 @@ func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, er
 	if creators == nil {
 		creators = []string{Creator}
 	}
-	doc := &sbom.Document{Name: name, Created: g.opts.Created, Creators: slices.Clone(creators)}
+	doc := &sbom.Document{Name: name, Created: g.opts.Created, Creators: slices.Clone(creators), Skipped: g.skipped}
 	seen := map[string]int{}
 	for _, fnd := range g.found {
 		p := convert(fnd)
@@ -617,7 +847,7 @@ func (g *generator) finish(ctx context.Context, name string) (*sbom.Document, er
 				p.Layer = l
 			}
 			if len(p.Licenses) == 0 {
-				p.Licenses = slices.Clone(g.dpkgLicenses[m.PackageName])
+				p.Licenses = slices.Clone(g.copyrightLicenses(m.PackageName))
 			}
 		}
 		key := strings.Join([]string{p.Name, p.Version, p.PURL, p.Layer, strings.Join(p.Locations, "\x00")}, "\x01")

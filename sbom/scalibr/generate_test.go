@@ -104,6 +104,12 @@ Summary: Python HTTP for Humans.
 Home-page: https://requests.readthedocs.io
 Author: Kenneth Reitz
 License: Apache 2.0
+Project-URL: Source, https://github.com/psf/requests
+Classifier: Development Status :: 5 - Production/Stable
+Classifier: Intended Audience :: Developers
+Classifier: License :: OSI Approved :: Apache Software License
+Classifier: Natural Language :: English
+Classifier: Programming Language :: Python :: 3
 Requires-Python: >=3.7
 `
 
@@ -269,7 +275,7 @@ func TestGenerateDebianImage(t *testing.T) {
 	assert.Equal(t, []string{"Apache-2.0"}, find(doc, "libssl3").Licenses)
 	assert.Empty(t, find(doc, "bash").Licenses, "copyright file not machine-readable")
 	assert.Equal(t, []string{"WTFPL"}, find(doc, "left-pad").Licenses)
-	assert.Equal(t, []string{"Apache 2.0"}, find(doc, "requests").Licenses)
+	assert.Equal(t, []string{"Apache-2.0"}, find(doc, "requests").Licenses, "the trove classifier, not the free-text License field")
 
 	// The Go toolchain of both binaries is listed as stdlib.
 	var stdlib int

@@ -139,7 +139,9 @@ func TestLicenseParsers(t *testing.T) {
 	assert.Equal(t, "GPL-2.0-or-later OR Artistic-1.0-Perl", debianToSPDX("GPL-2+ or Artistic"))
 	assert.Equal(t, "LGPL-2.1-or-later AND BSD-3-Clause", debianToSPDX("LGPL-2.1+ and BSD-3-clause"))
 	assert.Equal(t, "public-domain", debianToSPDX("public-domain"))
-	assert.Nil(t, debianLicenses([]byte("Not machine readable\nLicense: MIT\n")))
+	assert.False(t, isDEP5([]byte("Not machine readable\nLicense: MIT\n")))
+	assert.True(t, isDEP5([]byte("\nFormat: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n")))
+	assert.True(t, isDEP5([]byte("Format-Specification: http://svn.debian.org/wsvn/dep/web/deps/dep5.mdwn?op=file&rev=135\n")))
 
 	name, ok := copyrightPackage("usr/share/doc/libc6/copyright")
 	assert.True(t, ok)
@@ -160,7 +162,7 @@ func FuzzLicenseParsers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_ = npmLicenses(data)
 		_ = pythonLicenses(data)
-		lics := debianLicenses(data)
+		lics, _ := debianLicenses(data)
 		assert.LessOrEqual(t, len(lics), maxLicenses)
 	})
 }

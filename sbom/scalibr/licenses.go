@@ -5,18 +5,25 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	spdxexp "github.com/github/go-spdx/v2/spdxexp"
 )
 
 // osv-scalibr v0.5.3 reads licences for apk (and rpm) packages only. The
 // parsers below fill them in for npm, Python and Debian packages from the
 // files the generator reads anyway (or, for Debian, the small copyright
 // files next to the package database). Licences are kept as declared, with
-// Debian's common short names mapped to SPDX identifiers.
+// Debian's common short names mapped to SPDX identifiers; free-text Debian
+// copyright files are classified (licenseclassify.go).
 
-// maxLicenses caps the licences taken from one file.
-const maxLicenses = 32
+// maxLicenses caps the distinct licences taken from one file: far more
+// than any real package declares (the largest Debian copyright files name
+// about 60). Past it, the rest is dropped with a Warning, never silently.
+const maxLicenses = 512
 
-// maxCopyrightSize caps a Debian copyright file read for licences.
+// maxCopyrightSize caps a Debian copyright file read for licences (1 MiB;
+// the largest in Debian are about 500 KiB). A larger one is not read, with
+// a Warning.
 const maxCopyrightSize = 1 << 20
 
 // npmLicenses returns the licences of a package.json: "license" as a string
@@ -51,9 +58,14 @@ func npmLicenses(data []byte) []string {
 	return out
 }
 
-// pythonLicenses returns the licences of a METADATA or PKG-INFO file: the
-// License-Expression field (metadata 2.4), else a one-line License field,
-// else the licences named by "License ::" trove classifiers.
+// pythonLicenses returns the licences of a METADATA or PKG-INFO file, the
+// most precise first: the License-Expression field (core metadata 2.4, an
+// SPDX expression), else the licences named by "License ::" trove
+// classifiers, else a one-line free-text License field, mapped to an SPDX
+// identifier when it is a common spelling ("Apache 2.0" is Apache-2.0; see
+// licenseFromText) and kept as written otherwise. Classifiers come before
+// the License field because the field is free text: "Apache 2.0" would
+// otherwise become LicenseRef-Apache-2.0 and fail an Apache-2.0 allow-list.
 func pythonLicenses(data []byte) []string {
 	var expr, lic string
 	var classifiers []string
@@ -86,10 +98,52 @@ func pythonLicenses(data []byte) []string {
 	switch {
 	case expr != "":
 		return appendLicense(nil, expr)
+	case len(classifiers) > 0:
+		return classifiers
 	case lic != "" && !strings.EqualFold(lic, "UNKNOWN") && len(lic) <= 128:
-		return appendLicense(nil, lic)
+		return appendLicense(nil, licenseFromText(lic))
 	}
-	return classifiers
+	return nil
+}
+
+// textLicenses maps common free-text spellings of licences (Python's
+// License field, lower-cased, with runs of spaces, dashes, underscores and
+// commas made one space) to SPDX identifiers.
+var textLicenses = map[string]string{
+	"apache 2": "Apache-2.0", "apache 2.0": "Apache-2.0", "apache license 2.0": "Apache-2.0",
+	"apache license version 2.0": "Apache-2.0", "apache software license 2.0": "Apache-2.0",
+	"apache software license": "Apache-2.0", "asl 2.0": "Apache-2.0", "apache2": "Apache-2.0",
+	"mit": "MIT", "mit license": "MIT", "the mit license": "MIT", "expat": "MIT",
+	"bsd 3 clause": "BSD-3-Clause", "3 clause bsd": "BSD-3-Clause", "new bsd": "BSD-3-Clause",
+	"new bsd license": "BSD-3-Clause", "modified bsd license": "BSD-3-Clause", "bsd 3": "BSD-3-Clause",
+	"bsd 2 clause": "BSD-2-Clause", "2 clause bsd": "BSD-2-Clause", "simplified bsd": "BSD-2-Clause",
+	"isc": "ISC", "isc license": "ISC", "zlib": "Zlib", "unlicense": "Unlicense", "the unlicense": "Unlicense",
+	"mpl 2.0": "MPL-2.0", "mozilla public license 2.0": "MPL-2.0", "mpl2": "MPL-2.0",
+	"psf": "PSF-2.0", "psf license": "PSF-2.0", "python software foundation license": "PSF-2.0",
+	"gplv2": "GPL-2.0-only", "gplv2+": "GPL-2.0-or-later", "gplv3": "GPL-3.0-only", "gplv3+": "GPL-3.0-or-later",
+	"lgplv2+": "LGPL-2.0-or-later", "lgplv3": "LGPL-3.0-only", "lgplv3+": "LGPL-3.0-or-later",
+	"agplv3": "AGPL-3.0-only", "agplv3+": "AGPL-3.0-or-later", "cc0": "CC0-1.0", "cc0 1.0": "CC0-1.0",
+}
+
+// licenseFromText returns the SPDX spelling of a free-text licence name:
+// the text itself when it is already a valid SPDX expression, its
+// textLicenses entry, or the text unchanged.
+func licenseFromText(text string) string {
+	text = strings.TrimSpace(text)
+	if ok, _ := spdxexp.ValidateLicenses([]string{text}); ok {
+		return text
+	}
+	key := strings.Join(strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return r == ' ' || r == '-' || r == '_' || r == ',' || r == '\t'
+	}), " ")
+	key = strings.TrimSuffix(strings.TrimPrefix(key, "the "), " license")
+	if id, ok := textLicenses[key]; ok {
+		return id
+	}
+	if id, ok := textLicenses[key+" license"]; ok {
+		return id
+	}
+	return text
 }
 
 // troveLicenses maps common Python trove licence classifiers to SPDX.
@@ -113,27 +167,46 @@ var troveLicenses = map[string]string{
 	"Eclipse Public License 2.0 (EPL-2.0)":                    "EPL-2.0",
 	"zlib/libpng License":                                     "Zlib",
 	"CC0 1.0 Universal (CC0 1.0) Public Domain Dedication":    "CC0-1.0",
+	"GNU Lesser General Public License v2 (LGPLv2)":           "LGPL-2.0-only",
+	"Eclipse Public License 1.0 (EPL-1.0)":                    "EPL-1.0",
+	"Mozilla Public License 1.1 (MPL 1.1)":                    "MPL-1.1",
+	"MIT No Attribution License (MIT-0)":                      "MIT-0",
+	"Zope Public License":                                     "ZPL-2.1",
+}
+
+// isDEP5 reports whether a Debian copyright file is machine-readable
+// (https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/): its
+// first field is Format (or the draft's Format-Specification).
+func isDEP5(data []byte) bool {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	return bytes.HasPrefix(data, []byte("Format:")) || bytes.HasPrefix(data, []byte("Format-Specification:"))
 }
 
 // debianLicenses returns the licences named in a machine-readable Debian
 // copyright file (DEP-5: "License:" fields), in order of first appearance,
-// with Debian's short names mapped to SPDX identifiers where they differ.
-// A file that is not machine-readable gives nil.
-func debianLicenses(data []byte) []string {
-	if !bytes.HasPrefix(data, []byte("Format:")) {
-		return nil
-	}
-	var out []string
+// with Debian's short names mapped to SPDX identifiers where they differ,
+// and how many distinct licences past maxLicenses were dropped.
+func debianLicenses(data []byte) (lics []string, dropped int) {
 	s := bufio.NewScanner(bytes.NewReader(data))
 	s.Buffer(make([]byte, 0, 4096), 64<<10)
-	for s.Scan() && len(out) < maxLicenses {
+	seen := map[string]bool{}
+	for s.Scan() {
 		v, ok := strings.CutPrefix(s.Text(), "License:")
 		if !ok {
 			continue
 		}
-		out = appendLicense(out, debianToSPDX(strings.TrimSpace(v)))
+		l := debianToSPDX(strings.TrimSpace(v))
+		if l == "" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		if len(lics) >= maxLicenses {
+			dropped++
+			continue
+		}
+		lics = append(lics, l)
 	}
-	return out
+	return lics, dropped
 }
 
 // debianShortNames maps DEP-5 short names to SPDX identifiers.

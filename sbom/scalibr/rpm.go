@@ -35,22 +35,19 @@ func needsRealFile(e filesystem.Extractor) bool {
 func (g *generator) spool(f *imagefs.File, r io.Reader, exs []filesystem.Extractor) (*os.File, error) {
 	layer := f.LayerDigest.String()
 	if f.Size > g.maxFile {
-		g.warn(Warning{Path: f.Path, Layer: layer, Extractor: exs[0].Name(), Err: fmt.Errorf("file of %d bytes exceeds the %d-byte limit", f.Size, g.maxFile)})
+		g.skip(f.Path, layer, exs[0].Name(), fmt.Errorf("file of %d bytes exceeds the %d-byte limit", f.Size, g.maxFile))
 		return nil, nil
 	}
 	rel := filepath.FromSlash(f.Path)
 	if !filepath.IsLocal(rel) {
-		g.warn(Warning{Path: f.Path, Layer: layer, Extractor: exs[0].Name(), Err: errors.New("path not local")})
+		g.skip(f.Path, layer, exs[0].Name(), errors.New("path not local"))
 		return nil, nil
 	}
-	if g.tmpDir == "" {
-		dir, err := os.MkdirTemp(g.opts.TempDir, "cssc-sbom-")
-		if err != nil {
-			return nil, fmt.Errorf("sbom/scalibr: temporary directory for %s: %w", f.Path, err)
-		}
-		g.tmpDir = dir
+	tmp, err := g.tempDir(f.Path)
+	if err != nil {
+		return nil, err
 	}
-	root := filepath.Join(g.tmpDir, strconv.Itoa(g.spooled))
+	root := filepath.Join(tmp, strconv.Itoa(g.spooled))
 	g.spooled++
 	dst := filepath.Join(root, rel)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
@@ -103,6 +100,22 @@ func (g *generator) extractOnDisk(ctx context.Context, p pendingFile) {
 			g.found = append(g.found, found{pkg: pkg, path: p.path, layer: p.layer})
 		}
 	}
+}
+
+// tempDir returns the generator's private temporary directory (mode 0700),
+// creating it on first use; forPath names the file that needs it, for the
+// error.
+func (g *generator) tempDir(forPath string) (string, error) {
+	g.tmpMu.Lock()
+	defer g.tmpMu.Unlock()
+	if g.tmpDir == "" {
+		dir, err := os.MkdirTemp(g.opts.TempDir, "cssc-sbom-")
+		if err != nil {
+			return "", fmt.Errorf("sbom/scalibr: temporary directory for %s: %w", forPath, err)
+		}
+		g.tmpDir = dir
+	}
+	return g.tmpDir, nil
 }
 
 // removeTemp removes the temporary directory, if one was created.

@@ -1,0 +1,269 @@
+package scalibr
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"sync"
+
+	classifier "github.com/google/licenseclassifier/v2"
+	"github.com/google/licenseclassifier/v2/assets"
+)
+
+// Free-text Debian copyright files (glibc, libstdc++, gnutls, krb5: about
+// one package in five in a Debian base image) name their licences in prose.
+// They are classified with github.com/google/licenseclassifier/v2, Google's
+// maintained licence classifier (the one Trivy uses; the module proxy serves
+// v2.0.0, which builds with Go 1.26 and adds only go-diff and go-spew). Its
+// full corpus takes ~1.5 s and ~65 MiB to load; cssc loads the licence texts
+// and notices found in Linux distributions (below, by asset path), which
+// takes ~0.2-0.4 s and ~8 MiB once per process, on first use. A test checks
+// that every path still exists in the module.
+
+// classifierCorpus lists the assets of the classifier cssc loads: notices
+// ("Header") of the GNU licences and a few others, and the full texts of the
+// permissive licences common in distributions. The full texts of the GNU
+// licences are left out (Debian refers to /usr/share/common-licenses
+// instead of copying them; their notices are matched).
+var classifierCorpus = []string{
+	"Header/GPL-1.0/a.txt",
+	"Header/GPL-1.0/b.txt",
+	"Header/GPL-2.0/a.txt",
+	"Header/GPL-2.0/b.txt",
+	"Header/GPL-2.0/c.txt",
+	"Header/GPL-2.0/d.txt",
+	"Header/GPL-2.0/e.txt",
+	"Header/GPL-2.0/f.txt",
+	"Header/GPL-2.0/g.txt",
+	"Header/GPL-2.0/h.txt",
+	"Header/GPL-2.0/header.txt",
+	"Header/GPL-2.0/i.txt",
+	"Header/GPL-2.0/j.txt",
+	"Header/GPL-2.0/k.txt",
+	"Header/GPL-3.0/a.txt",
+	"Header/GPL-3.0/b.txt",
+	"Header/GPL-3.0/header.txt",
+	"Header/LGPL-2.0/a.txt",
+	"Header/LGPL-2.0/header.txt",
+	"Header/LGPL-2.1/a.txt",
+	"Header/LGPL-2.1/b.txt",
+	"Header/LGPL-2.1/c.txt",
+	"Header/LGPL-2.1/d.txt",
+	"Header/LGPL-2.1/header.txt",
+	"Header/LGPL-2.1/qt_dual.txt",
+	"Header/LGPL-2.1/qt_toolkit.txt",
+	"Header/LGPL-3.0/a.txt",
+	"Header/LGPL-3.0/b.txt",
+	"Header/LGPL-3.0/header.txt",
+	"Header/AGPL-3.0/header.txt",
+	"Header/GPL-2.0-with-classpath-exception/header.txt",
+	"Header/GPL-2.0-with-autoconf-exception/a.txt",
+	"Header/GPL-2.0-with-autoconf-exception/b.txt",
+	"Header/GPL-2.0-with-autoconf-exception/header.txt",
+	"Header/GPL-3.0-with-autoconf-exception/a.txt",
+	"Header/GPL-3.0-with-autoconf-exception/header.txt",
+	"Header/GPL-3.0-with-bison-exception/header.txt",
+	"Header/Apache-2.0/header.txt",
+	"Header/Apache-2.0/nourl.txt",
+	"Header/Apache-2.0/short.txt",
+	"Header/MPL-1.1/header.txt",
+	"Header/MPL-2.0/header.txt",
+	"Header/BSD-3-Clause/a.txt",
+	"Header/BSD-3-Clause/header.txt",
+	"Header/MIT/header.txt",
+	"Header/OpenSSL/header.txt",
+	"License/GPL-3.0-with-GCC-exception/license.txt",
+	"License/MIT/a.txt",
+	"License/MIT/dec.txt",
+	"License/MIT/pristine.txt",
+	"License/MIT/xfig.txt",
+	"License/X11/license.txt",
+	"License/ISC/license.txt",
+	"License/ISC/pristine.txt",
+	"License/BSD-0-Clause/license.txt",
+	"License/BSD-2-Clause/license.txt",
+	"License/BSD-2-Clause/pristine.txt",
+	"License/BSD-2-Clause/tcpdump.txt",
+	"License/BSD-3-Clause/JDOM.txt",
+	"License/BSD-3-Clause/a.txt",
+	"License/BSD-3-Clause/juniper.txt",
+	"License/BSD-3-Clause/libcap.txt",
+	"License/BSD-3-Clause/libcap2.txt",
+	"License/BSD-3-Clause/libpcap.txt",
+	"License/BSD-3-Clause/mtk_pcap.txt",
+	"License/BSD-3-Clause/pristine.txt",
+	"License/BSD-3-Clause/sun.txt",
+	"License/BSD-4-Clause/kitware.txt",
+	"License/BSD-4-Clause/license.txt",
+	"License/BSD-4-Clause/pristine.txt",
+	"License/BSD-4-Clause/vovida.txt",
+	"License/BSD-4-Clause-UC/license.txt",
+	"License/Zlib/license.txt",
+	"License/Zlib/pristine.txt",
+	"License/Zlib/roelofs.txt",
+	"License/zlib-acknowledgement/license.txt",
+	"License/Apache-2.0/a.txt",
+	"License/Apache-2.0/b.txt",
+	"License/Apache-2.0/beri.txt",
+	"License/Apache-2.0/no-header.txt",
+	"License/Apache-2.0/pristine.txt",
+	"License/Artistic-1.0-Perl/license.txt",
+	"License/Artistic-2.0/license.txt",
+	"License/OpenSSL/a.txt",
+	"License/OpenSSL/license.txt",
+	"License/MPL-1.1/license.txt",
+	"License/MPL-2.0/license.txt",
+	"License/MPL-2.0/pristine.txt",
+	"License/Python-2.0/license.txt",
+	"License/CC0-1.0/license.txt",
+	"License/Unicode-DFS-2015/a.txt",
+	"License/Unicode-DFS-2015/license.txt",
+	"License/Unicode-DFS-2016/a.txt",
+	"License/Unicode-DFS-2016/license.txt",
+	"License/libtiff/license.txt",
+	"License/libtiff/singular.txt",
+	"License/OpenLDAP/license.txt",
+	"License/BSL-1.0/license.txt",
+	"License/BSL-1.0/pristine.txt",
+	"License/NCSA/license.txt",
+	"License/WTFPL/license.txt",
+	"License/WTFPL/v2.txt",
+	"License/Unlicense/license.txt",
+	"License/GNU-All-permissive-Copying-License/license.txt",
+	"License/Libpng/license.txt",
+	"License/PostgreSQL/license.txt",
+	"License/bzip2/1.0.3.txt",
+	"License/bzip2/1.0.4.txt",
+	"License/bzip2/1.0.5.txt",
+	"License/bzip2/1.0.6.txt",
+	"License/bzip2/1.0.8.txt",
+	"License/bzip2/1.0.txt",
+	"License/cURL/pristine.txt",
+	"License/IJG/license.txt",
+	"License/FTL/license.txt",
+	"License/Sleepycat/license.txt",
+	"License/X11-Lucent/license.txt",
+	"License/Spencer-86/license.txt",
+	"License/Spencer-86/revised.txt",
+	"License/HPND-sell-variant/license.txt",
+	"License/HPND-sell-variant/vecmath.txt",
+	"License/ICU/license.txt",
+	"License/Ruby/license.txt",
+	"License/W3C/license.txt",
+	"License/XZ/java.txt",
+	"License/XZ/license.txt",
+	"License/MIT-Modern-Variant/pristine.txt",
+	"License/Info-ZIP/license.txt",
+	"License/tcl_tk/pristine.txt",
+}
+
+// minConfidence is the lowest classifier confidence taken as a match.
+const minConfidence = 0.9
+
+// loadClassifier builds the classifier from classifierCorpus, once per
+// process: the classifier is immutable once built and Match is safe for
+// concurrent use.
+var loadClassifier = sync.OnceValues(func() (*classifier.Classifier, error) {
+	c := classifier.NewClassifier(0.8)
+	for _, p := range classifierCorpus {
+		b, err := assets.ReadLicenseFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("licence classifier asset %s: %w", p, err)
+		}
+		parts := strings.Split(p, "/")
+		c.AddContent(parts[0], parts[1], parts[2], b)
+	}
+	return c, nil
+})
+
+// classified caches the licences of free-text copyright files by content
+// digest: images built on the same base share their copyright files, so a
+// process that generates many SBOMs classifies each file once. It is a
+// cache of pure results, bounded (classifiedMax entries, then reset).
+var classified struct {
+	sync.Mutex
+	m map[[32]byte][]string
+}
+
+const classifiedMax = 4096
+
+// exceptions maps the classifier's GNU "with exception" names to the base
+// licence family and the SPDX exception identifier.
+var exceptions = map[string][2]string{
+	"GPL-2.0-with-classpath-exception": {"GPL-2.0", "Classpath-exception-2.0"},
+	"GPL-2.0-with-autoconf-exception":  {"GPL-2.0", "Autoconf-exception-2.0"},
+	"GPL-3.0-with-autoconf-exception":  {"GPL-3.0", "Autoconf-exception-3.0"},
+	"GPL-3.0-with-bison-exception":     {"GPL-3.0", "Bison-exception-2.2"},
+	"GPL-3.0-with-GCC-exception":       {"GPL-3.0", "GCC-exception-3.1"},
+}
+
+// gnuFamilies are the classifier names whose SPDX identifiers need -only or
+// -or-later.
+var gnuFamilies = map[string]bool{
+	"GPL-1.0": true, "GPL-2.0": true, "GPL-3.0": true,
+	"LGPL-2.0": true, "LGPL-2.1": true, "LGPL-3.0": true, "AGPL-3.0": true,
+}
+
+// classifyLicenses returns the SPDX expressions of the licences a free-text
+// copyright file names, in order of appearance, without duplicates. A GNU
+// licence is "-or-later" when its matched notice says "any later version"
+// (or "or later"), else "-only".
+func classifyLicenses(data []byte) ([]string, error) {
+	key := sha256.Sum256(data)
+	classified.Lock()
+	if l, ok := classified.m[key]; ok {
+		classified.Unlock()
+		return l, nil
+	}
+	classified.Unlock()
+
+	c, err := loadClassifier()
+	if err != nil {
+		return nil, err
+	}
+	res := c.Match(data)
+	lines := bytes.Split(data, []byte("\n"))
+	var out []string
+	for _, m := range res.Matches {
+		if m.Confidence < minConfidence || (m.MatchType != "License" && m.MatchType != "Header") {
+			continue
+		}
+		name, exception := m.Name, ""
+		if e, ok := exceptions[name]; ok {
+			name, exception = e[0], e[1]
+		}
+		id := name
+		if gnuFamilies[name] {
+			if laterVersion(lines, m.StartLine, m.EndLine) {
+				id += "-or-later"
+			} else {
+				id += "-only"
+			}
+		}
+		if exception != "" {
+			id += " WITH " + exception
+		}
+		out = appendLicense(out, id)
+	}
+	classified.Lock()
+	if classified.m == nil || len(classified.m) >= classifiedMax {
+		classified.m = map[[32]byte][]string{}
+	}
+	classified.m[key] = out
+	classified.Unlock()
+	return out, nil
+}
+
+// laterVersion reports whether the lines from start to end (1-based, as the
+// classifier counts them, widened by three lines each way) grant "any later
+// version".
+func laterVersion(lines [][]byte, start, end int) bool {
+	lo, hi := max(start-4, 0), min(end+3, len(lines))
+	if lo >= hi {
+		return false
+	}
+	text := strings.ToLower(strings.Join(strings.Fields(string(bytes.Join(lines[lo:hi], []byte(" ")))), " "))
+	return strings.Contains(text, "any later version") || strings.Contains(text, "or later") ||
+		strings.Contains(text, "or (at your option) any later") || strings.Contains(text, "or a specified later version")
+}
