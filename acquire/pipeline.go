@@ -78,7 +78,10 @@ type Config struct {
 	// images look end-of-life).
 	Import ImportOptions
 
-	// PublisherVerifier verifies the publisher's signatures (step 3). Nil
+	// PublisherVerifier verifies the publisher's signatures (step 3). They
+	// are read in quarantine but judged under the source repository's name
+	// (sign.VerifyAs): a notation trust policy is written for
+	// "docker.io/library/nginx", as for `notation verify` upstream. Nil
 	// means they are not verified; the step is recorded as skipped and a
 	// policy that requires signatures denies.
 	PublisherVerifier sign.Verifier
@@ -117,8 +120,11 @@ type Config struct {
 	// (those Signer makes): a subject that already carries a verified one
 	// is not signed again (a rerun adds no signatures; the verifier must
 	// report sign.Signature.Digest), cssc's own signatures are left out of
-	// the publisher's, and golden is checked before its tag moves. Nil
-	// means every run signs afresh.
+	// the publisher's, and golden is checked before its tag moves.
+	// Enterprise signatures are judged under the golden repository's name,
+	// also while they are still in quarantine, so its trust policy is
+	// written for golden ("registry.corp/golden/library/nginx"). Nil means
+	// every run signs afresh.
 	EnterpriseVerifier sign.Verifier
 	// Policy decides (step 10). Required.
 	Policy Policy
@@ -352,7 +358,16 @@ func (p *Pipeline) Run(ctx context.Context, source string, opts RunOptions) (*Re
 			r.rec.FailedStep = se.Step
 		}
 	}
-	p.log.Info("acquire: run finished", "source", source, "outcome", r.rec.Outcome, "reason", r.rec.Reason)
+	// The level says what happened: a promotion (or nothing to do) is
+	// information, a denial deserves a look, an error is an error.
+	level := slog.LevelInfo
+	switch r.rec.Outcome {
+	case OutcomeDenied, OutcomeAudited:
+		level = slog.LevelWarn
+	case OutcomeError:
+		level = slog.LevelError
+	}
+	p.log.Log(ctx, level, "acquire: run finished", "source", source, "outcome", r.rec.Outcome, "reason", r.rec.Reason)
 	return r.rec, err
 }
 

@@ -61,12 +61,13 @@ lifecycle: {minDaysBeforeEndOfLife: 30}
 // OSV matcher on the bundled database, osv-scalibr's extractors, and clamd
 // when it is installed.
 type pipeFixture struct {
-	src, dst   *registrytest.Registry
-	client     *registry.Client
-	world      *sample.World
-	cfg        acquire.Config
-	enterprise sign.Verifier
-	malware    bool
+	src, dst     *registrytest.Registry
+	client       *registry.Client
+	world        *sample.World
+	cfg          acquire.Config
+	enterprise   sign.Verifier
+	enterpriseCA *devpki.CA
+	malware      bool
 }
 
 type pipeOptions struct {
@@ -124,7 +125,14 @@ func newPipeFixture(t testing.TB, o pipeOptions) *pipeFixture {
 	signer, err := notation.NewSigner(leaf.Key, leaf.Chain, notation.SignerOptions{})
 	require.NoError(t, err)
 	f.enterprise = newVerifier(t, "corp", ca, "C=US, ST=WA, O=Corp, CN=Corp Golden Signing")
-	publisher := newVerifier(t, "publisher", f.world.PublisherCA, f.world.PublisherIdentity)
+	f.enterpriseCA = ca
+	// The publisher's trust policy names its repositories, as for
+	// `notation verify` at the source (no "*" scope).
+	var sources []string
+	for _, img := range f.world.Images {
+		sources = append(sources, registry.Join(f.src.Host, img.Name))
+	}
+	publisher := newVerifier(t, "publisher", f.world.PublisherCA, f.world.PublisherIdentity, sources...)
 
 	doc, err := policy.Parse(fmt.Appendf(nil, testPolicy, o.mode, f.malware))
 	require.NoError(t, err)
@@ -151,9 +159,9 @@ func newPipeFixture(t testing.TB, o pipeOptions) *pipeFixture {
 	return f
 }
 
-func newVerifier(t testing.TB, name string, ca *devpki.CA, identity string) *notation.Verifier {
+func newVerifier(t testing.TB, name string, ca *devpki.CA, identity string, scopes ...string) *notation.Verifier {
 	t.Helper()
-	v, err := sample.Verifier(name, ca, identity)
+	v, err := sample.Verifier(name, ca, identity, scopes...)
 	require.NoError(t, err)
 	return v
 }

@@ -33,6 +33,7 @@ func (r *run) sign(ctx context.Context) (Verdict, string, map[string]any, error)
 		IndexManifests: true,
 		Select:         func(d ocispec.Descriptor) bool { return want[d.Digest] },
 		Reuse:          r.p.cfg.EnterpriseVerifier,
+		ReuseAs:        r.rec.Golden, // enterprise signatures are trusted for golden's names
 	})
 	if err != nil {
 		return "", "", nil, err

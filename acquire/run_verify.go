@@ -17,7 +17,10 @@ func (r *run) verifySignatures(ctx context.Context) (Verdict, string, map[string
 	if r.p.cfg.PublisherVerifier == nil {
 		return VerdictSkipped, "no verifier configured", nil, nil
 	}
-	v, err := r.p.cfg.PublisherVerifier.Verify(ctx, r.qrepo, r.root)
+	// The publisher signed the image where it published it: its
+	// signatures are judged under the source repository's name, as
+	// `notation verify` upstream would (trust policy registryScopes).
+	v, err := sign.VerifyAs(ctx, r.p.cfg.PublisherVerifier, r.qrepo, r.src.Repository, r.root)
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -28,7 +31,7 @@ func (r *run) verifySignatures(ctx context.Context) (Verdict, string, map[string
 	// publisher's: leave them out of the evidence.
 	own := map[digest.Digest]bool{}
 	if r.p.cfg.EnterpriseVerifier != nil {
-		mine, err := r.p.cfg.EnterpriseVerifier.Verify(ctx, r.qrepo, r.root)
+		mine, err := sign.VerifyAs(ctx, r.p.cfg.EnterpriseVerifier, r.qrepo, r.rec.Golden, r.root)
 		if err != nil {
 			return "", "", nil, fmt.Errorf("enterprise signatures of %s: %w", r.root.Digest, err)
 		}

@@ -37,6 +37,11 @@ type TreeOptions struct {
 	// be reused: the manifest is signed again. An error from Reuse stops
 	// SignTree. Nil means every manifest is signed.
 	Reuse Verifier
+	// ReuseAs is the repository name Reuse verifies under (see VerifyAs):
+	// the Acquire pipeline signs in quarantine what goes to golden, and its
+	// enterprise trust policy is written for golden's names. Empty means
+	// the repository's own name.
+	ReuseAs string
 	// MaxDepth caps how deep referrers of referrers are followed. Zero
 	// means 4; negative means the subject only.
 	MaxDepth int
@@ -75,7 +80,7 @@ func SignTree(ctx context.Context, s Signer, repo registry.Repository, subject o
 	}
 	var done []Signed
 	for _, d := range todo {
-		sd, err := signOnce(ctx, s, opts.Reuse, repo, d)
+		sd, err := signOnce(ctx, s, opts.Reuse, opts.ReuseAs, repo, d)
 		if err != nil {
 			return done, fmt.Errorf("sign tree: %w", err)
 		}
@@ -156,9 +161,9 @@ func indexManifests(ctx context.Context, repo registry.Repository, desc ocispec.
 
 // signOnce signs subject unless reuse verifies a signature of it that the
 // repository holds.
-func signOnce(ctx context.Context, s Signer, reuse Verifier, repo registry.Repository, subject ocispec.Descriptor) (Signed, error) {
+func signOnce(ctx context.Context, s Signer, reuse Verifier, reuseAs string, repo registry.Repository, subject ocispec.Descriptor) (Signed, error) {
 	if reuse != nil {
-		res, err := reuse.Verify(ctx, repo, subject)
+		res, err := VerifyAs(ctx, reuse, repo, reuseAs, subject)
 		if err != nil {
 			return Signed{}, fmt.Errorf("verify existing signatures of %s: %w", subject.Digest, err)
 		}

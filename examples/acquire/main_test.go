@@ -16,19 +16,21 @@ import (
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign/devpki"
 )
 
-// notationDir writes a notation configuration directory (the CLI's layout)
-// that trusts ca for identity.
-func notationDir(t *testing.T, name string, ca *devpki.CA, identity string) string {
+// notationDir writes a notation configuration directory (the CLI's layout,
+// trustpolicy.oci.json) that trusts ca for identity in the repositories
+// scopes, as notation users write them.
+func notationDir(t *testing.T, name string, ca *devpki.CA, identity string, scopes ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	store := filepath.Join(dir, "truststore", "x509", "ca", name)
 	require.NoError(t, os.MkdirAll(store, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(store, "root.pem"), ca.CertificatePEM(), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "trustpolicy.json"), sample.TrustPolicy(name, identity), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "trustpolicy.oci.json"), sample.TrustPolicy(name, identity, scopes...), 0o644))
 	return dir
 }
 
@@ -54,8 +56,15 @@ func writeConfigWith(t *testing.T, srcOpts registrytest.Options, extra string) (
 	require.NoError(t, err)
 	keyPath, certPath, err := leaf.WriteFiles(dir, "corp")
 	require.NoError(t, err)
-	publisher := notationDir(t, "publisher", world.PublisherCA, world.PublisherIdentity)
-	enterprise := notationDir(t, "corp", ca, "C=US, ST=WA, O=Corp, CN=Corp Signing")
+	// The publisher's trust policy is scoped to its repositories at the
+	// source, the enterprise's to golden.
+	var sources, golden []string
+	for _, img := range world.Images {
+		sources = append(sources, registry.Join(src.Host, img.Name))
+		golden = append(golden, registry.Join(dst.Host, "golden/"+img.Name))
+	}
+	publisher := notationDir(t, "publisher", world.PublisherCA, world.PublisherIdentity, sources...)
+	enterprise := notationDir(t, "corp", ca, "C=US, ST=WA, O=Corp, CN=Corp Signing", golden...)
 
 	osvDir := filepath.Join(dir, "osv")
 	require.NoError(t, os.CopyFS(osvDir, sample.OSV()))

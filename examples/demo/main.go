@@ -155,11 +155,15 @@ func run(dir, jsonOut string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	enterprise, err := sample.Verifier("enterprise", ca, "C=US, ST=WA, O=cssc demo, CN=cssc demo golden signing")
+	// Trust policies as notation users write them: the publisher's names
+	// the repository it publishes (what `notation verify` needs upstream);
+	// golden is an OCI layout directory, whose scope is notation's local
+	// scope (notation.DefaultLocalScope).
+	enterprise, err := sample.Verifier("enterprise", ca, "C=US, ST=WA, O=cssc demo, CN=cssc demo golden signing", notation.DefaultLocalScope)
 	if err != nil {
 		return err
 	}
-	publisher, err := sample.Verifier("publisher", world.PublisherCA, world.PublisherIdentity)
+	publisher, err := sample.Verifier("publisher", world.PublisherCA, world.PublisherIdentity, registry.Join(upstream, sample.Signed))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package sample
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"time"
@@ -200,10 +201,11 @@ func Seed(ctx context.Context, client *registry.Client, prefix string, opts Opti
 // Verifier returns a notation verifier that trusts ca for signatures made
 // by identity (an X.509 subject as trust policies write it,
 // "C=US, ST=WA, O=..., CN=..."), at level strict, offline revocation, in
-// every registry scope. The demo and the tests verify publisher and
-// enterprise signatures with it.
-func Verifier(name string, ca *devpki.CA, identity string) (*notation.Verifier, error) {
-	tp, err := notation.ParseTrustPolicy(TrustPolicy(name, identity))
+// the registry scopes given (the repositories, "registry.corp/golden/app",
+// as notation users write them; none means every scope, "*"). The demo and
+// the tests verify publisher and enterprise signatures with it.
+func Verifier(name string, ca *devpki.CA, identity string, scopes ...string) (*notation.Verifier, error) {
+	tp, err := notation.ParseTrustPolicy(TrustPolicy(name, identity, scopes...))
 	if err != nil {
 		return nil, err
 	}
@@ -214,10 +216,16 @@ func Verifier(name string, ca *devpki.CA, identity string) (*notation.Verifier, 
 	return notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: notation.RevocationOffline})
 }
 
-// TrustPolicy returns a notation trust policy document (JSON) with one
-// statement named name that trusts the CA trust store "ca:<name>" for
-// identity, at level strict, in every registry scope.
-func TrustPolicy(name, identity string) []byte {
-	return fmt.Appendf(nil, `{"version":"1.0","trustPolicies":[{"name":%q,"registryScopes":["*"],`+
-		`"signatureVerification":{"level":"strict"},"trustStores":["ca:%s"],"trustedIdentities":["x509.subject: %s"]}]}`, name, name, identity)
+// TrustPolicy returns a notation trust policy document (JSON), as the
+// notation CLI reads it from trustpolicy.oci.json, with one statement named
+// name that trusts the CA trust store "ca:<name>" for identity, at level
+// strict, in the registry scopes given (none means "*").
+func TrustPolicy(name, identity string, scopes ...string) []byte {
+	if len(scopes) == 0 {
+		scopes = []string{"*"}
+	}
+	sc, _ := json.Marshal(scopes)
+	id, _ := json.Marshal("x509.subject: " + identity)
+	return fmt.Appendf(nil, `{"version":"1.0","trustPolicies":[{"name":%q,"registryScopes":%s,`+
+		`"signatureVerification":{"level":"strict"},"trustStores":["ca:%s"],"trustedIdentities":[%s]}]}`, name, sc, name, id)
 }
