@@ -1,0 +1,74 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/internal/pgtest"
+)
+
+// BenchmarkLeaseClaims measures claims per second: 8 claimers (two
+// stores, as two instances) take jobs in batches of 100 with FOR UPDATE
+// SKIP LOCKED and complete them in batches, until 100,000 jobs are done.
+func BenchmarkLeaseClaims(b *testing.B) {
+	const jobs, batch, claimers = 100_000, 100, 8
+	ctx := context.Background()
+	dsn := pgtest.New(b)
+	stores := []catalog.Queue{open(b, dsn), open(b, dsn)}
+	for b.Loop() {
+		b.StopTimer()
+		group := fmt.Sprint("bench-", time.Now().UnixNano())
+		var js []catalog.Job
+		for i := range jobs {
+			js = append(js, catalog.Job{Kind: "bench", Key: fmt.Sprintf("%s/%d", group, i), Group: group, Priority: i % 3})
+			if len(js) == 5000 {
+				_, err := stores[0].Enqueue(ctx, js...)
+				require.NoError(b, err)
+				js = js[:0]
+			}
+		}
+		b.StartTimer()
+		start := time.Now()
+		var claimed atomic.Int64
+		var claimTime atomic.Int64
+		var wg sync.WaitGroup
+		for w := range claimers {
+			q := stores[w%len(stores)]
+			wg.Go(func() {
+				for {
+					t0 := time.Now()
+					got, err := q.Claim(ctx, catalog.ClaimRequest{Owner: fmt.Sprint("w", w), Kinds: []string{"bench"}, Max: batch})
+					claimTime.Add(int64(time.Since(t0)))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					claimed.Add(int64(len(got)))
+					done := make([]catalog.Completion, len(got))
+					for i, j := range got {
+						done[i] = catalog.Completion{Job: j, Outcome: "ok"}
+					}
+					if err := q.Complete(ctx, done...); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		el := time.Since(start)
+		require.EqualValues(b, jobs, claimed.Load(), "every job claimed once")
+		b.ReportMetric(float64(jobs)/el.Seconds(), "claims+completes/s")
+		b.ReportMetric(float64(jobs)/(time.Duration(claimTime.Load())/claimers).Seconds(), "claims/s")
+	}
+}
