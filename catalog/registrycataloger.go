@@ -461,7 +461,7 @@ func (b *build) use(ctx context.Context, subject digest.Digest, ev string, cands
 		case !c.trusted:
 			// A publisher's item (no cssc generator annotation) beside a
 			// trusted one is not a catalog fact and not a problem.
-			if _, own := c.item.Annotations[artifact.AnnotationGeneratedBy]; !own && slices.ContainsFunc(cands, func(o candidate) bool { return o.trusted }) {
+			if !c.item.Generated() && slices.ContainsFunc(cands, func(o candidate) bool { return o.trusted }) {
 				continue
 			}
 			cause := b.trust[c.item.Manifest.Digest].cause

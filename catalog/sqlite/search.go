@@ -5,129 +5,24 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cssc-go/cssc/catalog"
 )
 
-// where is the WHERE clause of a query over entries e, with its args.
-type where struct {
-	conds []string
-	args  []any
-	empty bool // a condition that nothing can match (no entry has the package)
-}
-
-func (w *where) add(cond string, args ...any) {
-	w.conds = append(w.conds, cond)
-	w.args = append(w.args, args...)
-}
-
-func (w *where) sql() string {
-	if len(w.conds) == 0 {
-		return "1"
-	}
-	return strings.Join(w.conds, " AND ")
-}
-
 // ftsPhrase quotes s as an FTS5 string (a phrase of its trigrams).
 func ftsPhrase(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // likeEscape escapes the LIKE wildcards of s (escape character '\').
 func likeEscape(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
-}
-
-// build translates q (validated) into conditions over entries e, except
-// the cursor. Package version ranges are evaluated in Go against the
-// component table first.
-func (s *Store) build(ctx context.Context, q catalog.Query) (*where, error) {
-	w := &where{}
-	for _, word := range q.Words() {
-		if len([]rune(word)) >= 3 {
-			w.add(`e.id IN (SELECT et.entry_id FROM entry_terms et WHERE et.term_id IN (SELECT rowid FROM terms_fts WHERE terms_fts MATCH ?))`, ftsPhrase(word))
-		} else {
-			w.add(`e.id IN (SELECT et.entry_id FROM entry_terms et WHERE et.term_id IN (SELECT id FROM terms WHERE term LIKE ? ESCAPE '\'))`, "%"+likeEscape(word)+"%")
-		}
-	}
-	if q.Repository != "" {
-		if strings.HasSuffix(q.Repository, "/") {
-			w.add(`e.repository >= ? AND e.repository < ?`, q.Repository, strings.TrimSuffix(q.Repository, "/")+"0")
-		} else {
-			w.add(`e.repository = ?`, q.Repository)
-		}
-	}
-	value := func(kind, v string) {
-		w.add(`e.id IN (SELECT entry_id FROM entry_values WHERE kind = ? AND value = ?)`, kind, v)
-	}
-	if q.Digest != "" {
-		w.add(`(e.digest = ? OR e.id IN (SELECT entry_id FROM entry_values WHERE kind = 'child' AND value = ?))`, q.Digest.String(), q.Digest.String())
-	}
-	if q.Tag != "" {
-		value("tag", q.Tag)
-	}
-	if q.Platform != "" {
-		value("platform", q.Platform)
-	}
-	if q.Status != "" {
-		w.add(`e.status = ?`, string(q.Status))
-	}
-	if q.MaxSeverity != "" {
-		r, _ := catalog.SeverityRank(q.MaxSeverity)
-		w.add(`e.severity <= ?`, r)
-	}
-	if q.Fixable {
-		w.add(`e.fixable = 1`)
-	}
-	if q.License != "" {
-		value("license", q.License)
-	}
-	if !q.EndOfLifeAfter.IsZero() || !q.EndOfLifeBefore.IsZero() {
-		w.add(`e.eol IS NOT NULL`)
-		if !q.EndOfLifeAfter.IsZero() {
-			w.add(`e.eol >= ?`, ceilUnix(q.EndOfLifeAfter))
-		}
-		if !q.EndOfLifeBefore.IsZero() {
-			w.add(`e.eol < ?`, ceilUnix(q.EndOfLifeBefore))
-		}
-	}
-	if q.Signer != "" {
-		value("signer", q.Signer)
-	}
-	if q.Owner != "" {
-		w.add(`e.owner = ?`, q.Owner)
-	}
-	if q.Label != "" {
-		if strings.Contains(q.Label, "=") {
-			value("label", q.Label)
-		} else {
-			value("labelkey", q.Label)
-		}
-	}
-	if q.Vulnerability != "" {
-		value("vuln", strings.ToLower(q.Vulnerability))
-	}
-	if q.Trusted != nil {
-		w.add(`e.trusted = ?`, boolInt(*q.Trusted))
-	}
-	if q.Package != nil {
-		ids, err := s.packageEntries(ctx, q.Package)
-		if err != nil {
-			return nil, err
-		}
-		if len(ids) == 0 {
-			w.empty = true
-		}
-		b, _ := json.Marshal(ids)
-		w.add(`e.id IN (SELECT value FROM json_each(?))`, string(b))
-	}
-	return w, nil
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // ceilUnix returns the smallest whole second >= t: end-of-life dates are
-// stored in whole seconds, so date >= t and date < t hold for the stored
-// second exactly when they hold for its ceiling.
+// kept in whole seconds, so date >= t and date < t hold for a stored
+// second exactly when they hold for the ceiling of t.
 func ceilUnix(t time.Time) int64 {
 	s := t.Unix()
 	if t.Nanosecond() > 0 {
@@ -136,39 +31,105 @@ func ceilUnix(t time.Time) int64 {
 	return s
 }
 
-// packageEntries returns the ids of entries with a package matching pq,
-// version ranges compared in Go with the ecosystem's rules.
-func (s *Store) packageEntries(ctx context.Context, pq *catalog.PackageQuery) ([]int64, error) {
-	r, err := catalog.ParseVersionRange(pq.Range)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT entry_id, version, ecosystem FROM packages WHERE name = ?`, pq.Name)
+// ids runs a query returning entry ids.
+func ids(ctx context.Context, q queryer, query string, args ...any) (map[int64]struct{}, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	ids := []int64{}
-	last := int64(-1)
+	out := map[int64]struct{}{}
 	for rows.Next() {
 		var id int64
-		var p catalog.Package
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = struct{}{}
+	}
+	return out, rows.Err()
+}
+
+// candidates returns the ids of the entries that satisfy the conditions
+// evaluated in SQL (free text, vulnerability, package); ok is false when
+// the query has none of them (every entry is a candidate).
+func (s *Store) candidates(ctx context.Context, tx queryer, q catalog.Query) (map[int64]struct{}, bool, error) {
+	var sets []map[int64]struct{}
+	for _, word := range q.Words() {
+		var set map[int64]struct{}
+		var err error
+		if len([]rune(word)) >= 3 {
+			set, err = ids(ctx, tx, `SELECT DISTINCT entry_id FROM entry_terms WHERE term_id IN (SELECT rowid FROM terms_fts WHERE terms_fts MATCH ?)`, ftsPhrase(word))
+		} else {
+			set, err = ids(ctx, tx, `SELECT DISTINCT entry_id FROM entry_terms WHERE term_id IN (SELECT id FROM terms WHERE term LIKE ? ESCAPE '\')`, "%"+likeEscape(word)+"%")
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("text: %w", err)
+		}
+		sets = append(sets, set)
+	}
+	if q.Vulnerability != "" {
+		set, err := ids(ctx, tx, `SELECT entry_id FROM vulns WHERE vuln = ?`, strings.ToLower(q.Vulnerability))
+		if err != nil {
+			return nil, false, fmt.Errorf("vulnerability: %w", err)
+		}
+		sets = append(sets, set)
+	}
+	if q.Package != nil {
+		set, err := packageEntries(ctx, tx, q.Package)
+		if err != nil {
+			return nil, false, fmt.Errorf("package: %w", err)
+		}
+		sets = append(sets, set)
+	}
+	if len(sets) == 0 {
+		return nil, false, nil
+	}
+	slices.SortFunc(sets, func(a, b map[int64]struct{}) int { return len(a) - len(b) })
+	out := sets[0]
+	for _, other := range sets[1:] {
+		for id := range out {
+			if _, ok := other[id]; !ok {
+				delete(out, id)
+			}
+		}
+	}
+	return out, true, nil
+}
+
+// packageEntries returns the ids of entries with a package matching pq,
+// version ranges compared in Go with the ecosystem's rules.
+func packageEntries(ctx context.Context, tx queryer, pq *catalog.PackageQuery) (map[int64]struct{}, error) {
+	r, err := catalog.ParseVersionRange(pq.Range)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT entry_id, version, ecosystem FROM packages WHERE name = ?`, pq.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]struct{}{}
+	for rows.Next() {
+		var id int64
+		p := catalog.Package{Name: pq.Name}
 		if err := rows.Scan(&id, &p.Version, &p.Ecosystem); err != nil {
 			return nil, err
 		}
-		if id == last {
+		if _, ok := out[id]; ok {
 			continue
 		}
-		p.Name = pq.Name
 		if pq.MatchesPackage(r, p) {
-			ids = append(ids, id)
-			last = id
+			out[id] = struct{}{}
 		}
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }
 
-// Search implements catalog.Store.
+// Search implements catalog.Store. Free text, vulnerability and package
+// conditions are answered by SQLite (FTS5 trigram index, vulnerability and
+// component tables); every other condition, the order, the count and the
+// facets by the in-memory index of entry facts, which each search first
+// brings up to date with the database.
 func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, error) {
 	q, err := q.Validate()
 	if err != nil {
@@ -176,41 +137,30 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 	}
 	var res *catalog.Result
 	err = s.use(ctx, func() error {
-		conn, err := s.r.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		w, err := s.build(ctx, q)
-		if err != nil {
-			return err
-		}
-		res = &catalog.Result{Entries: []catalog.Summary{}}
-		if w.empty {
-			if q.Facets {
-				res.Facets = catalog.FacetsFromCounts(nil, q.FacetLimit)
-			}
-			return nil
-		}
-		// One read transaction: the page, the total and the facets see
-		// the same snapshot.
-		tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback()
-		if err := s.page(ctx, tx, q, w, res); err != nil {
+		if err := s.ix.refresh(ctx, tx); err != nil {
+			return fmt.Errorf("index: %w", err)
+		}
+		cands, restricted, err := s.candidates(ctx, tx, q)
+		if err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM entries e WHERE `+w.sql(), w.args...).Scan(&res.Total); err != nil {
+		page, total, facets, err := s.evaluate(q, cands, restricted)
+		if err != nil {
 			return err
 		}
-		if q.Facets {
-			if res.Facets, err = s.facets(ctx, tx, q, w); err != nil {
-				return err
-			}
+		res = &catalog.Result{Entries: []catalog.Summary{}, Total: total, Facets: facets}
+		if len(page) > q.Limit {
+			page = page[:q.Limit]
+			last := page[len(page)-1]
+			res.Next = catalog.Cursor{Repository: last.repository, Digest: digestOf(last.digest)}.Encode()
 		}
-		return nil
+		res.Entries, err = summaries(ctx, tx, page)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog/sqlite: search: %w", err)
@@ -218,125 +168,114 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 	return res, nil
 }
 
-func (s *Store) page(ctx context.Context, tx *sql.Tx, q catalog.Query, w *where, res *catalog.Result) error {
-	conds, args := w.sql(), append([]any(nil), w.args...)
+// evaluate filters, counts, pages and facets in the in-memory index. The
+// page has up to q.Limit+1 records (one more tells that there is a next
+// page).
+func (s *Store) evaluate(q catalog.Query, cands map[int64]struct{}, restricted bool) ([]*rec, int, *catalog.Facets, error) {
+	ix := s.ix
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	f := ix.compile(q)
+	var counter *counter
+	if q.Facets {
+		counter = ix.newCounter(q.Now)
+	}
+	facets := func() *catalog.Facets {
+		if counter == nil {
+			return nil
+		}
+		return counter.facets(q.FacetLimit)
+	}
+	if f.none {
+		return nil, 0, facets(), nil
+	}
+	var after *rec
 	if q.Cursor != "" {
 		c, err := catalog.DecodeCursor(q.Cursor)
 		if err != nil {
-			return err
+			return nil, 0, nil, err
 		}
-		conds += ` AND (e.repository, e.digest) > (?, ?)`
-		args = append(args, c.Repository, c.Digest.String())
+		after = &rec{repository: c.Repository, digest: c.Digest.String()}
 	}
-	args = append(args, q.Limit+1)
-	rows, err := tx.QueryContext(ctx, `SELECT e.summary FROM entries e WHERE `+conds+` ORDER BY e.repository, e.digest LIMIT ?`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return err
+	var page []*rec
+	total := 0
+	visit := func(r *rec) {
+		if !f.match(r) {
+			return
 		}
-		var sm catalog.Summary
-		if err := json.Unmarshal(b, &sm); err != nil {
-			return fmt.Errorf("summary: %w", err)
+		total++
+		if counter != nil {
+			counter.add(r)
 		}
-		res.Entries = append(res.Entries, sm)
+		if len(page) <= q.Limit && (after == nil || compareRec(r, after) > 0) {
+			page = append(page, r)
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return err
+	if restricted {
+		recs := make([]*rec, 0, len(cands))
+		for id := range cands {
+			if r, ok := ix.byID[id]; ok {
+				recs = append(recs, r)
+			}
+		}
+		slices.SortFunc(recs, compareRec)
+		for _, r := range recs {
+			visit(r)
+		}
+		return page, total, facets(), nil
 	}
-	if len(res.Entries) > q.Limit {
-		res.Entries = res.Entries[:q.Limit]
-		last := res.Entries[len(res.Entries)-1]
-		res.Next = catalog.Cursor{Repository: last.Repository, Digest: last.Digest}.Encode()
+	all := ix.sorted
+	if f.repo != "" {
+		// The repository condition is a range of the sorted index.
+		lo, _ := slices.BinarySearchFunc(all, f.repo, func(r *rec, repo string) int { return strings.Compare(r.repository, repo) })
+		hi := lo
+		for hi < len(all) && (all[hi].repository == f.repo || f.repoPrefix && strings.HasPrefix(all[hi].repository, f.repo)) {
+			hi++
+		}
+		all = all[lo:hi]
 	}
-	return nil
+	for _, r := range all {
+		visit(r)
+	}
+	return page, total, facets(), nil
 }
 
-// facets counts every facet over the matches of w.
-func (s *Store) facets(ctx context.Context, tx *sql.Tx, q catalog.Query, w *where) (*catalog.Facets, error) {
-	counts := map[string]map[string]int{}
-	add := func(facet, value string, n int) {
-		m := counts[facet]
-		if m == nil {
-			m = map[string]int{}
-			counts[facet] = m
-		}
-		m[value] += n
+// summaries reads the summaries of the page, in page order.
+func summaries(ctx context.Context, tx queryer, page []*rec) ([]catalog.Summary, error) {
+	out := []catalog.Summary{}
+	if len(page) == 0 {
+		return out, nil
 	}
-	// Buckets compare date <= now + k days; dates are whole seconds, so
-	// the floor of now gives the same answers.
-	now := q.Now.Unix()
-	day := int64(24 * 3600)
-	// Single-valued facets, in one pass over the matches.
-	rows, err := tx.QueryContext(ctx, `SELECT e.status, e.severity, e.fixable, e.owner,
-		CASE WHEN e.eol IS NULL THEN 'unknown'
-		     WHEN e.eol <= ? THEN 'past'
-		     WHEN e.eol <= ? THEN '30d'
-		     WHEN e.eol <= ? THEN '90d'
-		     WHEN e.eol <= ? THEN '365d'
-		     ELSE 'later' END AS bucket,
-		count(*)
-		FROM entries e WHERE `+w.sql()+` GROUP BY 1, 2, 3, 4, 5`,
-		append([]any{now, now + 30*day, now + 90*day, now + 365*day}, w.args...)...)
+	idList := make([]int64, len(page))
+	for i, r := range page {
+		idList[i] = r.id
+	}
+	b, _ := json.Marshal(idList)
+	rows, err := tx.QueryContext(ctx, `SELECT entry_id, summary FROM bodies WHERE entry_id IN (SELECT value FROM json_each(?))`, string(b))
 	if err != nil {
 		return nil, err
 	}
-	ranks := map[int]string{}
-	for _, name := range []string{catalog.SeverityNone, catalog.SeverityLow, catalog.SeverityMedium, catalog.SeverityHigh,
-		catalog.SeverityCritical, catalog.SeverityUnknown, catalog.SeverityUnscanned} {
-		r, _ := catalog.SeverityRank(name)
-		ranks[r] = name
-	}
+	defer rows.Close()
+	byID := map[int64]catalog.Summary{}
 	for rows.Next() {
-		var status, owner, bucket string
-		var sev, fixable, n int
-		if err := rows.Scan(&status, &sev, &fixable, &owner, &bucket, &n); err != nil {
-			rows.Close()
+		var id int64
+		var raw []byte
+		if err := rows.Scan(&id, &raw); err != nil {
 			return nil, err
 		}
-		add(catalog.FacetStatus, status, n)
-		add(catalog.FacetSeverity, ranks[sev], n)
-		add(catalog.FacetFixable, fmt.Sprint(fixable == 1), n)
-		add(catalog.FacetOwner, owner, n)
-		add(catalog.FacetEndOfLife, bucket, n)
+		var sm catalog.Summary
+		if err := json.Unmarshal(raw, &sm); err != nil {
+			return nil, fmt.Errorf("summary of entry %d: %w", id, err)
+		}
+		byID[id] = sm
 	}
-	if err := rows.Close(); err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	// Multi-valued facets.
-	matches := `SELECT e.id FROM entries e WHERE ` + w.sql()
-	if len(w.conds) == 0 {
-		matches = ""
-	}
-	for _, f := range []struct{ facet, kind string }{
-		{catalog.FacetPlatform, "platform"}, {catalog.FacetLicense, "license"}, {catalog.FacetSigner, "signer"},
-	} {
-		query := `SELECT v.value, count(*) FROM entry_values v WHERE v.kind = ? GROUP BY v.value`
-		args := []any{f.kind}
-		if matches != "" {
-			query = `SELECT v.value, count(*) FROM entry_values v WHERE v.kind = ? AND v.entry_id IN (` + matches + `) GROUP BY v.value`
-			args = append(args, w.args...)
-		}
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var v string
-			var n int
-			if err := rows.Scan(&v, &n); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			add(f.facet, v, n)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
+	for _, r := range page {
+		if sm, ok := byID[r.id]; ok { // a concurrent delete may have removed it
+			out = append(out, sm)
 		}
 	}
-	return catalog.FacetsFromCounts(counts, q.FacetLimit), nil
+	return out, nil
 }

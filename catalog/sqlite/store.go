@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +44,7 @@ type Options struct {
 type Store struct {
 	w, r *sql.DB
 	log  *slog.Logger
+	ix   *index
 
 	mu     sync.RWMutex // guards closed
 	closed bool
@@ -92,7 +92,7 @@ func Open(ctx context.Context, file string, opts Options) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	s := &Store{w: w, log: log}
+	s := &Store{w: w, log: log, ix: newIndex()}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -106,6 +106,10 @@ func Open(ctx context.Context, file string, opts Options) (*Store, error) {
 	r.SetMaxIdleConns(opts.Readers)
 	r.SetConnMaxLifetime(0)
 	s.r = r
+	if err := s.ix.refresh(ctx, s.r); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("catalog/sqlite: load index: %w", err)
+	}
 	return s, nil
 }
 
@@ -189,6 +193,7 @@ type row struct {
 	e       *catalog.Entry
 	body    []byte
 	summary []byte
+	facets  []byte
 }
 
 func prepare(e *catalog.Entry) (*row, error) {
@@ -207,7 +212,11 @@ func prepare(e *catalog.Entry) (*row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &row{e: n, body: body, summary: summary}, nil
+	facets, err := json.Marshal(factsOf(n))
+	if err != nil {
+		return nil, err
+	}
+	return &row{e: n, body: body, summary: summary, facets: facets}, nil
 }
 
 // Put implements catalog.Store.
@@ -239,16 +248,21 @@ func (s *Store) PutAll(ctx context.Context, entries []*catalog.Entry) error {
 					return fmt.Errorf("catalog/sqlite: put %s: %w", r.e.Key(), err)
 				}
 			}
-			return nil
+			_, err = p.prune.ExecContext(ctx, keepChanges)
+			return err
 		})
 	})
 }
 
 // putter holds the prepared statements of a Put transaction.
 type putter struct {
-	find, insert, update, delValues, delPkgs, delTerms, value, pkg, term, termID, entryTerm *sql.Stmt
-	termCache                                                                               map[string]int64
+	find, insert, update, body, change, prune, delVulns, delPkgs, delTerms, vuln, pkg, term, termID, entryTerm *sql.Stmt
+	termCache                                                                                                  map[string]int64
 }
+
+// keepChanges is how many changes the changes table keeps; a reader
+// further behind reloads its index.
+const keepChanges = 100000
 
 func newPutter(ctx context.Context, tx *sql.Tx) (*putter, error) {
 	p := &putter{termCache: map[string]int64{}}
@@ -257,12 +271,15 @@ func newPutter(ctx context.Context, tx *sql.Tx) (*putter, error) {
 		text string
 	}{
 		{&p.find, `SELECT id FROM entries WHERE repository = ? AND digest = ?`},
-		{&p.insert, `INSERT INTO entries (repository, digest, body, summary, status, severity, fixable, eol, owner, trusted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&p.update, `UPDATE entries SET body = ?, summary = ?, status = ?, severity = ?, fixable = ?, eol = ?, owner = ?, trusted = ? WHERE id = ?`},
-		{&p.delValues, `DELETE FROM entry_values WHERE entry_id = ?`},
+		{&p.insert, `INSERT INTO entries (repository, digest, facets) VALUES (?, ?, ?)`},
+		{&p.update, `UPDATE entries SET facets = ? WHERE id = ?`},
+		{&p.body, `INSERT INTO bodies (entry_id, body, summary) VALUES (?, ?, ?) ON CONFLICT (entry_id) DO UPDATE SET body = excluded.body, summary = excluded.summary`},
+		{&p.change, `INSERT INTO changes (entry_id) VALUES (?)`},
+		{&p.prune, `DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?`},
+		{&p.delVulns, `DELETE FROM vulns WHERE entry_id = ?`},
 		{&p.delPkgs, `DELETE FROM packages WHERE entry_id = ?`},
 		{&p.delTerms, `DELETE FROM entry_terms WHERE entry_id = ?`},
-		{&p.value, `INSERT OR IGNORE INTO entry_values (kind, value, entry_id) VALUES (?, ?, ?)`},
+		{&p.vuln, `INSERT OR IGNORE INTO vulns (vuln, entry_id) VALUES (?, ?)`},
 		{&p.pkg, `INSERT OR IGNORE INTO packages (name, entry_id, version, ecosystem) VALUES (?, ?, ?, ?)`},
 		{&p.term, `INSERT INTO terms (term) VALUES (?) ON CONFLICT (term) DO NOTHING`},
 		{&p.termID, `SELECT id FROM terms WHERE term = ?`},
@@ -279,7 +296,7 @@ func newPutter(ctx context.Context, tx *sql.Tx) (*putter, error) {
 }
 
 func (p *putter) close() {
-	for _, st := range []*sql.Stmt{p.find, p.insert, p.update, p.delValues, p.delPkgs, p.delTerms, p.value, p.pkg, p.term, p.termID, p.entryTerm} {
+	for _, st := range []*sql.Stmt{p.find, p.insert, p.update, p.body, p.change, p.prune, p.delVulns, p.delPkgs, p.delTerms, p.vuln, p.pkg, p.term, p.termID, p.entryTerm} {
 		if st != nil {
 			st.Close()
 		}
@@ -288,17 +305,11 @@ func (p *putter) close() {
 
 func (p *putter) put(ctx context.Context, r *row) error {
 	e := r.e
-	sev, _ := catalog.SeverityRank(e.Vulnerabilities.Max())
-	var eol any
-	if e.EndOfLife != nil {
-		eol = e.EndOfLife.Date.Unix()
-	}
 	var id int64
 	err := p.find.QueryRowContext(ctx, e.Repository, e.Digest.String()).Scan(&id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		res, err := p.insert.ExecContext(ctx, e.Repository, e.Digest.String(), r.body, r.summary, string(e.Status), sev,
-			boolInt(e.Vulnerabilities.Fixable > 0), eol, e.Owner, boolInt(e.Trusted()))
+		res, err := p.insert.ExecContext(ctx, e.Repository, e.Digest.String(), r.facets)
 		if err != nil {
 			return err
 		}
@@ -308,22 +319,29 @@ func (p *putter) put(ctx context.Context, r *row) error {
 	case err != nil:
 		return err
 	default:
-		if _, err := p.update.ExecContext(ctx, r.body, r.summary, string(e.Status), sev, boolInt(e.Vulnerabilities.Fixable > 0),
-			eol, e.Owner, boolInt(e.Trusted()), id); err != nil {
+		if _, err := p.update.ExecContext(ctx, r.facets, id); err != nil {
 			return err
 		}
-		for _, st := range []*sql.Stmt{p.delValues, p.delPkgs, p.delTerms} {
+		for _, st := range []*sql.Stmt{p.delVulns, p.delPkgs, p.delTerms} {
 			if _, err := st.ExecContext(ctx, id); err != nil {
 				return err
 			}
 		}
 	}
-	for _, v := range values(e) {
-		if _, err := p.value.ExecContext(ctx, v[0], v[1], id); err != nil {
-			return err
-		}
+	if _, err := p.body.ExecContext(ctx, id, r.body, r.summary); err != nil {
+		return err
+	}
+	if _, err := p.change.ExecContext(ctx, id); err != nil {
+		return err
 	}
 	for _, c := range e.Children {
+		for _, f := range c.Findings {
+			for _, v := range append([]string{f.ID}, f.Aliases...) {
+				if _, err := p.vuln.ExecContext(ctx, strings.ToLower(v), id); err != nil {
+					return err
+				}
+			}
+		}
 		for _, pk := range c.Packages {
 			for _, name := range []string{pk.Name, pk.SourceName} {
 				if name == "" || (name == pk.SourceName && pk.SourceName == pk.Name) {
@@ -355,50 +373,13 @@ func (p *putter) put(ctx context.Context, r *row) error {
 	return nil
 }
 
-// values returns the multi-valued facts of e as (kind, value) pairs.
-func values(e *catalog.Entry) [][2]string {
-	var out [][2]string
-	add := func(kind string, vs ...string) {
-		for _, v := range vs {
-			out = append(out, [2]string{kind, v})
-		}
-	}
-	add("platform", e.Platforms...)
-	add("license", e.Licenses...)
-	if len(e.Signature.Identities) == 0 {
-		add("signer", "")
-	}
-	add("signer", e.Signature.Identities...)
-	add("tag", e.Tags...)
-	for k, v := range e.Labels {
-		add("label", k+"="+v)
-		add("labelkey", k)
-	}
-	for _, c := range e.Children {
-		add("child", c.Digest.String())
-		for _, f := range c.Findings {
-			add("vuln", strings.ToLower(f.ID))
-			for _, a := range f.Aliases {
-				add("vuln", strings.ToLower(a))
-			}
-		}
-	}
-	return out
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // Get implements catalog.Store.
 func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*catalog.Entry, error) {
 	var e *catalog.Entry
 	err := s.use(ctx, func() error {
 		var body []byte
-		err := s.r.QueryRowContext(ctx, `SELECT body FROM entries WHERE repository = ? AND digest = ?`, repository, d.String()).Scan(&body)
+		err := s.r.QueryRowContext(ctx, `SELECT b.body FROM entries e JOIN bodies b ON b.entry_id = e.id WHERE e.repository = ? AND e.digest = ?`,
+			repository, d.String()).Scan(&body)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 		}
@@ -414,14 +395,25 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 // Delete implements catalog.Store.
 func (s *Store) Delete(ctx context.Context, repository string, d digest.Digest) error {
 	return s.use(ctx, func() error {
-		res, err := s.w.ExecContext(ctx, `DELETE FROM entries WHERE repository = ? AND digest = ?`, repository, d.String())
-		if err != nil {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			var id int64
+			err := tx.QueryRowContext(ctx, `SELECT id FROM entries WHERE repository = ? AND digest = ?`, repository, d.String()).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE id = ?`, id); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO changes (entry_id) VALUES (?)`, id)
+			return err
+		})
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 			return fmt.Errorf("catalog/sqlite: delete: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
-		}
-		return nil
+		return err
 	})
 }
 
@@ -582,6 +574,3 @@ func (s *Store) Repositories(ctx context.Context) ([]string, error) {
 	})
 	return out, err
 }
-
-// itoa is strconv.Itoa for int64.
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

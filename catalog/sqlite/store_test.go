@@ -75,3 +75,35 @@ func TestPutAllIsAtomic(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Total)
 }
+
+// TestTwoStoresOneFile checks that a store sees what another store (as in
+// another process) writes to the same file: its in-memory index catches up
+// through the changes table.
+func TestTwoStoresOneFile(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "catalog.db")
+	a, err := sqlite.Open(ctx, file, sqlite.Options{})
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := sqlite.Open(ctx, file, sqlite.Options{})
+	require.NoError(t, err)
+	defer b.Close()
+	entries := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 11, Entries: 30})
+	require.NoError(t, a.PutAll(ctx, entries[:20]))
+	count := func(s *sqlite.Store, q catalog.Query) int {
+		res, err := s.Search(ctx, q)
+		require.NoError(t, err)
+		return res.Total
+	}
+	require.Equal(t, 20, count(b, catalog.Query{}), "b sees a's writes")
+	require.NoError(t, b.PutAll(ctx, entries[20:]))
+	require.NoError(t, a.Delete(ctx, entries[0].Repository, entries[0].Digest))
+	changed := entries[1].Clone()
+	changed.Owner = "moved-team"
+	require.NoError(t, a.Put(ctx, changed))
+	for name, s := range map[string]*sqlite.Store{"a": a, "b": b} {
+		require.Equal(t, 29, count(s, catalog.Query{}), "%s: total after writes by both", name)
+		require.Equal(t, 1, count(s, catalog.Query{Owner: "moved-team"}), "%s: a replaced entry", name)
+		require.Zero(t, count(s, catalog.Query{Digest: entries[0].Digest}), "%s: a deleted entry", name)
+	}
+}

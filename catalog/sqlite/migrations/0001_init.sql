@@ -1,33 +1,34 @@
--- Entries: one row per (repository, digest); body holds catalog.Marshal bytes,
--- the other columns are what filters and facets read.
+-- Entries: one narrow row per (repository, digest) with the facts that
+-- filters and facets read (compact JSON, loaded into memory by the store);
+-- the canonical entry and its search summary live in bodies.
 CREATE TABLE entries (
 	id         INTEGER PRIMARY KEY,
-	repository TEXT    NOT NULL,
-	digest     TEXT    NOT NULL,
-	body       BLOB    NOT NULL,
-	summary    BLOB    NOT NULL,
-	status     TEXT    NOT NULL,
-	severity   INTEGER NOT NULL,
-	fixable    INTEGER NOT NULL,
-	eol        INTEGER,
-	owner      TEXT    NOT NULL,
-	trusted    INTEGER NOT NULL,
+	repository TEXT NOT NULL,
+	digest     TEXT NOT NULL,
+	facets     BLOB NOT NULL,
 	UNIQUE (repository, digest)
 );
-CREATE INDEX entries_status ON entries (status);
-CREATE INDEX entries_severity ON entries (severity);
-CREATE INDEX entries_eol ON entries (eol) WHERE eol IS NOT NULL;
-CREATE INDEX entries_owner ON entries (owner);
+CREATE TABLE bodies (
+	entry_id INTEGER PRIMARY KEY REFERENCES entries (id) ON DELETE CASCADE,
+	body     BLOB NOT NULL,
+	summary  BLOB NOT NULL
+);
 
--- Multi-valued facts of an entry: kind is platform, license, signer, tag,
--- label ("k=v"), labelkey, child (digest), vuln (lower-case ID or alias).
-CREATE TABLE entry_values (
-	kind     TEXT    NOT NULL,
-	value    TEXT    NOT NULL,
+-- Every write to entries, in order: stores in other processes (and other
+-- Store values on the same file) catch up with their in-memory index by
+-- reading the changes after the last one they applied.
+CREATE TABLE changes (
+	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+	entry_id INTEGER NOT NULL
+);
+
+-- Reverse query by vulnerability: lower-case IDs and aliases.
+CREATE TABLE vulns (
+	vuln     TEXT    NOT NULL,
 	entry_id INTEGER NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
-	PRIMARY KEY (kind, value, entry_id)
+	PRIMARY KEY (vuln, entry_id)
 ) WITHOUT ROWID;
-CREATE INDEX entry_values_entry ON entry_values (entry_id, kind);
+CREATE INDEX vulns_entry ON vulns (entry_id);
 
 -- The component-to-image index for reverse queries: one row per package
 -- name (and source package name) of an entry.
