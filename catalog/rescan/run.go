@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -262,10 +262,7 @@ func (r *Rescanner) runJob(ctx context.Context, j catalog.Job) {
 	}
 	var outcome string
 	var err error
-	kind := j.Kind
-	if i := slices.Index([]byte(kind), '/'); i >= 0 {
-		kind = kind[:i]
-	}
+	kind, _, _ := strings.Cut(j.Kind, "/")
 	switch kind {
 	case KindVulnerability:
 		outcome, err = r.vulnerabilityJob(ctx, j)
