@@ -138,8 +138,18 @@ type Config struct {
 	PipelineID string
 	// PromotePublisherArtifacts copies the publisher's artifacts that were
 	// imported (signatures, SBOMs, attestations) to golden next to cssc's.
-	// False promotes only the image and cssc's own artifacts.
+	// False promotes only the image and cssc's own artifacts. Publisher
+	// artifacts that pose as verdicts, scan reports (artifact.TypeSARIF)
+	// and verification summaries (in-toto predicate
+	// artifact.PredicateVerificationSummaryV1), are left in quarantine
+	// unless PromotePublisherVerdicts names their type: unsigned by cssc,
+	// a publisher's "PASSED, 0 results" next to cssc's own reads like one.
 	PromotePublisherArtifacts bool
+	// PromotePublisherVerdicts lists the artifact types and in-toto
+	// predicate types of publisher verdicts that PromotePublisherArtifacts
+	// copies all the same (artifact.TypeSARIF,
+	// artifact.PredicateVerificationSummaryV1). Nil means none.
+	PromotePublisherVerdicts []string
 	// Concurrency bounds how many images RunAll processes at once. Zero
 	// or negative means 2.
 	Concurrency int

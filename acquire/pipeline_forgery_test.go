@@ -296,3 +296,40 @@ func TestPublisherProvenanceMustNameTheImage(t *testing.T) {
 		})
 	}
 }
+
+// TestAttestationEntryThatLiesFailsClosed: an index entry typed as a
+// buildkit attestation whose in-toto layer holds a tar (an image in
+// disguise) fails the run instead of reaching golden unscanned (issue 10
+// item 8).
+func TestAttestationEntryThatLiesFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	for _, mt := range []string{artifact.MediaTypeInToto, artifact.MediaTypeDSSE} {
+		client := registry.NewClient(registry.Options{})
+		src, err := client.Repository(ctx, "mem:src/app")
+		require.NoError(t, err)
+		img := emptyImage(t, src, "amd64")
+		tarLayer := imagetest.LayerWith(imagetest.Uncompressed, imagetest.File{Path: "usr/bin/payload", Data: []byte("#!/bin/sh\necho pwned\n"), Mode: 0o755})
+		blob := pushRaw(t, src, mt, tarLayer.Data)
+		empty := pushRaw(t, src, ocispec.MediaTypeEmptyJSON, []byte("{}"))
+		am := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: empty, Layers: []ocispec.Descriptor{blob}}
+		am.SchemaVersion = 2
+		araw, _ := json.Marshal(am)
+		att := pushRaw(t, src, ocispec.MediaTypeImageManifest, araw)
+		att.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
+		att.Annotations = map[string]string{artifact.AnnotationDockerReferenceType: artifact.AttestationManifest, artifact.AnnotationDockerReferenceDigest: img.Digest.String()}
+		root, err := imagetest.PushIndex(ctx, src, img, att)
+		require.NoError(t, err)
+		require.NoError(t, src.Tag(ctx, root, "v1"))
+
+		rec, err := forgeryPipeline(t, client, "enforce", okGenerator, nil).Run(ctx, "mem:src/app:v1", acquire.RunOptions{})
+		require.Error(t, err, mt)
+		assert.ErrorIs(t, err, registry.ErrInvalidManifest, "%s: %v", mt, err)
+		assert.Contains(t, rec.Reason, "is not an in-toto statement")
+		assert.Equal(t, acquire.OutcomeError, rec.Outcome)
+		g, _ := client.Repository(ctx, "mem:g/app")
+		for _, d := range []ocispec.Descriptor{root, att, blob} {
+			ok, _ := g.Exists(ctx, d)
+			assert.False(t, ok, "%s: %s must not reach golden", mt, d.Digest)
+		}
+	}
+}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -141,4 +144,43 @@ func TestRunLogLevels(t *testing.T) {
 	r, err := f.pipeline(t).Run(ctx, f.location("library/missing"), acquire.RunOptions{})
 	require.Error(t, err)
 	assert.Equal(t, []slog.Level{slog.LevelError}, rec.take()["acquire: run finished"], "an error is an error: %s", r.Reason)
+}
+
+// TestPublisherVerdictsStayInQuarantine: a publisher's own SARIF report
+// and verification summary ("PASSED, 0 results") are not promoted next to
+// cssc's unless the configuration names their type (issue 10 item 7).
+func TestPublisherVerdictsStayInQuarantine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	ctx := context.Background()
+	for _, allow := range [][]string{nil, {artifact.TypeSARIF, artifact.PredicateVerificationSummaryV1}} {
+		f := newPipeFixture(t, pipeOptions{noClamd: true})
+		src := f.src.Repository(t, sample.Clean)
+		root, err := src.Resolve(ctx, sample.Tag)
+		require.NoError(t, err)
+		created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		sarif, err := registry.Attach(ctx, src, root, registry.Artifact{ArtifactType: artifact.TypeSARIF, Created: created,
+			Blobs: []registry.Blob{{MediaType: artifact.MediaTypeSARIF, Data: []byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"publisher-scan"}},"results":[]}]}`)}}})
+		require.NoError(t, err)
+		stmt := fmt.Appendf(nil, `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":%q}}],"predicateType":%q,"predicate":{"verifier":{"id":"https://publisher.example"},"verificationResult":"PASSED"}}`,
+			root.Digest.Encoded(), artifact.PredicateVerificationSummaryV1)
+		vsa, err := registry.Attach(ctx, src, root, registry.Artifact{ArtifactType: artifact.TypeInToto, Created: created,
+			Annotations: map[string]string{artifact.AnnotationPredicateType: artifact.PredicateVerificationSummaryV1},
+			Blobs:       []registry.Blob{{MediaType: artifact.MediaTypeInToto, Data: stmt}}})
+		require.NoError(t, err)
+		f.cfg.PromotePublisherVerdicts = allow
+		rec, err := f.pipeline(t).Run(ctx, f.location(sample.Clean), acquire.RunOptions{})
+		require.NoError(t, err, rec.Reason)
+		golden := f.golden(t, sample.Clean)
+		for _, d := range []ocispec.Descriptor{sarif, vsa} {
+			ok, err := golden.Exists(ctx, d)
+			require.NoError(t, err)
+			assert.Equal(t, allow != nil, ok, "publisher verdict %s (%s) promoted only when configured (%v)", d.Digest, d.ArtifactType, allow)
+			assert.Equal(t, allow != nil, slices.Contains(rec.Promoted, d.Digest), "record")
+		}
+		// cssc's own report and summary are there either way.
+		types := referrerTypes(t, golden, root)
+		assert.GreaterOrEqual(t, types[artifact.TypeSARIF], 1, "cssc's report: %v", types)
+	}
 }

@@ -164,8 +164,9 @@ func (r *run) promotedArtifacts(ctx context.Context) ([]ocispec.Descriptor, erro
 		// The publisher's referrers as found in quarantine (also on a
 		// resumed run, whose import copied nothing).
 		seen := map[digest.Digest]bool{}
+		verdicts := r.publisherVerdicts()
 		for _, it := range r.meta.Items {
-			if it.Form != attest.FormReferrer || it.Generated() || seen[it.Manifest.Digest] {
+			if it.Form != attest.FormReferrer || it.Generated() || seen[it.Manifest.Digest] || verdicts[it.Manifest.Digest] {
 				continue
 			}
 			seen[it.Manifest.Digest] = true
@@ -175,6 +176,27 @@ func (r *run) promotedArtifacts(ctx context.Context) ([]ocispec.Descriptor, erro
 		}
 	}
 	return append(arts, r.signatures...), nil
+}
+
+// publisherVerdicts are the publisher's manifests that pose as verdicts (a
+// SARIF scan report, a verification summary, in any layer) of a type
+// Config.PromotePublisherVerdicts does not name: they are not promoted.
+func (r *run) publisherVerdicts() map[digest.Digest]bool {
+	out := map[digest.Digest]bool{}
+	allowed := r.p.cfg.PromotePublisherVerdicts
+	for _, it := range r.meta.Items {
+		switch {
+		case it.ArtifactType == artifact.TypeSARIF || it.Kind == attest.KindReport || it.MediaType == artifact.MediaTypeSARIF:
+			if !slices.Contains(allowed, artifact.TypeSARIF) {
+				out[it.Manifest.Digest] = true
+			}
+		case it.PredicateType == artifact.PredicateVerificationSummaryV1:
+			if !slices.Contains(allowed, artifact.PredicateVerificationSummaryV1) {
+				out[it.Manifest.Digest] = true
+			}
+		}
+	}
+	return out
 }
 
 // attachSummary attaches the verification summary to the golden image and

@@ -10,6 +10,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -144,8 +145,11 @@ func (r *run) loadImages(ctx context.Context) error {
 }
 
 // checkAttestationEntry accepts an index entry as a buildkit attestation
-// manifest (which is not scanned) only if it cannot be run: platform
-// unknown/unknown and in-toto layers only.
+// manifest (which is not scanned) only if it cannot be run and holds
+// nothing but in-toto statements: platform unknown/unknown, and every layer
+// parses as an in-toto statement (plain, or in a DSSE envelope). A layer
+// that only claims the media type (a tar under an in-toto label) fails the
+// run: nothing unscanned reaches golden.
 func (r *run) checkAttestationEntry(ctx context.Context, d ocispec.Descriptor) error {
 	if d.Platform == nil || d.Platform.OS != "unknown" || d.Platform.Architecture != "unknown" {
 		return fmt.Errorf("%w: index entry %s is marked as an attestation but has a runnable platform", registry.ErrInvalidManifest, d.Digest)
@@ -161,6 +165,25 @@ func (r *run) checkAttestationEntry(ctx context.Context, d ocispec.Descriptor) e
 	for _, l := range m.Layers {
 		if l.MediaType != artifact.MediaTypeInToto && l.MediaType != artifact.MediaTypeDSSE {
 			return fmt.Errorf("%w: attestation entry %s has a %s layer", registry.ErrInvalidManifest, d.Digest, l.MediaType)
+		}
+		if l.Size > attest.MaxStatementBytes {
+			return fmt.Errorf("%w: attestation entry %s: layer %s of %d bytes is larger than a statement may be (%d)", registry.ErrInvalidManifest, d.Digest, l.Digest, l.Size, attest.MaxStatementBytes)
+		}
+		data, err := registry.FetchManifest(ctx, r.qrepo, l, attest.MaxStatementBytes)
+		if err != nil {
+			return fmt.Errorf("attestation entry %s: layer %s: %w", d.Digest, l.Digest, err)
+		}
+		if l.MediaType == artifact.MediaTypeDSSE {
+			env, perr := attest.ParseDSSE(data)
+			if perr == nil {
+				_, perr = env.Statement()
+			}
+			err = perr
+		} else {
+			_, err = attest.ParseStatement(data)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: attestation entry %s: layer %s is not an in-toto statement, so the entry would reach golden unscanned: %w", registry.ErrInvalidManifest, d.Digest, l.Digest, err)
 		}
 	}
 	return nil
