@@ -104,6 +104,11 @@ func (r *Rescanner) apply(ctx context.Context, j catalog.Job, p payload, e *cata
 			return "", fmt.Errorf("emit events: %w", err)
 		}
 	}
+	if !writes && !slices.ContainsFunc(e.Problems, func(pr catalog.Problem) bool {
+		return pr.Evidence == evidence && pr.Reason == catalog.ReasonRescanFailed
+	}) {
+		return OutcomeUnchanged, nil // nothing to move, nothing to clear
+	}
 	if err := r.moveEntry(ctx, p, kind, evidence, plans); err != nil {
 		return "", err
 	}
