@@ -87,6 +87,7 @@ func BuildEvidence(in *EvidenceInput) *policy.Evidence {
 	addSBOMs(ev, in.Images)
 	addProvenance(ev, in)
 	addReports(ev, in.Reports, len(in.Images))
+	addOtherReports(ev, in)
 	ev.EndOfLife = in.EndOfLife
 	return ev
 }
@@ -181,6 +182,29 @@ func addReports(ev *policy.Evidence, reports []*scan.Report, n int) {
 		a, b := ev.Vulnerabilities.Findings[i], ev.Vulnerabilities.Findings[j]
 		return a.ID+a.Package < b.ID+b.Package
 	})
+}
+
+// addOtherReports records the reports of every kind other than
+// vulnerability and malware, one per scanner and platform, for the rule
+// "reports" (which fails a kind the policy does not name).
+func addOtherReports(ev *policy.Evidence, in *EvidenceInput) {
+	for _, rep := range in.Reports {
+		if rep.Kind == artifact.ReportKindVulnerability || rep.Kind == artifact.ReportKindMalware {
+			continue
+		}
+		pr := policy.Report{Kind: rep.Kind, Scanner: rep.Tool.Name}
+		for _, pi := range in.Images {
+			if pi.Descriptor.Digest == rep.Subject && pi.Descriptor.Platform != nil {
+				pr.Platform = platformString(pi.Descriptor.Platform)
+			}
+		}
+		for _, f := range rep.Findings {
+			pr.Findings = append(pr.Findings, policy.Finding{
+				ID: f.ID, Severity: policy.Severity(f.Severity.String()), CVSS: f.CVSS, Path: f.Path, Package: f.Package.Name,
+			})
+		}
+		ev.Reports = append(ev.Reports, pr)
+	}
 }
 
 // namesImage reports whether an in-toto statement has the root or one of

@@ -62,6 +62,8 @@ func TestBuildEvidence(t *testing.T) {
 			Findings: []scan.Finding{{ID: id, Severity: scan.SeverityHigh, Package: scan.Package{Name: "zlib", Version: "1.2.13"}}}}
 	}
 	malware := &scan.Report{Kind: artifact.ReportKindMalware, Tool: scan.Tool{Name: "clamav"}, Subject: amd64.Digest}
+	secrets := &scan.Report{Kind: "secrets", Tool: scan.Tool{Name: "keyfinder"}, Subject: arm64.Digest,
+		Findings: []scan.Finding{{ID: "private-key", Severity: scan.SeverityHigh, Path: "etc/key.pem"}}}
 	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	in := &attest.EvidenceInput{
 		Time:   now,
@@ -76,7 +78,7 @@ func TestBuildEvidence(t *testing.T) {
 		}},
 		Metadata:            md,
 		GeneratedProvenance: generatedProv,
-		Reports:             []*scan.Report{vuln(arm64.Digest, "CVE-2"), vuln(amd64.Digest, "CVE-1"), malware},
+		Reports:             []*scan.Report{vuln(arm64.Digest, "CVE-2"), vuln(amd64.Digest, "CVE-1"), malware, secrets},
 		EndOfLife:           now.AddDate(1, 0, 0),
 	}
 	ev := attest.BuildEvidence(in)
@@ -99,6 +101,8 @@ func TestBuildEvidence(t *testing.T) {
 	require.Len(t, ev.Vulnerabilities.Findings, 2)
 	assert.Equal(t, "CVE-1", ev.Vulnerabilities.Findings[0].ID, "findings sorted")
 	assert.False(t, ev.Malware.Scanned, "arm64 has no malware report")
+	assert.Equal(t, []policy.Report{{Kind: "secrets", Scanner: "keyfinder", Platform: "linux/arm64",
+		Findings: []policy.Finding{{ID: "private-key", Severity: "high", Path: "etc/key.pem"}}}}, ev.Reports, "reports of other kinds, for the rule reports")
 	assert.Equal(t, now.AddDate(1, 0, 0), ev.EndOfLife)
 
 	// Every platform with an SBOM, and publisher provenance about amd64.

@@ -33,6 +33,16 @@
 // verifies instead of signing again, which needs the Verifier to report
 // Signature.Digest.
 //
+// # Custom signers
+//
+// A Signer both signs and stores. A key service that only signs (a cloud
+// KMS, an HSM, a remote signing API) implements EnvelopeSigner instead:
+// SignEnvelope returns the envelope over a subject, and AsReferrer makes it
+// a Signer that stores each envelope as a referrer of its subject
+// (StoreSignature), as notation-go separates its signer from its
+// repository. sign/notation's Signer is both; sign/devpki certifies the
+// public half of an external key for tests.
+//
 // # Implementations
 //
 // Sources and sinks, in the manner of go-containerregistry:

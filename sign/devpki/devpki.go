@@ -143,8 +143,17 @@ func NewInsecureDevelopmentCA(opts CAOptions) (*CA, error) {
 //
 // The other fields exist to make certificates that notation must reject.
 type LeafOptions struct {
-	// Key is the leaf key type. Empty means ECDSAP256.
+	// Key is the leaf key type. Empty means ECDSAP256. Ignored when
+	// PublicKey is set.
 	Key KeyType
+	// PublicKey, if not nil, is the key the certificate certifies: the
+	// public half of a key that lives elsewhere (a cloud KMS, an HSM) and
+	// never leaves it. The Leaf then has no private key (Leaf.Key is nil);
+	// sign with the external key, for example through
+	// notation.NewSigner(kmsKey, leaf.Chain, ...). It must be an ECDSA
+	// (P-256, P-384, P-521) or RSA (2048 bits or more) public key. Nil
+	// means a fresh key of type Key is generated.
+	PublicKey crypto.PublicKey
 	// Subject is the leaf subject. The zero Name means the default above.
 	Subject pkix.Name
 	// NotBefore and NotAfter bound the validity. Zero NotBefore means an
@@ -166,7 +175,8 @@ type LeafOptions struct {
 type Leaf struct {
 	// Certificate is the leaf certificate.
 	Certificate *x509.Certificate
-	// Key is its private key.
+	// Key is its private key; nil when the certificate was issued for an
+	// external key (LeafOptions.PublicKey).
 	Key crypto.Signer
 	// Chain is the certificate chain leaf first, ending with the root, as
 	// notation expects it.
@@ -175,8 +185,15 @@ type Leaf struct {
 
 // Issue issues a code signing certificate configured by opts.
 func (ca *CA) Issue(opts LeafOptions) (*Leaf, error) {
-	key, err := GenerateKey(opts.Key)
-	if err != nil {
+	var key crypto.Signer
+	pub := opts.PublicKey
+	if pub == nil {
+		k, err := GenerateKey(opts.Key)
+		if err != nil {
+			return nil, err
+		}
+		key, pub = k, k.Public()
+	} else if err := checkPublicKey(pub); err != nil {
 		return nil, err
 	}
 	subject := opts.Subject
@@ -210,7 +227,7 @@ func (ca *CA) Issue(opts LeafOptions) (*Leaf, error) {
 		BasicConstraintsValid: true,
 		CRLDistributionPoints: crl,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Certificate, key.Public(), ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Certificate, pub, ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("devpki: issue certificate: %w", err)
 	}
@@ -272,8 +289,33 @@ func (ca *CA) CRLHandler() http.Handler {
 // ChainPEM returns the chain (leaf first, root last) in PEM.
 func (l *Leaf) ChainPEM() []byte { return CertificatesPEM(l.Chain...) }
 
-// KeyPEM returns the private key as a PKCS #8 PEM block.
-func (l *Leaf) KeyPEM() ([]byte, error) { return KeyPEM(l.Key) }
+// KeyPEM returns the private key as a PKCS #8 PEM block; an error for a
+// leaf issued for an external key.
+func (l *Leaf) KeyPEM() ([]byte, error) {
+	if l.Key == nil {
+		return nil, errors.New("devpki: the leaf was issued for an external key: no private key")
+	}
+	return KeyPEM(l.Key)
+}
+
+// checkPublicKey accepts the public keys Notary Project signatures use:
+// ECDSA on P-256, P-384 or P-521, and RSA of 2048 bits or more.
+func checkPublicKey(pub crypto.PublicKey) error {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+			return nil
+		}
+		return fmt.Errorf("devpki: unsupported ECDSA curve %s", k.Curve.Params().Name)
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return fmt.Errorf("devpki: RSA key of %d bits, want at least 2048", k.N.BitLen())
+		}
+		return nil
+	}
+	return fmt.Errorf("devpki: unsupported public key type %T", pub)
+}
 
 // WriteFiles writes the key (mode 0600) and the chain to dir as
 // "<name>.key" and "<name>.crt", the layout `notation key add` uses, and

@@ -1,6 +1,12 @@
 package devpki_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"io"
 	"net/http/httptest"
@@ -91,4 +97,33 @@ func TestCRL(t *testing.T) {
 	l2, err := x509.ParseRevocationList(body)
 	require.NoError(t, err)
 	assert.True(t, l2.Number.Cmp(l.Number) > 0, "CRL numbers increase")
+}
+
+// TestIssueForExternalKey: the CA certifies a public key whose private half
+// it never sees (a KMS key); unsupported keys are refused.
+func TestIssueForExternalKey(t *testing.T) {
+	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})
+	require.NoError(t, err)
+	for _, kt := range []devpki.KeyType{devpki.ECDSAP256, devpki.ECDSAP521, devpki.RSA3072} {
+		kms, err := devpki.GenerateKey(kt)
+		require.NoError(t, err)
+		leaf, err := ca.Issue(devpki.LeafOptions{PublicKey: kms.Public()})
+		require.NoError(t, err, kt)
+		assert.Nil(t, leaf.Key, "%s: no private key", kt)
+		assert.True(t, leaf.Certificate.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(kms.Public()), "%s: the certificate certifies the external key", kt)
+		require.NoError(t, leaf.Certificate.CheckSignatureFrom(ca.Certificate), kt)
+		_, err = leaf.KeyPEM()
+		assert.Error(t, err, "%s: no key to write", kt)
+		_, _, err = leaf.WriteFiles(t.TempDir(), "kms")
+		assert.Error(t, err, "%s: no key to write", kt)
+	}
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	require.NoError(t, err)
+	_, edPub, _ := ed25519.GenerateKey(rand.Reader)
+	for name, pub := range map[string]crypto.PublicKey{"rsa-1024": &weak.PublicKey, "p-224": &p224.PublicKey, "ed25519": edPub} {
+		_, err := ca.Issue(devpki.LeafOptions{PublicKey: pub})
+		assert.Error(t, err, name)
+	}
 }

@@ -103,10 +103,19 @@ func TestConformance(t *testing.T) {
 		p := newPKI(t, kt, "")
 		other := newPKI(t, kt, "")
 		v := newVerifier(t, notation.VerifierOptions{TrustPolicy: policy(t, "strict", identity), TrustStore: store(t, p.ca.Certificate)})
-		signers := map[string]*notation.Signer{
+		// A key that stays in a "KMS": devpki certifies its public half.
+		kmsKey, err := devpki.GenerateKey(kt)
+		require.NoError(t, err)
+		kmsLeaf, err := p.ca.Issue(devpki.LeafOptions{PublicKey: kmsKey.Public()})
+		require.NoError(t, err)
+		require.Nil(t, kmsLeaf.Key, "no private key for an external key")
+		signers := map[string]sign.Signer{
 			"jws":     newSigner(t, p.leaf.Key, p.leaf.Chain, notation.SignerOptions{}),
 			"cose":    newSigner(t, p.leaf.Key, p.leaf.Chain, notation.SignerOptions{Envelope: notation.EnvelopeCOSE}),
 			"kms-jws": newSigner(t, opaqueKey{p.leaf.Key}, p.leaf.Chain, notation.SignerOptions{}),
+			// The envelope made apart from its storage (SignEnvelope), then
+			// stored as a referrer (sign.AsReferrer).
+			"kms-envelope": sign.AsReferrer(newSigner(t, opaqueKey{kmsKey}, kmsLeaf.Chain, notation.SignerOptions{})),
 		}
 		untrusted := newSigner(t, other.leaf.Key, other.leaf.Chain, notation.SignerOptions{})
 		for name, s := range signers {

@@ -5,11 +5,15 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -22,6 +26,7 @@ import (
 	"github.com/notaryproject/tspclient-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -83,7 +88,10 @@ type Signer struct {
 	ts   tspclient.Timestamper
 }
 
-var _ sign.Signer = (*Signer)(nil)
+var (
+	_ sign.Signer         = (*Signer)(nil)
+	_ sign.EnvelopeSigner = (*Signer)(nil)
+)
 
 // NewSigner returns a Signer that signs with key, whose certificate chain
 // (leaf first, ending with the root) is chain.
@@ -270,6 +278,59 @@ func (s *Signer) Sign(ctx context.Context, repo registry.Repository, subject oci
 	}
 	return rec.manifest, nil
 }
+
+// SignEnvelope signs subject (by digest, media type and size; the
+// UserMetadata of the options become the payload's annotations) and returns
+// the envelope with the annotations the notation CLI writes on the
+// signature manifest, without reading or writing any repository: store it
+// with sign.StoreSignature, or use sign.AsReferrer(s). Sign does both in
+// one call, through notation-go.
+func (s *Signer) SignEnvelope(ctx context.Context, subject ocispec.Descriptor) (*sign.Envelope, error) {
+	if err := sign.CheckSubject(subject); err != nil {
+		return nil, err
+	}
+	ctx = withLogger(ctx, s.opts.Logger)
+	target := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size, Annotations: maps.Clone(s.opts.UserMetadata)}
+	opts := notationgo.SignerSignOptions{
+		SignatureMediaType: s.opts.Envelope,
+		ExpiryDuration:     s.opts.Expiry,
+		PluginConfig:       s.opts.PluginConfig,
+		SigningAgent:       signingAgent,
+	}
+	if s.ts != nil {
+		opts.Timestamper = s.ts
+		opts.TSARootCAs = s.opts.Timestamp.RootCAs
+	}
+	env, info, err := s.ns.Sign(ctx, target, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", sign.ErrSigningFailed, subject.Digest, err)
+	}
+	if info == nil || len(info.CertificateChain) == 0 {
+		return nil, fmt.Errorf("%w: %s: the signer returned no certificate chain", sign.ErrSigningFailed, subject.Digest)
+	}
+	thumbprints := make([]string, len(info.CertificateChain))
+	for i, c := range info.CertificateChain {
+		sum := sha256.Sum256(c.Raw)
+		thumbprints[i] = hex.EncodeToString(sum[:])
+	}
+	tp, err := json.Marshal(thumbprints)
+	if err != nil {
+		return nil, err
+	}
+	created := info.SignedAttributes.SigningTime.UTC()
+	return &sign.Envelope{
+		ArtifactType: artifact.TypeNotarySignature,
+		MediaType:    s.opts.Envelope,
+		Data:         env,
+		Annotations:  map[string]string{annotationThumbprints: string(tp)},
+		Created:      created,
+	}, nil
+}
+
+// annotationThumbprints is the signature manifest annotation that lists the
+// SHA-256 thumbprints of the certificate chain (notation-go's
+// envelope.AnnotationX509ChainThumbprint, in an internal package).
+const annotationThumbprints = "io.cncf.notary.x509chain.thumbprint#S256"
 
 // signingAgent is the signing agent recorded in the envelope's unprotected
 // header, next to notation-go's own.

@@ -15,5 +15,9 @@
 //
 // It pushes small deterministic images, artifacts and indexes to the
 // repository, signs and verifies them, and reports every contract
-// violation as a test failure.
+// violation as a test failure: a signer that signs another subject, stores
+// nothing, stores a corrupt envelope, signs invalid subjects without an
+// error or cannot sign at all fails it (the package's own tests run Run on
+// each of these). An envelope-only signer (sign.EnvelopeSigner) is checked
+// as sign.AsReferrer(es).
 package signtest
