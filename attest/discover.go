@@ -27,6 +27,31 @@ type Repository interface {
 	orasregistry.ReferrerLister
 }
 
+// DefaultMaxTotalBytes is the default of Options.MaxTotalBytes (64 MiB).
+const DefaultMaxTotalBytes = 64 << 20
+
+// ErrBudgetExceeded is wrapped by the error of a Discover call whose
+// publisher metadata is larger, in total, than Options.MaxTotalBytes.
+var ErrBudgetExceeded = errors.New("publisher metadata budget exceeded")
+
+// BudgetError says how much publisher metadata was read when the next blob
+// would have gone over the budget. It matches ErrBudgetExceeded.
+type BudgetError struct {
+	// Subject is the image whose metadata was discovered.
+	Subject digest.Digest
+	// Read is how many bytes were read; Next is the size of the blob that
+	// did not fit; Budget is Options.MaxTotalBytes.
+	Read, Next, Budget int64
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("publisher metadata of %s: %d bytes read, the next blob of %d bytes would exceed the budget of %d bytes per image",
+		e.Subject, e.Read, e.Next, e.Budget)
+}
+
+// Is reports whether target is ErrBudgetExceeded.
+func (e *BudgetError) Is(target error) bool { return target == ErrBudgetExceeded }
+
 // Options configure Discover. The zero value is usable: the documented
 // default caps, silent.
 type Options struct {
@@ -46,6 +71,13 @@ type Options struct {
 	// MaxLayers caps the layers read from one metadata manifest; the rest
 	// are skipped and Metadata.Truncated is set. Zero means 32.
 	MaxLayers int
+	// MaxTotalBytes is the budget of one Discover call: the bytes of every
+	// SBOM, statement, envelope and bundle blob read and parsed, together.
+	// A blob that would go over it ends discovery with an error wrapping
+	// ErrBudgetExceeded (a *BudgetError) before it is read, so that a
+	// publisher cannot make an image cost more memory and time by
+	// attaching more metadata. Zero means DefaultMaxTotalBytes.
+	MaxTotalBytes int64
 	// Logger receives debug logs of what was found and warnings for items
 	// that could not be read. Nil means silent.
 	Logger *slog.Logger
@@ -67,6 +99,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxLayers <= 0 {
 		o.MaxLayers = 32
 	}
+	if o.MaxTotalBytes <= 0 {
+		o.MaxTotalBytes = DefaultMaxTotalBytes
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -87,7 +122,9 @@ var errStop = errors.New("item cap reached")
 //
 // An item that cannot be read is recorded with its error and discovery goes
 // on; Discover never fails because of bad metadata. It returns an error only
-// when the subject itself cannot be read or ctx ends. opts may be nil.
+// when the subject itself cannot be read, ctx ends, or the metadata is
+// larger in total than Options.MaxTotalBytes (ErrBudgetExceeded). opts may
+// be nil.
 func Discover(ctx context.Context, repo Repository, subject ocispec.Descriptor, opts *Options) (*Metadata, error) {
 	var o Options
 	if opts != nil {
@@ -154,9 +191,10 @@ func Discover(ctx context.Context, repo Repository, subject ocispec.Descriptor, 
 }
 
 type discovery struct {
-	repo Repository
-	opts Options
-	md   *Metadata
+	repo  Repository
+	opts  Options
+	md    *Metadata
+	spent int64 // blob bytes read so far (the budget)
 }
 
 // add records an item; it returns errStop once MaxItems is reached and
@@ -354,6 +392,9 @@ func (d *discovery) read(ctx context.Context, it *Item, l ocispec.Descriptor) er
 		if e := ctxErr(ctx, err); e != nil {
 			return e
 		}
+		if errors.Is(err, ErrBudgetExceeded) {
+			return err
+		}
 		it.Err = err
 		return nil
 	}
@@ -527,6 +568,10 @@ func (d *discovery) blob(ctx context.Context, l ocispec.Descriptor) ([]byte, err
 	if l.Size > d.opts.MaxBlobBytes {
 		return nil, fmt.Errorf("layer %s: %w: %d bytes, cap %d", l.Digest, ErrTooLarge, l.Size, d.opts.MaxBlobBytes)
 	}
+	if d.spent+l.Size > d.opts.MaxTotalBytes {
+		return nil, &BudgetError{Subject: d.md.Subject.Digest, Read: d.spent, Next: l.Size, Budget: d.opts.MaxTotalBytes}
+	}
+	d.spent += l.Size
 	b, err := registry.FetchManifest(ctx, d.repo, l, d.opts.MaxBlobBytes)
 	if err != nil {
 		if errors.Is(err, registry.ErrSizeExceeded) {
