@@ -21,6 +21,9 @@ const (
 	// AnnotationLifecycleSources lists every end-of-life date considered,
 	// with its role and source, as a JSON array.
 	AnnotationLifecycleSources = "dev.cssc.lifecycle.sources"
+	// AnnotationLifecycleSince is when the recorded status began (RFC
+	// 3339): a marker that only updates the date keeps it.
+	AnnotationLifecycleSince = "dev.cssc.lifecycle.since"
 )
 
 // Values of AnnotationLifecycleStatus.

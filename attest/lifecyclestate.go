@@ -44,6 +44,9 @@ type LifecycleState struct {
 	Reason string `json:"reason,omitempty"`
 	// Sources lists every date considered.
 	Sources []LifecycleSource `json:"sources,omitempty"`
+	// Since is when Status began; zero if not recorded (the marker's
+	// creation time is then the best guess).
+	Since time.Time `json:"since,omitzero"`
 }
 
 // LifecycleSource is one end-of-life date considered for a subject.
@@ -73,6 +76,9 @@ func (s LifecycleState) Annotations() map[string]string {
 	}
 	if s.Reason != "" {
 		ann[artifact.AnnotationLifecycleReason] = s.Reason
+	}
+	if !s.Since.IsZero() {
+		ann[artifact.AnnotationLifecycleSince] = FormatDate(s.Since)
 	}
 	if len(s.Sources) > 0 {
 		src := make([]LifecycleSource, len(s.Sources))
@@ -112,6 +118,13 @@ func ParseLifecycleState(annotations map[string]string) (*LifecycleState, error)
 		if err := checkText(k, v); err != nil {
 			return nil, err
 		}
+	}
+	if v, ok := annotations[artifact.AnnotationLifecycleSince]; ok {
+		t, err := ParseDate(v)
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle state: since: %w", err)
+		}
+		s.Since = t
 	}
 	if raw, ok := annotations[artifact.AnnotationLifecycleSources]; ok {
 		if len(raw) > MaxLifecycleSourcesBytes {

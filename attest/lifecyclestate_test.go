@@ -19,7 +19,7 @@ func TestLifecycleStateRoundTrip(t *testing.T) {
 	eol := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	st := attest.LifecycleState{
 		Status: artifact.LifecycleRetired, Replacement: "registry.corp/golden/library/nginx:1.28",
-		Source: "data-file", Reason: "base OS debian 11 ended on 2026-01-01",
+		Source: "data-file", Reason: "base OS debian 11 ended on 2026-01-01", Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		Sources: []attest.LifecycleSource{
 			{Role: "image", Source: "rule", Date: time.Date(2027, 1, 1, 1, 0, 0, 5, time.FixedZone("X", 3600)), Detail: "rule nginx"},
 			{Role: "base-os", Source: "data-file", Date: eol, Detail: "debian 11"},
@@ -51,6 +51,7 @@ func TestLifecycleStateRoundTrip(t *testing.T) {
 	assert.Equal(t, st.Replacement, got.State.Replacement)
 	assert.Equal(t, st.Source, got.State.Source)
 	assert.Equal(t, st.Reason, got.State.Reason)
+	assert.Equal(t, st.Since, got.State.Since)
 	require.Len(t, got.State.Sources, 3)
 	assert.Equal(t, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), got.State.Sources[0].Date, "dates are written in UTC, whole seconds")
 	assert.True(t, got.State.Sources[2].Date.IsZero())
@@ -71,6 +72,7 @@ func TestLifecycleStateMalformed(t *testing.T) {
 	for name, ann := range map[string]map[string]string{
 		"unknown status":       base(artifact.AnnotationLifecycleStatus, "gone"),
 		"empty status":         base(artifact.AnnotationLifecycleStatus, ""),
+		"bad since":            base(artifact.AnnotationLifecycleSince, "yesterday"),
 		"sources not json":     base(artifact.AnnotationLifecycleSources, "[{"),
 		"sources not an array": base(artifact.AnnotationLifecycleSources, `{"role":"image"}`),
 		"sources unknown field": base(artifact.AnnotationLifecycleSources,
