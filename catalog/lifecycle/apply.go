@@ -83,7 +83,13 @@ func (r *Runner) applyChange(ctx context.Context, c *Change, now time.Time) {
 // deleted again, so that an unsigned marker never stands beside the
 // signed ones.
 func (r *Runner) writeMarker(ctx context.Context, repo registry.Repository, desc ocispec.Descriptor, c *Change, now time.Time) (digest.Digest, error) {
-	art := attest.LifecycleStateArtifact(c.EndOfLife, now, r.opts.Generator, *c.state)
+	// The new marker must be the newest: markers are ordered by creation
+	// time (whole seconds), and a tie would go to the larger digest.
+	created := now.UTC().Truncate(time.Second)
+	if prev := c.facts.State; prev != nil && !created.After(prev.Created) {
+		created = prev.Created.Add(time.Second)
+	}
+	art := attest.LifecycleStateArtifact(c.EndOfLife, created, r.opts.Generator, *c.state)
 	d, err := registry.Attach(ctx, repo, desc, art)
 	if err != nil {
 		return "", fmt.Errorf("attach lifecycle marker: %w", err)

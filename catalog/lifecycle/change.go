@@ -149,6 +149,9 @@ func (p *Policy) Evaluate(f Facts, now time.Time) *Change {
 		c.EndOfLife, c.Source, c.Reason = c.PreviousEndOfLife, e.EndOfLife.Source, e.EndOfLife.Reason
 	}
 	c.Replacement = e.Replacement
+	if p.inArchive(e.Repository) {
+		return c // archived images keep the state they were archived with
+	}
 	for _, m := range f.Ignored {
 		c.Ignored = append(c.Ignored, m.Error())
 	}
@@ -165,11 +168,17 @@ func (p *Policy) Evaluate(f Facts, now time.Time) *Change {
 	current, since := c.From, time.Time{}
 	if f.State != nil && f.State.State != nil {
 		current = catalog.Status(f.State.State.Status)
-		since = f.State.Created
+		since = recordedSince(f.State)
 	}
 	to, note := p.Next(current, since, res, now)
 	if note != "" {
 		c.Notes = append(c.Notes, note)
+	}
+	if current == catalog.StatusRetired && to == catalog.StatusRetired && p.StatusAt(res, now) != catalog.StatusRetired {
+		// Retired stays retired, as recorded: a later date from a marker,
+		// rule or data file is noted, not written.
+		c.Kind = KindHold
+		return c
 	}
 	eol := res.EndOfLife
 	if eol.IsZero() && to != catalog.StatusActive {
@@ -177,7 +186,10 @@ func (p *Policy) Evaluate(f Facts, now time.Time) *Change {
 		c.Notes = append(c.Notes, fmt.Sprintf("status %s without an end-of-life date: left as it is (set an override)", to))
 		return c
 	}
-	state := &attest.LifecycleState{Status: string(to), Replacement: res.Replacement, Source: res.Source, Reason: res.Reason}
+	state := &attest.LifecycleState{Status: string(to), Replacement: res.Replacement, Source: res.Source, Reason: res.Reason, Since: since}
+	if to != current || since.IsZero() {
+		state.Since = now.UTC().Truncate(time.Second)
+	}
 	for _, s := range res.Sources {
 		state.Sources = append(state.Sources, attest.LifecycleSource{Role: s.Role, Source: s.Source, Date: s.Date, Detail: s.Detail})
 	}
@@ -221,6 +233,9 @@ func (p *Policy) Evaluate(f Facts, now time.Time) *Change {
 		c.Kind = KindTransition
 	case entryChanged:
 		c.Kind = KindUpdate
+	case len(c.Ignored) > 0 && f.State == nil:
+		c.Notes = append(c.Notes, fmt.Sprintf("%d lifecycle marker(s) set aside (untrusted or malformed); no trusted source records a state", len(c.Ignored)))
+		fallthrough
 	case len(c.Notes) > 0:
 		c.Kind = KindHold
 		c.Steps = nil
@@ -233,8 +248,17 @@ func (p *Policy) Evaluate(f Facts, now time.Time) *Change {
 	return c
 }
 
+// recordedSince returns when the status a state marker records began: its
+// since annotation, else its creation time.
+func recordedSince(m *attest.Lifecycle) time.Time {
+	if m.State != nil && !m.State.Since.IsZero() {
+		return m.State.Since
+	}
+	return m.Created
+}
+
 // sameState reports whether the recorded state marker already says what
-// state and eol say.
+// state and eol say (since aside: it is carried over).
 func sameState(m *attest.Lifecycle, eol time.Time, s *attest.LifecycleState) bool {
 	if m == nil || m.State == nil {
 		return false
@@ -269,7 +293,8 @@ func sameEntry(a, b *catalog.Entry) bool {
 }
 
 // inArchive reports whether repository is under the archive: archived
-// images are never untagged, archived again or deleted.
+// images keep the state they were archived with; they are never marked,
+// untagged, archived again or deleted.
 func (p *Policy) inArchive(repository string) bool {
 	to := strings.TrimSuffix(p.cfg.Retirement.ArchiveTo, "/")
 	return to != "" && (repository == to || strings.HasPrefix(repository, to+"/"))

@@ -106,7 +106,7 @@ func (p *Policy) PlanFacts(facts []Facts, now time.Time) []*Change {
 
 // Protected says whether the digest of a retired image is due for
 // deletion at now (retired on the registry by a signed marker, its grace
-// period over) and, if it is, whether something protects it (the error,
+// period over since the retirement the marker records) and, if it is, whether something protects it (the error,
 // wrapping ErrProtected): an end of life that is not past (no date, a
 // later date, a status that is not retired), current tags, or a
 // replacement pointer of another image (pinnedBy names it). Nothing is
@@ -120,7 +120,7 @@ func (p *Policy) Protected(f Facts, res *Resolution, now time.Time, pinnedBy str
 		status(f.Entry.Status) != catalog.StatusRetired {
 		return false, nil
 	}
-	if now.Before(f.State.Created.Add(grace)) {
+	if now.Before(recordedSince(f.State).Add(grace)) {
 		return false, nil
 	}
 	protect := func(format string, a ...any) error {

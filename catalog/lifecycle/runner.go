@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -464,4 +465,74 @@ func (r *Runner) acceptedBy(v *sign.Verification) bool {
 		}
 	}
 	return false
+}
+
+// RetireRequest asks to retire one image now, by hand.
+type RetireRequest struct {
+	// Repository and Digest name the catalog entry. Required.
+	Repository string
+	Digest     digest.Digest
+	// Replacement names the image to use instead; empty keeps the one the
+	// configuration gives, if any.
+	Replacement string
+	// Reason says why, for the record. Required.
+	Reason string
+	// Author says who decided.
+	Author string
+}
+
+// Retire retires one image now, as an override dated now would: the
+// signed marker, the configured retirement action, the event and the
+// entry, at once (a Notice does not delay a decision made by hand). The
+// marker records the override, so the image stays retired in later runs
+// whatever the other sources say. It returns the applied change; an error
+// means nothing was retired (the change's Error says which step failed).
+func (r *Runner) Retire(ctx context.Context, req RetireRequest) (*Change, error) {
+	if req.Repository == "" || req.Digest.Validate() != nil || req.Reason == "" {
+		return nil, fmt.Errorf("%w: a retirement needs a repository, a digest and a reason", ErrInvalidConfig)
+	}
+	unlock, err := r.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	now := r.now()
+	e, err := r.opts.Store.Get(ctx, req.Repository, req.Digest)
+	if err != nil {
+		return nil, err
+	}
+	cfg := r.opts.Policy.Config()
+	cfg.Notice = Duration{}
+	cfg.Overrides = append([]Override{{Repository: quoteMeta(req.Repository), Digest: req.Digest, EndOfLife: Date{now.Truncate(time.Second)},
+		Replacement: req.Replacement, Reason: req.Reason, Author: req.Author}}, cfg.Overrides...)
+	p, err := Compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.mappings = r.opts.Policy.mappings
+	f := r.newGatherer().gather(ctx, e)
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	c := p.Evaluate(f, now)
+	if c.Kind == KindError {
+		return c, c.err
+	}
+	if c.To != catalog.StatusRetired {
+		return c, fmt.Errorf("lifecycle: %s@%s was not retired: %s", req.Repository, req.Digest, strings.Join(c.Notes, "; "))
+	}
+	r.applyChange(ctx, c, now)
+	return c, c.err
+}
+
+// quoteMeta escapes the path.Match metacharacters of s.
+func quoteMeta(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -202,7 +202,7 @@ func walk(t *testing.T, store catalog.Store) {
 	// The retirement marker verifies with cssc's notation verifier, says
 	// what the catalog says, and re-cataloging the image gives the very
 	// entry the store holds.
-	checkRetirementMarker(t, w, name, old, c.Marker, eol)
+	checkRetirementMarker(t, w, name, old, c.Marker, eol, repoLoc+":1.28")
 	again, err := w.cataloger.Catalog(ctx, w.repo(name), old.Digest.String())
 	require.NoError(t, err)
 	want, err := catalog.Marshal(e)
@@ -240,7 +240,7 @@ func walk(t *testing.T, store catalog.Store) {
 
 // checkRetirementMarker verifies the marker with the notation verifier and
 // reads its annotations.
-func checkRetirementMarker(t *testing.T, w *world, name string, img ocispec.Descriptor, marker digest.Digest, eol time.Time) {
+func checkRetirementMarker(t *testing.T, w *world, name string, img ocispec.Descriptor, marker digest.Digest, eol time.Time, replacement string) {
 	t.Helper()
 	ctx := context.Background()
 	repo := w.repo(name)
@@ -262,6 +262,6 @@ func checkRetirementMarker(t *testing.T, w *world, name string, img ocispec.Desc
 	l, err := attest.ParseLifecycle(d.Digest, m.Annotations)
 	require.NoError(t, err)
 	require.NotNil(t, l.State)
-	assert.Equal(t, w.location(name)+":1.28", l.State.Replacement)
+	assert.Equal(t, replacement, l.State.Replacement)
 	assert.Equal(t, lifecycle.DefaultGenerator, l.GeneratedBy)
 }
