@@ -20,12 +20,22 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-//go:embed osv/*.json
+//go:embed osv/*.json osv-update/*.json
 var osvFS embed.FS
 
 // OSV returns the bundled OSV database (a directory of OSV JSON records).
 func OSV() fs.FS {
 	sub, _ := fs.Sub(osvFS, "osv")
+	return sub
+}
+
+// OSVUpdate returns the records an update of the bundled database adds:
+// the critical Expat advisory DSA-5770-1 (CVE-2024-45490), which affects
+// the Multi image alone. A database directory holding OSV() and then
+// OSVUpdate() is the updated database, with which a rescan finds a new
+// finding in that image only.
+func OSVUpdate() fs.FS {
+	sub, _ := fs.Sub(osvFS, "osv-update")
 	return sub
 }
 
@@ -78,6 +88,11 @@ var cleanPackages = []imagetest.Package{
 	{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"},
 	{Name: "libc6", Version: "2.36-9+deb12u8", Source: "glibc"},
 }
+
+// multiPackages are the Multi image's: the clean ones and Expat, which
+// only this image has (the advisory of OSVUpdate affects it alone).
+var multiPackages = append(cleanPackages[:len(cleanPackages):len(cleanPackages)],
+	imagetest.Package{Name: "libexpat1", Version: "2.5.0-1", Source: "expat"})
 
 // Seed pushes the sample images to the repositories under prefix (a
 // location prefix such as "127.0.0.1:5000" or "mem:upstream").
@@ -168,7 +183,7 @@ func Seed(ctx context.Context, client *registry.Client, prefix string, opts Opti
 	for _, arch := range []string{"amd64", "arm64"} {
 		d, err := imagetest.Image{
 			Platform: ocispec.Platform{OS: "linux", Architecture: arch},
-			Layers:   []imagetest.Blob{imagetest.Layer(debian(cleanPackages...)...)},
+			Layers:   []imagetest.Blob{imagetest.Layer(debian(multiPackages...)...)},
 			Env:      []string{"ARCH=" + arch},
 		}.Push(ctx, repo)
 		if err != nil {
@@ -183,7 +198,7 @@ func Seed(ctx context.Context, client *registry.Client, prefix string, opts Opti
 	if err := repo.Tag(ctx, idx, Tag); err != nil {
 		return nil, err
 	}
-	w.Images = append(w.Images, Image{Name: Multi, Location: registry.Join(prefix, Multi) + ":" + Tag, Description: "Debian 12 for linux/amd64 and linux/arm64 (an index)"})
+	w.Images = append(w.Images, Image{Name: Multi, Location: registry.Join(prefix, Multi) + ":" + Tag, Description: "Debian 12 with Expat for linux/amd64 and linux/arm64 (an index)"})
 
 	if opts.EICAR != nil {
 		if _, _, err := push(Malware, "Debian 12 carrying the EICAR test file", imagetest.Image{
