@@ -50,6 +50,13 @@ type Authorizer interface {
 	Authorize(r *http.Request, a Action) error
 }
 
+// Identifier is implemented by an Authorizer that can name the caller of a
+// request; the name is recorded with the write actions that keep one
+// (RetireRequest.Author). The handler detects it by type assertion.
+type Identifier interface {
+	Identify(r *http.Request) string
+}
+
 // AuthorizerFunc adapts a function to Authorizer.
 type AuthorizerFunc func(r *http.Request, a Action) error
 
@@ -86,8 +93,11 @@ type RetireRequest struct {
 	Digest     digest.Digest
 	// Replacement names the image that replaces it, empty if none.
 	Replacement string
-	// Reason says why, for the record.
+	// Reason says why, for the record. The handler requires one.
 	Reason string
+	// Author is who asked, as the Authorizer's Identify names the caller;
+	// empty when it does not implement Identifier.
+	Author string
 }
 
 // Retirer retires one image (as the lifecycle configuration says: mark,
@@ -192,9 +202,16 @@ func (h *Handler) act(r *http.Request, name, repository string, d digest.Digest,
 			perform = func(ctx context.Context) error { return h.opts.Rescanner.Rescan(ctx, repository, d) }
 		}
 	case ActionRetire:
+		if in.Reason == "" {
+			return badParam("reason", "a retirement needs a reason, for the record")
+		}
 		if h.opts.Retirer != nil {
 			perform = func(ctx context.Context) error {
-				return h.opts.Retirer.Retire(ctx, RetireRequest{Repository: repository, Digest: d, Replacement: in.Replacement, Reason: in.Reason})
+				req := RetireRequest{Repository: repository, Digest: d, Replacement: in.Replacement, Reason: in.Reason}
+				if id, ok := h.opts.Authorizer.(Identifier); ok {
+					req.Author = id.Identify(r)
+				}
+				return h.opts.Retirer.Retire(ctx, req)
 			}
 		}
 	case ActionSetOwner:

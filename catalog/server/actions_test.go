@@ -22,7 +22,7 @@ func TestReadOnlyByDefault(t *testing.T) {
 	nginx := e.demo.Entry("library/nginx", "1.27.3")
 	for _, c := range []struct{ method, path, body string }{
 		{http.MethodPost, "/rescan", `{}`},
-		{http.MethodPost, "/retire", `{"replacement":"x"}`},
+		{http.MethodPost, "/retire", `{"replacement":"x","reason":"old"}`},
 		{http.MethodPut, "/owner", `{"owner":"mallory"}`},
 	} {
 		r := e.call(t, c.method, apiImage(nginx)+c.path, strings.NewReader(c.body), "Content-Type", "application/json", "X-User", "alice")
@@ -72,7 +72,7 @@ func TestWriteActions(t *testing.T) {
 		r := e.call(t, http.MethodPost, apiImage(node)+"/retire", strings.NewReader(`{"replacement":"library/node:22","reason":"end of life"}`), as("alice")...)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		require.Len(t, e.retired, 1)
-		assert.Equal(t, server.RetireRequest{Repository: node.Repository, Digest: node.Digest, Replacement: "library/node:22", Reason: "end of life"}, e.retired[0])
+		assert.Equal(t, server.RetireRequest{Repository: node.Repository, Digest: node.Digest, Replacement: "library/node:22", Reason: "end of life", Author: "alice"}, e.retired[0])
 	})
 
 	t.Run("refused", func(t *testing.T) {
@@ -94,6 +94,7 @@ func TestWriteActions(t *testing.T) {
 			{"wrong method", http.MethodPut, base + "/rescan", "", as("alice"), http.StatusMethodNotAllowed, "method_not_allowed"},
 			{"owner by POST", http.MethodPost, base + "/owner", `{"owner":"x"}`, as("alice"), http.StatusMethodNotAllowed, "method_not_allowed"},
 			{"no owner", http.MethodPut, base + "/owner", `{}`, as("alice"), http.StatusBadRequest, "invalid_parameter"},
+			{"retire without a reason", http.MethodPost, base + "/retire", `{"replacement":"x"}`, as("alice"), http.StatusBadRequest, "invalid_parameter"},
 			{"unknown field", http.MethodPut, base + "/owner", `{"owner":"x","admin":true}`, as("alice"), http.StatusBadRequest, "invalid_body"},
 			{"not JSON", http.MethodPut, base + "/owner", `owner=x`, as("alice"), http.StatusBadRequest, "invalid_body"},
 			{"trailing data", http.MethodPut, base + "/owner", `{"owner":"x"} {}`, as("alice"), http.StatusBadRequest, "invalid_body"},
@@ -134,7 +135,7 @@ func TestWriteActions(t *testing.T) {
 	t.Run("not offered", func(t *testing.T) {
 		bare := newEnv(t, envOptions{tweak: func(o *server.Options) { o.Rescanner, o.Retirer, o.Owners = nil, nil, nil }})
 		en := bare.demo.Entry("library/nginx", "1.27.3")
-		for _, c := range []struct{ method, path, body string }{{http.MethodPost, "/rescan", ""}, {http.MethodPost, "/retire", "{}"}, {http.MethodPut, "/owner", `{"owner":"x"}`}} {
+		for _, c := range []struct{ method, path, body string }{{http.MethodPost, "/rescan", ""}, {http.MethodPost, "/retire", `{"reason":"x"}`}, {http.MethodPut, "/owner", `{"owner":"x"}`}} {
 			r := bare.call(t, c.method, apiImage(en)+c.path, strings.NewReader(c.body), as("alice")...)
 			assert.Equal(t, http.StatusNotImplemented, r.status, c.path)
 			assert.Equal(t, "not_implemented", r.apiError(t).Code)

@@ -841,8 +841,11 @@ func TestOpenAPIDocument(t *testing.T) {
 			hdr := []string{"X-User", "alice"}
 			if method != "get" {
 				body = strings.NewReader(`{"owner":"team-x"}`)
-				if strings.HasSuffix(path, "/rescan") || strings.HasSuffix(path, "/retire") {
+				if strings.HasSuffix(path, "/rescan") {
 					body = strings.NewReader(`{}`)
+				}
+				if strings.HasSuffix(path, "/retire") {
+					body = strings.NewReader(`{"reason":"walking the API"}`)
 				}
 				hdr = append(hdr, "Content-Type", "application/json")
 			}

@@ -86,7 +86,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Owners: server.StoreOwners{Store: e.store},
 	}
 	if !o.readOnly {
-		opts.Authorizer = server.AuthorizerFunc(func(r *http.Request, a server.Action) error {
+		opts.Authorizer = identifyingAuthorizer{server.AuthorizerFunc(func(r *http.Request, a server.Action) error {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			if e.deny != nil {
@@ -97,7 +97,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			}
 			e.actions = append(e.actions, a)
 			return nil
-		})
+		})}
 	}
 	if o.tweak != nil {
 		o.tweak(&opts)
@@ -110,3 +110,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 }
 
 var errDenied = errors.New("not in the approvers group")
+
+// identifyingAuthorizer names the caller by the X-User header.
+type identifyingAuthorizer struct{ server.AuthorizerFunc }
+
+func (identifyingAuthorizer) Identify(r *http.Request) string { return r.Header.Get("X-User") }

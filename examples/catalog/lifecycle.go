@@ -8,6 +8,7 @@ import (
 
 	"github.com/cssc-go/cssc/catalog/event"
 	"github.com/cssc-go/cssc/catalog/lifecycle"
+	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -34,6 +35,17 @@ func (l *lifecycleRunner) run(ctx context.Context) {
 		l.logger.Info("lifecycle change", "repository", c.Repository, "digest", c.Digest, "kind", c.Kind,
 			"from", c.From, "to", c.To, "endOfLife", c.EndOfLife, "reason", c.Reason)
 	}
+}
+
+// retire retires one image by hand (the portal's and API's Retire).
+func (l *lifecycleRunner) retire(ctx context.Context, req server.RetireRequest) error {
+	c, err := l.r.Retire(ctx, lifecycle.RetireRequest{Repository: req.Repository, Digest: req.Digest,
+		Replacement: req.Replacement, Reason: req.Reason, Author: req.Author})
+	if err != nil {
+		return err
+	}
+	l.logger.Info("retired by hand", "repository", c.Repository, "digest", c.Digest, "author", req.Author, "reason", req.Reason)
+	return nil
 }
 
 // newLifecycle returns the lifecycle runner the configuration asks for, or

@@ -197,6 +197,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 	if len(cfg.Access.proxies) > 0 {
 		so.Authorizer = proxyAuthorizer{cfg.Access}
 	}
+	if lc != nil {
+		so.Retirer = server.RetirerFunc(lc.retire)
+	}
 	h, err := server.New(so)
 	if err != nil {
 		return err
@@ -363,24 +366,33 @@ func sinks(cfg *Config, logger *slog.Logger) (*event.AsyncSink, error) {
 	return event.Async(event.Multi(all...), event.AsyncOptions{Logger: logger}), nil
 }
 
+var _ server.Identifier = proxyAuthorizer{}
+
 // proxyAuthorizer trusts the identity headers of requests that come from
 // an authenticating proxy, and allows writes to members of the writer
 // groups. Requests from elsewhere are unauthenticated, whatever headers
 // they carry.
 type proxyAuthorizer struct{ a Access }
 
-func (p proxyAuthorizer) Authorize(r *http.Request, a server.Action) error {
+// Identify names the caller: the user header of a request from a proxy,
+// "" otherwise.
+func (p proxyAuthorizer) Identify(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return server.ErrUnauthenticated
+		return ""
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil || !slices.ContainsFunc(p.a.proxies, func(pr netip.Prefix) bool { return pr.Contains(addr.Unmap()) }) {
-		return fmt.Errorf("%w: request not from an authenticating proxy", server.ErrUnauthenticated)
+		return ""
 	}
-	user := strings.TrimSpace(r.Header.Get(p.a.UserHeader))
+	return strings.TrimSpace(r.Header.Get(p.a.UserHeader))
+}
+
+// Authorize allows writes to members of the writer groups.
+func (p proxyAuthorizer) Authorize(r *http.Request, a server.Action) error {
+	user := p.Identify(r)
 	if user == "" {
-		return fmt.Errorf("%w: no user", server.ErrUnauthenticated)
+		return fmt.Errorf("%w: no user from an authenticating proxy", server.ErrUnauthenticated)
 	}
 	for g := range strings.SplitSeq(r.Header.Get(p.a.GroupsHeader), ",") {
 		if slices.Contains(p.a.Writers, strings.TrimSpace(g)) {

@@ -369,6 +369,26 @@ access:
 		return sweeps.Sweeps[0].Kind == catalog.SweepRequest && sweeps.Sweeps[0].State == catalog.SweepFinished
 	}, time.Minute, 100*time.Millisecond, "the requested rescan runs")
 
+	// Retire by hand: the lifecycle does it, with the caller as author.
+	var multi catalog.Result
+	getJSON(t, base+"/api/v1/search?repository="+url.QueryEscape(g.multiRepo), &multi)
+	require.Len(t, multi.Entries, 1)
+	multiURL := base + "/api/v1/images/" + multi.Entries[0].Repository + "@" + multi.Entries[0].Digest.String()
+	req, err := http.NewRequest(http.MethodPost, multiURL+"/retire", strings.NewReader(`{"reason":"Expat DSA-5770-1 unfixed here","replacement":"registry.corp/golden/library/multi:1.1"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-User", "alice")
+	req.Header.Set("X-Forwarded-Groups", "catalog-admins")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	var gone catalog.Entry
+	require.NoError(t, json.Unmarshal(body, &gone))
+	assert.Equal(t, catalog.StatusRetired, gone.Status)
+	assert.Equal(t, "registry.corp/golden/library/multi:1.1", gone.Replacement)
+
 	cancel()
 	select {
 	case err := <-done:
