@@ -415,7 +415,12 @@ func (b *build) evidence(ctx context.Context, md *attest.Metadata) error {
 			if !contentErr(it.Err) {
 				return registryErr("metadata of "+it.Subject.String(), it.Err)
 			}
-			b.problem(it.Subject, EvidenceReferrers, ReasonUnreadable, it.Manifest.Digest, it.Err.Error())
+			// A listing that failed, or an artifact that claims to be
+			// cssc's, is a problem; a publisher's unreadable artifact of
+			// unknown kind is no evidence the catalog reads.
+			if it.Manifest.Digest == "" || it.Generated() {
+				b.problem(it.Subject, EvidenceReferrers, ReasonUnreadable, it.Manifest.Digest, it.Err.Error())
+			}
 			continue
 		}
 		if ev == "" {
