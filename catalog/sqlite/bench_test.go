@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +19,11 @@ import (
 // benchDB builds (once per process) a store of n generated entries and
 // returns it. The database lives in a temporary directory removed when the
 // process ends.
+// benchDir, if set with -catalog.benchdir, keeps the benchmark databases
+// between runs (they take minutes to build); by default they are built in
+// a temporary directory and removed.
+var keepDir = flag.String("catalog.benchdir", "", "directory that keeps the benchmark databases between runs")
+
 var (
 	benchMu  sync.Mutex
 	benchDBs = map[string]*sqlite.Store{}
@@ -29,7 +35,7 @@ func TestMain(m *testing.M) {
 	for _, s := range benchDBs {
 		s.Close()
 	}
-	if benchDir != "" {
+	if benchDir != "" && *keepDir == "" {
 		os.RemoveAll(benchDir)
 	}
 	os.Exit(code)
@@ -43,6 +49,12 @@ func benchStore(b *testing.B, o catalogtest.CorpusOptions) *sqlite.Store {
 	if s, ok := benchDBs[key]; ok {
 		return s
 	}
+	if benchDir == "" && *keepDir != "" {
+		if err := os.MkdirAll(*keepDir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		benchDir = *keepDir
+	}
 	if benchDir == "" {
 		d, err := os.MkdirTemp("", "catalog-bench-")
 		if err != nil {
@@ -51,11 +63,18 @@ func benchStore(b *testing.B, o catalogtest.CorpusOptions) *sqlite.Store {
 		benchDir = d
 	}
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(benchDir, key+".db"), sqlite.Options{})
+	file := filepath.Join(benchDir, key+".db")
+	_, statErr := os.Stat(file)
+	start := time.Now()
+	s, err := sqlite.Open(ctx, file, sqlite.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	start := time.Now()
+	if statErr == nil {
+		b.Logf("opened %s (index loaded) in %s", file, time.Since(start).Round(time.Millisecond))
+		benchDBs[key] = s
+		return s
+	}
 	const batch = 1000
 	for i := 0; i < o.Entries; i += batch {
 		c := o

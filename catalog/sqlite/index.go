@@ -183,7 +183,9 @@ const maxCatchUp = 20000
 // refresh brings the index up to the last change visible to q.
 func (ix *index) refresh(ctx context.Context, q queryer) error {
 	var last, first sql.NullInt64
-	if err := q.QueryRowContext(ctx, `SELECT max(seq), min(seq) FROM changes`).Scan(&last, &first); err != nil {
+	// Two subqueries: each is one b-tree probe, where max and min in one
+	// SELECT would scan the table.
+	if err := q.QueryRowContext(ctx, `SELECT (SELECT max(seq) FROM changes), (SELECT min(seq) FROM changes)`).Scan(&last, &first); err != nil {
 		return err
 	}
 	ix.mu.RLock()
