@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/event"
 	"github.com/cssc-go/cssc/catalog/lifecycle"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
@@ -264,3 +266,60 @@ type nopCloser struct{ *strings.Reader }
 func (nopCloser) Close() error { return nil }
 
 func digestOf(s string) digest.Digest { return digest.Digest(s) }
+
+// TestEventFailureIsRetriedWithTheSameMarkerAndID: an event sink that
+// fails after the marker was signed leaves the entry as it was; the next
+// run reuses the marker (no second one) and emits an event with the same
+// id, so receivers act on it once.
+func TestEventFailureIsRetriedWithTheSameMarkerAndID(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, registrytest.OCI)
+	const name = "golden/library/queue"
+	loc := w.location(name)
+	w.clock.Set(utc(2025, 1, 1, 0, 0, 0))
+	store := catalog.NewMemoryStore()
+	img := w.pushImage(name, 9, nil, "3")
+	w.catalogInto(store, name, img, "3")
+	var ids []string
+	var fail atomic.Bool
+	fail.Store(true)
+	r := w.runner(store, lifecycle.Config{Rules: []lifecycle.Rule{{Repository: "*/golden/library/queue", EndOfLife: date(t, "2025-03-01")}}},
+		func(o *lifecycle.Options) {
+			o.Events = event.Func(func(_ context.Context, e event.Event) error {
+				ids = append(ids, e.ID)
+				if fail.Load() {
+					return errors.New("webhook down")
+				}
+				return nil
+			})
+		})
+	markers := func() int {
+		refs, err := registry.Referrers(ctx, w.repo(name), img, artifact.TypeLifecycle)
+		require.NoError(t, err)
+		return len(refs)
+	}
+	w.clock.Set(utc(2025, 2, 1, 0, 0, 0))
+	p, _, err := r.Run(ctx)
+	require.NoError(t, err)
+	c := p.Find(loc, img.Digest)
+	assert.False(t, c.Applied)
+	assert.Contains(t, c.Error, "webhook down")
+	assert.Equal(t, 1, markers(), "the marker was signed before the event failed")
+	e, err := store.Get(ctx, loc, img.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, catalog.StatusActive, e.Status, "the entry moves only after the event went out")
+
+	fail.Store(false)
+	w.clock.Set(utc(2025, 2, 1, 0, 5, 0))
+	p, _, err = r.Run(ctx)
+	require.NoError(t, err)
+	c = p.Find(loc, img.Digest)
+	require.True(t, c.Applied, c.Error)
+	assert.Equal(t, []string{"event", "entry"}, stepNames(c), "the signed marker is reused")
+	assert.Equal(t, 1, markers())
+	require.Len(t, ids, 2)
+	assert.Equal(t, ids[0], ids[1], "the retried event has the id of the failed one")
+	e, err = store.Get(ctx, loc, img.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, catalog.StatusDeprecated, e.Status)
+}

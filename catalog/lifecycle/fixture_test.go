@@ -45,7 +45,7 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 // world is a golden registry with real enterprise and publisher PKIs, a
 // notation signer and verifier, and the default cataloger.
 type world struct {
-	t         *testing.T
+	t         testing.TB
 	ctx       context.Context
 	reg       *registrytest.Registry
 	identity  string
@@ -59,7 +59,7 @@ type world struct {
 	events []event.Event
 }
 
-func newWorld(t *testing.T, kind registrytest.Kind, opts ...registrytest.Options) *world {
+func newWorld(t testing.TB, kind registrytest.Kind, opts ...registrytest.Options) *world {
 	t.Helper()
 	w := &world{t: t, ctx: context.Background(), reg: registrytest.Start(t, kind, opts...), clock: &clock{}}
 	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{Subject: pkix.Name{Country: []string{"US"}, Province: []string{"WA"},

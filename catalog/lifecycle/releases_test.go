@@ -37,7 +37,7 @@ const releasesJSON = `{
   ]
 }`
 
-func readReleases(t *testing.T) *lifecycle.Releases {
+func readReleases(t testing.TB) *lifecycle.Releases {
 	t.Helper()
 	rel, err := lifecycle.ReadReleases(strings.NewReader(releasesJSON))
 	require.NoError(t, err)

@@ -20,7 +20,7 @@ func utc(y int, m time.Month, d, h, min, s int) time.Time {
 	return time.Date(y, m, d, h, min, s, 0, time.UTC)
 }
 
-func date(t *testing.T, s string) lifecycle.Date {
+func date(t testing.TB, s string) lifecycle.Date {
 	t.Helper()
 	d, err := lifecycle.ParseDate(s)
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -79,6 +80,10 @@ type Options struct {
 	// MaxMarkers caps the lifecycle markers examined per image (the
 	// newest first). Zero means 64.
 	MaxMarkers int
+	// Concurrency is how many images are examined at once while planning
+	// (markers listed and verified). Changes are applied one at a time.
+	// Zero means 4.
+	Concurrency int
 	// Logger receives logs. Nil means silent.
 	Logger *slog.Logger
 }
@@ -122,6 +127,9 @@ func New(opts Options) (*Runner, error) {
 	if opts.MaxMarkers <= 0 {
 		opts.MaxMarkers = 64
 	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
 	r := &Runner{opts: opts, log: opts.Logger}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -153,11 +161,18 @@ func (r *Runner) plan(ctx context.Context, now time.Time) (*Plan, error) {
 	}
 	g := r.newGatherer()
 	facts := make([]Facts, len(entries))
+	sem := make(chan struct{}, r.opts.Concurrency)
+	var wg sync.WaitGroup
 	for i, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		facts[i] = g.gather(ctx, e)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			facts[i] = g.gather(ctx, e)
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	p := &Plan{ID: planID(now), At: now, Entries: len(entries)}
 	for _, c := range r.opts.Policy.PlanFacts(facts, now) {
@@ -295,7 +310,9 @@ func (r *Runner) lock(ctx context.Context) (func(), error) {
 // gatherer reads the facts of entries, caching tag histories per
 // repository and marker verifications per digest for one plan.
 type gatherer struct {
-	r        *Runner
+	r *Runner
+
+	mu       sync.Mutex
 	history  map[string][]catalog.TagRecord
 	verified map[digest.Digest]error
 }
@@ -309,14 +326,22 @@ func (r *Runner) newGatherer() *gatherer {
 // enterprise key signed.
 func (g *gatherer) gather(ctx context.Context, e *catalog.Entry) Facts {
 	f := Facts{Entry: e}
+	if err := ctx.Err(); err != nil {
+		f.Err = err
+		return f
+	}
+	g.mu.Lock()
 	hist, ok := g.history[e.Repository]
+	g.mu.Unlock()
 	if !ok {
 		h, err := g.r.opts.Store.TagHistory(ctx, e.Repository, "")
 		if err != nil {
 			f.Err = fmt.Errorf("tag history of %s: %w", e.Repository, err)
 			return f
 		}
+		g.mu.Lock()
 		g.history[e.Repository], hist = h, h
+		g.mu.Unlock()
 	}
 	for _, t := range hist {
 		if t.Digest == e.Digest {
@@ -429,7 +454,10 @@ func readMarker(ctx context.Context, repo registry.Repository, d ocispec.Descrip
 // signature of an accepted identity, a *MarkerError when it does not, and
 // another error when the verifier could not look.
 func (g *gatherer) verify(ctx context.Context, repo registry.Repository, d ocispec.Descriptor) error {
-	if err, ok := g.verified[d.Digest]; ok {
+	g.mu.Lock()
+	err, ok := g.verified[d.Digest]
+	g.mu.Unlock()
+	if ok {
 		return err
 	}
 	v, err := g.r.opts.Verifier.Verify(ctx, repo, d)
@@ -444,7 +472,9 @@ func (g *gatherer) verify(ctx context.Context, repo registry.Repository, d ocisp
 		res = &MarkerError{Marker: d.Digest, Kind: ErrMarkerUntrusted,
 			Err: fmt.Errorf("verified for %v, not an accepted enterprise identity", v.VerifiedIdentities())}
 	}
+	g.mu.Lock()
 	g.verified[d.Digest] = res
+	g.mu.Unlock()
 	return res
 }
 
