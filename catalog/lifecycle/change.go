@@ -142,6 +142,11 @@ func status(s catalog.Status) catalog.Status { return cmp.Or(s, catalog.StatusAc
 // (see PlanFacts). It does no I/O.
 func (p *Policy) Evaluate(f Facts, now time.Time) *Change {
 	e := f.Entry
+	if e == nil {
+		c := &Change{Kind: KindError}
+		c.fail(fmt.Errorf("%w: facts without an entry", ErrInvalidConfig))
+		return c
+	}
 	c := &Change{Repository: e.Repository, Digest: e.Digest, Tags: slices.Clone(e.Tags), From: status(e.Status), facts: f}
 	c.To = c.From
 	if e.EndOfLife != nil {

@@ -59,6 +59,10 @@ func (p *Policy) PlanFacts(facts []Facts, now time.Time) []*Change {
 	out := make([]*Change, len(facts))
 	var pins []string
 	for i, f := range facts {
+		if f.Entry == nil {
+			out[i] = p.Evaluate(f, now)
+			continue
+		}
 		if f.Err != nil {
 			c := &Change{Kind: KindError, Repository: f.Entry.Repository, Digest: f.Entry.Digest, Tags: slices.Clone(f.Entry.Tags),
 				From: status(f.Entry.Status), To: status(f.Entry.Status), Replacement: f.Entry.Replacement}
@@ -77,7 +81,7 @@ func (p *Policy) PlanFacts(facts []Facts, now time.Time) []*Change {
 	pinned := newPins(pins)
 	for i, f := range facts {
 		c := out[i]
-		if f.Err != nil || (c != nil && c.Kind != KindHold) {
+		if f.Entry == nil || f.Err != nil || (c != nil && c.Kind != KindHold) {
 			continue // deletions only when nothing else changes this run
 		}
 		if c == nil {

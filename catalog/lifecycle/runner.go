@@ -539,7 +539,6 @@ func (r *Runner) Retire(ctx context.Context, req RetireRequest) (*Change, error)
 	if err != nil {
 		return nil, err
 	}
-	p.mappings = r.opts.Policy.mappings
 	f := r.newGatherer().gather(ctx, e)
 	if f.Err != nil {
 		return nil, f.Err
