@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/policy"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/scan"
@@ -86,7 +87,15 @@ type Config struct {
 	// policy that requires signatures denies.
 	PublisherVerifier sign.Verifier
 	// Scanners scan every platform of the image (step 5): at least one.
+	// When SBOM is an attest.SBOMFileGenerator (attest.SBOMEnricher with
+	// Start set), the scanners that read files (scan.FileScanner, such as
+	// scan/clamav) are fed from the same walk as SBOM generation, in the
+	// sbom step: each platform is decompressed and its layer digests
+	// checked once; their reports are recorded in the scan step as usual.
 	Scanners []scan.Scanner
+	// Walk bounds the walk shared by SBOM generation and the file scanners
+	// (see Scanners). Zero means imagefs's defaults.
+	Walk imagefs.WalkOptions
 	// SBOM generates cssc's SBOM of every platform (step 7): the pipeline
 	// calls its GenerateSBOM (it must implement attest.SBOMGenerator, as
 	// attest.SBOMEnricher with Generate set does) with Subject.Content set

@@ -78,6 +78,7 @@ type pipeOptions struct {
 	srcMiddle    func(http.Handler) http.Handler
 	noClamd      bool
 	extraScanner scan.Scanner
+	onePass      bool // SBOM generation and clamd fed from one walk
 }
 
 func newPipeFixture(t testing.TB, o pipeOptions) *pipeFixture {
@@ -140,14 +141,12 @@ func newPipeFixture(t testing.TB, o pipeOptions) *pipeFixture {
 	require.NoError(t, err)
 
 	f.cfg = acquire.Config{
-		Client:            f.client,
-		Quarantine:        registry.Join(f.dst.Host, "quarantine"),
-		Golden:            registry.Join(f.dst.Host, "golden"),
-		PublisherVerifier: publisher,
-		Scanners:          scanners,
-		SBOM: &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
-			return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{})
-		}},
+		Client:                    f.client,
+		Quarantine:                registry.Join(f.dst.Host, "quarantine"),
+		Golden:                    registry.Join(f.dst.Host, "golden"),
+		PublisherVerifier:         publisher,
+		Scanners:                  scanners,
+		SBOM:                      scalibrEnricher(o.onePass),
 		Provenance:                &attest.ProvenanceEnricher{BuilderID: "https://corp.example/acquire", BuilderVersion: "test"},
 		Lifecycle:                 &attest.LifecycleEnricher{EndOfLife: time.Now().AddDate(1, 0, 0).UTC().Truncate(24 * time.Hour)},
 		Signer:                    signer,
@@ -157,6 +156,20 @@ func newPipeFixture(t testing.TB, o pipeOptions) *pipeFixture {
 		PromotePublisherArtifacts: true,
 	}
 	return f
+}
+
+// scalibrEnricher generates with sbom/scalibr; with onePass it can also be fed
+// from the walk the pipeline shares with clamd.
+func scalibrEnricher(onePass bool) *attest.SBOMEnricher {
+	e := &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+		return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{})
+	}}
+	if onePass {
+		e.Start = func(ctx context.Context, s *attest.Subject) (attest.SBOMFiles, error) {
+			return scalibr.Start(s.Descriptor, scalibr.Options{})
+		}
+	}
+	return e
 }
 
 func newVerifier(t testing.TB, name string, ca *devpki.CA, identity string, scopes ...string) *notation.Verifier {

@@ -47,6 +47,16 @@ type platformImage struct {
 	sbom     *sbom.Document // what the vulnerability scanners match: cssc's own when a generator is configured
 	sbomFrom string         // policy.SourcePublisher or policy.SourceGenerated: who supplied an SBOM
 	pubSBOM  *sbom.Document // the publisher's, for licences and the record
+	// fileScans holds the results of the file scanners that ran in the
+	// SBOM step's shared walk, by index in Config.Scanners; the scan step
+	// reports them instead of walking again.
+	fileScans map[int]fileScanResult
+}
+
+// fileScanResult is the outcome of a file scanner fed by the shared walk.
+type fileScanResult struct {
+	report *scan.Report
+	err    error
 }
 
 func (pi platformImage) name() string {

@@ -11,9 +11,11 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/policy"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
+	"github.com/cssc-go/cssc/scan"
 )
 
 // maxResumeAge bounds how old an interrupted run may be for its time to be
@@ -125,7 +127,7 @@ func (r *run) descriptorOf(d digest.Digest) (ocispec.Descriptor, error) {
 // publisher SBOM counts for a single-platform image only.
 func (r *run) sbom(ctx context.Context) (Verdict, string, map[string]any, error) {
 	gen, _ := r.p.cfg.SBOM.(attest.SBOMGenerator) // NewPipeline checked it
-	var generated, publisher int
+	var generated, publisher, onePass int
 	var recs []ArtifactRecord
 	for i := range r.images {
 		pi := &r.images[i]
@@ -136,10 +138,11 @@ func (r *run) sbom(ctx context.Context) (Verdict, string, map[string]any, error)
 		if gen == nil {
 			continue
 		}
-		doc, err := gen.GenerateSBOM(ctx, r.subject(*pi))
+		doc, shared, err := r.generateSBOM(ctx, gen, pi)
 		if err != nil {
 			return "", "", nil, fmt.Errorf("generate SBOM for %s: %w", pi.desc.Digest, err)
 		}
+		onePass += shared
 		if doc == nil {
 			return "", "", nil, fmt.Errorf("generate SBOM for %s: generator returned no document", pi.desc.Digest)
 		}
@@ -166,6 +169,10 @@ func (r *run) sbom(ctx context.Context) (Verdict, string, map[string]any, error)
 	}
 	out := map[string]any{"publisher": publisher, "generated": generated, "artifacts": recs}
 	reason := fmt.Sprintf("%d platform(s): %d publisher SBOM(s), %d generated", len(r.images), publisher, generated)
+	if onePass > 0 {
+		out["sharedWalks"] = onePass
+		reason += fmt.Sprintf(" (%d in one walk with the file scanners)", onePass)
+	}
 	switch {
 	case gen == nil && publisher < len(r.images):
 		return VerdictSkipped, reason + "; no SBOM for some platforms (no SBOM generator configured)", out, nil
@@ -248,4 +255,71 @@ func endOfLife(arts []registry.Artifact) (time.Time, error) {
 		eol = t
 	}
 	return eol, nil
+}
+
+// generateSBOM generates the SBOM of one platform. When the generator can
+// be fed from a shared walk (attest.SBOMFileGenerator) and some scanners
+// read files (scan.FileScanner), the platform is walked once for all of
+// them (imagefs.WalkAll: one decompression and one digest check per layer)
+// and the scanners' results are kept for the scan step; shared is 1 then.
+// Otherwise GenerateSBOM walks on its own and the scanners will too.
+func (r *run) generateSBOM(ctx context.Context, gen attest.SBOMGenerator, pi *platformImage) (*sbom.Document, int, error) {
+	sub := r.subject(*pi)
+	fgen, ok := gen.(attest.SBOMFileGenerator)
+	var fileScanners []int
+	for i, s := range r.p.cfg.Scanners {
+		if _, ok := s.(scan.FileScanner); ok {
+			fileScanners = append(fileScanners, i)
+		}
+	}
+	if !ok || len(fileScanners) == 0 {
+		doc, err := gen.GenerateSBOM(ctx, sub)
+		return doc, 0, err
+	}
+	files, err := fgen.StartSBOM(ctx, sub)
+	if err != nil || files == nil {
+		if err != nil {
+			return nil, 0, err
+		}
+		doc, err := gen.GenerateSBOM(ctx, sub)
+		return doc, 0, err
+	}
+	visitors := []imagefs.Visitor{files}
+	img := r.scanImage(*pi)
+	var scans []scan.FileScan
+	var started []int
+	for _, i := range fileScanners {
+		fs, err := r.p.cfg.Scanners[i].(scan.FileScanner).StartFiles(ctx, img)
+		if err != nil {
+			// This scanner's failure is the scan step's to report; the
+			// others and the SBOM go on.
+			pi.setFileScan(i, fileScanResult{err: err})
+			continue
+		}
+		scans = append(scans, fs)
+		started = append(started, i)
+		visitors = append(visitors, fs)
+	}
+	errs, walkErr := imagefs.WalkAll(ctx, r.qrepo, pi.desc, r.p.cfg.Walk, imagefs.ShareOptions{}, visitors...)
+	for k, fs := range scans {
+		e := walkErr
+		if e == nil {
+			e = errs[k+1]
+		}
+		rep, err := fs.Finish(ctx, e)
+		pi.setFileScan(started[k], fileScanResult{report: rep, err: err})
+	}
+	e := walkErr
+	if e == nil {
+		e = errs[0]
+	}
+	doc, err := files.Finish(ctx, e)
+	return doc, 1, err
+}
+
+func (pi *platformImage) setFileScan(i int, res fileScanResult) {
+	if pi.fileScans == nil {
+		pi.fileScans = map[int]fileScanResult{}
+	}
+	pi.fileScans[i] = res
 }

@@ -15,15 +15,16 @@ func (r *run) scan(ctx context.Context) (Verdict, string, map[string]any, error)
 	summary := map[string]any{}
 	total := 0
 	for _, pi := range r.images {
-		img := &scan.Image{
-			Repository: r.qrepo,
-			Reference:  r.rec.Quarantine + "@" + pi.desc.Digest.String(),
-			Manifest:   pi.desc,
-			Platform:   pi.platform,
-			SBOM:       pi.sbom,
-		}
-		for _, s := range r.p.cfg.Scanners {
-			rep, err := s.Scan(ctx, img)
+		img := r.scanImage(pi)
+		for i, s := range r.p.cfg.Scanners {
+			var rep *scan.Report
+			var err error
+			if res, ok := pi.fileScans[i]; ok {
+				// Scanned in the SBOM step's shared walk.
+				rep, err = res.report, res.err
+			} else {
+				rep, err = s.Scan(ctx, img)
+			}
 			if err != nil {
 				return "", "", nil, fmt.Errorf("scan %s: %w", pi.desc.Digest, err)
 			}
@@ -66,4 +67,15 @@ func (r *run) attachReports(ctx context.Context) (Verdict, string, map[string]an
 		recs = append(recs, rs...)
 	}
 	return VerdictOK, fmt.Sprintf("%d report(s) attached", len(recs)), map[string]any{"artifacts": recs}, nil
+}
+
+// scanImage is what the scanners get for one platform.
+func (r *run) scanImage(pi platformImage) *scan.Image {
+	return &scan.Image{
+		Repository: r.qrepo,
+		Reference:  r.rec.Quarantine + "@" + pi.desc.Digest.String(),
+		Manifest:   pi.desc,
+		Platform:   pi.platform,
+		SBOM:       pi.sbom,
+	}
 }

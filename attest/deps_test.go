@@ -13,7 +13,7 @@ import (
 // footprint: it never imports the stage packages (acquire, catalog) or the
 // heavy leaf packages (signing stacks, scanner implementations, databases):
 // of sign and scan it uses only the result types, to build policy evidence
-// and report artifacts. Its third-party imports are the in-toto bindings,
+// and report artifacts, and of imagefs the Visitor interface. Its third-party imports are the in-toto bindings,
 // protobuf, image-spec, go-digest and oras-go.
 func TestImports(t *testing.T) {
 	pkg, err := build.ImportDir(".", 0)
@@ -25,6 +25,7 @@ func TestImports(t *testing.T) {
 		"github.com/cssc-go/cssc/policy",
 		"github.com/cssc-go/cssc/sign",
 		"github.com/cssc-go/cssc/scan",
+		"github.com/cssc-go/cssc/imagefs", // the Visitor type of SBOMFiles (already a dependency through scan)
 		"github.com/in-toto/attestation/go/",
 		"google.golang.org/protobuf/",
 		"github.com/opencontainers/image-spec/",

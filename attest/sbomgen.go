@@ -9,6 +9,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 )
@@ -23,6 +24,27 @@ type SBOMGenerator interface {
 	GenerateSBOM(ctx context.Context, s *Subject) (*sbom.Document, error)
 }
 
+// SBOMFiles is an SBOM generation fed file by file from a walk that other
+// consumers share (imagefs.WalkAll): sbom/scalibr's *Session.
+type SBOMFiles interface {
+	imagefs.Visitor
+	// Finish returns the document, or an error when walkErr (the error
+	// that stopped the walk or this visitor) is not nil or generation
+	// failed. It must be called once, to release the generation's
+	// resources.
+	Finish(ctx context.Context, walkErr error) (*sbom.Document, error)
+}
+
+// SBOMFileGenerator is an SBOMGenerator that can also generate from a
+// shared walk: the acquire pipeline then walks each platform once for SBOM
+// generation and every scan.FileScanner (malware), instead of once each.
+type SBOMFileGenerator interface {
+	SBOMGenerator
+	// StartSBOM begins the SBOM of s.Descriptor. A nil SBOMFiles and nil
+	// error mean "not supported": the caller uses GenerateSBOM.
+	StartSBOM(ctx context.Context, s *Subject) (SBOMFiles, error)
+}
+
 // SBOMEnricher generates an SBOM with Generate and writes it as SPDX 2.3
 // JSON (sbom.EncodeSPDX) for an image whose publisher gave none. The
 // document is Subject.SBOM, or else what Generate returns. It writes
@@ -32,14 +54,23 @@ type SBOMGenerator interface {
 //
 // With sbom/scalibr:
 //
-//	&attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
-//		return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{})
-//	}}
+//	&attest.SBOMEnricher{
+//		Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+//			return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{})
+//		},
+//		Start: func(ctx context.Context, s *attest.Subject) (attest.SBOMFiles, error) {
+//			return scalibr.Start(s.Descriptor, scalibr.Options{})
+//		},
+//	}
 type SBOMEnricher struct {
 	// Generate produces the SBOM of the image manifest s.Descriptor, read
 	// from s.Content, when Subject.SBOM is nil. Nil means only Subject.SBOM
 	// is used (the acquire pipeline refuses such an enricher).
 	Generate func(ctx context.Context, s *Subject) (*sbom.Document, error)
+	// Start, if not nil, begins the same generation fed from a walk the
+	// caller shares with file scanners (see SBOMFileGenerator). Nil means
+	// only Generate is used.
+	Start func(ctx context.Context, s *Subject) (SBOMFiles, error)
 	// Always writes the SBOM even when the publisher gave one. False means
 	// the publisher's SBOM is enough.
 	Always bool
@@ -49,7 +80,22 @@ type SBOMEnricher struct {
 	Generator string
 }
 
-var _ SBOMGenerator = (*SBOMEnricher)(nil)
+var _ SBOMFileGenerator = (*SBOMEnricher)(nil)
+
+// StartSBOM calls Start; it returns nil, nil when Start is nil.
+func (e *SBOMEnricher) StartSBOM(ctx context.Context, s *Subject) (SBOMFiles, error) {
+	if err := check(ctx, s); err != nil {
+		return nil, err
+	}
+	if e.Start == nil {
+		return nil, nil
+	}
+	f, err := e.Start(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("generate sbom for %s: %w", s.Descriptor.Digest, err)
+	}
+	return f, nil
+}
 
 // GenerateSBOM calls Generate, and returns an error when Generate is nil or
 // returns no document.

@@ -7,7 +7,12 @@
 //
 // In the Acquire stage the walk feeds the scanners that read files (step 5:
 // scan/clamav streams every regular file to clamd) and SBOM generation
-// (step 7: sbom/scalibr runs its extractors over the walked files). The
+// (step 7: sbom/scalibr runs its extractors over the walked files).
+// [WalkAll] feeds several [Visitor]s from one walk, so that the pipeline
+// downloads, decompresses and verifies each layer once for both: a file
+// only one visitor wants is streamed to it, a file several want is read
+// once (into memory up to [ShareOptions.MaxSharedMemory], else into a
+// private temporary file), and a visitor that fails stops alone. The
 // catalog's rescans do not walk again: they re-match the stored SBOM.
 //
 // The sub-package imagefs/imagetest builds deterministic OCI images (layers,

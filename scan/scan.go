@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -74,6 +75,31 @@ func (img *Image) Validate() error {
 // scan/scantest.
 type Scanner interface {
 	Scan(ctx context.Context, img *Image) (*Report, error)
+}
+
+// FileScanner is a Scanner that reads the image's files (scan/clamav). It
+// can also be fed from a walk other consumers share, so that an image is
+// decompressed and its layer digests checked once for, say, SBOM generation
+// and malware scanning together (imagefs.WalkAll; the acquire pipeline does
+// this when its SBOM generator can too).
+type FileScanner interface {
+	Scanner
+	// StartFiles begins a scan of img whose files the caller will feed
+	// through the returned FileScan's Visit (every file of one walk of
+	// img.Manifest, in walk order). img is validated as by Scan.
+	StartFiles(ctx context.Context, img *Image) (FileScan, error)
+}
+
+// FileScan is one scan fed file by file (see FileScanner).
+type FileScan interface {
+	imagefs.Visitor
+	// Finish ends the scan and returns its report, as Scan would have
+	// (an incomplete scan is an error wrapping ErrScanFailed, never a
+	// clean report). walkErr is the error that stopped the walk or this
+	// visitor, nil if it saw every file; when it is not nil Finish
+	// returns an error. Finish must be called once, even after an error,
+	// to release the scan's resources.
+	Finish(ctx context.Context, walkErr error) (*Report, error)
 }
 
 // ScannerFunc adapts a function to the Scanner interface.

@@ -277,9 +277,15 @@ func build(ctx context.Context, cfg *Config, logger *slog.Logger, onEvent func(a
 		Quarantine: cfg.Quarantine,
 		Golden:     cfg.Golden,
 		Scanners:   scanners,
-		SBOM: &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
-			return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{Logger: logger})
-		}},
+		SBOM: &attest.SBOMEnricher{
+			Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+				return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{Logger: logger})
+			},
+			// One walk per platform feeds SBOM generation and clamd.
+			Start: func(ctx context.Context, s *attest.Subject) (attest.SBOMFiles, error) {
+				return scalibr.Start(s.Descriptor, scalibr.Options{Logger: logger})
+			},
+		},
 		Provenance:                &attest.ProvenanceEnricher{BuilderID: builder},
 		Lifecycle:                 lc,
 		Signer:                    signer,

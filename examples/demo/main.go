@@ -184,9 +184,15 @@ func run(dir, jsonOut string, verbose bool) error {
 		Golden:            golden,
 		PublisherVerifier: publisher,
 		Scanners:          scanners,
-		SBOM: &attest.SBOMEnricher{Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
-			return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{Logger: logger})
-		}},
+		SBOM: &attest.SBOMEnricher{
+			Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
+				return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{Logger: logger})
+			},
+			// One walk per platform feeds SBOM generation and clamd.
+			Start: func(ctx context.Context, s *attest.Subject) (attest.SBOMFiles, error) {
+				return scalibr.Start(s.Descriptor, scalibr.Options{Logger: logger})
+			},
+		},
 		Provenance:                &attest.ProvenanceEnricher{BuilderID: "https://github.com/cssc-go/cssc/examples/demo", BuilderVersion: "demo"},
 		Lifecycle:                 &attest.LifecycleEnricher{EndOfLife: time.Now().AddDate(1, 0, 0).UTC().Truncate(24 * time.Hour)},
 		Signer:                    signer,

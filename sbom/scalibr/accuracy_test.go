@@ -2,7 +2,9 @@ package scalibr_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/sbom/scalibr"
@@ -237,4 +240,48 @@ func TestGenerateSkippedExecutableIsRecorded(t *testing.T) {
 		require.NoError(t, err, enc.name)
 		assert.Equal(t, doc.Skipped, back.Skipped, enc.name)
 	}
+}
+
+// readAll is a visitor that wants and reads every regular file, as a
+// malware scanner does.
+type readAll struct{ bytes int64 }
+
+func (r *readAll) Wants(f *imagefs.File) bool { return f.Mode.IsRegular() }
+func (r *readAll) Visit(_ context.Context, _ *imagefs.File, body io.Reader) error {
+	n, err := io.Copy(io.Discard, body)
+	r.bytes += n
+	return err
+}
+
+// TestSessionInSharedWalk: a Session fed by a walk shared with a visitor
+// that reads every file gives the same document as Generate, including for
+// a large binary shared through a temporary copy.
+func TestSessionInSharedWalk(t *testing.T) {
+	ctx := context.Background()
+	repo := memRepo(t, "shared-walk")
+	desc, err := imagetest.Image{Layers: debianImage(t)}.Push(ctx, repo)
+	require.NoError(t, err)
+	want, err := scalibr.Generate(ctx, repo, desc, scalibr.Options{})
+	require.NoError(t, err)
+
+	tmp := t.TempDir()
+	s, err := scalibr.Start(desc, scalibr.Options{TempDir: tmp})
+	require.NoError(t, err)
+	other := &readAll{}
+	errs, walkErr := imagefs.WalkAll(ctx, repo, desc, imagefs.WalkOptions{}, imagefs.ShareOptions{MaxSharedMemory: 64 << 10, TempDir: tmp}, s, other)
+	require.NoError(t, walkErr)
+	require.Equal(t, []error{nil, nil}, errs)
+	got, err := s.Finish(ctx, nil)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	assert.Positive(t, other.bytes)
+	assertEmptyDir(t, tmp)
+
+	// A failed walk gives no document, and releases everything.
+	s, err = scalibr.Start(desc, scalibr.Options{TempDir: tmp})
+	require.NoError(t, err)
+	_, err = s.Finish(ctx, errors.New("layer corrupt"))
+	assert.ErrorContains(t, err, "layer corrupt")
+	_, err = s.Finish(ctx, nil)
+	assert.Error(t, err, "Finish twice")
 }

@@ -163,13 +163,18 @@ func DefaultExtractors() ([]filesystem.Extractor, error) {
 //
 // Packages are sorted ([sbom.Document.Sort]) and a package found at the same
 // place twice is listed once. A malformed package database or an
-// unreadable file is skipped with a Warning, never a failure; an error is
+// unreadable file is skipped with a Warning, never a failure; a file that
+// could not be examined is listed in Document.Skipped. An error is
 // returned only when the image itself cannot be read (imagefs.Walk errors:
 // missing or corrupt blobs, caps exceeded), when the deferred files exceed
-// MaxBufferedBytes, when an rpm database cannot be copied to the temporary
-// directory (see Options.TempDir), or when ctx ends.
+// MaxBufferedBytes, when a temporary file cannot be written (see
+// Options.TempDir), or when ctx ends.
+//
+// To generate the SBOM from a walk shared with other consumers (a malware
+// scanner: one decompression and one digest check per layer), use [Start]
+// and imagefs.WalkAll instead.
 func Generate(ctx context.Context, fetcher content.Fetcher, manifest ocispec.Descriptor, opts Options) (*sbom.Document, error) {
-	g, err := newGenerator(opts)
+	s, err := Start(manifest, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -177,17 +182,96 @@ func Generate(ctx context.Context, fetcher content.Fetcher, manifest ocispec.Des
 	if wopts.Logger == nil {
 		wopts.Logger = opts.Logger
 	}
-	defer g.stop()
-	defer g.removeTemp()
-	if err := imagefs.Walk(ctx, fetcher, manifest, wopts, g.visit); err != nil {
-		return nil, fmt.Errorf("sbom/scalibr: walk %s: %w", manifest.Digest, err)
+	walkErr := imagefs.Walk(ctx, fetcher, manifest, wopts, func(ctx context.Context, f *imagefs.File, r io.Reader) error {
+		if f.Mode.IsRegular() && !s.Wants(f) {
+			r = eofReader{}
+		}
+		return s.Visit(ctx, f, r)
+	})
+	return s.Finish(ctx, walkErr)
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// Session generates the SBOM of one image from the files it is given: an
+// imagefs.Visitor for a walk shared with other consumers
+// (imagefs.WalkAll). Create it with [Start], feed it every file of one walk
+// of the manifest, then call Finish once (also after a failed walk, to
+// release its worker and temporary files). Visit must be called from one
+// goroutine.
+type Session struct {
+	g        *generator
+	name     string
+	finished bool
+	want     wanted
+}
+
+// wanted caches what Wants found about the last file, for Visit.
+type wanted struct {
+	path                     string
+	inline, deferred, onDisk []filesystem.Extractor
+}
+
+// Start begins the SBOM of the platform image manifest manifest (its digest
+// names the document when Options.Name is empty); Options.Walk is not used
+// (the caller walks).
+func Start(manifest ocispec.Descriptor, opts Options) (*Session, error) {
+	g, err := newGenerator(opts)
+	if err != nil {
+		return nil, err
 	}
 	name := opts.Name
 	if name == "" {
 		name = manifest.Digest.String()
 	}
-	return g.finish(ctx, name)
+	return &Session{g: g, name: name}, nil
 }
+
+// Wants reports whether the generator reads the content of f: a file some
+// extractor needs, os-release, or a Debian copyright file.
+func (s *Session) Wants(f *imagefs.File) bool {
+	if !f.Mode.IsRegular() {
+		return false
+	}
+	w := s.g.required(f)
+	s.want = w
+	return len(w.inline)+len(w.deferred)+len(w.onDisk) > 0 || osReleasePaths[f.Path] || isCopyright(f.Path)
+}
+
+// Visit takes one file of the walk.
+func (s *Session) Visit(ctx context.Context, f *imagefs.File, r io.Reader) error {
+	if s.finished {
+		return errors.New("sbom/scalibr: Visit after Finish")
+	}
+	w := s.want
+	if !f.Mode.IsRegular() || w.path != f.Path {
+		w = s.g.required(f)
+	}
+	s.want = wanted{}
+	return s.g.visit(ctx, f, r, w)
+}
+
+// Finish ends the session: it waits for the extraction worker, runs the
+// deferred extractors (package databases) and returns the document, or
+// walkErr (wrapped) when the walk failed, in which case nothing is
+// returned. The temporary directory is removed either way. Finish may be
+// called once.
+func (s *Session) Finish(ctx context.Context, walkErr error) (*sbom.Document, error) {
+	if s.finished {
+		return nil, errors.New("sbom/scalibr: Finish called twice")
+	}
+	s.finished = true
+	defer s.g.removeTemp()
+	defer s.g.stop()
+	if walkErr != nil {
+		return nil, fmt.Errorf("sbom/scalibr: walk %s: %w", s.name, walkErr)
+	}
+	return s.g.finish(ctx, s.name)
+}
+
+var _ imagefs.Visitor = (*Session)(nil)
 
 // generator holds the state of one Generate call.
 type generator struct {
@@ -466,7 +550,34 @@ func (a fileAPI) Stat() (fs.FileInfo, error) {
 // osReleasePaths are kept for the deferred extractors.
 var osReleasePaths = map[string]bool{"etc/os-release": true, "usr/lib/os-release": true}
 
-func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader) error {
+// required returns the extractors that need the regular file f.
+func (g *generator) required(f *imagefs.File) wanted {
+	w := wanted{path: f.Path}
+	api := fileAPI{f}
+	for _, e := range g.inline {
+		if e.FileRequired(api) {
+			w.inline = append(w.inline, e)
+		}
+	}
+	for _, e := range g.deferred {
+		if e.FileRequired(api) {
+			if needsRealFile(e) {
+				w.onDisk = append(w.onDisk, e)
+			} else {
+				w.deferred = append(w.deferred, e)
+			}
+		}
+	}
+	return w
+}
+
+// isCopyright reports whether p is a Debian copyright file.
+func isCopyright(p string) bool {
+	_, ok := copyrightPackage(p)
+	return ok
+}
+
+func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader, w wanted) error {
 	switch {
 	case f.Mode&fs.ModeSymlink != 0:
 		g.mem.addLink(f.Path, f.Linkname)
@@ -482,23 +593,7 @@ func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 	if name, ok := dpkgInfoPackage(f.Path); ok {
 		g.dpkgLayers[name] = f.LayerDigest.String()
 	}
-	api := fileAPI{f}
-	var inline, deferred []filesystem.Extractor
-	for _, e := range g.inline {
-		if e.FileRequired(api) {
-			inline = append(inline, e)
-		}
-	}
-	var onDisk []filesystem.Extractor
-	for _, e := range g.deferred {
-		if e.FileRequired(api) {
-			if needsRealFile(e) {
-				onDisk = append(onDisk, e)
-			} else {
-				deferred = append(deferred, e)
-			}
-		}
-	}
+	inline, deferred, onDisk := w.inline, w.deferred, w.onDisk
 	if len(onDisk) > 0 {
 		spooled, err := g.spool(f, r, onDisk)
 		if err != nil || spooled == nil {

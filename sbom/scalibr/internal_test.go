@@ -117,7 +117,7 @@ func FuzzPackageDatabases(f *testing.F) {
 		}
 		for _, fl := range files {
 			f := &imagefs.File{Path: fl.path, Mode: 0o644, Size: int64(len(fl.data)), LayerDigest: "sha256:00"}
-			require.NoError(t, g.visit(ctx, f, strings.NewReader(string(fl.data))))
+			require.NoError(t, g.visit(ctx, f, strings.NewReader(string(fl.data)), g.required(f)))
 		}
 		doc, err := g.finish(ctx, "fuzz")
 		require.NoError(t, err)

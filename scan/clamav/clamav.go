@@ -306,6 +306,27 @@ func (e *fileError) Unwrap() error { return e.err }
 // scan.ErrScanFailed) if any file could not be scanned. Files larger than
 // StreamMaxLength follow Options.Oversize. img.SBOM is ignored.
 func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, error) {
+	fs, err := s.StartFiles(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	walkErr := imagefs.Walk(ctx, img.Repository, img.Manifest, s.opts.Walk, func(ctx context.Context, f *imagefs.File, r io.Reader) error {
+		if !fs.Wants(f) {
+			return nil
+		}
+		return fs.Visit(ctx, f, r)
+	})
+	return fs.Finish(ctx, walkErr)
+}
+
+var _ scan.FileScanner = (*Scanner)(nil)
+
+// StartFiles begins a scan of img fed by the caller's walk (see
+// scan.FileScanner): it asks clamd for its version, then streams every
+// regular file given to Visit to clamd, as Scan does; Finish returns the
+// report. Visit must be called from one goroutine; small files are queued
+// (Options.MaxBuffered) to Options.Concurrency connections.
+func (s *Scanner) StartFiles(ctx context.Context, img *scan.Image) (scan.FileScan, error) {
 	if err := img.Validate(); err != nil {
 		return nil, fmt.Errorf("clamav: %w", err)
 	}
@@ -317,119 +338,161 @@ func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, erro
 	if err != nil {
 		return nil, &ScanError{Err: err}
 	}
-	report := &scan.Report{
-		Kind:    artifact.ReportKindMalware,
-		Tool:    scan.Tool{Name: ToolName, Version: v.Engine, DatabaseVersion: v.Database},
-		Subject: img.Manifest.Digest,
-		Time:    start,
+	fs := &fileScan{
+		s:      s,
+		start:  start,
+		jobs:   make(chan fileJob),
+		mem:    semaphore.NewWeighted(s.opts.MaxBuffered),
+		inline: make([]byte, 4+s.opts.ChunkSize),
+		report: &scan.Report{
+			Kind:    artifact.ReportKindMalware,
+			Tool:    scan.Tool{Name: ToolName, Version: v.Engine, DatabaseVersion: v.Database},
+			Subject: img.Manifest.Digest,
+			Time:    start,
+		},
 	}
-
-	var (
-		mu       sync.Mutex
-		findings []scan.Finding
-		files    int
-	)
-	record := func(f *imagefs.File, res Result) {
-		mu.Lock()
-		defer mu.Unlock()
-		files++
-		if res.Found {
-			s.logger.Warn("clamav: detection", "path", f.Path, "layer", f.LayerDigest, "signature", res.Signature)
-			findings = append(findings, scan.Finding{
-				ID: res.Signature, Severity: scan.SeverityCritical, Summary: "ClamAV signature " + res.Signature,
-				Path: f.Path, Layer: f.LayerDigest.String(),
-			})
-		}
-	}
-	type job struct {
-		file imagefs.File
-		data []byte
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	jobs := make(chan job)
-	mem := semaphore.NewWeighted(s.opts.MaxBuffered)
+	fs.g, fs.gctx = errgroup.WithContext(ctx)
 	for range s.opts.Concurrency {
-		g.Go(func() error {
+		fs.g.Go(func() error {
 			buf := make([]byte, 4+s.opts.ChunkSize)
-			for j := range jobs {
-				res, err := s.stream(gctx, bytes.NewReader(j.data), buf)
-				mem.Release(int64(len(j.data)))
+			for j := range fs.jobs {
+				res, err := s.stream(fs.gctx, bytes.NewReader(j.data), buf)
+				fs.mem.Release(int64(len(j.data)))
 				if err != nil {
 					return &fileError{path: j.file.Path, layer: j.file.LayerDigest.String(), err: err}
 				}
-				record(&j.file, res)
+				fs.record(&j.file, res)
 			}
 			return nil
 		})
 	}
-	g.Go(func() error {
-		defer close(jobs)
-		inline := make([]byte, 4+s.opts.ChunkSize)
-		return imagefs.Walk(gctx, img.Repository, img.Manifest, s.opts.Walk, func(ctx context.Context, f *imagefs.File, r io.Reader) error {
-			if !f.Mode.IsRegular() || f.Size == 0 {
-				return nil
-			}
-			if f.Hardlink {
-				// Links get the content only when their target is hidden.
-				br := bufio.NewReaderSize(r, 512)
-				if _, err := br.Peek(1); err == io.EOF {
-					return nil
-				}
-				r = br
-			}
-			if f.Size > s.opts.StreamMaxLength {
-				switch s.opts.Oversize {
-				case OversizeReport:
-					s.logger.Warn("clamav: file larger than StreamMaxLength reported, not scanned", "path", f.Path, "size", f.Size)
-					mu.Lock()
-					findings = append(findings, scan.Finding{
-						ID: OversizeFindingID, Severity: scan.SeverityUnknown, Path: f.Path, Layer: f.LayerDigest.String(),
-						Summary: fmt.Sprintf("not scanned: %d bytes, larger than clamd's StreamMaxLength %d", f.Size, s.opts.StreamMaxLength),
-					})
-					mu.Unlock()
-					return nil
-				case OversizeSkipUnsafe:
-					s.logger.Warn("clamav: UNSAFE: file larger than StreamMaxLength skipped", "path", f.Path, "size", f.Size)
-					return nil
-				}
-				return &fileError{path: f.Path, layer: f.LayerDigest.String(),
-					err: fmt.Errorf("%w: %d bytes, larger than clamd's StreamMaxLength %d", scan.ErrScanFailed, f.Size, s.opts.StreamMaxLength)}
-			}
-			if f.Size > bufferLimit {
-				res, err := s.stream(ctx, r, inline)
-				if err != nil {
-					return &fileError{path: f.Path, layer: f.LayerDigest.String(), err: err}
-				}
-				record(f, res)
-				return nil
-			}
-			if err := mem.Acquire(ctx, f.Size); err != nil {
-				return err
-			}
-			data := make([]byte, f.Size)
-			n, err := io.ReadFull(r, data)
-			if err != nil && !(f.Hardlink && errors.Is(err, io.ErrUnexpectedEOF)) {
-				mem.Release(f.Size)
-				return fmt.Errorf("read %s: %w", f.Path, err)
-			}
-			if n < len(data) {
-				mem.Release(int64(len(data) - n))
-				data = data[:n]
-			}
-			select {
-			case jobs <- job{file: *f, data: data}:
-				return nil
-			case <-ctx.Done():
-				mem.Release(int64(len(data)))
-				return ctx.Err()
-			}
+	return fs, nil
+}
+
+// fileScan is one scan fed by a walk.
+type fileScan struct {
+	s      *Scanner
+	start  time.Time
+	report *scan.Report
+	g      *errgroup.Group
+	gctx   context.Context
+	jobs   chan fileJob
+	closed bool
+	mem    *semaphore.Weighted
+	inline []byte
+
+	mu       sync.Mutex
+	findings []scan.Finding
+	files    int
+}
+
+type fileJob struct {
+	file imagefs.File
+	data []byte
+}
+
+func (fs *fileScan) record(f *imagefs.File, res Result) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.files++
+	if res.Found {
+		fs.s.logger.Warn("clamav: detection", "path", f.Path, "layer", f.LayerDigest, "signature", res.Signature)
+		fs.findings = append(fs.findings, scan.Finding{
+			ID: res.Signature, Severity: scan.SeverityCritical, Summary: "ClamAV signature " + res.Signature,
+			Path: f.Path, Layer: f.LayerDigest.String(),
 		})
-	})
-	err = g.Wait()
-	mu.Lock()
-	defer mu.Unlock()
+	}
+}
+
+// Wants reports whether f is scanned: every non-empty regular file.
+func (fs *fileScan) Wants(f *imagefs.File) bool { return f.Mode.IsRegular() && f.Size > 0 }
+
+// Visit streams one file to clamd, or queues it for the workers.
+func (fs *fileScan) Visit(ctx context.Context, f *imagefs.File, r io.Reader) error {
+	if !fs.Wants(f) {
+		return nil
+	}
+	// A worker's failure cancels gctx: stop feeding files.
+	if err := fs.gctx.Err(); err != nil {
+		return err
+	}
+	s := fs.s
+	if f.Hardlink {
+		// Links get the content only when their target is hidden.
+		br := bufio.NewReaderSize(r, 512)
+		if _, err := br.Peek(1); err == io.EOF {
+			return nil
+		}
+		r = br
+	}
+	if f.Size > s.opts.StreamMaxLength {
+		switch s.opts.Oversize {
+		case OversizeReport:
+			s.logger.Warn("clamav: file larger than StreamMaxLength reported, not scanned", "path", f.Path, "size", f.Size)
+			fs.mu.Lock()
+			fs.findings = append(fs.findings, scan.Finding{
+				ID: OversizeFindingID, Severity: scan.SeverityUnknown, Path: f.Path, Layer: f.LayerDigest.String(),
+				Summary: fmt.Sprintf("not scanned: %d bytes, larger than clamd's StreamMaxLength %d", f.Size, s.opts.StreamMaxLength),
+			})
+			fs.mu.Unlock()
+			return nil
+		case OversizeSkipUnsafe:
+			s.logger.Warn("clamav: UNSAFE: file larger than StreamMaxLength skipped", "path", f.Path, "size", f.Size)
+			return nil
+		}
+		return &fileError{path: f.Path, layer: f.LayerDigest.String(),
+			err: fmt.Errorf("%w: %d bytes, larger than clamd's StreamMaxLength %d", scan.ErrScanFailed, f.Size, s.opts.StreamMaxLength)}
+	}
+	if f.Size > bufferLimit {
+		res, err := s.stream(fs.gctx, r, fs.inline)
+		if err != nil {
+			return &fileError{path: f.Path, layer: f.LayerDigest.String(), err: err}
+		}
+		fs.record(f, res)
+		return nil
+	}
+	if err := fs.mem.Acquire(fs.gctx, f.Size); err != nil {
+		return err
+	}
+	data := make([]byte, f.Size)
+	n, err := io.ReadFull(r, data)
+	if err != nil && !(f.Hardlink && errors.Is(err, io.ErrUnexpectedEOF)) {
+		fs.mem.Release(f.Size)
+		return fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	if n < len(data) {
+		fs.mem.Release(int64(len(data) - n))
+		data = data[:n]
+	}
+	select {
+	case fs.jobs <- fileJob{file: *f, data: data}:
+		return nil
+	case <-fs.gctx.Done():
+		fs.mem.Release(int64(len(data)))
+		return fs.gctx.Err()
+	}
+}
+
+// Finish waits for the queued files and returns the report, or a
+// *ScanError if any file could not be scanned or walkErr is not nil.
+func (fs *fileScan) Finish(ctx context.Context, walkErr error) (*scan.Report, error) {
+	if !fs.closed {
+		fs.closed = true
+		close(fs.jobs)
+	}
+	err := fs.g.Wait()
+	if walkErr != nil {
+		// The walk's error explains what the workers saw (a cancelled
+		// context), unless a worker failed on a file first.
+		var fe *fileError
+		if err == nil || !errors.As(err, &fe) {
+			err = walkErr
+		}
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	if err != nil {
-		se := &ScanError{Err: err, Findings: findings}
+		se := &ScanError{Err: err, Findings: fs.findings}
 		var fe *fileError
 		if errors.As(err, &fe) {
 			se.Path, se.Layer, se.Err = fe.path, fe.layer, fe.err
@@ -439,8 +502,8 @@ func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, erro
 		}
 		return nil, se
 	}
-	report.Findings = findings
-	report.Sort()
-	s.logger.Debug("clamav: scan done", "subject", report.Subject, "files", files, "detections", len(findings), "took", time.Since(start))
-	return report, nil
+	fs.report.Findings = fs.findings
+	fs.report.Sort()
+	fs.s.logger.Debug("clamav: scan done", "subject", fs.report.Subject, "files", fs.files, "detections", len(fs.findings), "took", time.Since(fs.start))
+	return fs.report, nil
 }

@@ -1,0 +1,149 @@
+package imagefs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"oras.land/oras-go/v2/content"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// DefaultMaxSharedMemory is the default of ShareOptions.MaxSharedMemory:
+// 8 MiB.
+const DefaultMaxSharedMemory = 8 << 20
+
+// Visitor is one consumer of a walk that several consumers share (see
+// WalkAll): an SBOM generator, a malware scanner.
+type Visitor interface {
+	// Wants reports whether the visitor reads the content of the regular
+	// file f. It is called once per regular file, just before Visit.
+	Wants(f *File) bool
+	// Visit is called for every file of the walk, in walk order, from the
+	// walking goroutine. r holds the content of a regular file the visitor
+	// wants (at most f.Size bytes: a hard link whose target was visited
+	// has none) and is empty otherwise; it is valid only until Visit
+	// returns. An error stops this visitor (WalkAll reports it and calls
+	// the visitor no more) but not the others.
+	Visit(ctx context.Context, f *File, r io.Reader) error
+}
+
+// ShareOptions tunes how WalkAll gives one file to several visitors. The
+// zero value is ready to use.
+type ShareOptions struct {
+	// MaxSharedMemory bounds memory: a file that several visitors want is
+	// read once into memory when it is at most this size, else copied once
+	// to a private temporary file (under TempDir, mode 0600, removed as
+	// soon as the visitors return) that each reads at its own pace. A
+	// file only one visitor wants is streamed to it. <= 0 means
+	// DefaultMaxSharedMemory (8 MiB).
+	MaxSharedMemory int64
+	// TempDir is where the temporary files are created. Empty means
+	// os.TempDir().
+	TempDir string
+}
+
+// WalkAll walks the platform image manifest desc once (see Walk: one
+// decompression and one digest check per layer, whatever the number of
+// visitors) and feeds every file to every visitor, in the order given.
+//
+// It returns one error per visitor, in order: nil when the visitor saw the
+// whole walk, else the error its Visit returned (that visitor was not
+// called again; the others went on). The walk stops early, without error,
+// once every visitor has failed. The last result is the walk's own error
+// (a corrupt or missing layer, a cap of opts exceeded, ctx ended); when it
+// is not nil, what every visitor learnt must be discarded.
+func WalkAll(ctx context.Context, fetcher content.Fetcher, desc ocispec.Descriptor, opts WalkOptions, share ShareOptions, visitors ...Visitor) ([]error, error) {
+	if share.MaxSharedMemory <= 0 {
+		share.MaxSharedMemory = DefaultMaxSharedMemory
+	}
+	t := &tee{visitors: visitors, errs: make([]error, len(visitors)), opts: share, wants: make([]bool, len(visitors))}
+	err := Walk(ctx, fetcher, desc, opts, t.visit)
+	return t.errs, err
+}
+
+// tee is the WalkFunc of WalkAll.
+type tee struct {
+	visitors []Visitor
+	errs     []error
+	failed   int
+	opts     ShareOptions
+	wants    []bool
+	buf      []byte
+}
+
+func (t *tee) visit(ctx context.Context, f *File, r io.Reader) error {
+	n := 0
+	for i, v := range t.visitors {
+		t.wants[i] = t.errs[i] == nil && f.Mode.IsRegular() && v.Wants(f)
+		if t.wants[i] {
+			n++
+		}
+	}
+	var share func() io.Reader
+	switch {
+	case n == 0:
+	case n == 1:
+		share = func() io.Reader { return r }
+	case f.Size <= t.opts.MaxSharedMemory:
+		if int64(cap(t.buf)) < f.Size {
+			t.buf = make([]byte, f.Size)
+		}
+		m, err := io.ReadFull(r, t.buf[:f.Size])
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return err
+		}
+		data := t.buf[:m]
+		share = func() io.Reader { return bytes.NewReader(data) }
+	default:
+		tmp, size, err := t.spill(f, r)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}()
+		share = func() io.Reader { return io.NewSectionReader(tmp, 0, size) }
+	}
+	for i, v := range t.visitors {
+		if t.errs[i] != nil {
+			continue
+		}
+		var body io.Reader = eofReader{}
+		if t.wants[i] {
+			body = share()
+		}
+		if err := v.Visit(ctx, f, body); err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return ctxErr
+			}
+			t.errs[i] = err
+			t.failed++
+		}
+	}
+	if t.failed == len(t.visitors) {
+		return fs.SkipAll
+	}
+	return nil
+}
+
+// spill copies a shared file's content to a private temporary file.
+func (t *tee) spill(f *File, r io.Reader) (*os.File, int64, error) {
+	tmp, err := os.CreateTemp(t.opts.TempDir, "cssc-walk-*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("walk: temporary copy of %s: %w", truncate(f.Path, 256), err)
+	}
+	n, err := io.Copy(tmp, r)
+	if err != nil {
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
+		return nil, 0, fmt.Errorf("walk: temporary copy of %s: %w", truncate(f.Path, 256), err)
+	}
+	return tmp, n, nil
+}
