@@ -36,6 +36,9 @@ func byName(doc *sbom.Document, name string) []sbom.Package {
 // toolchain comes out as OSV's "stdlib" with a plain version and purl, Go
 // modules and scoped npm packages keep their full names, and each package
 // says where it was found.
+// syftAppLayer is the layer holding the Go binaries in syft's fixtures.
+const syftAppLayer = "sha256:51064a2a1791723f160bbd6e12f2169498a4cbab83277974e56da3a41871013e"
+
 func TestDecodeGoStdlibFromOtherTools(t *testing.T) {
 	tests := []struct {
 		file, mediaType string
@@ -62,26 +65,20 @@ func TestDecodeGoStdlibFromOtherTools(t *testing.T) {
 			absent:          []string{"go"},
 		},
 		{
-			file: "syft-1.x.spdx.json", mediaType: sbom.MediaTypeSPDX,
-			stdlibVersion:   "1.19.8",
+			file: "syft-1.57.2.spdx.json", mediaType: sbom.MediaTypeSPDX,
+			stdlibVersion:   "1.26.8",
 			stdlibLocations: [][]string{{"usr/local/bin/app"}, {"usr/local/bin/worker"}},
-			stdlibLayer: []string{
-				"sha256:6b2f4c8a1e3d5f7092b4d6f8a0c2e4f6a8b0d2f4c6e8a0b2d4f6c8e0a2b4d6f8",
-				"sha256:9c0e2a4b6d8f0a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a9c",
-			},
-			names:  []string{"github.com/opencontainers/go-digest", "libc6", "requests"},
-			absent: []string{"registry.example/app"},
+			stdlibLayer:     []string{syftAppLayer, syftAppLayer},
+			names:           []string{"github.com/opencontainers/go-digest", "example.com/app", "@types/node", "libc6", "requests"},
+			absent:          []string{"/tmp/fixlayout", "go"},
 		},
 		{
-			file: "syft-1.x.cdx.json", mediaType: sbom.MediaTypeCycloneDX,
-			stdlibVersion:   "1.19.8",
+			file: "syft-1.57.2.cdx.json", mediaType: sbom.MediaTypeCycloneDX,
+			stdlibVersion:   "1.26.8",
 			stdlibLocations: [][]string{{"usr/local/bin/app"}, {"usr/local/bin/worker"}},
-			stdlibLayer: []string{
-				"sha256:6b2f4c8a1e3d5f7092b4d6f8a0c2e4f6a8b0d2f4c6e8a0b2d4f6c8e0a2b4d6f8",
-				"sha256:9c0e2a4b6d8f0a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a9c",
-			},
-			names:  []string{"github.com/opencontainers/go-digest", "libc6", "requests"},
-			absent: []string{"debian"},
+			stdlibLayer:     []string{syftAppLayer, syftAppLayer},
+			names:           []string{"github.com/opencontainers/go-digest", "libc6", "requests"},
+			absent:          []string{"debian", "/usr/local/bin/app"},
 		},
 		{
 			file: "osv-scanner-2.x.cdx.json", mediaType: sbom.MediaTypeCycloneDX,

@@ -286,6 +286,7 @@ type generator struct {
 	emptyFS  *memFS // what inline extractors see: they run concurrently with the walk
 	pending  []pendingFile
 	found    []found
+	foundMu  sync.Mutex // the worker and a walk that hands random-access readers both extract
 	br       *bufio.Reader
 	// dpkgLayers maps a dpkg package name to the layer holding its
 	// var/lib/dpkg/info/NAME[:ARCH].list file: the layer that installed (or
@@ -338,29 +339,47 @@ type job struct {
 	pooled   bool  // content.data came from (and goes back to) free
 }
 
-// fileContent is a file's content: in memory, or in a spilled temporary file.
+// fileContent is a file's content: in memory, in a spilled temporary file,
+// or behind a caller's random-access reader.
 type fileContent struct {
 	data []byte
-	file *os.File // when not nil, the content is file[0:size]
+	file *os.File    // when not nil, the content is file[0:size]
+	ra   io.ReaderAt // when not nil (and file is nil), the content is ra[0:size]
 	size int64
+}
+
+// sizedReaderAt is a random-access reader that knows its size
+// (*io.SectionReader, *bytes.Reader).
+type sizedReaderAt interface {
+	io.Reader
+	io.ReaderAt
+	Size() int64
 }
 
 // reader returns a fresh reader of the content; it implements io.ReaderAt
 // (extractors such as Go binaries and jars read at offsets).
 func (c fileContent) reader() io.Reader {
-	if c.file != nil {
+	switch {
+	case c.file != nil:
 		return io.NewSectionReader(c.file, 0, c.size)
+	case c.ra != nil:
+		return io.NewSectionReader(c.ra, 0, c.size)
 	}
 	return bytes.NewReader(c.data)
 }
 
 // head returns at most n bytes of the start of the content.
 func (c fileContent) head(n int64) []byte {
-	if c.file == nil {
+	var ra io.ReaderAt = c.file
+	switch {
+	case c.file != nil:
+	case c.ra != nil:
+		ra = c.ra
+	default:
 		return c.data[:min(int64(len(c.data)), n)]
 	}
 	b := make([]byte, min(c.size, n))
-	m, _ := c.file.ReadAt(b, 0)
+	m, _ := ra.ReadAt(b, 0)
 	return b[:m]
 }
 
@@ -640,8 +659,22 @@ func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader, w w
 		return nil
 	}
 
-	// Inline only. Go binaries are most of the executables offered; look at
-	// the magic number before reading a file that cannot be one.
+	// Inline only. A reader with random access over the whole content
+	// (imagefs.WalkAll hands one for a file another visitor reads too) is
+	// extracted at once, without a copy: Go build info and jar directories
+	// are a few small reads.
+	if ra, ok := r.(sizedReaderAt); ok {
+		if onlyGoBinary(inline) {
+			var head [4]byte
+			if n, _ := ra.ReadAt(head[:], 0); !executableMagic(head[:n]) {
+				return nil
+			}
+		}
+		g.extract(ctx, g.emptyFS, inline, f, layer, fileContent{ra: ra, size: ra.Size()})
+		return nil
+	}
+	// Go binaries are most of the executables offered; look at the magic
+	// number before reading a file that cannot be one.
 	g.br.Reset(r)
 	defer g.br.Reset(nil)
 	if onlyGoBinary(inline) {
@@ -853,7 +886,9 @@ func (g *generator) extract(ctx context.Context, fsys *memFS, exs []filesystem.E
 			if len(p.Licenses) == 0 && len(lics) > 0 {
 				p.Licenses = slices.Clone(lics)
 			}
+			g.foundMu.Lock()
 			g.found = append(g.found, found{pkg: p, path: f.Path, layer: layer})
+			g.foundMu.Unlock()
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing/fstest"
 
 	"github.com/cssc-go/cssc/imagefs"
+	"github.com/google/licenseclassifier/v2/assets"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -165,4 +166,17 @@ func FuzzLicenseParsers(f *testing.F) {
 		lics, _ := debianLicenses(data)
 		assert.LessOrEqual(t, len(lics), maxLicenses)
 	})
+}
+
+// TestClassifierCorpus: every asset the classifier loads exists in the
+// licenseclassifier module (an upgrade that renames one fails here), and
+// the corpus classifies a notice.
+func TestClassifierCorpus(t *testing.T) {
+	for _, p := range classifierCorpus {
+		_, err := assets.ReadLicenseFile(p)
+		assert.NoError(t, err, p)
+	}
+	lics, err := classifyLicenses([]byte("This program is free software; you can redistribute it and/or modify\nit under the terms of the GNU General Public License as published by\nthe Free Software Foundation; either version 2 of the License, or\n(at your option) any later version.\n\nThis program is distributed in the hope that it will be useful,\nbut WITHOUT ANY WARRANTY; without even the implied warranty of\nMERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the\nGNU General Public License for more details.\n\nYou should have received a copy of the GNU General Public License along\nwith this program; if not, write to the Free Software Foundation, Inc.,\n51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA.\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"GPL-2.0-or-later"}, lics)
 }

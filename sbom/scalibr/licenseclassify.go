@@ -18,7 +18,8 @@ import (
 // v2.0.0, which builds with Go 1.26 and adds only go-diff and go-spew). Its
 // full corpus takes ~1.5 s and ~65 MiB to load; cssc loads the licence texts
 // and notices found in Linux distributions (below, by asset path), which
-// takes ~0.2-0.4 s and ~8 MiB once per process, on first use. A test checks
+// takes ~0.2-0.4 s and ~7 MiB once per process, on first use; classifying
+// a large free-text file adds ~20 MiB of short-lived garbage. A test checks
 // that every path still exists in the module.
 
 // classifierCorpus lists the assets of the classifier cssc loads: notices
@@ -104,17 +105,11 @@ var classifierCorpus = []string{
 	"License/Zlib/roelofs.txt",
 	"License/zlib-acknowledgement/license.txt",
 	"License/Apache-2.0/a.txt",
-	"License/Apache-2.0/b.txt",
-	"License/Apache-2.0/beri.txt",
-	"License/Apache-2.0/no-header.txt",
-	"License/Apache-2.0/pristine.txt",
 	"License/Artistic-1.0-Perl/license.txt",
 	"License/Artistic-2.0/license.txt",
 	"License/OpenSSL/a.txt",
 	"License/OpenSSL/license.txt",
-	"License/MPL-1.1/license.txt",
 	"License/MPL-2.0/license.txt",
-	"License/MPL-2.0/pristine.txt",
 	"License/Python-2.0/license.txt",
 	"License/CC0-1.0/license.txt",
 	"License/Unicode-DFS-2015/a.txt",

@@ -37,7 +37,8 @@ const stdlib126 = `{
 // TestMatchSBOMsOfOtherTools: a publisher SBOM written by osv-scalibr, syft
 // or osv-scanner gives the Go standard library's findings (osv-scalibr
 // names the toolchain "go", syft "stdlib" with a "go" version prefix), one
-// finding per vulnerability and package, with every binary it is in.
+// finding per vulnerability and package, with every binary it is in (syft
+// lists the toolchain once per binary).
 func TestMatchSBOMsOfOtherTools(t *testing.T) {
 	dir := t.TempDir()
 	copyTree(t, "testdata/db", dir)
@@ -45,8 +46,7 @@ func TestMatchSBOMsOfOtherTools(t *testing.T) {
 	db, err := osv.Load(context.Background(), dir, osv.Options{Now: func() time.Time { return fixedTime }})
 	require.NoError(t, err)
 
-	app := "sha256:6b2f4c8a1e3d5f7092b4d6f8a0c2e4f6a8b0d2f4c6e8a0b2d4f6c8e0a2b4d6f8"
-	worker := "sha256:9c0e2a4b6d8f0a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a9c"
+	syftLayer := "sha256:51064a2a1791723f160bbd6e12f2169498a4cbab83277974e56da3a41871013e"
 	tests := []struct {
 		file, mediaType string
 		id              string
@@ -57,10 +57,10 @@ func TestMatchSBOMsOfOtherTools(t *testing.T) {
 			[]scan.Location{{Path: "usr/local/bin/app"}}},
 		{"osv-scalibr-0.5.3.cdx.json", sbom.MediaTypeCycloneDX, "GO-2026-9901", "1.26.8",
 			[]scan.Location{{Path: "usr/local/bin/app"}}},
-		{"syft-1.x.spdx.json", sbom.MediaTypeSPDX, "GO-2024-2687", "1.19.8",
-			[]scan.Location{{Path: "usr/local/bin/app", Layer: app}, {Path: "usr/local/bin/worker", Layer: worker}}},
-		{"syft-1.x.cdx.json", sbom.MediaTypeCycloneDX, "GO-2024-2687", "1.19.8",
-			[]scan.Location{{Path: "usr/local/bin/app", Layer: app}, {Path: "usr/local/bin/worker", Layer: worker}}},
+		{"syft-1.57.2.spdx.json", sbom.MediaTypeSPDX, "GO-2026-9901", "1.26.8",
+			[]scan.Location{{Path: "usr/local/bin/app", Layer: syftLayer}, {Path: "usr/local/bin/worker", Layer: syftLayer}}},
+		{"syft-1.57.2.cdx.json", sbom.MediaTypeCycloneDX, "GO-2026-9901", "1.26.8",
+			[]scan.Location{{Path: "usr/local/bin/app", Layer: syftLayer}, {Path: "usr/local/bin/worker", Layer: syftLayer}}},
 		{"osv-scanner-2.x.cdx.json", sbom.MediaTypeCycloneDX, "GO-2024-2687", "1.19.8",
 			[]scan.Location{{Path: "usr/local/bin/app"}, {Path: "usr/local/bin/worker"}}},
 	}
