@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -179,6 +180,9 @@ func getJSON(t *testing.T, u string, v any, header ...string) int {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	if v != nil && resp.StatusCode == http.StatusOK {
+		// Decode into a zero value: json.Unmarshal reuses the slice elements
+		// and maps already in v, so a polled struct would mix two responses.
+		reflect.ValueOf(v).Elem().SetZero()
 		require.NoError(t, json.Unmarshal(b, v), "%s", b)
 	}
 	return resp.StatusCode
