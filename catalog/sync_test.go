@@ -405,3 +405,73 @@ func TestReconcileLayout(t *testing.T) {
 	_, err = fresh.Get(ctx, registry.Join(f.golden, sample.Clean), clean.Digest)
 	require.NoError(t, err)
 }
+
+// A tag that points at another digest is a TagMoved event, delivered to
+// OnTagEvent and in the report, on every store: forward to a new image,
+// and back to an image the store already has (a rollback).
+func TestReconcileTagMovedEvent(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	clean := f.promote(t, sample.Clean)
+	repoLoc := registry.Join(f.golden, sample.Clean)
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) catalog.Store
+	}{
+		{"memory", func(*testing.T) catalog.Store { return catalog.NewMemoryStore() }},
+		{"sqlite", func(t *testing.T) catalog.Store { return openStore(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := f.goldenRepo(t, sample.Clean)
+			cleanDesc, err := repo.Resolve(ctx, clean.Digest.String())
+			require.NoError(t, err)
+			require.NoError(t, repo.Tag(ctx, cleanDesc, sample.Tag))
+			st := tc.store(t)
+			var got []catalog.TagEvent
+			sy, err := catalog.NewSyncer(f.client, f.cataloger, st, catalog.SyncOptions{OnTagEvent: func(ev catalog.TagEvent) { got = append(got, ev) }})
+			require.NoError(t, err)
+			reconcile := func() *catalog.SyncReport {
+				t.Helper()
+				got = nil
+				rep, err := sy.Reconcile(ctx, f.golden)
+				require.NoError(t, err)
+				require.NoError(t, rep.Err())
+				assert.Equal(t, rep.Events, got, "OnTagEvent gets the report's events")
+				return rep
+			}
+			moved := func(rep *catalog.SyncReport) []catalog.TagEvent {
+				var out []catalog.TagEvent
+				for _, ev := range rep.Events {
+					if ev.Repository == repoLoc && ev.Type == catalog.TagMoved {
+						out = append(out, ev)
+					}
+				}
+				return out
+			}
+			rep := reconcile()
+			assert.Empty(t, moved(rep), "first reconcile: tags added, none moved")
+
+			d, err := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "etc/motd", Data: []byte("moved on " + tc.name + "\n")})}}.Push(ctx, repo)
+			require.NoError(t, err)
+			require.NoError(t, repo.Tag(ctx, d, sample.Tag))
+			rep = reconcile()
+			ev := moved(rep)
+			require.Len(t, ev, 1, "events: %+v", rep.Events)
+			assert.Equal(t, catalog.TagEvent{Type: catalog.TagMoved, Repository: repoLoc, Tag: sample.Tag, From: clean.Digest, To: d.Digest, At: ev[0].At}, ev[0])
+
+			// Back to the image the store already has.
+			require.NoError(t, repo.Tag(ctx, cleanDesc, sample.Tag))
+			rep = reconcile()
+			ev = moved(rep)
+			require.Len(t, ev, 1, "rollback events: %+v", rep.Events)
+			assert.Equal(t, d.Digest, ev[0].From)
+			assert.Equal(t, clean.Digest, ev[0].To)
+			assert.Zero(t, rep.Catalogued, "a rollback reads no image")
+			hist, err := st.TagHistory(ctx, repoLoc, sample.Tag)
+			require.NoError(t, err)
+			require.Len(t, hist, 3, "tag history keeps every (tag, digest)")
+			assert.True(t, hist[2].Current)
+			assert.Equal(t, clean.Digest, hist[2].Digest)
+		})
+	}
+}
