@@ -315,6 +315,7 @@ func (r *Rescanner) moveEntry(ctx context.Context, p payload, kind, evidence str
 		e.Reports = append(e.Reports, catalog.Report{Subject: pl.child.Digest, Digest: pl.report.Digest, Kind: kind,
 			Scanner: pl.tool.Name, ScannerVersion: pl.tool.Version, DatabaseVersion: pl.tool.DatabaseVersion,
 			Time: pl.t, Findings: len(pl.findings), Trusted: true})
+		supersede(e, pl.child.Digest, kind, pl.tool.Name)
 	}
 	if !changed {
 		return nil
@@ -364,6 +365,19 @@ func (r *Rescanner) markFailed(ctx context.Context, j catalog.Job, p payload, e 
 	}
 	if err := r.opts.Events.Emit(ctx, evs...); err != nil {
 		r.log.Warn("rescan: emitting the failure", "error", err)
+	}
+}
+
+// supersede marks the trusted reports of subject, kind and scanner other
+// than the one in force as superseded, and the one in force as not, as
+// the Cataloger does when it reads the reports from the registry.
+func supersede(e *catalog.Entry, subject digest.Digest, kind, scanner string) {
+	cur := inForce(e, subject, kind, scanner)
+	for i := range e.Reports {
+		rep := &e.Reports[i]
+		if rep.Subject == subject && rep.Kind == kind && rep.Trusted && rep.Scanner == scanner {
+			rep.Superseded = rep != cur
+		}
 	}
 }
 

@@ -137,6 +137,8 @@ func testFirstUnchangedDelta(t *testing.T, o fixtureOptions) {
 	drain(t, r)
 	assert.Equal(t, 5, r.Matched(), "the affected images' distinct packages are matched once each")
 
+	cataloger, err := catalog.NewCataloger(catalog.CatalogerOptions{Verifier: f.verify, Identities: []string{identity}})
+	require.NoError(t, err)
 	want2 := map[int][]string{0: {"DSA-1"}, 1: nil, 4: {"CVE-C"}, 5: {"CVE-C", "DSA-1"}}
 	for i := range images() {
 		reps := f.reports(i, artifact.ReportKindVulnerability)
@@ -152,6 +154,17 @@ func testFirstUnchangedDelta(t *testing.T, o fixtureOptions) {
 		e := f.entry(i)
 		assert.Equal(t, ids, entryFindingIDs(e), "image %d: the entry moved to the new findings", i)
 		assert.Equal(t, []string{db2.Version()}, e.Vulnerabilities.DatabaseVersions)
+		require.Len(t, e.Reports, 2, "image %d: the entry lists the kept reports", i)
+		for _, rep := range e.Reports {
+			newest := rep.Digest == reps[0].desc.Digest
+			assert.Equal(t, !newest, rep.Superseded, "image %d: report %s (newest %v) superseded", i, rep.Digest, newest)
+		}
+		// A rebuild from the registry says the same.
+		repo, err := f.open(ctx, e.Repository)
+		require.NoError(t, err)
+		rebuilt, err := cataloger.Catalog(ctx, repo, e.Digest.String())
+		require.NoError(t, err)
+		assert.Equal(t, rebuilt.Reports, e.Reports, "image %d: reports as the Cataloger reads them from the registry", i)
 	}
 	resolved := f.events.ofType(event.TypeFindingsResolved)
 	assert.Len(t, resolved, 2, "zlib resolved on images 0 and 1")
