@@ -92,6 +92,11 @@ type Config struct {
 	// scan/clamav) are fed from the same walk as SBOM generation, in the
 	// sbom step: each platform is decompressed and its layer digests
 	// checked once; their reports are recorded in the scan step as usual.
+	// Every report goes to the policy evidence, whatever its kind (a kind
+	// the policy does not name is denied), and carries what its scanner
+	// declares (scan.DeclarationOf): a malware requirement is met only by
+	// a scanner that declares itself a malware scanner (scan/clamav does;
+	// wrap another with scan.Declare).
 	Scanners []scan.Scanner
 	// Walk bounds the walk shared by SBOM generation and the file scanners
 	// (see Scanners). Zero means imagefs's defaults.

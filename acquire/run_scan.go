@@ -10,7 +10,10 @@ import (
 )
 
 // scan runs every scanner on every platform. A scanner error fails the
-// run: an incomplete scan is never a clean one.
+// run: an incomplete scan is never a clean one. Every report, whatever its
+// kind, goes to the evidence; each carries what its scanner declares
+// (scan.DeclarationOf), so that only a malware scanner's report makes the
+// image malware-scanned.
 func (r *run) scan(ctx context.Context) (Verdict, string, map[string]any, error) {
 	summary := map[string]any{}
 	total := 0
@@ -32,7 +35,8 @@ func (r *run) scan(ctx context.Context) (Verdict, string, map[string]any, error)
 				return "", "", nil, fmt.Errorf("scan %s: scanner returned no report", pi.desc.Digest)
 			}
 			rep.Subject = pi.desc.Digest
-			rep.Time = r.t // reports are stamped with the run time, so reruns give the same digests
+			rep.Declared = scan.DeclarationOf(s) // the scanner's word, not the report's
+			rep.Time = r.t                       // reports are stamped with the run time, so reruns give the same digests
 			rep.Sort()
 			r.reports = append(r.reports, rep)
 			key := rep.Kind + "/" + rep.Tool.Name

@@ -44,7 +44,12 @@ type EvidenceInput struct {
 	// which counts when the publisher gave none. Empty means none.
 	GeneratedProvenance digest.Digest
 	// Reports are the scan reports, each with Subject set to the digest of
-	// one of Images.
+	// one of Images. Every one reaches the evidence: vulnerability reports
+	// as Vulnerabilities, malware reports as Malware, every other kind as
+	// one of Reports (the policy's rule "reports" fails a kind it does not
+	// name). A malware report makes the image malware-scanned only if its
+	// Declared.Malware is true (its scanner declares itself a malware
+	// scanner); the findings of any malware report are detections.
 	Reports []*scan.Report
 	// EndOfLife is the end-of-life date in force. Zero means unknown.
 	EndOfLife time.Time
@@ -152,7 +157,8 @@ func addProvenance(ev *policy.Evidence, in *EvidenceInput) {
 }
 
 // addReports records the findings of every report. A kind counts as
-// scanned only if every one of the n platforms has a report of it.
+// scanned only if every one of the n platforms has a report of it, and
+// malware only from a scanner that declares itself a malware scanner.
 func addReports(ev *policy.Evidence, reports []*scan.Report, n int) {
 	vulnScanned, malScanned := map[digest.Digest]bool{}, map[digest.Digest]bool{}
 	for _, rep := range reports {
@@ -168,8 +174,10 @@ func addReports(ev *policy.Evidence, reports []*scan.Report, n int) {
 				})
 			}
 		case artifact.ReportKindMalware:
-			malScanned[rep.Subject] = true
-			ev.Malware.Scanner = addName(ev.Malware.Scanner, rep.Tool.Name)
+			if rep.Declared.Malware {
+				malScanned[rep.Subject] = true
+				ev.Malware.Scanner = addName(ev.Malware.Scanner, rep.Tool.Name)
+			}
 			for _, f := range rep.Findings {
 				ev.Malware.Detections = append(ev.Malware.Detections, policy.Detection{Name: f.ID, Path: f.Path, Layer: f.Layer})
 			}

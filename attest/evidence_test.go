@@ -61,7 +61,8 @@ func TestBuildEvidence(t *testing.T) {
 		return &scan.Report{Kind: artifact.ReportKindVulnerability, Tool: scan.Tool{Name: "osv", DatabaseVersion: "db1"}, Subject: subject,
 			Findings: []scan.Finding{{ID: id, Severity: scan.SeverityHigh, Package: scan.Package{Name: "zlib", Version: "1.2.13"}}}}
 	}
-	malware := &scan.Report{Kind: artifact.ReportKindMalware, Tool: scan.Tool{Name: "clamav"}, Subject: amd64.Digest}
+	malware := &scan.Report{Kind: artifact.ReportKindMalware, Tool: scan.Tool{Name: "clamav"}, Subject: amd64.Digest,
+		Declared: scan.Declaration{Malware: true}}
 	secrets := &scan.Report{Kind: "secrets", Tool: scan.Tool{Name: "keyfinder"}, Subject: arm64.Digest,
 		Findings: []scan.Finding{{ID: "private-key", Severity: scan.SeverityHigh, Path: "etc/key.pem"}}}
 	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
@@ -129,6 +130,45 @@ func TestBuildEvidence(t *testing.T) {
 	ev = attest.BuildEvidence(in)
 	assert.True(t, ev.SBOM.Present)
 	assert.Equal(t, []string{"usr/bin/big (layer sha256:aa): file of 600 bytes exceeds the 500-byte limit"}, ev.SBOM.Skipped)
+}
+
+// TestBuildEvidenceMalwareNeedsDeclaredScanner: a report of kind malware
+// makes the image malware-scanned only if its scanner declares itself a
+// malware scanner; any malware report's findings are detections; a report
+// of any other kind reaches Reports, findings and all.
+func TestBuildEvidenceMalwareNeedsDeclaredScanner(t *testing.T) {
+	img := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("image"), Size: 1,
+		Platform: &ocispec.Platform{OS: "linux", Architecture: "amd64"}}
+	clean := func(declared bool) *scan.Report {
+		return &scan.Report{Kind: artifact.ReportKindMalware, Tool: scan.Tool{Name: "lint"}, Subject: img.Digest,
+			Declared: scan.Declaration{Malware: declared}}
+	}
+	build := func(reps ...*scan.Report) *policy.Evidence {
+		return attest.BuildEvidence(&attest.EvidenceInput{Root: img, Images: []attest.EvidenceImage{{Descriptor: img}}, Reports: reps})
+	}
+
+	ev := build(clean(false))
+	assert.False(t, ev.Malware.Scanned, "an undeclared scanner's clean malware report: got scanned, want not")
+	assert.Empty(t, ev.Malware.Scanner, "an undeclared scanner is not named as the malware scanner")
+
+	ev = build(clean(true))
+	assert.True(t, ev.Malware.Scanned, "a declared malware scanner's report: got not scanned")
+	assert.True(t, ev.Malware.Complete)
+	assert.Equal(t, "lint", ev.Malware.Scanner)
+
+	found := clean(false)
+	found.Findings = []scan.Finding{{ID: "Eicar-Signature", Path: "tmp/eicar", Layer: "sha256:aa"}}
+	ev = build(found)
+	assert.False(t, ev.Malware.Scanned)
+	assert.Equal(t, []policy.Detection{{Name: "Eicar-Signature", Path: "tmp/eicar", Layer: "sha256:aa"}}, ev.Malware.Detections,
+		"detections count whoever reported them")
+
+	custom := &scan.Report{Kind: "keys", Tool: scan.Tool{Name: "keyfinder"}, Subject: img.Digest,
+		Findings: []scan.Finding{{ID: "private-key", Path: "etc/key.pem"}}}
+	ev = build(custom, clean(true))
+	assert.Equal(t, []policy.Report{{Kind: "keys", Scanner: "keyfinder", Platform: "linux/amd64",
+		Findings: []policy.Finding{{ID: "private-key", Severity: "unknown", Path: "etc/key.pem"}}}}, ev.Reports,
+		"a custom kind reaches the evidence with its findings")
 }
 
 // TestAttachAndReportArtifact: Attach marks what cssc made (Created,

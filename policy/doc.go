@@ -113,7 +113,10 @@
 // be ignored because nobody wrote a rule for it). A named kind fails on
 // findings above its maxSeverity ("none" by default). The malware rule is
 // met only by a scanner that declares itself a malware scanner
-// (Evidence.Malware.Scanned); detections fail it whoever reported them.
+// (Evidence.Malware.Scanned; scan.Declaration.Malware, which scan/clamav
+// declares and scan.Declare gives any other scanner); a report merely
+// labelled "malware" does not meet it, but its detections fail it, as
+// anyone's do.
 //
 // # Patterns
 //

@@ -298,8 +298,9 @@ type Requirement struct {
 	Source string `json:"source,omitempty" yaml:"source,omitempty"`
 }
 
-// Malware requires a malware scan. Detections always fail the rule when the
-// section is present.
+// Malware requires a malware scan by a scanner that declares itself a
+// malware scanner (Evidence.Malware.Scanned), not by any report labelled
+// "malware". Detections always fail the rule when the section is present.
 type Malware struct {
 	// Required makes a missing or incomplete scan fail the rule. When
 	// false, it only gives verdict warn.

@@ -186,8 +186,9 @@ type Attestation struct {
 // MalwareScan is the result of a malware scan.
 type MalwareScan struct {
 	// Scanned is true when a malware scanner scanned the image: a scanner
-	// that declares itself one (see scan.Declare), not merely a report
-	// that claims the kind. Detections count whoever reported them.
+	// that declares itself one (scan.Declaration.Malware: scan/clamav, or
+	// any scanner wrapped with scan.Declare), not merely a report that
+	// claims the kind. Detections count whoever reported them.
 	Scanned bool `json:"scanned"`
 	// Complete is true when every file was scanned (no size limit hit, no
 	// scanner error). An incomplete scan is never clean.

@@ -16,6 +16,12 @@
 //   - scan/clamav: streams every regular file to clamd over INSTREAM;
 //   - [ScannerFunc]: any function, for custom scanners.
 //
+// A custom scanner may report a kind of its own ("secrets"); a policy must
+// name that kind to accept it. A scanner declares what it is with a
+// [Declaration] ([Declarer], or [Declare] around a ScannerFunc): only a
+// scanner declared a malware scanner meets a malware requirement, whatever
+// its reports are labelled.
+//
 // Sinks: [Report.SARIF] (attached as an application/sarif+json referrer),
 // the report's JSON form (stable: call [Report.Sort]), and policy evidence.
 // Check any Scanner in one call with scan/scantest.

@@ -102,6 +102,65 @@ type FileScan interface {
 	Finish(ctx context.Context, walkErr error) (*Report, error)
 }
 
+// Declaration is what a Scanner declares itself to be, apart from the
+// reports it makes. The zero value declares nothing: a scanner's reports
+// are judged by their kind, and no report meets a requirement for which a
+// declaration is needed.
+type Declaration struct {
+	// Malware is true for a malware scanner: one that checks every file of
+	// the image against malware signatures (scan/clamav). Only a malware
+	// scanner's reports of kind artifact.ReportKindMalware meet a policy's
+	// malware requirement; another scanner's report of that kind has its
+	// findings counted as detections, but does not make the image scanned.
+	// False for every other scanner.
+	Malware bool
+}
+
+// Declarer is implemented by a Scanner that declares what it is
+// (scan/clamav declares itself a malware scanner). A Scanner that does
+// not implement it declares the zero Declaration; wrap it with Declare to
+// give it one.
+type Declarer interface {
+	Declaration() Declaration
+}
+
+// DeclarationOf returns what s declares: s.Declaration() if s is a
+// Declarer, the zero Declaration otherwise.
+func DeclarationOf(s Scanner) Declaration {
+	if d, ok := s.(Declarer); ok {
+		return d.Declaration()
+	}
+	return Declaration{}
+}
+
+// Declare returns s declaring d (a Declarer), for scanners that do not
+// declare themselves, such as a ScannerFunc. The result is a FileScanner
+// if s is one. It replaces whatever s declares.
+func Declare(s Scanner, d Declaration) Scanner {
+	if fs, ok := s.(FileScanner); ok {
+		return declaredFiles{FileScanner: fs, d: d}
+	}
+	return declared{Scanner: s, d: d}
+}
+
+// declared is a Scanner with a Declaration.
+type declared struct {
+	Scanner
+	d Declaration
+}
+
+// Declaration returns what the scanner was declared to be.
+func (s declared) Declaration() Declaration { return s.d }
+
+// declaredFiles is a FileScanner with a Declaration.
+type declaredFiles struct {
+	FileScanner
+	d Declaration
+}
+
+// Declaration returns what the scanner was declared to be.
+func (s declaredFiles) Declaration() Declaration { return s.d }
+
 // ScannerFunc adapts a function to the Scanner interface.
 type ScannerFunc func(ctx context.Context, img *Image) (*Report, error)
 
@@ -124,7 +183,9 @@ type Tool struct {
 // It is a plain value that marshals to stable JSON (see [Report.Sort]) and
 // to SARIF 2.1.0 ([Report.SARIF]).
 type Report struct {
-	// Kind is artifact.ReportKindVulnerability or artifact.ReportKindMalware.
+	// Kind is artifact.ReportKindVulnerability, artifact.ReportKindMalware
+	// or a custom scanner's own kind ("secrets": lower case, which a
+	// policy must name to accept).
 	Kind string `json:"kind"`
 	// Tool is the scanner that made the report.
 	Tool Tool `json:"tool"`
@@ -135,6 +196,13 @@ type Report struct {
 	// Findings lists what was found; empty means nothing was found (for a
 	// report returned with a nil error, a clean scan).
 	Findings []Finding `json:"findings"`
+	// Declared is what the scanner that made the report declares itself
+	// to be (see Declarer); the policy evidence reads it (a malware
+	// requirement is met only by a declared malware scanner's report). The
+	// acquire pipeline sets it from the configured scanner, replacing what
+	// the scanner wrote. It is not part of the JSON or SARIF form: a
+	// decoded report declares nothing.
+	Declared Declaration `json:"-"`
 }
 
 // Package is the software package a vulnerability finding is about.

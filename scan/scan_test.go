@@ -1,6 +1,7 @@
 package scan_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
@@ -285,4 +286,42 @@ func TestSARIFEveryLocation(t *testing.T) {
 	require.NoError(t, err)
 	r.Sort()
 	assert.Equal(t, r.Findings, back.Findings)
+}
+
+// fileOnly is a FileScanner that declares nothing.
+type fileOnly struct{ scan.ScannerFunc }
+
+func (fileOnly) StartFiles(context.Context, *scan.Image) (scan.FileScan, error) { return nil, nil }
+
+// TestDeclare: a scanner declares nothing unless it is a Declarer; Declare
+// gives one a declaration, keeps a FileScanner a FileScanner, and leaves
+// the scans to the wrapped scanner; the declaration is not in a report's
+// JSON.
+func TestDeclare(t *testing.T) {
+	var calls int
+	f := scan.ScannerFunc(func(context.Context, *scan.Image) (*scan.Report, error) {
+		calls++
+		return &scan.Report{Kind: artifact.ReportKindMalware}, nil
+	})
+	assert.Equal(t, scan.Declaration{}, scan.DeclarationOf(f), "a ScannerFunc declares nothing")
+
+	d := scan.Declare(f, scan.Declaration{Malware: true})
+	assert.Equal(t, scan.Declaration{Malware: true}, scan.DeclarationOf(d))
+	_, isFiles := d.(scan.FileScanner)
+	assert.False(t, isFiles, "a plain scanner does not become a FileScanner")
+	_, err := d.Scan(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, calls, "Scan goes to the wrapped scanner")
+
+	fd := scan.Declare(fileOnly{f}, scan.Declaration{Malware: true})
+	_, isFiles = fd.(scan.FileScanner)
+	assert.True(t, isFiles, "a FileScanner stays one")
+	assert.True(t, scan.DeclarationOf(fd).Malware)
+	assert.False(t, scan.DeclarationOf(scan.Declare(d, scan.Declaration{})).Malware, "Declare replaces a declaration")
+
+	b, err := json.Marshal(&scan.Report{Kind: artifact.ReportKindMalware, Declared: scan.Declaration{Malware: true}})
+	require.NoError(t, err)
+	var back scan.Report
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.False(t, back.Declared.Malware, "a decoded report declares nothing: %s", b)
 }

@@ -321,6 +321,12 @@ func (s *Scanner) Scan(ctx context.Context, img *scan.Image) (*scan.Report, erro
 
 var _ scan.FileScanner = (*Scanner)(nil)
 
+var _ scan.Declarer = (*Scanner)(nil)
+
+// Declaration declares the scanner a malware scanner, so that its reports
+// meet a policy's malware requirement (see scan.Declaration).
+func (s *Scanner) Declaration() scan.Declaration { return scan.Declaration{Malware: true} }
+
 // StartFiles begins a scan of img fed by the caller's walk (see
 // scan.FileScanner): it asks clamd for its version, then streams every
 // regular file given to Visit to clamd, as Scan does; Finish returns the
