@@ -20,7 +20,17 @@
 //   - [Syncer] keeps a Store in step with the registry: [Syncer.Promoted]
 //     is the hook the acquire pipeline calls on promotion, and
 //     [Syncer.Reconcile] walks a whole golden registry or OCI layout,
-//     fetching only what changed.
+//     fetching only what changed. [Syncer.Index] indexes one image by
+//     digest.
+//
+// A limitation of rebuilding from the registry: a registry lists
+// repositories and tags, never untagged manifests. An image that lifecycle
+// retired and untagged keeps its digest and its signed referrers, but
+// Reconcile into an empty store cannot find it; give its digest to
+// [Syncer.Index] (from the lifecycle events, the acquire run records or an
+// export of the lost database), or retire with the archive action, whose
+// archive repository keeps the tags and is reconciled like any other
+// when it is under the prefix reconciled.
 //
 // Sources of entries: the default Cataloger. Sinks: Store implementations.
 package catalog

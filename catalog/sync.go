@@ -39,7 +39,10 @@ type SyncOptions struct {
 // resolves every tag with a HEAD request and catalogs (fetches) only
 // digests the store does not have, so reconciling an unchanged registry
 // reads no manifest. Rebuilding a lost database is Reconcile into an empty
-// store: the registry holds every fact, and entries come out identical.
+// store: the registry holds every fact, and entries come out identical,
+// for every image a tag names. An image no tag names (retired and
+// untagged by lifecycle) is not listed by any registry API: a rebuild
+// gets it back only through Index with its digest.
 type Syncer struct {
 	client *registry.Client
 	cat    Cataloger
@@ -196,6 +199,54 @@ func (s *Syncer) Promoted(ctx context.Context, rec *acquire.Record) {
 		return
 	}
 	s.log.InfoContext(ctx, "catalog: promoted image indexed", "golden", rec.Golden, "digest", rec.Digest, "catalogued", r.Catalogued)
+}
+
+// Index catalogs the image d of the repository loc (a location) that no
+// tag names, and puts its entry with the tags the store records for d
+// (none in a new store). It is how a rebuild gets back the images that
+// Reconcile cannot find: an image untagged at retirement keeps its digest
+// and its signed referrers (lifecycle marker included), but a registry
+// lists only tags, so the digest must come from elsewhere (the lifecycle
+// events, the acquire run records, an export of the old database). An
+// entry the store has already is returned as it is. The errors of the
+// registry and of the Cataloger are returned as they are (ErrNotFound
+// from the registry when d is not in loc).
+func (s *Syncer) Index(ctx context.Context, loc string, d digest.Digest) (*Entry, error) {
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("catalog: index %s@%s: %w: %v", loc, d, ErrInvalidEntry, err)
+	}
+	defer s.lock(loc)()
+	e, err := s.store.Get(ctx, loc, d)
+	if err == nil {
+		return e, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("catalog: index %s@%s: store: %w", loc, d, err)
+	}
+	repo, err := s.client.Repository(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: index %s@%s: %w", loc, d, err)
+	}
+	current, err := s.store.Tags(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: index %s@%s: store: %w", loc, d, err)
+	}
+	e, err = s.cat.Catalog(ctx, repo, d.String())
+	if err != nil {
+		return nil, fmt.Errorf("catalog: index %s@%s: %w", loc, d, err)
+	}
+	var tags []string
+	for t, td := range current {
+		if td == d {
+			tags = append(tags, t)
+		}
+	}
+	e.Repository, e.Tags = loc, sortedSet(tags)
+	if err := s.store.Put(ctx, e); err != nil {
+		return nil, fmt.Errorf("catalog: index %s@%s: store: %w", loc, d, err)
+	}
+	s.log.InfoContext(ctx, "catalog: untagged image indexed", "repository", loc, "digest", d)
+	return e, nil
 }
 
 // metadataTag matches the tags that hold metadata rather than images:

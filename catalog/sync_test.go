@@ -475,3 +475,44 @@ func TestReconcileTagMovedEvent(t *testing.T) {
 		})
 	}
 }
+
+// An image retired and untagged keeps its digest and referrers, but no
+// registry API lists it: Reconcile into an empty store cannot find it,
+// and Index with its digest brings back the identical entry.
+func TestRebuildUntaggedImage(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	clean := f.promote(t, sample.Clean)
+	multi := f.promote(t, sample.Multi)
+	loc := registry.Join(f.golden, sample.Clean)
+	require.NoError(t, registry.Untag(ctx, f.goldenRepo(t, sample.Clean), sample.Tag))
+	rep, err := f.syncer.Reconcile(ctx, f.golden)
+	require.NoError(t, err)
+	require.NoError(t, rep.Err())
+	assert.Empty(t, f.entry(t, f.store, sample.Clean, clean.Digest).Tags, "the untagged entry is kept without tags")
+	before := marshalAll(t, f.store)
+	require.Len(t, before, 2)
+
+	fresh := openStore(t)
+	sy := f.newSyncer(t, fresh)
+	rep, err = sy.Reconcile(ctx, f.golden)
+	require.NoError(t, err)
+	require.NoError(t, rep.Err())
+	assert.Equal(t, 1, rep.Catalogued, "only the tagged image is found")
+	_, err = fresh.Get(ctx, loc, clean.Digest)
+	require.ErrorIs(t, err, catalog.ErrNotFound, "the limitation: an untagged digest is not listed")
+	f.entry(t, fresh, sample.Multi, multi.Digest)
+
+	e, err := sy.Index(ctx, loc, clean.Digest)
+	require.NoError(t, err)
+	assert.Empty(t, e.Tags)
+	assert.Equal(t, before, marshalAll(t, fresh), "rebuilt entries with Index differ")
+	again, err := sy.Index(ctx, loc, clean.Digest)
+	require.NoError(t, err, "indexing again")
+	assert.Equal(t, e.Digest, again.Digest)
+
+	_, err = sy.Index(ctx, loc, digest.FromString("not there"))
+	require.ErrorIs(t, err, registry.ErrNotFound, "a digest the registry does not have")
+	_, err = sy.Index(ctx, loc, "sha256:short")
+	require.ErrorIs(t, err, catalog.ErrInvalidEntry)
+}
