@@ -10,7 +10,10 @@
 // quarantine and golden, signs with a generated development key, matches
 // against a bundled OSV database, scans for malware with clamd when it is
 // installed, and prints for each image the decision, why, and where its
-// artifacts are.
+// artifacts are. It then runs the Catalog stage over the golden images:
+// it indexes them, installs a newer bundled OSV database and rescans only
+// the image it affects, and retires an image past its end of life. With
+// -serve it keeps the catalog portal running on loopback until interrupted.
 package main
 
 import (
@@ -20,12 +23,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -67,29 +73,65 @@ malware: {required: %t}
 lifecycle: {minDaysBeforeEndOfLife: 30}
 `
 
+// options configure run.
+type options struct {
+	// dir holds the quarantine and golden OCI layouts and the updated
+	// OSV database; empty means a new temporary directory.
+	dir string
+	// jsonOut, if set, receives the run records as JSON.
+	jsonOut string
+	// verbose logs what the pipeline does to stderr.
+	verbose bool
+	// serve keeps the catalog portal running on listen until ctx ends.
+	serve  bool
+	listen string
+	// ready, if set, is called with the portal's URL once it listens.
+	ready func(url string)
+}
+
+// enterpriseIdentity is the subject of the demo's golden signing
+// certificate: the identity the catalog trusts.
+const enterpriseIdentity = "C=US, ST=WA, O=cssc demo, CN=cssc demo golden signing"
+
 func main() {
-	dir := flag.String("dir", "", "directory for the quarantine and golden OCI layouts (default: a new temporary directory)")
-	jsonOut := flag.String("json", "", "write the run records as JSON to this file")
-	verbose := flag.Bool("v", false, "log what the pipeline does")
+	var o options
+	flag.StringVar(&o.dir, "dir", "", "directory for the quarantine and golden OCI layouts (default: a new temporary directory)")
+	flag.StringVar(&o.jsonOut, "json", "", "write the run records as JSON to this file")
+	flag.BoolVar(&o.verbose, "v", false, "log what the pipeline does")
+	flag.BoolVar(&o.serve, "serve", false, "after the run, serve the catalog portal until interrupted")
+	flag.StringVar(&o.listen, "listen", "127.0.0.1:0", "address of the portal with -serve")
 	flag.Parse()
-	if err := run(*dir, *jsonOut, *verbose); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, jsonOut string, verbose bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+// outcome is what a run did, for its test.
+type outcome struct {
+	records []*acquire.Record
+	catalog *catalogOutcome
+}
+
+// run acquires the sample images, catalogs the golden ones, rescans and
+// retires, and with o.serve serves the portal until ctx ends. It writes
+// its account to out.
+func run(ctx context.Context, o options, out io.Writer) (*outcome, error) {
+	serveCtx := ctx
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	logger := slog.New(slog.DiscardHandler)
-	if verbose {
+	if o.verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	dir := o.dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "cssc-demo-")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		dir = d
 	}
@@ -97,11 +139,11 @@ func run(dir, jsonOut string, verbose bool) error {
 	// The "external" registry: a real OCI registry on loopback.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	handler, err := registrytest.NewHandler(registrytest.OCI)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
@@ -113,21 +155,21 @@ func run(dir, jsonOut string, verbose bool) error {
 	scanners := []scan.Scanner{}
 	db, err := osv.LoadFS(ctx, sample.OSV(), osv.Options{Logger: logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	scanners = append(scanners, osv.NewScanner(db))
 	var eicar []byte
 	malware := "clamd is not installed: no malware scan (apt-get install clamav-daemon to add it)"
 	clamdDir, err := os.MkdirTemp("", "clamd")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(clamdDir)
 	if clamd, err := clamdtest.Launch(clamdDir, clamdtest.Options{}); err == nil {
 		defer clamd.Stop()
 		cl, err := clamav.New(clamav.Options{Address: clamd.Address, Logger: logger})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer cl.Close()
 		scanners = append(scanners, cl)
@@ -139,42 +181,42 @@ func run(dir, jsonOut string, verbose bool) error {
 
 	world, err := sample.Seed(ctx, client, upstream, sample.Options{EICAR: eicar})
 	if err != nil {
-		return fmt.Errorf("seed the upstream registry: %w", err)
+		return nil, fmt.Errorf("seed the upstream registry: %w", err)
 	}
 
 	// The enterprise signing key: a development CA, NOT for production.
 	ca, err := devpki.NewInsecureDevelopmentCA(devpki.CAOptions{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	leaf, err := ca.Issue(devpki.LeafOptions{Subject: pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"cssc demo"}, CommonName: "cssc demo golden signing"}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	signer, err := notation.NewSigner(leaf.Key, leaf.Chain, notation.SignerOptions{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Trust policies as notation users write them: the publisher's names
 	// the repository it publishes (what `notation verify` needs upstream);
 	// golden is an OCI layout directory, whose scope is notation's local
 	// scope (notation.DefaultLocalScope).
-	enterprise, err := sample.Verifier("enterprise", ca, "C=US, ST=WA, O=cssc demo, CN=cssc demo golden signing", notation.DefaultLocalScope)
+	enterprise, err := sample.Verifier("enterprise", ca, enterpriseIdentity, notation.DefaultLocalScope)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	publisher, err := sample.Verifier("publisher", world.PublisherCA, world.PublisherIdentity, registry.Join(upstream, sample.Signed))
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	doc, err := policy.Parse(fmt.Appendf(nil, demoPolicy, eicar != nil))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pol, err := policy.Compile(doc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	quarantine, golden := "oci:"+filepath.Join(dir, "quarantine"), "oci:"+filepath.Join(dir, "golden")
@@ -203,11 +245,11 @@ func run(dir, jsonOut string, verbose bool) error {
 		Logger:                    logger,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 
-	fmt.Printf("cssc demo: acquiring %d images from the upstream registry %s\n", len(world.Images), upstream)
-	fmt.Printf("  quarantine: %s\n  golden:     %s\n  malware:    %s\n  signing:    development CA (not for production)\n\n", quarantine, golden, malware)
+	fmt.Fprintf(out, "cssc demo: acquiring %d images from the upstream registry %s\n", len(world.Images), upstream)
+	fmt.Fprintf(out, "  quarantine: %s\n  golden:     %s\n  malware:    %s\n  signing:    development CA (not for production)\n\n", quarantine, golden, malware)
 
 	var sources []string
 	for _, img := range world.Images {
@@ -215,47 +257,63 @@ func run(dir, jsonOut string, verbose bool) error {
 	}
 	records, _ := p.RunAll(ctx, sources, acquire.RunOptions{})
 
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for i, rec := range records {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", world.Images[i].Name+":"+sample.Tag, strings.ToUpper(string(rec.Outcome)), world.Images[i].Description)
 	}
 	w.Flush()
-	fmt.Println()
+	fmt.Fprintln(out)
 	for i, rec := range records {
-		fmt.Printf("== %s:%s  %s\n", world.Images[i].Name, sample.Tag, strings.ToUpper(string(rec.Outcome)))
-		fmt.Printf("   digest %s", rec.Digest)
+		fmt.Fprintf(out, "== %s:%s  %s\n", world.Images[i].Name, sample.Tag, strings.ToUpper(string(rec.Outcome)))
+		fmt.Fprintf(out, "   digest %s", rec.Digest)
 		if len(rec.Platforms) > 0 {
-			fmt.Printf("  platforms %s", strings.Join(rec.Platforms, ", "))
+			fmt.Fprintf(out, "  platforms %s", strings.Join(rec.Platforms, ", "))
 		}
-		fmt.Println()
+		fmt.Fprintln(out)
 		for _, s := range rec.Steps {
-			fmt.Printf("   %-18s %-8s %s\n", s.Name, s.Verdict, s.Reason)
+			fmt.Fprintf(out, "   %-18s %-8s %s\n", s.Name, s.Verdict, s.Reason)
 		}
 		if rec.Decision != nil {
 			for _, r := range rec.Decision.Rules {
 				if r.Verdict != policy.Pass {
-					fmt.Printf("   policy rule %-14s %-5s %s\n", r.Rule, r.Verdict, r.Reason)
+					fmt.Fprintf(out, "   policy rule %-14s %-5s %s\n", r.Rule, r.Verdict, r.Reason)
 				}
 			}
 		}
 		switch rec.Outcome {
 		case acquire.OutcomePromoted, acquire.OutcomeAudited:
-			fmt.Printf("   golden: %s:%s with %d artifact(s) and signatures\n", rec.Golden, sample.Tag, len(rec.Promoted)-1)
+			fmt.Fprintf(out, "   golden: %s:%s with %d artifact(s) and signatures\n", rec.Golden, sample.Tag, len(rec.Promoted)-1)
 		default:
-			fmt.Printf("   kept in quarantine: %s@%s (%d artifact(s) attached)\n", rec.Quarantine, rec.Digest, len(rec.Artifacts))
+			fmt.Fprintf(out, "   kept in quarantine: %s@%s (%d artifact(s) attached)\n", rec.Quarantine, rec.Digest, len(rec.Artifacts))
 		}
-		fmt.Println()
+		fmt.Fprintln(out)
 	}
-	if jsonOut != "" {
+	if o.jsonOut != "" {
 		data, err := json.MarshalIndent(records, "", "  ")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := os.WriteFile(jsonOut, data, 0o644); err != nil {
-			return err
+		if err := os.WriteFile(o.jsonOut, data, 0o644); err != nil {
+			return nil, err
 		}
-		fmt.Println("run records written to", jsonOut)
+		fmt.Fprintln(out, "run records written to", o.jsonOut)
 	}
-	fmt.Printf("done in %s; the OCI layouts are in %s\n", time.Since(start).Round(time.Millisecond), dir)
-	return nil
+
+	cs, err := newCatalogStage(catalogConfig{client: client, golden: golden, dir: dir, db: db, signer: signer,
+		verifier: enterprise, identity: enterpriseIdentity, logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	defer cs.close()
+	co, err := cs.run(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "done in %s; the OCI layouts are in %s\n", time.Since(start).Round(time.Millisecond), dir)
+	if o.serve {
+		if err := cs.serve(serveCtx, o.listen, out, o.ready); err != nil {
+			return nil, err
+		}
+	}
+	return &outcome{records: records, catalog: co}, nil
 }
