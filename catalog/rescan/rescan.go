@@ -513,7 +513,7 @@ type payload struct {
 	Force bool `json:"force,omitempty"`
 }
 
-// enqueueSweep records sw and enqueues one job per key.
+// enqueueSweep enqueues one job per key, then records sw.
 func (r *Rescanner) enqueueSweep(ctx context.Context, sw *catalog.Sweep, kind, keyPrefix string, keys []entryKey, prio int, at time.Time, force bool) error {
 	version := kind[strings.IndexByte(kind, '/')+1:]
 	sw.Images = len(keys)
@@ -522,10 +522,11 @@ func (r *Rescanner) enqueueSweep(ctx context.Context, sw *catalog.Sweep, kind, k
 		if sw.Reason == "" {
 			sw.Reason = "no image to rescan"
 		}
+		return r.opts.Sweeps.PutSweep(ctx, sw)
 	}
-	if err := r.opts.Sweeps.PutSweep(ctx, sw); err != nil {
-		return err
-	}
+	// The jobs go in before the record: an instance that sees a running
+	// sweep with no live job closes it (see finalize), and would close
+	// this one early, with no outcomes.
 	const batch = 500
 	jobs := make([]catalog.Job, 0, min(batch, len(keys)))
 	flush := func() error {
@@ -551,10 +552,8 @@ func (r *Rescanner) enqueueSweep(ctx context.Context, sw *catalog.Sweep, kind, k
 	if err := flush(); err != nil {
 		return err
 	}
-	if sw.State == catalog.SweepRunning {
-		r.running.Store(sw.ID, struct{}{})
-	}
-	return nil
+	r.running.Store(sw.ID, struct{}{})
+	return r.opts.Sweeps.PutSweep(ctx, sw)
 }
 
 // allEntries lists every entry of the store.
