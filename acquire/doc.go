@@ -24,7 +24,7 @@
 //	verify-metadata    publisher SBOMs and provenance (attest.Discover)        4
 //	provenance         acquisition provenance (Config.Provenance)              7
 //	sbom               cssc's SBOM per platform (Config.SBOM), attached
-//	                   where the publisher gave none                           7
+//	                   beside the publisher's, if any                          7
 //	scan               every scanner on every platform (Config.Scanners)       5
 //	attach-reports     SARIF reports as referrers (attest.ReportArtifact)      6
 //	lifecycle          end-of-life marker (Config.Lifecycle), Config.Enrichers 8

@@ -105,8 +105,10 @@ type Config struct {
 	// calls its GenerateSBOM (it must implement attest.SBOMGenerator, as
 	// attest.SBOMEnricher with Generate set does) with Subject.Content set
 	// to the quarantine repository, gives the document to the scanners,
-	// then calls Enrich with it in Subject.SBOM to attach it where the
-	// publisher gave none. Nil means no SBOM is generated: the step is
+	// then calls Enrich with it in Subject.SBOM (and no Subject.Metadata)
+	// to attach it to every platform, beside the publisher's SBOM where
+	// there is one: the catalog rescans only an SBOM the enterprise key
+	// signed. Nil means no SBOM is generated: the step is
 	// skipped, the scanners get the publisher's SBOM, and those that need
 	// an SBOM fail the run where there is none.
 	SBOM attest.Enricher

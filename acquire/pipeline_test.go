@@ -289,8 +289,8 @@ func TestPipelineSamples(t *testing.T) {
 				assert.Equal(t, platforms, count("malware-report"), "one malware report per platform")
 			}
 			if tc.name == sample.Signed {
-				assert.Equal(t, 0, count("sbom"), "the publisher's SBOM is used, none attached by cssc")
-				assert.Equal(t, 1, types[artifact.TypeSPDX], "the publisher's SBOM is promoted: %v", types)
+				assert.Equal(t, 1, count("sbom"), "cssc's SBOM is attached beside the publisher's")
+				assert.Equal(t, 2, types[artifact.TypeSPDX], "the publisher's SBOM and cssc's are promoted: %v", types)
 				assert.GreaterOrEqual(t, types[artifact.TypeNotarySignature], 2, "publisher and enterprise signatures promoted: %v", types)
 				s := rec.Step(acquire.StepSignatures)
 				require.NotNil(t, s)

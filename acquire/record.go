@@ -20,7 +20,7 @@ const (
 	StepSignatures StepName = "verify-signatures" // 3: publisher signatures
 	StepMetadata   StepName = "verify-metadata"   // 4: publisher SBOM and provenance
 	StepProvenance StepName = "provenance"        // 7 (provenance part): acquisition provenance
-	StepSBOM       StepName = "sbom"              // 7 (SBOM part): generate, attach where the publisher gave none
+	StepSBOM       StepName = "sbom"              // 7 (SBOM part): generate and attach (beside a publisher's)
 	StepScan       StepName = "scan"              // 5: vulnerabilities and malware, every platform
 	StepReports    StepName = "attach-reports"    // 6: SARIF reports as referrers
 	StepLifecycle  StepName = "lifecycle"         // 8: end-of-life marker, further enrichers

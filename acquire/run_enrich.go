@@ -123,8 +123,9 @@ func (r *run) descriptorOf(d digest.Digest) (ocispec.Descriptor, error) {
 // own (Config.SBOM). Vulnerability scanners match cssc's SBOM whenever one
 // is generated: a publisher's SBOM is unverified input (it could leave out
 // the vulnerable package), so it only adds licences and is recorded. cssc's
-// SBOM is attached only where the publisher gave none. An index-level
-// publisher SBOM counts for a single-platform image only.
+// SBOM is attached to every platform, beside the publisher's where there
+// is one. An index-level publisher SBOM counts for a single-platform image
+// only.
 func (r *run) sbom(ctx context.Context) (Verdict, string, map[string]any, error) {
 	gen, _ := r.p.cfg.SBOM.(attest.SBOMGenerator) // NewPipeline checked it
 	var generated, publisher, onePass int
@@ -148,15 +149,15 @@ func (r *run) sbom(ctx context.Context) (Verdict, string, map[string]any, error)
 		}
 		pi.sbom = doc
 		generated++
-		if pi.pubSBOM != nil {
-			continue
+		if pi.pubSBOM == nil {
+			pi.sbomFrom = policy.SourceGenerated
 		}
-		pi.sbomFrom = policy.SourceGenerated
+		// cssc's SBOM is attached (and signed) beside a publisher's: it is
+		// what the scanners matched, and the catalog rescans only what the
+		// enterprise key signed. No metadata, so the enricher does not
+		// step aside for the publisher's document.
 		sub := r.subject(*pi)
-		if len(r.images) > 1 {
-			// An index-level publisher SBOM does not describe this platform.
-			sub.Metadata = nil
-		}
+		sub.Metadata = nil
 		arts, err := gen.Enrich(ctx, sub)
 		if err != nil {
 			return "", "", nil, err

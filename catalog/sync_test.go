@@ -94,10 +94,13 @@ func TestPromoteReconcileRebuild(t *testing.T) {
 	})
 	t.Run("publisher SBOM is not an enterprise fact", func(t *testing.T) {
 		e := f.entry(t, f.store, sample.Signed, signed.Digest)
-		// The pipeline keeps the publisher's SBOM and does not sign it: the
-		// catalog says so instead of counting the packages.
-		assert.True(t, hasProblem(e, signed.Digest, catalog.EvidenceSBOM, catalog.ReasonUntrusted), "problems:%s", problems(e))
-		assert.Nil(t, e.Children[0].SBOM)
+		// The pipeline keeps the publisher's SBOM unsigned, and attaches
+		// and signs its own beside it: the entry's SBOM is cssc's, and the
+		// publisher's is neither counted nor a problem.
+		assert.Empty(t, e.Problems, "problems:%s", problems(e))
+		require.NotNil(t, e.Children[0].SBOM)
+		assert.Positive(t, e.Children[0].SBOM.Packages)
+		assert.True(t, e.Trusted())
 		assert.True(t, e.Signature.Verified)
 	})
 	t.Run("search finds them", func(t *testing.T) {

@@ -257,10 +257,9 @@ access:
 	require.Eventually(t, func() bool {
 		return getJSON(t, base+"/api/v1/search", &res) == http.StatusOK && res.Total == g.promoted
 	}, time.Minute, 100*time.Millisecond, "the reconcile indexes every promoted image")
-	// The images whose SBOM cssc generated have complete, enterprise-signed
-	// evidence. (The publisher's image keeps the publisher's SBOM, which the
-	// enterprise key did not sign: the catalog says so.)
-	for _, name := range []string{sample.Clean, sample.Multi} {
+	// Every image has complete, enterprise-signed evidence: cssc attaches
+	// and signs its own SBOM, beside the publisher's where there is one.
+	for _, name := range []string{sample.Clean, sample.Multi, sample.Signed} {
 		var one catalog.Result
 		getJSON(t, base+"/api/v1/search?trusted=true&repository="+url.QueryEscape(g.reg.Host+"/golden/"+name), &one)
 		assert.Equal(t, 1, one.Total, "%s is trusted", name)
