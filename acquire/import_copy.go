@@ -49,7 +49,7 @@ func (t *tracked) resolve(ctx context.Context, ref string) (ocispec.Descriptor, 
 }
 
 // Fetch, Exists and Referrers are overridden so that helpers taking the
-// repository as an interface (registry.FetchManifest, registry.Referrers)
+// repository as an interface (manifest.Fetch, registry.Referrers)
 // are tracked too.
 
 func (t *tracked) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -24,7 +25,7 @@ func FuzzSubsetIndex(f *testing.F) {
 	f.Add([]byte(`{"manifests":[]}`), uint8(0))
 	f.Add([]byte(`{"manifests":[{}],"annotations":null}`), uint8(3))
 	f.Fuzz(func(t *testing.T, raw []byte, mask uint8) {
-		m, err := registry.ParseManifest(ocispec.MediaTypeImageIndex, raw)
+		m, err := manifest.Parse(ocispec.MediaTypeImageIndex, raw)
 		if err != nil {
 			return
 		}
@@ -41,7 +42,7 @@ func FuzzSubsetIndex(f *testing.F) {
 		if err != nil {
 			return // e.g. annotations that are not a string map
 		}
-		got, err := registry.ParseManifest(ocispec.MediaTypeImageIndex, out)
+		got, err := manifest.Parse(ocispec.MediaTypeImageIndex, out)
 		if err != nil {
 			t.Fatalf("rewritten index does not parse: %v\n%s", err, out)
 		}

@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -52,7 +53,7 @@ func (j *job) run(ctx context.Context, loc registry.Location) error {
 	}
 
 	// 3. Manifests: the image graph and the target root.
-	raw, err := registry.FetchManifest(ctx, j.src, root, j.im.client.MaxManifestBytes())
+	raw, err := manifest.Fetch(ctx, j.src, root, j.im.client.MaxManifestBytes())
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", root.Digest, err)
 	}
@@ -121,16 +122,16 @@ func (j *job) run(ctx context.Context, loc registry.Location) error {
 // destination.
 func (j *job) unchanged(ctx context.Context, root, d ocispec.Descriptor) (bool, error) {
 	if d.Digest == root.Digest {
-		return len(j.platforms) == 0 || !registry.IsIndex(root.MediaType) || j.platformsCoverAll(ctx, d), nil
+		return len(j.platforms) == 0 || !manifest.IsIndex(root.MediaType) || j.platformsCoverAll(ctx, d), nil
 	}
-	if len(j.platforms) == 0 || !registry.IsIndex(d.MediaType) {
+	if len(j.platforms) == 0 || !manifest.IsIndex(d.MediaType) {
 		return false, nil
 	}
-	raw, err := registry.FetchManifest(ctx, j.dst, d, j.im.client.MaxManifestBytes())
+	raw, err := manifest.Fetch(ctx, j.dst, d, j.im.client.MaxManifestBytes())
 	if err != nil {
 		return false, err
 	}
-	m, err := registry.ParseManifest(d.MediaType, raw)
+	m, err := manifest.Parse(d.MediaType, raw)
 	if err != nil {
 		return false, nil
 	}
@@ -141,11 +142,11 @@ func (j *job) unchanged(ctx context.Context, root, d ocispec.Descriptor) (bool, 
 // platformsCoverAll reports whether the requested platforms match every
 // image of the destination index d (then the index was kept as published).
 func (j *job) platformsCoverAll(ctx context.Context, d ocispec.Descriptor) bool {
-	raw, err := registry.FetchManifest(ctx, j.dst, d, j.im.client.MaxManifestBytes())
+	raw, err := manifest.Fetch(ctx, j.dst, d, j.im.client.MaxManifestBytes())
 	if err != nil {
 		return false
 	}
-	m, err := registry.ParseManifest(d.MediaType, raw)
+	m, err := manifest.Parse(d.MediaType, raw)
 	if err != nil {
 		return false
 	}
@@ -163,11 +164,11 @@ func (j *job) finishUnchanged(ctx context.Context, d ocispec.Descriptor, existin
 	j.res.Unchanged = true
 	j.res.Descriptor = d
 	j.res.Subset = d.Digest != j.res.SourceDigest
-	raw, err := registry.FetchManifest(ctx, j.dst, d, j.im.client.MaxManifestBytes())
+	raw, err := manifest.Fetch(ctx, j.dst, d, j.im.client.MaxManifestBytes())
 	if err != nil {
 		return err
 	}
-	if m, err := registry.ParseManifest(d.MediaType, raw); err == nil && registry.IsIndex(d.MediaType) {
+	if m, err := manifest.Parse(d.MediaType, raw); err == nil && manifest.IsIndex(d.MediaType) {
 		for _, c := range m.Manifests {
 			if c.Platform != nil && !isAttestation(c) {
 				j.res.Platforms = append(j.res.Platforms, *c.Platform)
@@ -200,13 +201,13 @@ func (j *job) finishUnchanged(ctx context.Context, d ocispec.Descriptor, existin
 // whose publisher artifacts are to be looked up.
 func (j *job) planImage(ctx context.Context, root ocispec.Descriptor, raw []byte) (ocispec.Descriptor, []ocispec.Descriptor, error) {
 	j.seen, j.blobSeen = map[digest.Digest]bool{}, map[digest.Digest]bool{}
-	if !registry.IsIndex(root.MediaType) {
+	if !manifest.IsIndex(root.MediaType) {
 		if err := j.walk(ctx, root, raw, 0); err != nil {
 			return ocispec.Descriptor{}, nil, err
 		}
 		return root, []ocispec.Descriptor{root}, nil
 	}
-	idx, err := registry.ParseManifest(root.MediaType, raw)
+	idx, err := manifest.Parse(root.MediaType, raw)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: %w", root.Digest, err)
 	}
@@ -233,7 +234,7 @@ func (j *job) planImage(ctx context.Context, root ocispec.Descriptor, raw []byte
 		}
 		ref := digest.Digest(c.Annotations[artifact.AnnotationDockerReferenceDigest])
 		a := ImportedArtifact{Descriptor: c, Subject: ref, Kind: ArtifactBuildkit, Status: ArtifactCopied}
-		craw, err := registry.FetchManifest(ctx, j.src, c, j.im.client.MaxManifestBytes())
+		craw, err := manifest.Fetch(ctx, j.src, c, j.im.client.MaxManifestBytes())
 		if err != nil {
 			return ocispec.Descriptor{}, nil, fmt.Errorf("fetch attestation %s: %w", c.Digest, err)
 		}
@@ -328,7 +329,7 @@ func (j *job) walkDesc(ctx context.Context, desc ocispec.Descriptor, depth int) 
 	if j.seen[desc.Digest] {
 		return nil
 	}
-	raw, err := registry.FetchManifest(ctx, j.src, desc, j.im.client.MaxManifestBytes())
+	raw, err := manifest.Fetch(ctx, j.src, desc, j.im.client.MaxManifestBytes())
 	if err != nil {
 		return fmt.Errorf("fetch manifest %s: %w", desc.Digest, err)
 	}
@@ -344,7 +345,7 @@ func (j *job) walk(ctx context.Context, desc ocispec.Descriptor, raw []byte, dep
 	if depth > 8 {
 		return fmt.Errorf("manifest %s: %w: nested too deep", desc.Digest, registry.ErrInvalidManifest)
 	}
-	m, err := registry.ParseManifest(desc.MediaType, raw)
+	m, err := manifest.Parse(desc.MediaType, raw)
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
@@ -451,12 +452,12 @@ func (j *job) discover(ctx context.Context, subjects []ocispec.Descriptor) error
 				continue
 			}
 			found[d.Digest] = true
-			raw, err := registry.FetchManifest(ctx, j.src, d, j.im.client.MaxManifestBytes())
+			raw, err := manifest.Fetch(ctx, j.src, d, j.im.client.MaxManifestBytes())
 			if err != nil {
 				return fmt.Errorf("cosign tag %s: %w", tag, err)
 			}
 			d.ArtifactType = effectiveType(d, raw)
-			if m, err := registry.ParseManifest(d.MediaType, raw); err == nil && len(d.Annotations) == 0 {
+			if m, err := manifest.Parse(d.MediaType, raw); err == nil && len(d.Annotations) == 0 {
 				d.Annotations = maps.Clone(m.Annotations)
 			}
 			a := ImportedArtifact{Descriptor: d, Subject: it.desc.Digest, Kind: ArtifactCosignTag, Tag: tag, Status: ArtifactCopied}
@@ -489,7 +490,7 @@ func effectiveType(d ocispec.Descriptor, raw []byte) string {
 	if d.ArtifactType != "" {
 		return d.ArtifactType
 	}
-	m, err := registry.ParseManifest(d.MediaType, raw)
+	m, err := manifest.Parse(d.MediaType, raw)
 	if err != nil {
 		return ""
 	}
@@ -562,11 +563,11 @@ const annotationSubjectMismatch = "dev.cssc.import.subject-mismatch"
 // descriptor with the artifactType (or config media type) and annotations
 // the manifest really has.
 func (j *job) manifestDescriptor(ctx context.Context, listed ocispec.Descriptor, subject digest.Digest) (ocispec.Descriptor, error) {
-	raw, err := registry.FetchManifest(ctx, j.src, listed, 0)
+	raw, err := manifest.Fetch(ctx, j.src, listed, 0)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("referrer %s: %w", listed.Digest, err)
 	}
-	m, err := registry.ParseManifest(listed.MediaType, raw)
+	m, err := manifest.Parse(listed.MediaType, raw)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("referrer %s: %w", listed.Digest, err)
 	}

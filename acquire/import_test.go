@@ -16,6 +16,7 @@ import (
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 )
@@ -163,9 +164,9 @@ func TestImportSingleManifest(t *testing.T) {
 }
 
 func configSize(t *testing.T, repo registry.Repository, m ocispec.Descriptor) int64 {
-	raw, err := registry.FetchManifest(context.Background(), repo, m, 0)
+	raw, err := manifest.Fetch(context.Background(), repo, m, 0)
 	require.NoError(t, err)
-	pm, err := registry.ParseManifest(m.MediaType, raw)
+	pm, err := manifest.Parse(m.MediaType, raw)
 	require.NoError(t, err)
 	return pm.Config.Size
 }
@@ -256,9 +257,9 @@ func TestImportPlatformSubset(t *testing.T) {
 			assert.Equal(t, f.index.Digest, res.SourceDigest)
 			assert.NotEqual(t, f.index.Digest, res.Descriptor.Digest, "a subset is a new index")
 			assert.Equal(t, []ocispec.Platform{{OS: "linux", Architecture: "arm64", Variant: "v8"}}, res.Platforms)
-			raw, err := registry.FetchManifest(ctx, dst, res.Descriptor, 0)
+			raw, err := manifest.Fetch(ctx, dst, res.Descriptor, 0)
 			require.NoError(t, err)
-			m, err := registry.ParseManifest(res.Descriptor.MediaType, raw)
+			m, err := manifest.Parse(res.Descriptor.MediaType, raw)
 			require.NoError(t, err)
 			require.Len(t, m.Manifests, 1)
 			assert.Equal(t, f.arm64.Digest, m.Manifests[0].Digest)

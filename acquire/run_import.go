@@ -11,6 +11,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -105,18 +106,18 @@ var repositoryPath = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(
 // loadImages lists the platform image manifests of the root.
 func (r *run) loadImages(ctx context.Context) error {
 	r.images = nil
-	if registry.IsManifest(r.root.MediaType) {
+	if manifest.IsManifest(r.root.MediaType) {
 		r.images = []platformImage{{desc: r.root, platform: r.root.Platform}}
 		return nil
 	}
-	if !registry.IsIndex(r.root.MediaType) {
+	if !manifest.IsIndex(r.root.MediaType) {
 		return fmt.Errorf("%w: root media type %q is neither an image manifest nor an index", registry.ErrInvalidManifest, r.root.MediaType)
 	}
-	raw, err := registry.FetchManifest(ctx, r.qrepo, r.root, r.p.cfg.Client.MaxManifestBytes())
+	raw, err := manifest.Fetch(ctx, r.qrepo, r.root, r.p.cfg.Client.MaxManifestBytes())
 	if err != nil {
 		return err
 	}
-	idx, err := registry.ParseManifest(r.root.MediaType, raw)
+	idx, err := manifest.Parse(r.root.MediaType, raw)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (r *run) loadImages(ctx context.Context) error {
 		// Every entry of the index reaches golden with it, so every entry
 		// is either checked as an image or provably not one: fail closed
 		// on anything else.
-		if !registry.IsManifest(d.MediaType) {
+		if !manifest.IsManifest(d.MediaType) {
 			return fmt.Errorf("%w: index %s holds %s (%s): nested indexes are not supported", registry.ErrInvalidManifest, r.root.Digest, d.Digest, d.MediaType)
 		}
 		if d.Annotations[artifact.AnnotationDockerReferenceType] == artifact.AttestationManifest {
@@ -154,11 +155,11 @@ func (r *run) checkAttestationEntry(ctx context.Context, d ocispec.Descriptor) e
 	if d.Platform == nil || d.Platform.OS != "unknown" || d.Platform.Architecture != "unknown" {
 		return fmt.Errorf("%w: index entry %s is marked as an attestation but has a runnable platform", registry.ErrInvalidManifest, d.Digest)
 	}
-	raw, err := registry.FetchManifest(ctx, r.qrepo, d, r.p.cfg.Client.MaxManifestBytes())
+	raw, err := manifest.Fetch(ctx, r.qrepo, d, r.p.cfg.Client.MaxManifestBytes())
 	if err != nil {
 		return err
 	}
-	m, err := registry.ParseManifest(d.MediaType, raw)
+	m, err := manifest.Parse(d.MediaType, raw)
 	if err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func (r *run) checkAttestationEntry(ctx context.Context, d ocispec.Descriptor) e
 		if l.Size > attest.MaxStatementBytes {
 			return fmt.Errorf("%w: attestation entry %s: layer %s of %d bytes is larger than a statement may be (%d)", registry.ErrInvalidManifest, d.Digest, l.Digest, l.Size, attest.MaxStatementBytes)
 		}
-		data, err := registry.FetchManifest(ctx, r.qrepo, l, attest.MaxStatementBytes)
+		data, err := manifest.Fetch(ctx, r.qrepo, l, attest.MaxStatementBytes)
 		if err != nil {
 			return fmt.Errorf("attestation entry %s: layer %s: %w", d.Digest, l.Digest, err)
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/cssc-go/cssc/registry"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/sign"
 )
 
@@ -17,7 +17,7 @@ import (
 // exists.
 func (r *run) sign(ctx context.Context) (Verdict, string, map[string]any, error) {
 	subjects := []digest.Digest{r.root.Digest}
-	if registry.IsIndex(r.root.MediaType) {
+	if manifest.IsIndex(r.root.MediaType) {
 		for _, pi := range r.images {
 			subjects = append(subjects, pi.desc.Digest)
 		}

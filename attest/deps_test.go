@@ -21,6 +21,7 @@ func TestImports(t *testing.T) {
 	allowedPrefixes := []string{
 		"github.com/cssc-go/cssc/artifact",
 		"github.com/cssc-go/cssc/registry",
+		"github.com/cssc-go/cssc/internal/manifest", // manifest reading, registry's own (was registry.FetchManifest)
 		"github.com/cssc-go/cssc/sbom",
 		"github.com/cssc-go/cssc/policy",
 		"github.com/cssc-go/cssc/sign",

@@ -15,6 +15,7 @@ import (
 	orasregistry "oras.land/oras-go/v2/registry"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 )
@@ -131,7 +132,7 @@ func Discover(ctx context.Context, repo Repository, subject ocispec.Descriptor, 
 		o = *opts
 	}
 	d := &discovery{repo: repo, opts: o.withDefaults(), md: &Metadata{Subject: subject}}
-	raw, err := registry.FetchManifest(ctx, repo, subject, d.opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, repo, subject, d.opts.MaxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("discover %s: %w", subject.Digest, err)
 	}
@@ -142,8 +143,8 @@ func Discover(ctx context.Context, repo Repository, subject ocispec.Descriptor, 
 	targets := []target{{desc: subject}}
 	var attestations []ocispec.Descriptor
 	children := map[digest.Digest]*ocispec.Platform{}
-	if registry.IsIndex(subject.MediaType) {
-		idx, err := registry.ParseManifest(subject.MediaType, raw)
+	if manifest.IsIndex(subject.MediaType) {
+		idx, err := manifest.Parse(subject.MediaType, raw)
 		if err != nil {
 			return nil, fmt.Errorf("discover %s: %w", subject.Digest, err)
 		}
@@ -256,13 +257,13 @@ func (d *discovery) fallbackTag(ctx context.Context, subject ocispec.Descriptor,
 	if !found || err != nil {
 		return err
 	}
-	if !registry.IsIndex(desc.MediaType) {
+	if !manifest.IsIndex(desc.MediaType) {
 		return nil // not a referrers index: somebody's tag that looks like one
 	}
-	raw, err := registry.FetchManifest(ctx, d.repo, desc, d.opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, d.repo, desc, d.opts.MaxManifestBytes)
 	if err == nil {
-		var idx *registry.Manifest
-		if idx, err = registry.ParseManifest(desc.MediaType, raw); err == nil {
+		var idx *manifest.Manifest
+		if idx, err = manifest.Parse(desc.MediaType, raw); err == nil {
 			for _, r := range idx.Manifests {
 				if seen[r.Digest] {
 					continue
@@ -425,7 +426,7 @@ func (d *discovery) read(ctx context.Context, it *Item, l ocispec.Descriptor) er
 		}
 		d.envelope(it, l, env)
 	default: // sigstore bundle
-		b, err := ParseBundle(data)
+		b, err := parseBundle(data)
 		if err != nil {
 			it.Err = fmt.Errorf("layer %s: %w", l.Digest, err)
 			return nil
@@ -460,7 +461,7 @@ func interpret(it *Item, st *Statement) {
 	switch st.PredicateType() {
 	case artifact.PredicateSLSAProvenanceV1, artifact.PredicateSLSAProvenanceV02:
 		it.Kind = KindProvenance
-		it.Provenance, it.Err = ParseProvenance(st)
+		it.Provenance, it.Err = parseProvenance(st)
 	case artifact.PredicateSPDX, artifact.PredicateCycloneDX:
 		it.Kind = KindSBOM
 		mt := artifact.MediaTypeSPDX
@@ -537,25 +538,25 @@ func (d *discovery) buildkit(ctx context.Context, a ocispec.Descriptor, children
 
 // manifest fetches and parses a metadata manifest (an image manifest; an
 // index is refused).
-func (d *discovery) manifest(ctx context.Context, desc ocispec.Descriptor) (*registry.Manifest, error) {
+func (d *discovery) manifest(ctx context.Context, desc ocispec.Descriptor) (*manifest.Manifest, error) {
 	mt := desc.MediaType
 	if mt == "" {
 		mt = ocispec.MediaTypeImageManifest
 	}
-	if registry.IsIndex(mt) {
+	if manifest.IsIndex(mt) {
 		return nil, fmt.Errorf("manifest %s: %w: an index where an image manifest was expected", desc.Digest, ErrUnsupportedFormat)
 	}
-	if !registry.IsManifest(mt) {
+	if !manifest.IsManifest(mt) {
 		return nil, fmt.Errorf("manifest %s: %w: media type %q is not an image manifest", desc.Digest, ErrMalformed, mt)
 	}
-	raw, err := registry.FetchManifest(ctx, d.repo, desc, d.opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, d.repo, desc, d.opts.MaxManifestBytes)
 	if err != nil {
 		if errors.Is(err, registry.ErrSizeExceeded) {
 			return nil, fmt.Errorf("manifest %s: %w: %w", desc.Digest, ErrTooLarge, err)
 		}
 		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
-	m, err := registry.ParseManifest(mt, raw)
+	m, err := manifest.Parse(mt, raw)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w: %w", desc.Digest, ErrMalformed, err)
 	}
@@ -572,7 +573,7 @@ func (d *discovery) blob(ctx context.Context, l ocispec.Descriptor) ([]byte, err
 		return nil, &BudgetError{Subject: d.md.Subject.Digest, Read: d.spent, Next: l.Size, Budget: d.opts.MaxTotalBytes}
 	}
 	d.spent += l.Size
-	b, err := registry.FetchManifest(ctx, d.repo, l, d.opts.MaxBlobBytes)
+	b, err := manifest.Fetch(ctx, d.repo, l, d.opts.MaxBlobBytes)
 	if err != nil {
 		if errors.Is(err, registry.ErrSizeExceeded) {
 			return nil, fmt.Errorf("layer %s: %w: %w", l.Digest, ErrTooLarge, err)

@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -67,8 +68,10 @@ type Lifecycle struct {
 
 // ParseLifecycle reads a lifecycle marker from the annotations of its
 // manifest (or of its descriptor in a referrers list). A missing or
-// unparseable end-of-life annotation, or state annotations that
-// ParseLifecycleState refuses, fail with ErrMalformed.
+// unparseable end-of-life annotation, or state annotations that are not
+// valid (an unknown status; a value that is not valid UTF-8, too long or,
+// for the sources, not a JSON array of sources with known fields), fail
+// with ErrMalformed.
 func ParseLifecycle(manifest digest.Digest, annotations map[string]string) (*Lifecycle, error) {
 	v, ok := annotations[artifact.AnnotationEndOfLife]
 	if !ok {
@@ -79,7 +82,7 @@ func ParseLifecycle(manifest digest.Digest, annotations map[string]string) (*Lif
 		return nil, fmt.Errorf("lifecycle %s: %w", manifest, err)
 	}
 	l := &Lifecycle{EndOfLife: eol, Digest: manifest, GeneratedBy: annotations[artifact.AnnotationGeneratedBy]}
-	if l.State, err = ParseLifecycleState(annotations); err != nil {
+	if l.State, err = parseLifecycleState(annotations); err != nil {
 		return nil, fmt.Errorf("lifecycle %s: %w", manifest, err)
 	}
 	if c, ok := annotations[ocispec.AnnotationCreated]; ok {
@@ -138,11 +141,11 @@ func lifecycleOf(ctx context.Context, repo Repository, d ocispec.Descriptor) (*L
 			return ParseLifecycle(d.Digest, d.Annotations)
 		}
 	}
-	raw, err := registry.FetchManifest(ctx, repo, d, 0)
+	raw, err := manifest.Fetch(ctx, repo, d, 0)
 	if err != nil {
 		return nil, fmt.Errorf("lifecycle %s: %w", d.Digest, err)
 	}
-	m, err := registry.ParseManifest(d.MediaType, raw)
+	m, err := manifest.Parse(d.MediaType, raw)
 	if err != nil {
 		return nil, fmt.Errorf("lifecycle %s: %w", d.Digest, err)
 	}

@@ -12,8 +12,7 @@ import (
 	"github.com/cssc-go/cssc/registry"
 )
 
-// Caps of the lifecycle state annotations (ParseLifecycleState refuses
-// more).
+// Caps of the lifecycle state annotations (ParseLifecycle refuses more).
 const (
 	// MaxLifecycleSources caps the dates listed in
 	// artifact.AnnotationLifecycleSources: 64.
@@ -92,13 +91,13 @@ func (s LifecycleState) Annotations() map[string]string {
 	return ann
 }
 
-// ParseLifecycleState reads the lifecycle state annotations of a marker.
+// parseLifecycleState reads the lifecycle state annotations of a marker.
 // It returns nil and no error when the marker has no
 // artifact.AnnotationLifecycleStatus (a marker that records only a date),
 // and an error wrapping ErrMalformed when the status is unknown or any
 // state annotation is not valid UTF-8, too long, or (for the sources) not
 // a JSON array of sources with known fields.
-func ParseLifecycleState(annotations map[string]string) (*LifecycleState, error) {
+func parseLifecycleState(annotations map[string]string) (*LifecycleState, error) {
 	status, ok := annotations[artifact.AnnotationLifecycleStatus]
 	if !ok {
 		return nil, nil

@@ -53,10 +53,10 @@ type Material struct {
 	Digest map[string]string `json:"digest,omitempty"`
 }
 
-// ParseProvenance reads the SLSA provenance predicate of st into the common
+// parseProvenance reads the SLSA provenance predicate of st into the common
 // view. Statements of other predicate types fail with ErrUnsupportedFormat;
 // a predicate that does not have the SLSA shape fails with ErrMalformed.
-func ParseProvenance(st *Statement) (*Provenance, error) {
+func parseProvenance(st *Statement) (*Provenance, error) {
 	if st == nil {
 		return nil, fmt.Errorf("provenance: %w: no statement", ErrMalformed)
 	}

@@ -32,8 +32,8 @@ var (
 )
 
 // MaxStatementBytes caps the size of an in-toto statement, a DSSE envelope
-// and a sigstore bundle handed to ParseStatement, ParseDSSE and
-// ParseBundle (16 MiB: SBOM predicates can be large).
+// and a sigstore bundle handed to ParseStatement and ParseDSSE or read by
+// Discover (16 MiB: SBOM predicates can be large).
 const MaxStatementBytes = 16 << 20
 
 // Statement types that ParseStatement accepts.
@@ -211,21 +211,21 @@ func decodeBase64(s string) ([]byte, error) {
 	return nil, errors.New("not base64")
 }
 
-// Bundle is the part of a sigstore bundle (v0.1 to v0.3) that discovery
+// bundle is the part of a sigstore bundle (v0.1 to v0.3) that discovery
 // reads: its media type and either a DSSE envelope (an attestation) or a
 // message signature (a plain signature, no statement). Verifying the bundle
 // is the sign/cosign package's job.
-type Bundle struct {
+type bundle struct {
 	// MediaType is the bundle's own media type.
 	MediaType string
 	// Envelope is the DSSE envelope, nil for a message signature bundle.
 	Envelope *Envelope
 }
 
-// ParseBundle parses a sigstore bundle JSON document. Input larger than
+// parseBundle parses a sigstore bundle JSON document. Input larger than
 // MaxStatementBytes fails with ErrTooLarge; a bundle with neither a DSSE
 // envelope nor a message signature fails with ErrMalformed.
-func ParseBundle(data []byte) (*Bundle, error) {
+func parseBundle(data []byte) (*bundle, error) {
 	if len(data) > MaxStatementBytes {
 		return nil, fmt.Errorf("sigstore bundle: %w: %d bytes, cap %d", ErrTooLarge, len(data), MaxStatementBytes)
 	}
@@ -240,7 +240,7 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	if !strings.HasPrefix(raw.MediaType, "application/vnd.dev.sigstore.bundle") {
 		return nil, fmt.Errorf("sigstore bundle: %w: media type %q", ErrMalformed, raw.MediaType)
 	}
-	b := &Bundle{MediaType: raw.MediaType}
+	b := &bundle{MediaType: raw.MediaType}
 	switch {
 	case len(raw.DSSEEnvelope) > 0 && string(raw.DSSEEnvelope) != "null":
 		env, err := ParseDSSE(raw.DSSEEnvelope)

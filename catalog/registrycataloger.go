@@ -15,6 +15,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 	"github.com/cssc-go/cssc/scan"
@@ -210,11 +211,11 @@ func (b *build) size(d ocispec.Descriptor) {
 // image reads the root manifest or index and its platform manifests:
 // children, platforms, sizes, labels, and the enterprise signature of each.
 func (b *build) image(ctx context.Context, root ocispec.Descriptor) error {
-	raw, err := registry.FetchManifest(ctx, b.repo, root, b.c.opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, b.repo, root, b.c.opts.MaxManifestBytes)
 	if err != nil {
 		return registryErr("fetch "+root.Digest.String(), err)
 	}
-	m, err := registry.ParseManifest(root.MediaType, raw)
+	m, err := manifest.Parse(root.MediaType, raw)
 	if err != nil {
 		return fmt.Errorf("catalog: %s: %w", root.Digest, err)
 	}
@@ -225,7 +226,7 @@ func (b *build) image(ctx context.Context, root ocispec.Descriptor) error {
 	t := b.trust[root.Digest]
 	b.e.Signature = Signature{Verified: t.ok, Identities: t.identities}
 	b.signatureProblem(root.Digest, t)
-	if !registry.IsIndex(root.MediaType) {
+	if !manifest.IsIndex(root.MediaType) {
 		ch, err := b.child(ctx, root, m, nil)
 		if err != nil {
 			return err
@@ -235,7 +236,7 @@ func (b *build) image(ctx context.Context, root ocispec.Descriptor) error {
 	}
 	n := 0
 	for _, d := range m.Manifests {
-		if d.Annotations[artifact.AnnotationDockerReferenceType] == artifact.AttestationManifest || !registry.IsManifest(d.MediaType) {
+		if d.Annotations[artifact.AnnotationDockerReferenceType] == artifact.AttestationManifest || !manifest.IsManifest(d.MediaType) {
 			continue
 		}
 		if n >= b.c.opts.MaxChildren {
@@ -243,7 +244,7 @@ func (b *build) image(ctx context.Context, root ocispec.Descriptor) error {
 			break
 		}
 		n++
-		raw, err := registry.FetchManifest(ctx, b.repo, d, b.c.opts.MaxManifestBytes)
+		raw, err := manifest.Fetch(ctx, b.repo, d, b.c.opts.MaxManifestBytes)
 		if err != nil {
 			if contentErr(err) {
 				b.problem(d.Digest, EvidenceManifest, ReasonUnreadable, d.Digest, err.Error())
@@ -251,7 +252,7 @@ func (b *build) image(ctx context.Context, root ocispec.Descriptor) error {
 			}
 			return registryErr("fetch "+d.Digest.String(), err)
 		}
-		cm, err := registry.ParseManifest(d.MediaType, raw)
+		cm, err := manifest.Parse(d.MediaType, raw)
 		if err != nil {
 			b.problem(d.Digest, EvidenceManifest, ReasonUnreadable, d.Digest, err.Error())
 			continue
@@ -282,7 +283,7 @@ func (b *build) signatureProblem(d digest.Digest, t *trust) {
 }
 
 // child reads a platform manifest's config for its platform and labels.
-func (b *build) child(ctx context.Context, d ocispec.Descriptor, m *registry.Manifest, p *ocispec.Platform) (Child, error) {
+func (b *build) child(ctx context.Context, d ocispec.Descriptor, m *manifest.Manifest, p *ocispec.Platform) (Child, error) {
 	t := b.trust[d.Digest]
 	ch := Child{Digest: d.Digest, MediaType: d.MediaType, Platform: platformString(p), Size: d.Size,
 		Signature: Signature{Verified: t.ok, Identities: t.identities}}
@@ -298,7 +299,7 @@ func (b *build) child(ctx context.Context, d ocispec.Descriptor, m *registry.Man
 	if m.Config == nil || m.Config.Size > b.c.opts.MaxManifestBytes || (m.Config.MediaType != ocispec.MediaTypeImageConfig && m.Config.MediaType != "application/vnd.docker.container.image.v1+json") {
 		return ch, nil
 	}
-	raw, err := registry.FetchManifest(ctx, b.repo, *m.Config, b.c.opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, b.repo, *m.Config, b.c.opts.MaxManifestBytes)
 	if err != nil {
 		if contentErr(err) {
 			b.problem(d.Digest, EvidenceManifest, ReasonUnreadable, m.Config.Digest, "config: "+err.Error())
@@ -644,11 +645,11 @@ func (b *build) readReport(ctx context.Context, desc ocispec.Descriptor) (*scan.
 	if desc.MediaType == "" {
 		desc.MediaType = ocispec.MediaTypeImageManifest
 	}
-	raw, err := registry.FetchManifest(ctx, b.repo, desc, b.c.opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, b.repo, desc, b.c.opts.MaxManifestBytes)
 	if err != nil {
 		return nil, err
 	}
-	m, err := registry.ParseManifest(desc.MediaType, raw)
+	m, err := manifest.Parse(desc.MediaType, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -660,7 +661,7 @@ func (b *build) readReport(ctx context.Context, desc ocispec.Descriptor) (*scan.
 		if l.Size > limit {
 			return nil, fmt.Errorf("report %s: %w: %d bytes, cap %d", desc.Digest, registry.ErrSizeExceeded, l.Size, limit)
 		}
-		data, err := registry.FetchManifest(ctx, b.repo, l, limit)
+		data, err := manifest.Fetch(ctx, b.repo, l, limit)
 		if err != nil {
 			return nil, err
 		}

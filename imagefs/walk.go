@@ -23,6 +23,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -256,10 +257,10 @@ func Walk(ctx context.Context, fetcher content.Fetcher, desc ocispec.Descriptor,
 	if desc.Size > opts.MaxManifestBytes {
 		return &LimitError{Limit: "MaxManifestBytes", Max: opts.MaxManifestBytes}
 	}
-	if desc.MediaType != "" && !registry.IsManifest(desc.MediaType) {
+	if desc.MediaType != "" && !manifest.IsManifest(desc.MediaType) {
 		return fmt.Errorf("walk %s: %w: want an image manifest, got %q", desc.Digest, registry.ErrUnsupported, desc.MediaType)
 	}
-	raw, err := registry.FetchManifest(ctx, fetcher, desc, opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, fetcher, desc, opts.MaxManifestBytes)
 	if err != nil {
 		return fmt.Errorf("walk: %w", err)
 	}
@@ -277,11 +278,11 @@ func Walk(ctx context.Context, fetcher content.Fetcher, desc ocispec.Descriptor,
 		if mediaType == "" && probe.Config != nil {
 			mediaType = ocispec.MediaTypeImageManifest
 		}
-		if !registry.IsManifest(mediaType) {
+		if !manifest.IsManifest(mediaType) {
 			return fmt.Errorf("walk %s: %w: want an image manifest, got %q", desc.Digest, registry.ErrUnsupported, mediaType)
 		}
 	}
-	m, err := registry.ParseManifest(mediaType, raw)
+	m, err := manifest.Parse(mediaType, raw)
 	if err != nil {
 		return fmt.Errorf("walk %s: %w", desc.Digest, err)
 	}

@@ -1,15 +1,9 @@
 package registry
 
 import (
-	"errors"
 	"fmt"
-	"net/http"
-	"strings"
 
-	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/errcode"
+	"github.com/cssc-go/cssc/internal/regerr"
 )
 
 // Sentinel errors that callers branch on with errors.Is. Errors returned by
@@ -17,32 +11,32 @@ import (
 // the cause is known, keeping the underlying error in the chain.
 var (
 	// ErrNotFound: the manifest, blob, tag or repository does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = regerr.ErrNotFound
 	// ErrUnauthorized: the registry refused the credentials (401 or 403).
-	ErrUnauthorized = errors.New("unauthorized")
+	ErrUnauthorized = regerr.ErrUnauthorized
 	// ErrDigestMismatch: content did not match the digest it was fetched by.
-	ErrDigestMismatch = errors.New("digest mismatch")
+	ErrDigestMismatch = regerr.ErrDigestMismatch
 	// ErrSizeExceeded: content is larger than a documented cap, or larger
 	// than its descriptor says.
-	ErrSizeExceeded = errors.New("size exceeded")
+	ErrSizeExceeded = regerr.ErrSizeExceeded
 	// ErrInvalidReference: a reference or location string is malformed.
-	ErrInvalidReference = errors.New("invalid reference")
+	ErrInvalidReference = regerr.ErrInvalidReference
 	// ErrInvalidManifest: a manifest or index could not be parsed or is not
 	// of a supported media type.
-	ErrInvalidManifest = errors.New("invalid manifest")
+	ErrInvalidManifest = regerr.ErrInvalidManifest
 	// ErrUnsupported: the storage does not support the operation.
-	ErrUnsupported = errors.New("unsupported")
+	ErrUnsupported = regerr.ErrUnsupported
 	// ErrAlreadyExists: the content or tag exists already.
-	ErrAlreadyExists = errors.New("already exists")
+	ErrAlreadyExists = regerr.ErrAlreadyExists
 	// ErrSizeMismatch: the registry sent content of another size than the
 	// descriptor it was fetched by says (a manifest or index that lies
 	// about the sizes of what it refers to, or a registry that lies in its
 	// Content-Length).
-	ErrSizeMismatch = errors.New("size mismatch")
+	ErrSizeMismatch = regerr.ErrSizeMismatch
 	// ErrStalled: the registry sent no byte for the stall timeout
 	// (Options.StallTimeout), after the retries the request allowed. The
 	// error is a *StallError.
-	ErrStalled = errors.New("registry stalled")
+	ErrStalled = regerr.ErrStalled
 )
 
 // Error is the error of one operation on one repository. It unwraps to its
@@ -67,44 +61,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // classify wraps err with the sentinel that matches its cause, if it has no
 // sentinel of this package yet. It returns nil for nil.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	for _, s := range []error{ErrNotFound, ErrUnauthorized, ErrDigestMismatch, ErrSizeExceeded,
-		ErrInvalidReference, ErrInvalidManifest, ErrUnsupported, ErrAlreadyExists, ErrSizeMismatch, ErrStalled} {
-		if errors.Is(err, s) {
-			return err
-		}
-	}
-	var resp *errcode.ErrorResponse
-	switch {
-	case errors.As(err, &resp) && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
-		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
-	case errors.As(err, &resp) && resp.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
-	case errors.Is(err, auth.ErrBasicCredentialNotFound):
-		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
-	case errors.Is(err, errdef.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
-	case errors.Is(err, content.ErrMismatchedDigest):
-		return fmt.Errorf("%w: %w", ErrDigestMismatch, err)
-	case errors.Is(err, content.ErrTrailingData), errors.Is(err, errdef.ErrSizeExceedsLimit):
-		return fmt.Errorf("%w: %w", ErrSizeExceeded, err)
-	case errors.Is(err, errdef.ErrInvalidReference), errors.Is(err, errdef.ErrInvalidDigest):
-		return fmt.Errorf("%w: %w", ErrInvalidReference, err)
-	case errors.Is(err, errdef.ErrAlreadyExists):
-		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
-	case errors.Is(err, errdef.ErrUnsupported):
-		return fmt.Errorf("%w: %w", ErrUnsupported, err)
-	case strings.Contains(err.Error(), "mismatch Content-Length"):
-		// oras-go reports a response whose Content-Length is not the
-		// descriptor's size with an untyped error; its text is pinned by
-		// TestLyingSizesAreTyped.
-		return fmt.Errorf("%w: %w", ErrSizeMismatch, err)
-	}
-	return err
-}
+func classify(err error) error { return regerr.Classify(err) }
 
 func opError(op, location, ref string, err error) error {
 	if err == nil {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -86,7 +87,7 @@ func referrersFromPredecessors(ctx context.Context, p content.PredecessorFinder,
 		if pred.MediaType != ocispec.MediaTypeImageManifest && pred.MediaType != ocispec.MediaTypeImageIndex {
 			continue
 		}
-		raw, err := FetchManifest(ctx, f, pred, maxManifest)
+		raw, err := manifest.Fetch(ctx, f, pred, maxManifest)
 		if err != nil {
 			return nil, err
 		}

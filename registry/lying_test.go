@@ -12,6 +12,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/imagefs/imagetest"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 )
@@ -27,15 +28,15 @@ func TestLyingSizesAreTyped(t *testing.T) {
 		repo := store.Repository(t, "lying/sizes")
 		img, err := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "x", Data: []byte("x")})}}.Push(ctx, repo)
 		require.NoError(t, err)
-		raw, err := registry.FetchManifest(ctx, repo, img, 0)
+		raw, err := manifest.Fetch(ctx, repo, img, 0)
 		require.NoError(t, err)
-		m, err := registry.ParseManifest(img.MediaType, raw)
+		m, err := manifest.Parse(img.MediaType, raw)
 		require.NoError(t, err)
 		for _, delta := range []int64{-10, -1, 1, 10} {
 			name := fmt.Sprintf("%s/%+d", store.Name, delta)
 			lie := img
 			lie.Size += delta
-			_, err := registry.FetchManifest(ctx, repo, lie, 0)
+			_, err := manifest.Fetch(ctx, repo, lie, 0)
 			require.Error(t, err, name)
 			assert.True(t, errors.Is(err, registry.ErrSizeMismatch) || errors.Is(err, registry.ErrSizeExceeded),
 				"%s: manifest fetched with a lying size: got %v, want ErrSizeMismatch or ErrSizeExceeded", name, err)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cssc-go/cssc/internal/manifest"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/oci"
 	orasregistry "oras.land/oras-go/v2/registry"
@@ -124,7 +125,7 @@ func NewClient(opts Options) *Client {
 	return &Client{opts: opts, client: ac, mem: map[string]*memoryRepository{}}
 }
 
-const defaultMaxManifestBytes = 4 << 20
+const defaultMaxManifestBytes = manifest.DefaultMaxBytes
 
 // MaxManifestBytes returns the cap on manifests read into memory.
 func (c *Client) MaxManifestBytes() int64 { return c.opts.MaxManifestBytes }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/imagefs/imagetest"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 )
@@ -54,9 +55,9 @@ func TestStores(t *testing.T) {
 				assert.Equal(t, img.Digest, got.Digest)
 			})
 			t.Run("fetch manifest", func(t *testing.T) {
-				raw, err := registry.FetchManifest(ctx, repo, img, 0)
+				raw, err := manifest.Fetch(ctx, repo, img, 0)
 				require.NoError(t, err)
-				m, err := registry.ParseManifest(img.MediaType, raw)
+				m, err := manifest.Parse(img.MediaType, raw)
 				require.NoError(t, err)
 				assert.Len(t, m.Layers, 1)
 			})
@@ -209,7 +210,7 @@ func TestDigestMismatch(t *testing.T) {
 	require.NoError(t, repo.Push(ctx, blob, bytes.NewReader([]byte("hello, world"))))
 	_, err := content.FetchAll(ctx, repo, blob)
 	assert.ErrorIs(t, err, content.ErrMismatchedDigest)
-	_, err = registry.FetchManifest(ctx, repo, blob, 0)
+	_, err = manifest.Fetch(ctx, repo, blob, 0)
 	assert.ErrorIs(t, err, registry.ErrDigestMismatch, "got %v", err)
 }
 
@@ -277,13 +278,13 @@ func TestOversizedManifest(t *testing.T) {
 	desc := imagetest.Descriptor("application/octet-stream", big)
 	require.NoError(t, repo.Push(ctx, desc, bytes.NewReader(big)))
 	desc.MediaType = ocispec.MediaTypeImageManifest
-	_, err = registry.FetchManifest(ctx, repo, desc, 0)
+	_, err = manifest.Fetch(ctx, repo, desc, 0)
 	assert.ErrorIs(t, err, registry.ErrSizeExceeded)
 
 	// A descriptor that understates the size is caught while reading.
 	small := desc
 	small.Size = 10
-	_, err = registry.FetchManifest(ctx, repo, small, 0)
+	_, err = manifest.Fetch(ctx, repo, small, 0)
 	assert.Error(t, err)
 }
 
@@ -296,11 +297,11 @@ func TestParseManifestRejects(t *testing.T) {
 		"media mismatch": `{"mediaType":"application/vnd.oci.image.index.v1+json","config":{}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := registry.ParseManifest(ocispec.MediaTypeImageManifest, []byte(raw))
+			_, err := manifest.Parse(ocispec.MediaTypeImageManifest, []byte(raw))
 			assert.ErrorIs(t, err, registry.ErrInvalidManifest)
 		})
 	}
-	_, err := registry.ParseManifest("text/plain", []byte(`{}`))
+	_, err := manifest.Parse("text/plain", []byte(`{}`))
 	assert.ErrorIs(t, err, registry.ErrInvalidManifest)
 }
 
@@ -310,7 +311,7 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte(`{"manifests":[{"digest":"sha256:` + strings.Repeat("0", 64) + `"}]}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, mt := range []string{ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex} {
-			m, err := registry.ParseManifest(mt, raw)
+			m, err := manifest.Parse(mt, raw)
 			if err == nil {
 				if _, err := json.Marshal(m); err != nil {
 					t.Fatal(err)

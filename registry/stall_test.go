@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/imagefs/imagetest"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 )
@@ -127,9 +128,9 @@ func TestStallInBody(t *testing.T) {
 	client := registry.NewClient(registry.Options{PlainHTTP: []string{reg.Host}, StallTimeout: 200 * time.Millisecond, MaxRetries: 2})
 	repo, err := client.Repository(ctx, reg.Location("slow/body"))
 	require.NoError(t, err)
-	raw, err := registry.FetchManifest(ctx, repo, img, 0)
+	raw, err := manifest.Fetch(ctx, repo, img, 0)
 	require.NoError(t, err)
-	m, err := registry.ParseManifest(img.MediaType, raw)
+	m, err := manifest.Parse(img.MediaType, raw)
 	require.NoError(t, err)
 	_, err, _ = within(t, 20*time.Second, func() ([]byte, error) {
 		rc, err := repo.Fetch(ctx, m.Layers[0])

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/imagefs/imagetest"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign"
@@ -44,9 +45,9 @@ func TestStoreSignature(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, refs, 1)
 			assert.Equal(t, d.Digest, refs[0].Digest)
-			raw, err := registry.FetchManifest(ctx, repo, d, 0)
+			raw, err := manifest.Fetch(ctx, repo, d, 0)
 			require.NoError(t, err)
-			m, err := registry.ParseManifest(d.MediaType, raw)
+			m, err := manifest.Parse(d.MediaType, raw)
 			require.NoError(t, err)
 			require.Len(t, m.Layers, 1, "one layer: the envelope")
 			assert.Equal(t, "application/jose+json", m.Layers[0].MediaType)

@@ -8,6 +8,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -118,7 +119,7 @@ func listTree(ctx context.Context, repo registry.Repository, subject ocispec.Des
 	level := []ocispec.Descriptor{subject}
 	for depth := 0; depth < maxDepth && len(level) > 0; depth++ {
 		var next []ocispec.Descriptor
-		if depth == 0 && opts.IndexManifests && registry.IsIndex(subject.MediaType) {
+		if depth == 0 && opts.IndexManifests && manifest.IsIndex(subject.MediaType) {
 			children, err := indexManifests(ctx, repo, subject)
 			if err != nil {
 				return nil, err
@@ -148,11 +149,11 @@ func listTree(ctx context.Context, repo registry.Repository, subject ocispec.Des
 
 // indexManifests lists the manifests of the index desc.
 func indexManifests(ctx context.Context, repo registry.Repository, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-	raw, err := registry.FetchManifest(ctx, repo, desc, 0)
+	raw, err := manifest.Fetch(ctx, repo, desc, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sign tree: %w", err)
 	}
-	idx, err := registry.ParseManifest(desc.MediaType, raw)
+	idx, err := manifest.Parse(desc.MediaType, raw)
 	if err != nil {
 		return nil, fmt.Errorf("sign tree: %w", err)
 	}

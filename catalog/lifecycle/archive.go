@@ -7,6 +7,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 )
 
@@ -37,12 +38,12 @@ func copyNode(ctx context.Context, src, dst registry.Repository, root ocispec.De
 		return nil
 	}
 	subjects := []ocispec.Descriptor{root}
-	if registry.IsIndex(root.MediaType) {
-		raw, err := registry.FetchManifest(ctx, src, root, 0)
+	if manifest.IsIndex(root.MediaType) {
+		raw, err := manifest.Fetch(ctx, src, root, 0)
 		if err != nil {
 			return err
 		}
-		idx, err := registry.ParseManifest(root.MediaType, raw)
+		idx, err := manifest.Parse(root.MediaType, raw)
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/event"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 	"github.com/cssc-go/cssc/sign/dn"
@@ -439,11 +440,11 @@ func readMarker(ctx context.Context, repo registry.Repository, d ocispec.Descrip
 			return attest.ParseLifecycle(d.Digest, d.Annotations)
 		}
 	}
-	raw, err := registry.FetchManifest(ctx, repo, d, 0)
+	raw, err := manifest.Fetch(ctx, repo, d, 0)
 	if err != nil {
 		return nil, fmt.Errorf("lifecycle marker %s: %w", d.Digest, err)
 	}
-	m, err := registry.ParseManifest(d.MediaType, raw)
+	m, err := manifest.Parse(d.MediaType, raw)
 	if err != nil {
 		return nil, fmt.Errorf("lifecycle marker %s: %w", d.Digest, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/lifecycle"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sbom"
@@ -253,9 +254,9 @@ func checkRetirementMarker(t *testing.T, w *world, name string, img ocispec.Desc
 	require.NoError(t, err)
 	require.True(t, v.Verified(), "the marker verifies: %v", v.Err())
 	assert.True(t, v.VerifiedBy(w.identity))
-	raw, err := registry.FetchManifest(ctx, repo, d, 0)
+	raw, err := manifest.Fetch(ctx, repo, d, 0)
 	require.NoError(t, err)
-	m, err := registry.ParseManifest(d.MediaType, raw)
+	m, err := manifest.Parse(d.MediaType, raw)
 	require.NoError(t, err)
 	assert.Equal(t, eol.Format(time.RFC3339), m.Annotations[artifact.AnnotationEndOfLife], "RFC 3339, UTC")
 	assert.Equal(t, artifact.LifecycleRetired, m.Annotations[artifact.AnnotationLifecycleStatus])

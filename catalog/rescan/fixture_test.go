@@ -26,6 +26,7 @@ import (
 	"github.com/cssc-go/cssc/catalog/event"
 	"github.com/cssc-go/cssc/catalog/rescan"
 	"github.com/cssc-go/cssc/imagefs/imagetest"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/internal/sample"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
@@ -242,9 +243,9 @@ func (f *fixture) reports(i int, kind string) []reportOnRegistry {
 		}
 		created := d.Annotations[ocispec.AnnotationCreated]
 		d.Annotations = nil
-		raw, err := registry.FetchManifest(ctx, repo, d, 0)
+		raw, err := manifest.Fetch(ctx, repo, d, 0)
 		require.NoError(t, err)
-		m, err := registry.ParseManifest(d.MediaType, raw)
+		m, err := manifest.Parse(d.MediaType, raw)
 		require.NoError(t, err)
 		require.Len(t, m.Layers, 1)
 		rc, err := repo.Fetch(ctx, m.Layers[0])

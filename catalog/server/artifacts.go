@@ -17,6 +17,7 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/scan"
 )
@@ -47,11 +48,11 @@ func (h *Handler) openArtifact(ctx context.Context, repository string, md digest
 	if desc.Digest != md {
 		return nil, ocispec.Descriptor{}, fmt.Errorf("resolve %s@%s: registry answered %s", repository, md, desc.Digest)
 	}
-	raw, err := registry.FetchManifest(ctx, repo, desc, 0)
+	raw, err := manifest.Fetch(ctx, repo, desc, 0)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, registryError(fmt.Errorf("fetch %s@%s: %w", repository, md, err))
 	}
-	m, err := registry.ParseManifest(desc.MediaType, raw)
+	m, err := manifest.Parse(desc.MediaType, raw)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, fmt.Errorf("artifact %s@%s: %w", repository, md, err)
 	}

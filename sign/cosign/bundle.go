@@ -19,6 +19,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -114,14 +115,14 @@ func (v *Verifier) verifyBundles(ctx context.Context, repo registry.Repository, 
 // is an attestation of a predicate type that is not a signature.
 func (v *Verifier) verifyBundle(ctx context.Context, repo registry.Repository, subject, desc ocispec.Descriptor) (s sign.Signature, skip bool, err error) {
 	r := newRecord(sign.FormatSigstoreBundle, desc)
-	raw, err := registry.FetchManifest(ctx, repo, desc, v.opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, repo, desc, v.opts.MaxManifestBytes)
 	if err != nil {
 		if e := ctxErr(ctx, err); e != nil {
 			return s, false, e
 		}
 		return r.inconclusive(checkFormat, "cannot fetch bundle manifest: "+err.Error()), false, nil
 	}
-	m, err := registry.ParseManifest(desc.MediaType, raw)
+	m, err := manifest.Parse(desc.MediaType, raw)
 	if err != nil {
 		return r.fail(checkFormat, "malformed bundle manifest: "+err.Error()), false, nil
 	}

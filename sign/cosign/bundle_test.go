@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -41,7 +42,7 @@ func TestBundleSignatures(t *testing.T) {
 		{
 			name: "keyless message signature over the manifest", opts: keylessOpts(vs), state: sign.StateVerified, ident: testIdentity,
 			attach: func(t *testing.T, repo registry.Repository, subject, _ ocispec.Descriptor) {
-				raw, err := registry.FetchManifest(context.Background(), repo, subject, 0)
+				raw, err := manifest.Fetch(context.Background(), repo, subject, 0)
 				require.NoError(t, err)
 				attachBundle(t, repo, subject, keylessMessageBundle(t, vs, testIdentity, testIssuer, raw),
 					map[string]string{artifact.AnnotationSigstoreBundleContent: BundleContentMessageSignature})
@@ -50,7 +51,7 @@ func TestBundleSignatures(t *testing.T) {
 		{
 			name: "message signature over another manifest", opts: keylessOpts(vs), state: sign.StateFailed, cause: "subject:",
 			attach: func(t *testing.T, repo registry.Repository, subject, elsewhere ocispec.Descriptor) {
-				raw, err := registry.FetchManifest(context.Background(), repo, elsewhere, 0)
+				raw, err := manifest.Fetch(context.Background(), repo, elsewhere, 0)
 				require.NoError(t, err)
 				attachBundle(t, repo, subject, keylessMessageBundle(t, vs, testIdentity, testIssuer, raw), nil)
 			},

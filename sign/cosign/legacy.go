@@ -24,6 +24,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -255,7 +256,7 @@ func (v *Verifier) verifyLegacy(ctx context.Context, repo registry.Repository, s
 		return fmt.Errorf("cosign: resolve %s: %w", tag, err)
 	}
 	r := newRecord(sign.FormatCosign, desc)
-	raw, err := registry.FetchManifest(ctx, repo, desc, v.opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, repo, desc, v.opts.MaxManifestBytes)
 	if err != nil {
 		if e := ctxErr(ctx, err); e != nil {
 			return e
@@ -263,12 +264,12 @@ func (v *Verifier) verifyLegacy(ctx context.Context, repo registry.Repository, s
 		out.Signatures = append(out.Signatures, r.inconclusive(checkFormat, "cannot fetch signature manifest: "+err.Error()))
 		return nil
 	}
-	m, err := registry.ParseManifest(desc.MediaType, raw)
+	m, err := manifest.Parse(desc.MediaType, raw)
 	if err != nil {
 		out.Signatures = append(out.Signatures, r.fail(checkFormat, "malformed signature manifest: "+err.Error()))
 		return nil
 	}
-	if !registry.IsManifest(desc.MediaType) {
+	if !manifest.IsManifest(desc.MediaType) {
 		out.Signatures = append(out.Signatures, r.fail(checkFormat, "signature tag "+tag+" is not an image manifest: "+desc.MediaType))
 		return nil
 	}

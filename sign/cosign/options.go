@@ -216,7 +216,7 @@ type Options struct {
 	MaxBundleBytes int64
 
 	// MaxManifestBytes caps signature manifests read into memory. Zero
-	// means 4 MiB (see registry.FetchManifest).
+	// means 4 MiB, as for registry.Options.MaxManifestBytes.
 	MaxManifestBytes int64
 
 	// Logger receives debug logs of what was found and skipped. Nil means

@@ -23,6 +23,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign"
@@ -95,7 +96,7 @@ func attachEnvelope(t testing.TB, repo registry.Repository, subject ocispec.Desc
 // envelopeOf returns the envelope of the signature manifest sig.
 func envelopeOf(t testing.TB, repo registry.Repository, sig ocispec.Descriptor) []byte {
 	t.Helper()
-	raw, err := registry.FetchManifest(context.Background(), repo, sig, 1<<20)
+	raw, err := manifest.Fetch(context.Background(), repo, sig, 1<<20)
 	require.NoError(t, err)
 	var m ocispec.Manifest
 	require.NoError(t, json.Unmarshal(raw, &m))

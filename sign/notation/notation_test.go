@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/imagefs/imagetest"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign"
@@ -155,7 +156,7 @@ func TestManifestShape(t *testing.T) {
 				d, err := s.Sign(ctx, repo, img)
 				require.NoError(t, err)
 				assert.Equal(t, ocispec.MediaTypeImageManifest, d.MediaType)
-				raw, err := registry.FetchManifest(ctx, repo, d, 1<<20)
+				raw, err := manifest.Fetch(ctx, repo, d, 1<<20)
 				require.NoError(t, err)
 				var m ocispec.Manifest
 				require.NoError(t, json.Unmarshal(raw, &m))

@@ -30,6 +30,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/cssc-go/cssc/artifact"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 	"github.com/cssc-go/cssc/sign/dn"
@@ -336,10 +337,10 @@ func (v *Verifier) fetchEnvelope(ctx context.Context, repo registry.Repository, 
 		return &sign.Signature{Format: formatOf(envelopeType), Digest: d.Digest, State: state, Cause: check + ": " + msg,
 			Checks: []sign.Check{{Name: check, Result: checkResult(state), Enforced: true, Detail: msg}}}
 	}
-	if !registry.IsManifest(d.MediaType) || registry.IsIndex(d.MediaType) {
+	if !manifest.IsManifest(d.MediaType) || manifest.IsIndex(d.MediaType) {
 		return nil, ocispec.Descriptor{}, fail(sign.StateFailed, "envelope", "signature manifest has media type %q, want an image manifest", d.MediaType)
 	}
-	raw, err := registry.FetchManifest(ctx, repo, d, v.opts.MaxManifestBytes)
+	raw, err := manifest.Fetch(ctx, repo, d, v.opts.MaxManifestBytes)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, fail(fetchState(err), "envelope", "fetch signature manifest: %v", err)
 	}

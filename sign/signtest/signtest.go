@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cssc-go/cssc/imagefs/imagetest"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 	"github.com/cssc-go/cssc/sign/dn"
@@ -102,7 +103,7 @@ func Run(t *testing.T, cfg Config) {
 		v := mustVerify(t, ctx, cfg.Verifier, repo, img)
 		checkVerified(t, v, cfg.Identity, 1)
 		if sigDesc.Digest != "" {
-			if _, err := registry.FetchManifest(ctx, repo, sigDesc, 4<<20); err != nil {
+			if _, err := manifest.Fetch(ctx, repo, sigDesc, 4<<20); err != nil {
 				t.Errorf("the signature manifest %s that Sign returned cannot be fetched: %v", sigDesc.Digest, err)
 			}
 		}
