@@ -33,8 +33,8 @@ type Options struct {
 	Check func(t *testing.T, arts []registry.Artifact)
 }
 
-// Time is the run time of the built-in subject.
-var Time = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// Time returns the run time of the built-in subject: 2026-03-01T12:00:00Z.
+func Time() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
 
 // Subject returns the built-in subject: a small linux/amd64 image (pushed
 // nowhere; Run pushes it to an in-memory repository for the attach check)
@@ -58,7 +58,7 @@ func Subject(t testing.TB) *attest.Subject {
 		Policy: &attest.PolicyRef{Name: "attesttest", Digest: digest.FromString("attesttest policy")},
 		Decision: &attest.Decision{Allowed: true, Mode: "enforce", Reason: "every rule passed",
 			Checks: []attest.Check{{Name: "sources", Verdict: attest.VerdictPass, Reason: "allowed"}}},
-		Time: Time,
+		Time: Time(),
 	}
 }
 

@@ -167,7 +167,7 @@ func testInvalid(t *testing.T, s catalog.Store) {
 		},
 		"undated eol": func(e *catalog.Entry) { e.EndOfLife = &catalog.EndOfLife{Source: "x"} },
 		"eol source without role": func(e *catalog.Entry) {
-			e.EndOfLife = &catalog.EndOfLife{Date: Now, Source: "x", Sources: []catalog.EndOfLifeSource{{Source: "rule", Date: Now}}}
+			e.EndOfLife = &catalog.EndOfLife{Date: Now(), Source: "x", Sources: []catalog.EndOfLifeSource{{Source: "rule", Date: Now()}}}
 		},
 		"repository with": func(e *catalog.Entry) { e.Repository = "a@b" },
 	} {
@@ -189,7 +189,7 @@ func testInvalid(t *testing.T, s catalog.Store) {
 		"forged cursor":    {Cursor: "eyJyIjoiIiwiZCI6IiJ9"},
 		"bad range":        {Package: &catalog.PackageQuery{Name: "x", Range: ">= 1, <"}},
 		"nameless package": {Package: &catalog.PackageQuery{Range: ">= 1"}},
-		"empty eol window": {EndOfLifeAfter: Now, EndOfLifeBefore: Now},
+		"empty eol window": {EndOfLifeAfter: Now(), EndOfLifeBefore: Now()},
 		"bad digest":       {Digest: "sha256:nope"},
 		"long text":        {Text: strings.Repeat("a", catalog.MaxTextBytes+1)},
 		"invalid utf8":     {Text: "\xff\xfe"},
@@ -205,7 +205,7 @@ func testTags(t *testing.T, s catalog.Store) {
 	ctx := context.Background()
 	repo := "registry.corp/golden/library/nginx"
 	d1, d2, d3 := Digest("one"), Digest("two"), Digest("three")
-	t0 := Now
+	t0 := Now()
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 
 	tags, err := s.Tags(ctx, repo)
@@ -346,7 +346,7 @@ func searchAll(t *testing.T, s catalog.Store, q catalog.Query) ([]catalog.Summar
 
 func check(t *testing.T, s catalog.Store, entries []*catalog.Entry, name string, q catalog.Query) {
 	t.Helper()
-	q.Now = Now
+	q.Now = Now()
 	q.Facets = true
 	if q.Limit == 0 {
 		q.Limit = 37
@@ -483,9 +483,9 @@ func testReverse(t *testing.T, s catalog.Store) {
 		{"vulnerability unknown", catalog.Query{Vulnerability: "CVE-1999-0001"}, 0},
 		{"license", catalog.Query{License: "GPL-2.0-only"}, -1},
 		{"license unknown", catalog.Query{License: "WTFPL"}, 0},
-		{"eol within 30 days", catalog.Query{EndOfLifeBefore: Now.Add(30 * 24 * time.Hour)}, -1},
-		{"eol window", catalog.Query{EndOfLifeAfter: Now, EndOfLifeBefore: Now.Add(90 * 24 * time.Hour)}, -1},
-		{"eol after", catalog.Query{EndOfLifeAfter: Now.Add(365 * 24 * time.Hour)}, -1},
+		{"eol within 30 days", catalog.Query{EndOfLifeBefore: Now().Add(30 * 24 * time.Hour)}, -1},
+		{"eol window", catalog.Query{EndOfLifeAfter: Now(), EndOfLifeBefore: Now().Add(90 * 24 * time.Hour)}, -1},
+		{"eol after", catalog.Query{EndOfLifeAfter: Now().Add(365 * 24 * time.Hour)}, -1},
 		{"cve and platform", catalog.Query{Vulnerability: firstFinding(entries[1]), Platform: "linux/arm64"}, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -606,7 +606,7 @@ func testConcurrent(t *testing.T, s catalog.Store) {
 				if _, err := s.Search(ctx, catalog.Query{Text: "app", Facets: i%2 == 0}); err != nil {
 					errs <- fmt.Errorf("search: %w", err)
 				}
-				if _, err := s.RecordTags(ctx, fmt.Sprintf("registry.corp/golden/c%d", w), map[string]digest.Digest{"t": Digest(fmt.Sprint(i))}, Now.Add(time.Duration(i)*time.Second), true); err != nil {
+				if _, err := s.RecordTags(ctx, fmt.Sprintf("registry.corp/golden/c%d", w), map[string]digest.Digest{"t": Digest(fmt.Sprint(i))}, Now().Add(time.Duration(i)*time.Second), true); err != nil {
 					errs <- fmt.Errorf("record tags: %w", err)
 				}
 			}
@@ -640,7 +640,7 @@ func testClose(t *testing.T, s catalog.Store) {
 	closed("Delete", s.Delete(ctx, e.Repository, e.Digest))
 	_, err = s.Search(ctx, catalog.Query{})
 	closed("Search", err)
-	_, err = s.RecordTags(ctx, e.Repository, nil, Now, true)
+	_, err = s.RecordTags(ctx, e.Repository, nil, Now(), true)
 	closed("RecordTags", err)
 	_, err = s.Tags(ctx, e.Repository)
 	closed("Tags", err)

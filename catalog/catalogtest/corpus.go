@@ -11,8 +11,9 @@ import (
 	"github.com/cssc-go/cssc/catalog"
 )
 
-// Now is the fixed time the corpus's end-of-life dates are relative to.
-var Now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// Now returns the fixed time the corpus's end-of-life dates are relative
+// to: 2026-03-01T12:00:00Z.
+func Now() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
 
 // Digest returns a deterministic digest for s.
 func Digest(s string) digest.Digest { return digest.FromString(s) }
@@ -74,8 +75,8 @@ func Corpus(o CorpusOptions) []*catalog.Entry {
 			Size:       int64(1000 + rng.IntN(1<<20)),
 			Tags:       []string{fmt.Sprintf("1.%d", n%13)},
 			Source:     catalog.Source{Reference: "docker.io/library/" + team + ":1", Digest: Digest(fmt.Sprintf("src-%d", n))},
-			AcquiredAt: Now.Add(-time.Duration(n) * time.Hour),
-			PromotedAt: Now.Add(-time.Duration(n)*time.Hour + time.Minute),
+			AcquiredAt: Now().Add(-time.Duration(n) * time.Hour),
+			PromotedAt: Now().Add(-time.Duration(n)*time.Hour + time.Minute),
 			Owner:      []string{"", "team-" + team, "team-" + team, "sre"}[n%4],
 			Status:     []catalog.Status{catalog.StatusActive, catalog.StatusActive, catalog.StatusDeprecated, catalog.StatusRetired}[n%4],
 		}
@@ -94,7 +95,7 @@ func Corpus(o CorpusOptions) []*catalog.Entry {
 			e.Problems = append(e.Problems, catalog.Problem{Subject: e.Digest, Evidence: catalog.EvidenceSignature, Reason: catalog.ReasonMissing})
 		}
 		if n%4 != 3 {
-			e.EndOfLife = &catalog.EndOfLife{Date: Now.Add(time.Duration(rng.IntN(900)-200) * 24 * time.Hour).Truncate(time.Second), Source: catalog.SourceMarker, Marker: Digest(fmt.Sprintf("eol-%d", n))}
+			e.EndOfLife = &catalog.EndOfLife{Date: Now().Add(time.Duration(rng.IntN(900)-200) * 24 * time.Hour).Truncate(time.Second), Source: catalog.SourceMarker, Marker: Digest(fmt.Sprintf("eol-%d", n))}
 			if n%8 == 0 {
 				// As catalog/lifecycle records them: every date considered.
 				e.EndOfLife.Reason = "the image's own date is the earliest"
@@ -166,7 +167,7 @@ func Corpus(o CorpusOptions) []*catalog.Entry {
 			}
 			e.Children = append(e.Children, ch)
 			e.Reports = append(e.Reports, catalog.Report{Subject: ch.Digest, Digest: Digest(fmt.Sprintf("report-%d-%d", n, c)), Kind: "vulnerability",
-				Scanner: "osv", DatabaseVersion: "osv-2026-02-01", Time: Now, Findings: len(ch.Findings), Trusted: n%13 != 12})
+				Scanner: "osv", DatabaseVersion: "osv-2026-02-01", Time: Now(), Findings: len(ch.Findings), Trusted: n%13 != 12})
 		}
 		e.Normalize()
 		out = append(out, e)

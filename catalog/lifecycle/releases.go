@@ -169,18 +169,21 @@ func (m Mapping) Role() Role {
 	return RoleImage
 }
 
-// DefaultDistributions maps distributions (as SBOM ecosystems name them)
-// to endoflife.date product names. They apply to every data file that has
-// the product.
-var DefaultDistributions = map[string]string{
-	"Debian": "debian", "Ubuntu": "ubuntu", "Alpine": "alpine", "Red Hat": "rhel",
-	"Rocky Linux": "rocky-linux", "AlmaLinux": "almalinux", "openSUSE": "opensuse",
+// DefaultDistributions returns a new map from distributions (as SBOM
+// ecosystems name them) to endoflife.date product names. They apply to
+// every data file that has the product.
+func DefaultDistributions() map[string]string {
+	return map[string]string{
+		"Debian": "debian", "Ubuntu": "ubuntu", "Alpine": "alpine", "Red Hat": "rhel",
+		"Rocky Linux": "rocky-linux", "AlmaLinux": "almalinux", "openSUSE": "opensuse",
+	}
 }
 
-// DefaultRuntimes maps runtime package URLs to endoflife.date product
-// names. They apply to every data file that has the product.
-var DefaultRuntimes = map[string]string{
-	"pkg:golang/stdlib": "go",
+// DefaultRuntimes returns a new map from runtime package URLs to
+// endoflife.date product names. They apply to every data file that has
+// the product.
+func DefaultRuntimes() map[string]string {
+	return map[string]string{"pkg:golang/stdlib": "go"}
 }
 
 // ReadReleases reads a data file (see Releases), at most MaxDataBytes,
@@ -407,14 +410,16 @@ func (r *Releases) Validate() error {
 func (r *Releases) mappings() []Mapping {
 	out := slices.Clone(r.Images)
 	has := func(f func(Mapping) bool) bool { return slices.ContainsFunc(r.Images, f) }
-	for _, dist := range sortedKeys(DefaultDistributions) {
-		p := DefaultDistributions[dist]
+	dists := DefaultDistributions()
+	for _, dist := range sortedKeys(dists) {
+		p := dists[dist]
 		if _, ok := r.Products[p]; ok && !has(func(m Mapping) bool { return strings.EqualFold(m.Distribution, dist) }) {
 			out = append(out, Mapping{Product: p, Distribution: dist})
 		}
 	}
-	for _, purl := range sortedKeys(DefaultRuntimes) {
-		p := DefaultRuntimes[purl]
+	runtimes := DefaultRuntimes()
+	for _, purl := range sortedKeys(runtimes) {
+		p := runtimes[purl]
 		if _, ok := r.Products[p]; ok && !has(func(m Mapping) bool { return m.PURL == purl }) {
 			out = append(out, Mapping{Product: p, PURL: purl})
 		}

@@ -133,7 +133,7 @@ type benchQuery struct {
 // number of matches.
 func measure(b *testing.B, s *postgres.Store, q catalog.Query) {
 	ctx := context.Background()
-	q.Now = catalogtest.Now
+	q.Now = catalogtest.Now()
 	res, err := s.Search(ctx, q) // warm up, and the match count
 	require.NoError(b, err)
 	durations := make([]time.Duration, 0, b.N)
@@ -179,7 +179,7 @@ func BenchmarkSearch(b *testing.B) {
 		{"package-range", catalog.Query{Package: &catalog.PackageQuery{Name: "pkg007-core", Range: ">= 2.3.0, < 2.5.0"}}},
 		{"cve", catalog.Query{Vulnerability: "CVE-2024-0042"}},
 		{"license", catalog.Query{License: "MPL-2.0"}},
-		{"eol-30d", catalog.Query{EndOfLifeBefore: catalogtest.Now.Add(30 * 24 * time.Hour), EndOfLifeAfter: catalogtest.Now}},
+		{"eol-30d", catalog.Query{EndOfLifeBefore: catalogtest.Now().Add(30 * 24 * time.Hour), EndOfLifeAfter: catalogtest.Now()}},
 	}
 	for _, facets := range []bool{false, true} {
 		for _, c := range classes {
@@ -215,8 +215,8 @@ func BenchmarkReverse(b *testing.B) {
 		{"package-ecosystem", catalog.Query{Package: &catalog.PackageQuery{Name: catalogtest.PackageName(12), Ecosystem: "Debian"}}},
 		{"cve", catalog.Query{Vulnerability: "CVE-2024-0042"}},
 		{"license", catalog.Query{License: "MPL-2.0"}},
-		{"eol-30d", catalog.Query{EndOfLifeBefore: catalogtest.Now.Add(30 * 24 * time.Hour), EndOfLifeAfter: catalogtest.Now}},
-		{"eol-past", catalog.Query{EndOfLifeBefore: catalogtest.Now}},
+		{"eol-30d", catalog.Query{EndOfLifeBefore: catalogtest.Now().Add(30 * 24 * time.Hour), EndOfLifeAfter: catalogtest.Now()}},
+		{"eol-past", catalog.Query{EndOfLifeBefore: catalogtest.Now()}},
 	} {
 		for _, facets := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/facets=%v", c.name, facets), func(b *testing.B) {

@@ -131,7 +131,7 @@ func TestUnusualText(t *testing.T) {
 		"long term":                    {Text: long[:400]},
 		"not utf-8 repository":         {Repository: "\xff/"},
 	} {
-		q.Now = catalogtest.Now
+		q.Now = catalogtest.Now()
 		vq, err := q.Validate()
 		require.NoError(t, err)
 		var want []string

@@ -126,7 +126,7 @@ func BenchmarkSearch(b *testing.B) {
 		b.Skip("builds a 100,000-entry database")
 	}
 	s := benchStore(b, catalogtest.CorpusOptions{Seed: 1, Entries: 100000, Packages: 20, PackagePool: 5000})
-	now := catalogtest.Now
+	now := catalogtest.Now()
 	var classes = []struct {
 		name string
 		gen  func(i int) catalog.Query
@@ -174,7 +174,7 @@ func BenchmarkReverse(b *testing.B) {
 		b.Skip("builds a 10,000-image database")
 	}
 	s := benchStore(b, catalogtest.CorpusOptions{Seed: 2, Entries: 10000, Packages: 200, PackagePool: 2000})
-	now := catalogtest.Now
+	now := catalogtest.Now()
 	for _, c := range []struct {
 		name string
 		gen  func(i int) catalog.Query

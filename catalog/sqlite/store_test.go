@@ -32,7 +32,7 @@ func TestReopen(t *testing.T) {
 	require.NoError(t, err)
 	entries := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 9, Entries: 20})
 	require.NoError(t, s.PutAll(ctx, entries))
-	_, err = s.RecordTags(ctx, entries[0].Repository, map[string]digest.Digest{"1.0": entries[0].Digest}, catalogtest.Now, true)
+	_, err = s.RecordTags(ctx, entries[0].Repository, map[string]digest.Digest{"1.0": entries[0].Digest}, catalogtest.Now(), true)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 

@@ -20,8 +20,9 @@ import (
 	"oras.land/oras-go/v2/errdef"
 )
 
-// Epoch is the fixed time stamped into layers and configs.
-var Epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+// Epoch returns the fixed time stamped into layers and configs:
+// 2024-01-01T00:00:00Z.
+func Epoch() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // File is one entry of a layer.
 type File struct {
@@ -91,7 +92,7 @@ func Tar(files ...File) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
-		h := &tar.Header{Name: f.Path, Typeflag: f.Type, Mode: f.Mode, Linkname: f.Linkname, ModTime: Epoch, Format: tar.FormatPAX}
+		h := &tar.Header{Name: f.Path, Typeflag: f.Type, Mode: f.Mode, Linkname: f.Linkname, ModTime: Epoch(), Format: tar.FormatPAX}
 		if h.Typeflag == 0 {
 			h.Typeflag = tar.TypeReg
 		}
@@ -185,7 +186,7 @@ func (img Image) Build() (manifest, config Blob) {
 	if p.Architecture == "" {
 		p.Architecture = "amd64"
 	}
-	created := Epoch
+	created := Epoch()
 	cfg := ocispec.Image{
 		Created:  &created,
 		Platform: p,

@@ -49,7 +49,7 @@ func file(path string, data []byte) imagetest.File { return imagetest.File{Path:
 // buffering limit), a hard link whose target was deleted, and a deleted
 // file that must not be reported.
 func infected(t testing.TB) (*scan.Image, []imagetest.Blob) {
-	big := append(append(imagetest.Random(1, 3<<20), clamdtest.Marker...), imagetest.Random(2, 1<<20)...)
+	big := append(append(imagetest.Random(1, 3<<20), []byte(clamdtest.Marker)...), imagetest.Random(2, 1<<20)...)
 	var small []imagetest.File
 	for i := range 60 {
 		small = append(small, file(fmt.Sprintf("usr/share/doc/f%02d.txt", i), []byte(strings.Repeat("clean text ", i+1))))

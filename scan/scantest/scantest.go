@@ -63,7 +63,7 @@ func Image(t testing.TB) *scan.Image {
 	platform := ocispec.Platform{OS: "linux", Architecture: "amd64"}
 	desc, err := imagetest.Image{Platform: platform, Layers: []imagetest.Blob{base, app}}.Push(ctx, repo)
 	require.NoError(t, err, "push the built-in image")
-	doc := &sbom.Document{Name: "scantest", Created: imagetest.Epoch, Creators: []string{"Tool: scantest"}}
+	doc := &sbom.Document{Name: "scantest", Created: imagetest.Epoch(), Creators: []string{"Tool: scantest"}}
 	for _, p := range pkgs {
 		src := p.Source
 		if src == "" {

@@ -25,9 +25,10 @@ const (
 	MarkerSignature = "Cssc.Test.Marker.UNOFFICIAL"
 )
 
-// Marker is a byte string that the test database detects anywhere in a
-// file (for tests that embed a detection in a larger file or archive).
-var Marker = []byte("CSSC-CLAMD-TEST-MARKER-" + "6b1f0e1c2d")
+// Marker is a string that the test database detects anywhere in a file
+// (for tests that embed a detection in a larger file or archive). It is
+// written in two parts so that this source file does not match.
+const Marker = "CSSC-CLAMD-TEST-MARKER-" + "6b1f0e1c2d"
 
 // EICAR returns the 68-byte EICAR anti-virus test file, assembled from
 // parts.
@@ -83,7 +84,7 @@ func Binary() string {
 func WriteDatabase(dir string) error {
 	sum := md5.Sum(EICAR())
 	hdb := fmt.Sprintf("%s:%d:%s\n", hex.EncodeToString(sum[:]), len(EICAR()), strings.TrimSuffix(EICARSignature, ".UNOFFICIAL"))
-	ndb := fmt.Sprintf("%s:0:*:%s\n", strings.TrimSuffix(MarkerSignature, ".UNOFFICIAL"), hex.EncodeToString(Marker))
+	ndb := fmt.Sprintf("%s:0:*:%s\n", strings.TrimSuffix(MarkerSignature, ".UNOFFICIAL"), hex.EncodeToString([]byte(Marker)))
 	if err := os.WriteFile(filepath.Join(dir, "cssc-test.hdb"), []byte(hdb), 0o644); err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func TestLaunch(t *testing.T) {
 		t.Error("negative CPU time")
 	}
 	db, _ := os.ReadFile(s.DatabaseDir + "/cssc-test.ndb")
-	if !bytes.Contains(db, []byte(hex.EncodeToString(clamdtest.Marker))) {
+	if !bytes.Contains(db, []byte(hex.EncodeToString([]byte(clamdtest.Marker)))) {
 		t.Errorf("ndb does not hold the marker: %s", db)
 	}
 	s.Stop()
