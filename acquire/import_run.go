@@ -19,26 +19,15 @@ import (
 // run does the import; see ORASImporter.Import for the order of steps.
 func (j *job) run(ctx context.Context, loc registry.Location) error {
 	// 1. One HEAD upstream.
-	root, err := j.src.resolve(ctx, loc.Reference())
+	root, err := j.resolveSource(ctx, loc)
 	if err != nil {
 		return err
 	}
-	if loc.Digest != "" && root.Digest != loc.Digest {
-		return fmt.Errorf("%w: source resolved %s to %s", registry.ErrDigestMismatch, loc.Digest, root.Digest)
-	}
-	j.res.SourceDigest, j.res.SourceMediaType = root.Digest, root.MediaType
-	j.res.Descriptor = root
 
 	// 2. Unchanged? Decided from the destination only.
-	existing := map[string]ocispec.Descriptor{}
-	for _, t := range j.tags {
-		d, err := j.dst.resolve(ctx, t)
-		switch {
-		case err == nil:
-			existing[t] = d
-		case !isNotFound(err):
-			return err
-		}
+	existing, err := j.existingTags(ctx)
+	if err != nil {
+		return err
 	}
 	if loc.Tag != "" && !j.opts.Recheck {
 		if d, ok := existing[loc.Tag]; ok {
@@ -64,15 +53,8 @@ func (j *job) run(ctx context.Context, loc registry.Location) error {
 	j.res.Descriptor = target
 
 	// 4. Tags are checked before any content moves.
-	for _, t := range j.tags {
-		d, ok := existing[t]
-		if !ok || d.Digest == target.Digest {
-			continue
-		}
-		if j.opts.ImmutableTags {
-			return &TagConflictError{Location: j.dst.Location(), Tag: t, Existing: d.Digest, Want: target.Digest}
-		}
-		j.res.Changes = append(j.res.Changes, TagChange{Tag: t, Old: d.Digest, New: target.Digest})
+	if err := j.checkTags(existing, target); err != nil {
+		return err
 	}
 
 	// 5. Publisher artifacts (discovery only; content moves below).
@@ -84,6 +66,63 @@ func (j *job) run(ctx context.Context, loc registry.Location) error {
 	if err := j.copyBlobs(ctx); err != nil {
 		return err
 	}
+	if err := j.pushManifests(ctx); err != nil {
+		return err
+	}
+	return j.pushTags(ctx, target, existing)
+}
+
+// resolveSource resolves the source reference with one HEAD and records
+// the source digest; a location by digest must resolve to that digest.
+func (j *job) resolveSource(ctx context.Context, loc registry.Location) (ocispec.Descriptor, error) {
+	root, err := j.src.resolve(ctx, loc.Reference())
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if loc.Digest != "" && root.Digest != loc.Digest {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: source resolved %s to %s", registry.ErrDigestMismatch, loc.Digest, root.Digest)
+	}
+	j.res.SourceDigest, j.res.SourceMediaType = root.Digest, root.MediaType
+	j.res.Descriptor = root
+	return root, nil
+}
+
+// existingTags resolves the destination tags; a tag that does not exist is
+// left out.
+func (j *job) existingTags(ctx context.Context) (map[string]ocispec.Descriptor, error) {
+	existing := map[string]ocispec.Descriptor{}
+	for _, t := range j.tags {
+		d, err := j.dst.resolve(ctx, t)
+		switch {
+		case err == nil:
+			existing[t] = d
+		case !isNotFound(err):
+			return nil, err
+		}
+	}
+	return existing, nil
+}
+
+// checkTags refuses to move an immutable tag and records the tags that
+// move to target.
+func (j *job) checkTags(existing map[string]ocispec.Descriptor, target ocispec.Descriptor) error {
+	for _, t := range j.tags {
+		d, ok := existing[t]
+		if !ok || d.Digest == target.Digest {
+			continue
+		}
+		if j.opts.ImmutableTags {
+			return &TagConflictError{Location: j.dst.Location(), Tag: t, Existing: d.Digest, Want: target.Digest}
+		}
+		j.res.Changes = append(j.res.Changes, TagChange{Tag: t, Old: d.Digest, New: target.Digest})
+	}
+	return nil
+}
+
+// pushManifests pushes the planned manifests, children first, marks the
+// artifacts the destination already had as present, and pushes the cosign
+// tags.
+func (j *job) pushManifests(ctx context.Context) error {
 	present := map[digest.Digest]bool{}
 	for _, n := range j.nodes {
 		ok, err := j.pushManifest(ctx, n, "")
@@ -103,6 +142,11 @@ func (j *job) run(ctx context.Context, loc registry.Location) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// pushTags points the destination tags at target, last.
+func (j *job) pushTags(ctx context.Context, target ocispec.Descriptor, existing map[string]ocispec.Descriptor) error {
 	rootNode := j.nodes[slices.IndexFunc(j.nodes, func(n node) bool { return n.desc.Digest == target.Digest })]
 	for _, t := range j.tags {
 		if d, ok := existing[t]; ok && d.Digest == target.Digest {
@@ -211,65 +255,16 @@ func (j *job) planImage(ctx context.Context, root ocispec.Descriptor, raw []byte
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: %w", root.Digest, err)
 	}
-	keep := make([]bool, len(idx.Manifests))
-	kept := map[digest.Digest]bool{}
-	for i, c := range idx.Manifests {
-		if !isAttestation(c) && (len(j.platforms) == 0 || matchAny(j.platforms, c.Platform)) {
-			keep[i], kept[c.Digest] = true, true
-		}
+	keep, kept, err := j.selectPlatforms(root, idx)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
 	}
-	for _, p := range j.platforms {
-		if !slices.ContainsFunc(idx.Manifests, func(c ocispec.Descriptor) bool { return !isAttestation(c) && p.match(c.Platform) }) {
-			return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: %w: %s", root.Digest, ErrPlatformNotFound, p)
-		}
+	if err := j.planAttestations(ctx, idx, keep, kept); err != nil {
+		return ocispec.Descriptor{}, nil, err
 	}
-	// Buildkit attestation manifests: part of the index. With the whole
-	// index they are kept whatever the filter says (dropping them would
-	// change the digest); with a subset, the filter decides.
-	subset := len(j.platforms) > 0
-	attestations := map[int]ocispec.Descriptor{}
-	for i, c := range idx.Manifests {
-		if !isAttestation(c) {
-			continue
-		}
-		ref := digest.Digest(c.Annotations[artifact.AnnotationDockerReferenceDigest])
-		a := ImportedArtifact{Descriptor: c, Subject: ref, Kind: ArtifactBuildkit, Status: ArtifactCopied}
-		craw, err := manifest.Fetch(ctx, j.src, c, j.im.client.MaxManifestBytes())
-		if err != nil {
-			return ocispec.Descriptor{}, nil, fmt.Errorf("fetch attestation %s: %w", c.Digest, err)
-		}
-		a.Descriptor.ArtifactType = effectiveType(c, craw)
-		switch {
-		case subset && !kept[ref]:
-			a.Status, a.Reason = ArtifactFiltered, "platform not imported"
-		case subset && !j.opts.Artifacts.Allows(a.Descriptor):
-			a.Status, a.Reason = ArtifactFiltered, j.opts.Artifacts.reason(a.Descriptor)
-		case !subset && !j.opts.Artifacts.Allows(a.Descriptor):
-			a.Reason = "part of the index: kept to keep its digest"
-		default:
-			a.Reason = "inside the index"
-		}
-		if a.Status == ArtifactCopied {
-			keep[i] = true
-			attestations[i] = c
-		}
-		if err := j.addArtifact(a); err != nil {
-			return ocispec.Descriptor{}, nil, err
-		}
-	}
-	var subjects []ocispec.Descriptor
-	subjects = append(subjects, root)
-	for i, c := range idx.Manifests {
-		if !keep[i] {
-			continue
-		}
-		if err := j.walkDesc(ctx, c, 1); err != nil {
-			return ocispec.Descriptor{}, nil, err
-		}
-		subjects = append(subjects, c)
-		if c.Platform != nil && !isAttestation(c) {
-			j.res.Platforms = append(j.res.Platforms, *c.Platform)
-		}
+	subjects, err := j.walkKept(ctx, root, idx, keep)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
 	}
 	if !slices.Contains(keep, false) {
 		j.addNode(node{desc: root, raw: raw})
@@ -284,6 +279,83 @@ func (j *job) planImage(ctx context.Context, root ocispec.Descriptor, raw []byte
 	j.addNode(node{desc: target, raw: newRaw})
 	j.res.Subset = true
 	return target, subjects, nil
+}
+
+// selectPlatforms marks the images of the index root to keep (all of
+// them, or those of the requested platforms) and fails when a requested
+// platform has no image. It returns the marks by position and the kept
+// images by digest.
+func (j *job) selectPlatforms(root ocispec.Descriptor, idx *manifest.Manifest) ([]bool, map[digest.Digest]bool, error) {
+	keep := make([]bool, len(idx.Manifests))
+	kept := map[digest.Digest]bool{}
+	for i, c := range idx.Manifests {
+		if !isAttestation(c) && (len(j.platforms) == 0 || matchAny(j.platforms, c.Platform)) {
+			keep[i], kept[c.Digest] = true, true
+		}
+	}
+	for _, p := range j.platforms {
+		if !slices.ContainsFunc(idx.Manifests, func(c ocispec.Descriptor) bool { return !isAttestation(c) && p.match(c.Platform) }) {
+			return nil, nil, fmt.Errorf("index %s: %w: %s", root.Digest, ErrPlatformNotFound, p)
+		}
+	}
+	return keep, kept, nil
+}
+
+// planAttestations decides the buildkit attestation manifests of the
+// index, which are part of it: with the whole index they are kept whatever
+// the filter says (dropping them would change the digest); with a subset,
+// the filter decides. Kept ones are marked in keep.
+func (j *job) planAttestations(ctx context.Context, idx *manifest.Manifest, keep []bool, kept map[digest.Digest]bool) error {
+	subset := len(j.platforms) > 0
+	for i, c := range idx.Manifests {
+		if !isAttestation(c) {
+			continue
+		}
+		ref := digest.Digest(c.Annotations[artifact.AnnotationDockerReferenceDigest])
+		a := ImportedArtifact{Descriptor: c, Subject: ref, Kind: ArtifactBuildkit, Status: ArtifactCopied}
+		craw, err := manifest.Fetch(ctx, j.src, c, j.im.client.MaxManifestBytes())
+		if err != nil {
+			return fmt.Errorf("fetch attestation %s: %w", c.Digest, err)
+		}
+		a.Descriptor.ArtifactType = effectiveType(c, craw)
+		switch {
+		case subset && !kept[ref]:
+			a.Status, a.Reason = ArtifactFiltered, "platform not imported"
+		case subset && !j.opts.Artifacts.Allows(a.Descriptor):
+			a.Status, a.Reason = ArtifactFiltered, j.opts.Artifacts.reason(a.Descriptor)
+		case !subset && !j.opts.Artifacts.Allows(a.Descriptor):
+			a.Reason = "part of the index: kept to keep its digest"
+		default:
+			a.Reason = "inside the index"
+		}
+		if a.Status == ArtifactCopied {
+			keep[i] = true
+		}
+		if err := j.addArtifact(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkKept walks the kept entries of the index root and returns the
+// subjects whose publisher artifacts are to be looked up: root and every
+// kept entry.
+func (j *job) walkKept(ctx context.Context, root ocispec.Descriptor, idx *manifest.Manifest, keep []bool) ([]ocispec.Descriptor, error) {
+	subjects := []ocispec.Descriptor{root}
+	for i, c := range idx.Manifests {
+		if !keep[i] {
+			continue
+		}
+		if err := j.walkDesc(ctx, c, 1); err != nil {
+			return nil, err
+		}
+		subjects = append(subjects, c)
+		if c.Platform != nil && !isAttestation(c) {
+			j.res.Platforms = append(j.res.Platforms, *c.Platform)
+		}
+	}
+	return subjects, nil
 }
 
 // subsetIndex returns the index raw with only the entries marked in keep
@@ -388,90 +460,116 @@ func (j *job) addArtifact(a ImportedArtifact) error {
 	return nil
 }
 
+// discoverItem is a manifest whose publisher artifacts are to be looked
+// up, at its depth in the chain of referrers (0 for the image).
+type discoverItem struct {
+	desc  ocispec.Descriptor
+	depth int
+}
+
 // discover finds the publisher artifacts of subjects (OCI referrers, with
 // the fallback tag when the source has no referrers API, and cosign tags),
 // follows referrers of artifacts up to ArtifactDepth, applies the filter
 // and walks what is to be copied.
 func (j *job) discover(ctx context.Context, subjects []ocispec.Descriptor) error {
-	type item struct {
-		desc  ocispec.Descriptor
-		depth int
-	}
-	queue := make([]item, 0, len(subjects))
+	queue := make([]discoverItem, 0, len(subjects))
 	for _, s := range subjects {
-		queue = append(queue, item{s, 0})
+		queue = append(queue, discoverItem{s, 0})
 	}
 	found := map[digest.Digest]bool{}
 	for len(queue) > 0 {
 		it := queue[0]
 		queue = queue[1:]
-		refs, err := registry.Referrers(ctx, j.src, it.desc, "")
+		next, err := j.discoverReferrers(ctx, it, found)
 		if err != nil {
-			return fmt.Errorf("referrers of %s: %w", it.desc.Digest, err)
+			return err
 		}
-		for _, r := range refs {
-			if found[r.Digest] || j.seen[r.Digest] {
-				continue
-			}
-			found[r.Digest] = true
-			// Filter on the manifest itself, not on the listing: a
-			// referrers list (above all the fallback tag's index, which
-			// the publisher writes) can describe an artifact as
-			// something it is not.
-			r, err := j.manifestDescriptor(ctx, r, it.desc.Digest)
-			if err != nil {
-				return err
-			}
-			a := ImportedArtifact{Descriptor: r, Subject: it.desc.Digest, Kind: ArtifactReferrer, Status: ArtifactCopied}
-			if r.Annotations[annotationSubjectMismatch] != "" {
-				a.Status, a.Reason = ArtifactFiltered, "its manifest names another subject"
-			} else if !j.opts.Artifacts.Allows(r) {
-				a.Status, a.Reason = ArtifactFiltered, j.opts.Artifacts.reason(r)
-			} else if err := j.walkDesc(ctx, r, 0); err != nil {
-				return err
-			} else if it.depth+1 < j.im.opts.ArtifactDepth {
-				queue = append(queue, item{r, it.depth + 1})
-			}
-			if err := j.addArtifact(a); err != nil {
-				return err
-			}
-		}
+		queue = append(queue, next...)
 		if j.opts.SkipCosignTags || it.depth > 0 {
 			continue
 		}
-		for _, suffix := range []string{".sig", ".att", ".sbom"} {
-			tag := it.desc.Digest.Algorithm().String() + "-" + it.desc.Digest.Encoded() + suffix
-			d, err := j.src.resolve(ctx, tag)
-			if isNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("cosign tag %s: %w", tag, err)
-			}
-			if found[d.Digest] {
-				continue
-			}
-			found[d.Digest] = true
-			raw, err := manifest.Fetch(ctx, j.src, d, j.im.client.MaxManifestBytes())
-			if err != nil {
-				return fmt.Errorf("cosign tag %s: %w", tag, err)
-			}
-			d.ArtifactType = effectiveType(d, raw)
-			if m, err := manifest.Parse(d.MediaType, raw); err == nil && len(d.Annotations) == 0 {
-				d.Annotations = maps.Clone(m.Annotations)
-			}
-			a := ImportedArtifact{Descriptor: d, Subject: it.desc.Digest, Kind: ArtifactCosignTag, Tag: tag, Status: ArtifactCopied}
-			if !j.opts.Artifacts.Allows(d) {
-				a.Status, a.Reason = ArtifactFiltered, j.opts.Artifacts.reason(d)
-			} else {
-				if err := j.walk(ctx, d, raw, 0); err != nil {
-					return err
-				}
-				j.cosignTag = append(j.cosignTag, taggedNode{node{desc: d, raw: raw}, tag})
-			}
-			if err := j.addArtifact(a); err != nil {
+		if err := j.discoverCosignTags(ctx, it.desc, found); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discoverReferrers records the OCI referrers of it not found yet and
+// walks those to be copied; it returns those whose own referrers are to be
+// looked up (below ArtifactDepth).
+func (j *job) discoverReferrers(ctx context.Context, it discoverItem, found map[digest.Digest]bool) ([]discoverItem, error) {
+	refs, err := registry.Referrers(ctx, j.src, it.desc, "")
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", it.desc.Digest, err)
+	}
+	var next []discoverItem
+	for _, r := range refs {
+		if found[r.Digest] || j.seen[r.Digest] {
+			continue
+		}
+		found[r.Digest] = true
+		// Filter on the manifest itself, not on the listing: a
+		// referrers list (above all the fallback tag's index, which
+		// the publisher writes) can describe an artifact as
+		// something it is not.
+		r, err := j.manifestDescriptor(ctx, r, it.desc.Digest)
+		if err != nil {
+			return nil, err
+		}
+		a := ImportedArtifact{Descriptor: r, Subject: it.desc.Digest, Kind: ArtifactReferrer, Status: ArtifactCopied}
+		if r.Annotations[annotationSubjectMismatch] != "" {
+			a.Status, a.Reason = ArtifactFiltered, "its manifest names another subject"
+		} else if !j.opts.Artifacts.Allows(r) {
+			a.Status, a.Reason = ArtifactFiltered, j.opts.Artifacts.reason(r)
+		} else if err := j.walkDesc(ctx, r, 0); err != nil {
+			return nil, err
+		} else if it.depth+1 < j.im.opts.ArtifactDepth {
+			next = append(next, discoverItem{r, it.depth + 1})
+		}
+		if err := j.addArtifact(a); err != nil {
+			return nil, err
+		}
+	}
+	return next, nil
+}
+
+// discoverCosignTags records the artifacts of subject under the cosign
+// tags "<alg>-<hex>.sig", ".att" and ".sbom" not found yet, and walks
+// those to be copied.
+func (j *job) discoverCosignTags(ctx context.Context, subject ocispec.Descriptor, found map[digest.Digest]bool) error {
+	for _, suffix := range []string{".sig", ".att", ".sbom"} {
+		tag := subject.Digest.Algorithm().String() + "-" + subject.Digest.Encoded() + suffix
+		d, err := j.src.resolve(ctx, tag)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("cosign tag %s: %w", tag, err)
+		}
+		if found[d.Digest] {
+			continue
+		}
+		found[d.Digest] = true
+		raw, err := manifest.Fetch(ctx, j.src, d, j.im.client.MaxManifestBytes())
+		if err != nil {
+			return fmt.Errorf("cosign tag %s: %w", tag, err)
+		}
+		d.ArtifactType = effectiveType(d, raw)
+		if m, err := manifest.Parse(d.MediaType, raw); err == nil && len(d.Annotations) == 0 {
+			d.Annotations = maps.Clone(m.Annotations)
+		}
+		a := ImportedArtifact{Descriptor: d, Subject: subject.Digest, Kind: ArtifactCosignTag, Tag: tag, Status: ArtifactCopied}
+		if !j.opts.Artifacts.Allows(d) {
+			a.Status, a.Reason = ArtifactFiltered, j.opts.Artifacts.reason(d)
+		} else {
+			if err := j.walk(ctx, d, raw, 0); err != nil {
 				return err
 			}
+			j.cosignTag = append(j.cosignTag, taggedNode{node{desc: d, raw: raw}, tag})
+		}
+		if err := j.addArtifact(a); err != nil {
+			return err
 		}
 	}
 	return nil
