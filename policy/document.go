@@ -183,7 +183,8 @@ type ReportKind struct {
 
 // Sources lists the registry/repository patterns an image may come from.
 // Patterns are matched against "registry/repository" of the source reference
-// (for example "docker.io/library/nginx"); see doc.go for the syntax.
+// (for example "docker.io/library/nginx"); see Patterns in the package
+// documentation for the syntax.
 type Sources struct {
 	// Allowed patterns: the source must match at least one. Empty means
 	// every source not denied is allowed (then Denied must not be empty).
