@@ -25,10 +25,21 @@ type promotion struct {
 	src, dst    registry.Repository
 	root        ocispec.Descriptor
 	artifacts   []ocispec.Descriptor // in dependency order: artifacts, then their signatures
+	tagged      []taggedArtifact     // publisher artifacts stored under a cosign tag
 	concurrency int
 }
 
-// copyContent copies the image graph and every artifact; it does not tag.
+// taggedArtifact is a publisher artifact that is found by its tag, not as
+// a referrer: cosign's "sha256-<hex>.sig", ".att" and ".sbom" tags.
+type taggedArtifact struct {
+	desc ocispec.Descriptor
+	tag  string
+}
+
+// copyContent copies the image graph and every artifact, and sets the
+// cosign tags of tagged artifacts (each points at a complete signature or
+// attestation manifest, which is all cosign needs); it does not tag the
+// image.
 func (p promotion) copyContent(ctx context.Context) error {
 	opts := oras.CopyGraphOptions{Concurrency: p.concurrency, MountFrom: p.mountFrom()}
 	if err := oras.CopyGraph(ctx, p.src, p.dst, p.root, opts); err != nil {
@@ -37,6 +48,14 @@ func (p promotion) copyContent(ctx context.Context) error {
 	for _, a := range p.artifacts {
 		if err := oras.CopyGraph(ctx, p.src, p.dst, a, opts); err != nil {
 			return fmt.Errorf("copy artifact %s: %w", a.Digest, err)
+		}
+	}
+	for _, a := range p.tagged {
+		if err := oras.CopyGraph(ctx, p.src, p.dst, a.desc, opts); err != nil {
+			return fmt.Errorf("copy artifact %s (tag %s): %w", a.desc.Digest, a.tag, err)
+		}
+		if err := p.dst.Tag(ctx, a.desc, a.tag); err != nil {
+			return fmt.Errorf("tag artifact %s as %s: %w", a.desc.Digest, a.tag, err)
 		}
 	}
 	return nil
@@ -122,11 +141,24 @@ func (r *run) promote(ctx context.Context) (Verdict, string, map[string]any, err
 	if err != nil {
 		return "", "", nil, err
 	}
-	pr := promotion{src: r.qrepo, dst: r.grepo, root: r.root, artifacts: arts, concurrency: 4}
+	tagged, err := r.promotedTags(ctx)
+	if err != nil {
+		return "", "", nil, err
+	}
+	pr := promotion{src: r.qrepo, dst: r.grepo, root: r.root, artifacts: arts, tagged: tagged, concurrency: 4}
 	if err := pr.copyContent(ctx); err != nil {
 		return "", "", nil, err
 	}
 	promoted := append([]digest.Digest{r.root.Digest}, digestsOf(arts)...)
+	var out map[string]any
+	if len(tagged) > 0 {
+		tags := make([]string, len(tagged))
+		for i, a := range tagged {
+			promoted = append(promoted, a.desc.Digest)
+			tags[i] = a.tag
+		}
+		out = map[string]any{"cosignTags": tags}
+	}
 	summaries, err := r.attachSummary(ctx)
 	if err != nil {
 		return "", "", nil, err
@@ -139,7 +171,7 @@ func (r *run) promote(ctx context.Context) (Verdict, string, map[string]any, err
 		return "", "", nil, err
 	}
 	r.rec.Promoted = promoted
-	return VerdictOK, fmt.Sprintf("promoted %s with %d artifact(s) to %s", r.root.Digest, len(promoted)-1, r.rec.Golden), nil, nil
+	return VerdictOK, fmt.Sprintf("promoted %s with %d artifact(s) to %s", r.root.Digest, len(promoted)-1, r.rec.Golden), out, nil
 }
 
 // promotedArtifacts lists what goes to golden with the image, in
@@ -166,7 +198,10 @@ func (r *run) promotedArtifacts(ctx context.Context) ([]ocispec.Descriptor, erro
 		seen := map[digest.Digest]bool{}
 		verdicts := r.publisherVerdicts()
 		for _, it := range r.meta.Items {
-			if it.Form != attest.FormReferrer || it.Generated() || seen[it.Manifest.Digest] || verdicts[it.Manifest.Digest] {
+			// Referrers in every form: Notary signatures, SBOMs and
+			// attestations, sigstore bundles (cosign v3's signatures).
+			referrer := it.Form == attest.FormReferrer || it.Form == attest.FormSigstoreBundle
+			if !referrer || it.Manifest.Digest == "" || it.Generated() || seen[it.Manifest.Digest] || verdicts[it.Manifest.Digest] {
 				continue
 			}
 			seen[it.Manifest.Digest] = true
@@ -176,6 +211,47 @@ func (r *run) promotedArtifacts(ctx context.Context) ([]ocispec.Descriptor, erro
 		}
 	}
 	return append(arts, r.signatures...), nil
+}
+
+// cosignSuffixes are the suffixes of cosign's tags next to a subject
+// "sha256-<hex>": signatures, attestations, SBOMs.
+var cosignSuffixes = []string{".sig", ".att", ".sbom"}
+
+// promotedTags lists the publisher artifacts stored under cosign tags in
+// quarantine for the image and each of its platform images, when publisher
+// artifacts are promoted: they go to golden under the same tags, so that
+// `cosign verify` finds the publisher's signature there as upstream. What
+// the import filter left out is not in quarantine; an attestation that
+// poses as a verdict stays (see publisherVerdicts).
+func (r *run) promotedTags(ctx context.Context) ([]taggedArtifact, error) {
+	if !r.p.cfg.PromotePublisherArtifacts {
+		return nil, nil
+	}
+	subjects := []digest.Digest{r.root.Digest}
+	for _, pi := range r.images {
+		if pi.desc.Digest != r.root.Digest {
+			subjects = append(subjects, pi.desc.Digest)
+		}
+	}
+	verdicts := r.publisherVerdicts()
+	var out []taggedArtifact
+	for _, s := range subjects {
+		for _, suffix := range cosignSuffixes {
+			tag := s.Algorithm().String() + "-" + s.Encoded() + suffix
+			d, err := r.qrepo.Resolve(ctx, tag)
+			if errors.Is(err, registry.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("cosign tag %s: %w", tag, err)
+			}
+			if verdicts[d.Digest] {
+				continue
+			}
+			out = append(out, taggedArtifact{desc: d, tag: tag})
+		}
+	}
+	return out, nil
 }
 
 // publisherVerdicts are the publisher's manifests that pose as verdicts (a
