@@ -364,7 +364,9 @@ func (p *Pipeline) RunAll(ctx context.Context, sources []string, opts RunOptions
 // record is never nil. The error is nil when the image was promoted, was
 // unchanged, or passed in audit mode; it wraps ErrPolicyDenied when the
 // policy denied it, and is a *StepError when a step could not complete.
-// In every case but promotion nothing reaches golden.
+// In every case but promotion nothing reaches golden; after a denial no
+// golden tag points at the denied digest (see OutcomeDenied), and the
+// error also says which tag could not be withdrawn, if one could not.
 func (p *Pipeline) Run(ctx context.Context, source string, opts RunOptions) (*Record, error) {
 	r := &run{p: p, opts: opts, rec: &Record{Source: source, Started: p.cfg.Now().UTC()}}
 	err := r.executeSafely(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -130,13 +131,20 @@ func (r *run) goldenTags() []string {
 // the verification summary there, checks the enterprise signature, and
 // moves the tags last.
 func (r *run) promote(ctx context.Context) (Verdict, string, map[string]any, error) {
-	if r.rec.Tag != "" {
-		if cur, err := r.grepo.Resolve(ctx, r.rec.Tag); err == nil && cur.Digest != r.root.Digest {
-			r.rec.PreviousGoldenDigest = cur.Digest
-		} else if err != nil && !errors.Is(err, registry.ErrNotFound) {
+	// What each golden tag points at before it moves: the record says it
+	// for the source tag, and the verification summary keeps it for all,
+	// so that a later denial can move a tag back (withdraw).
+	r.previous = map[string]digest.Digest{}
+	for _, t := range r.goldenTags() {
+		cur, err := r.grepo.Resolve(ctx, t)
+		if err != nil && !errors.Is(err, registry.ErrNotFound) {
 			return "", "", nil, err
 		}
+		if err == nil && cur.Digest != r.root.Digest {
+			r.previous[t] = cur.Digest
+		}
 	}
+	r.rec.PreviousGoldenDigest = r.previous[r.rec.Tag]
 	arts, err := r.promotedArtifacts(ctx)
 	if err != nil {
 		return "", "", nil, err
@@ -288,6 +296,13 @@ func (r *run) attachSummary(ctx context.Context) ([]digest.Digest, error) {
 	}
 	var out []digest.Digest
 	for _, a := range vsa {
+		if prev := formatPrevious(r.previous); prev != "" {
+			a.Annotations = maps.Clone(a.Annotations)
+			if a.Annotations == nil {
+				a.Annotations = map[string]string{}
+			}
+			a.Annotations[artifact.AnnotationPreviousDigests] = prev
+		}
 		descs, err := attest.Attach(ctx, r.grepo, r.root, r.t, a)
 		if err != nil {
 			return nil, fmt.Errorf("attach verification summary: %w", err)

@@ -57,6 +57,10 @@ const (
 	// with its verification summary; nothing was done.
 	OutcomeUnchanged Outcome = "unchanged"
 	// OutcomeDenied: the policy denied the image; it stays in quarantine.
+	// If an earlier run had promoted the same digest (in audit mode, or
+	// under another policy), no golden tag points at it any more: each is
+	// moved back to the last digest that passed, or removed
+	// (Record.Withdrawn).
 	OutcomeDenied Outcome = "denied"
 	// OutcomeAudited: audit mode; the decision would have denied but the
 	// image was promoted anyway (Decision says what failed).
@@ -99,8 +103,12 @@ type Record struct {
 	Artifacts []ArtifactRecord `json:"artifacts,omitempty"`
 	// Promoted lists the digests copied to golden (image root first).
 	Promoted []digest.Digest `json:"promoted,omitempty"`
-	Started  time.Time       `json:"started"`
-	Finished time.Time       `json:"finished"`
+	// Withdrawn lists the golden tags a denial took off the denied digest
+	// (an earlier run, in audit mode or under another policy, had promoted
+	// it): after a denial no golden tag points at the denied image.
+	Withdrawn []Withdrawal `json:"withdrawn,omitempty"`
+	Started   time.Time    `json:"started"`
+	Finished  time.Time    `json:"finished"`
 }
 
 // Step is one step of a run.
@@ -136,4 +144,21 @@ func (r *Record) Step(name StepName) *Step {
 		}
 	}
 	return nil
+}
+
+// Withdrawal is a golden tag that pointed at a digest the policy denied.
+type Withdrawal struct {
+	// Tag is the golden tag.
+	Tag string `json:"tag"`
+	// Digest is the denied digest the tag pointed at.
+	Digest digest.Digest `json:"digest"`
+	// RestoredTo is the digest the tag was moved back to: the last digest
+	// the tag pointed at whose verification summary in golden, signed by
+	// the enterprise key, says PASSED. Empty means the tag was removed
+	// (the manifest stays: a consumer who pinned the digest still pulls
+	// it).
+	RestoredTo digest.Digest `json:"restoredTo,omitempty"`
+	// Error says why the tag could not be withdrawn (the registry refuses
+	// to delete a tag, for instance). Empty when it was.
+	Error string `json:"error,omitempty"`
 }

@@ -2,9 +2,11 @@ package acquire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cssc-go/cssc/attest"
@@ -37,6 +39,7 @@ type run struct {
 	attached     []ArtifactRecord     // cssc artifacts in quarantine
 	signatures   []ocispec.Descriptor // cssc signatures, in quarantine
 	decision     *policy.Decision
+	previous     map[string]digest.Digest // golden tag -> digest it pointed at before this promotion
 }
 
 // platformImage is one image manifest of the subject with what the run
@@ -147,7 +150,13 @@ func (r *run) execute(ctx context.Context) error {
 		r.rec.Artifacts = r.attached
 		r.rec.Outcome = OutcomeDenied
 		r.rec.Reason = summary(r.decision)
-		return fmt.Errorf("%s: %w", r.rec.Source, r.decision.Err())
+		denied := fmt.Errorf("%s: %w", r.rec.Source, r.decision.Err())
+		// An earlier run (audit mode, another policy) may have promoted
+		// this digest: golden must not serve what the policy denies.
+		if err := r.withdraw(ctx); err != nil {
+			return errors.Join(denied, fmt.Errorf("withdraw golden tags of %s: %w", r.root.Digest, err))
+		}
+		return denied
 	}
 	if err := r.step(ctx, StepSign, r.sign); err != nil {
 		return err

@@ -86,6 +86,12 @@ const (
 	// AnnotationSigstoreBundleContent says what a sigstore bundle referrer
 	// holds: "dsse-envelope" or "message-signature" (read only).
 	AnnotationSigstoreBundleContent = "dev.sigstore.bundle.content"
+	// AnnotationPreviousDigests is set on the verification summary cssc
+	// attaches to an image in golden: for each golden tag that the
+	// promotion moved off another digest, "tag=digest", comma-separated
+	// ("1.27=sha256:...,stable=sha256:..."). When a later run denies the
+	// image, the tag goes back to the last of these digests that passed.
+	AnnotationPreviousDigests = "dev.cssc.acquire.previous-digests"
 )
 
 // Predicate types for TypeInToto artifacts.
