@@ -462,46 +462,32 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 	}
 	defer closeDecomp()
 	cr := &countReader{r: dr, w: w, layer: desc.Digest}
-	tr := tar.NewReader(cr)
 
 	w.dirMemo = make(map[string]bool)
-	var (
-		inLayer = make(map[string]int64) // non-directory entries of this layer: path -> size
-		hidden  = make(map[string]bool)  // entries of this layer that were hidden
-		redoOut map[string][]File
-		file    = File{Layer: i, LayerDigest: desc.Digest}
-	)
+	ls := &layerState{
+		i:       i,
+		desc:    desc,
+		tr:      tar.NewReader(cr),
+		inLayer: make(map[string]int64),
+		hidden:  make(map[string]bool),
+		file:    File{Layer: i, LayerDigest: desc.Digest},
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		hdr, err := tr.Next()
+		hdr, err := ls.tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if cr.err != nil {
-				return nil, cr.err
-			}
-			if vr.err != nil {
-				return nil, vr.err
-			}
-			if errors.Is(err, tar.ErrFieldTooLong) {
-				return nil, &LimitError{Limit: "MaxHeaderSize", Max: MaxHeaderSize, Layer: desc.Digest}
-			}
-			return nil, fmt.Errorf("layer %s: %w: %w", desc.Digest, ErrInvalidLayer, err)
+			return nil, tarError(desc, err, cr, vr)
 		}
 		if redo == nil {
 			w.files++
 		}
-		if w.files > w.opts.MaxFiles {
-			return nil, &LimitError{Limit: "MaxFiles", Max: int64(w.opts.MaxFiles), Layer: desc.Digest, Path: truncate(hdr.Name, 256)}
-		}
-		if len(hdr.Name) > w.opts.MaxPathLength || len(hdr.Linkname) > w.opts.MaxPathLength {
-			return nil, &LimitError{Limit: "MaxPathLength", Max: int64(w.opts.MaxPathLength), Layer: desc.Digest, Path: truncate(hdr.Name, 256)}
-		}
-		if hdr.Size > w.opts.MaxFileSize {
-			return nil, &LimitError{Limit: "MaxFileSize", Max: w.opts.MaxFileSize, Layer: desc.Digest, Path: truncate(hdr.Name, 256)}
+		if err := w.checkHeader(desc, hdr); err != nil {
+			return nil, err
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue // PAX global header: metadata, not a file
@@ -510,121 +496,13 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 		if p == "" {
 			continue // the root directory itself
 		}
-		dir, base := parent(p), path.Base(p)
-
 		if redo != nil {
-			if links, ok := redo[p]; ok && isRegular(hdr) {
-				for k, l := range links {
-					l.Size = hdr.Size
-					var body io.Reader
-					if k == 0 {
-						body = tr
-					}
-					if err := w.visitContent(ctx, &l, body, hdr.Size); err != nil {
-						return nil, err
-					}
-				}
-				delete(redo, p)
-			}
-			continue
+			err = w.redoLinks(ctx, ls, hdr, p, redo)
+		} else {
+			err = w.entry(ctx, ls, hdr, p, unsafe)
 		}
-
-		// Whiteouts apply to lower layers only; never visited.
-		if strings.HasPrefix(base, ".wh.") {
-			if base == ".wh..wh..opq" {
-				if _, ok := w.opaque[dir]; !ok {
-					w.opaque[dir] = i
-				}
-			} else if !strings.HasPrefix(base, ".wh..wh.") && base != ".wh." {
-				target := path.Join(dir, strings.TrimPrefix(base, ".wh."))
-				if _, ok := w.removed[target]; !ok {
-					w.removed[target] = i
-				}
-			}
-			continue
-		}
-		if unsafe {
-			w.notice(Notice{Path: hdr.Name, Layer: i, LayerDigest: desc.Digest, Reason: fmt.Errorf("%w: %q", ErrUnsafePath, truncate(p, 256))})
-		}
-		if w.hidden(p, i) {
-			if hdr.Typeflag != tar.TypeDir {
-				hidden[p] = true
-				inLayer[p] = hdr.Size
-			}
-			if isRegular(hdr) && len(w.pending[p]) > 0 {
-				if err := w.deliverLinks(ctx, p, hdr.Size, tr, false); err != nil {
-					return nil, err
-				}
-			}
-			continue
-		}
-
-		file.Path = p
-		file.Mode = hdr.FileInfo().Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-		file.Size = 0
-		file.Linkname = ""
-		file.Hardlink = false
-
-		prev, dup := w.seen[p]
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if dup && prev.layer == i && prev.dir {
-				continue // repeated directory entry: harmless
-			}
-			file.Mode |= fs.ModeDir
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-			file.Size = hdr.Size
-		case tar.TypeSymlink:
-			file.Mode |= fs.ModeSymlink
-			file.Linkname = hdr.Linkname
-		case tar.TypeLink:
-			target, _ := cleanPath(hdr.Linkname)
-			file.Hardlink = true
-			file.Linkname = target
-			if size, ok := inLayer[target]; ok && target != p {
-				w.seen[p] = seenEntry{layer: i}
-				inLayer[p] = size
-				file.Size = size
-				if hidden[target] {
-					if redoOut == nil {
-						redoOut = make(map[string][]File)
-					}
-					redoOut[target] = append(redoOut[target], file)
-					continue
-				}
-				if err := w.visitContent(ctx, &file, nil, 0); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			// Target in a lower layer (or missing): deliver when found.
-			w.seen[p] = seenEntry{layer: i}
-			if target == "" || target == p {
-				w.notice(Notice{Path: hdr.Name, Layer: i, LayerDigest: desc.Digest, Reason: fmt.Errorf("%w: %q", ErrMissingLinkTarget, truncate(hdr.Linkname, 256))})
-				continue
-			}
-			w.pending[target] = append(w.pending[target], pendingLink{file: file, layer: i})
-			continue
-		default:
-			// Char/block devices, fifos, and anything unknown.
-			w.notice(Notice{Path: hdr.Name, Layer: i, LayerDigest: desc.Digest, Reason: fmt.Errorf("%w: type %q", ErrSpecialFile, hdr.Typeflag)})
-			w.seen[p] = seenEntry{layer: i}
-			continue
-		}
-		if dup && prev.layer == i {
-			w.notice(Notice{Path: hdr.Name, Layer: i, LayerDigest: desc.Digest, Reason: ErrDuplicateEntry})
-		}
-		w.seen[p] = seenEntry{layer: i, dir: hdr.Typeflag == tar.TypeDir}
-		if hdr.Typeflag != tar.TypeDir {
-			inLayer[p] = file.Size
-		}
-		if err := w.visitContent(ctx, &file, tr, file.Size); err != nil {
+		if err != nil {
 			return nil, err
-		}
-		if file.Mode.IsRegular() && len(w.pending[p]) > 0 {
-			if err := w.deliverLinks(ctx, p, file.Size, nil, true); err != nil {
-				return nil, err
-			}
 		}
 	}
 	if redo != nil {
@@ -640,7 +518,183 @@ func (w *walker) layer(ctx context.Context, i int, redo map[string][]File) (map[
 	if err := vr.finish(); err != nil {
 		return nil, err
 	}
-	return redoOut, nil
+	return ls.redoOut, nil
+}
+
+// layerState is what the walk of one layer keeps between its entries.
+type layerState struct {
+	i       int
+	desc    ocispec.Descriptor
+	tr      *tar.Reader
+	inLayer map[string]int64  // non-directory entries of this layer: path -> size
+	hidden  map[string]bool   // entries of this layer that were hidden
+	redoOut map[string][]File // hard links to hidden targets of this layer, by target
+	file    File              // the entry being visited (copied before it is handed out)
+}
+
+// tarError is the error of a failed tar read: the layer's own read or
+// verification error if there is one, else a limit or a malformed layer.
+func tarError(desc ocispec.Descriptor, err error, cr *countReader, vr *verifyReader) error {
+	if cr.err != nil {
+		return cr.err
+	}
+	if vr.err != nil {
+		return vr.err
+	}
+	if errors.Is(err, tar.ErrFieldTooLong) {
+		return &LimitError{Limit: "MaxHeaderSize", Max: MaxHeaderSize, Layer: desc.Digest}
+	}
+	return fmt.Errorf("layer %s: %w: %w", desc.Digest, ErrInvalidLayer, err)
+}
+
+// checkHeader enforces the file count, path length and file size limits on
+// one tar header.
+func (w *walker) checkHeader(desc ocispec.Descriptor, hdr *tar.Header) error {
+	if w.files > w.opts.MaxFiles {
+		return &LimitError{Limit: "MaxFiles", Max: int64(w.opts.MaxFiles), Layer: desc.Digest, Path: truncate(hdr.Name, 256)}
+	}
+	if len(hdr.Name) > w.opts.MaxPathLength || len(hdr.Linkname) > w.opts.MaxPathLength {
+		return &LimitError{Limit: "MaxPathLength", Max: int64(w.opts.MaxPathLength), Layer: desc.Digest, Path: truncate(hdr.Name, 256)}
+	}
+	if hdr.Size > w.opts.MaxFileSize {
+		return &LimitError{Limit: "MaxFileSize", Max: w.opts.MaxFileSize, Layer: desc.Digest, Path: truncate(hdr.Name, 256)}
+	}
+	return nil
+}
+
+// redoLinks delivers the content of the entry p, if it is the regular
+// target of hard links in redo, to those links (the first one reads it).
+func (w *walker) redoLinks(ctx context.Context, ls *layerState, hdr *tar.Header, p string, redo map[string][]File) error {
+	links, ok := redo[p]
+	if !ok || !isRegular(hdr) {
+		return nil
+	}
+	for k, l := range links {
+		l.Size = hdr.Size
+		var body io.Reader
+		if k == 0 {
+			body = ls.tr
+		}
+		if err := w.visitContent(ctx, &l, body, hdr.Size); err != nil {
+			return err
+		}
+	}
+	delete(redo, p)
+	return nil
+}
+
+// entry visits one entry p of the layer: whiteouts are recorded, hidden
+// entries only feed pending hard links, and every other entry is visited.
+func (w *walker) entry(ctx context.Context, ls *layerState, hdr *tar.Header, p string, unsafe bool) error {
+	i := ls.i
+	dir, base := parent(p), path.Base(p)
+	// Whiteouts apply to lower layers only; never visited.
+	if strings.HasPrefix(base, ".wh.") {
+		w.whiteout(dir, base, i)
+		return nil
+	}
+	if unsafe {
+		w.notice(Notice{Path: hdr.Name, Layer: i, LayerDigest: ls.desc.Digest, Reason: fmt.Errorf("%w: %q", ErrUnsafePath, truncate(p, 256))})
+	}
+	if w.hidden(p, i) {
+		if hdr.Typeflag != tar.TypeDir {
+			ls.hidden[p] = true
+			ls.inLayer[p] = hdr.Size
+		}
+		if isRegular(hdr) && len(w.pending[p]) > 0 {
+			return w.deliverLinks(ctx, p, hdr.Size, ls.tr, false)
+		}
+		return nil
+	}
+
+	file := &ls.file
+	file.Path = p
+	file.Mode = hdr.FileInfo().Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	file.Size = 0
+	file.Linkname = ""
+	file.Hardlink = false
+
+	prev, dup := w.seen[p]
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if dup && prev.layer == i && prev.dir {
+			return nil // repeated directory entry: harmless
+		}
+		file.Mode |= fs.ModeDir
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		file.Size = hdr.Size
+	case tar.TypeSymlink:
+		file.Mode |= fs.ModeSymlink
+		file.Linkname = hdr.Linkname
+	case tar.TypeLink:
+		return w.hardlink(ctx, ls, hdr, p)
+	default:
+		// Char/block devices, fifos, and anything unknown.
+		w.notice(Notice{Path: hdr.Name, Layer: i, LayerDigest: ls.desc.Digest, Reason: fmt.Errorf("%w: type %q", ErrSpecialFile, hdr.Typeflag)})
+		w.seen[p] = seenEntry{layer: i}
+		return nil
+	}
+	if dup && prev.layer == i {
+		w.notice(Notice{Path: hdr.Name, Layer: i, LayerDigest: ls.desc.Digest, Reason: ErrDuplicateEntry})
+	}
+	w.seen[p] = seenEntry{layer: i, dir: hdr.Typeflag == tar.TypeDir}
+	if hdr.Typeflag != tar.TypeDir {
+		ls.inLayer[p] = file.Size
+	}
+	if err := w.visitContent(ctx, file, ls.tr, file.Size); err != nil {
+		return err
+	}
+	if file.Mode.IsRegular() && len(w.pending[p]) > 0 {
+		return w.deliverLinks(ctx, p, file.Size, nil, true)
+	}
+	return nil
+}
+
+// whiteout records the whiteout entry base in dir of layer i: an opaque
+// directory or a removed path (hiding lower layers only).
+func (w *walker) whiteout(dir, base string, i int) {
+	if base == ".wh..wh..opq" {
+		if _, ok := w.opaque[dir]; !ok {
+			w.opaque[dir] = i
+		}
+	} else if !strings.HasPrefix(base, ".wh..wh.") && base != ".wh." {
+		target := path.Join(dir, strings.TrimPrefix(base, ".wh."))
+		if _, ok := w.removed[target]; !ok {
+			w.removed[target] = i
+		}
+	}
+}
+
+// hardlink visits the hard link p (ls.file holds its path and mode): a
+// link to an entry read earlier in the same layer is visited now (or, when
+// that entry was hidden, redone in a second pass); a link to a lower layer
+// waits until its target is read.
+func (w *walker) hardlink(ctx context.Context, ls *layerState, hdr *tar.Header, p string) error {
+	i, file := ls.i, &ls.file
+	target, _ := cleanPath(hdr.Linkname)
+	file.Hardlink = true
+	file.Linkname = target
+	if size, ok := ls.inLayer[target]; ok && target != p {
+		w.seen[p] = seenEntry{layer: i}
+		ls.inLayer[p] = size
+		file.Size = size
+		if ls.hidden[target] {
+			if ls.redoOut == nil {
+				ls.redoOut = make(map[string][]File)
+			}
+			ls.redoOut[target] = append(ls.redoOut[target], *file)
+			return nil
+		}
+		return w.visitContent(ctx, file, nil, 0)
+	}
+	// Target in a lower layer (or missing): deliver when found.
+	w.seen[p] = seenEntry{layer: i}
+	if target == "" || target == p {
+		w.notice(Notice{Path: hdr.Name, Layer: i, LayerDigest: ls.desc.Digest, Reason: fmt.Errorf("%w: %q", ErrMissingLinkTarget, truncate(hdr.Linkname, 256))})
+		return nil
+	}
+	w.pending[target] = append(w.pending[target], pendingLink{file: *file, layer: i})
+	return nil
 }
 
 // visitContent calls fn with f and up to size bytes of r (empty when r is
