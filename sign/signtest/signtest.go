@@ -63,210 +63,243 @@ func Run(t *testing.T, cfg Config) {
 	if cfg.Signer == nil || cfg.Verifier == nil || cfg.Repository == nil {
 		t.Fatal("signtest: Signer, Verifier and Repository are required")
 	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = 60 * time.Second
+	k := &kit{cfg: cfg, timeout: cfg.Timeout}
+	if k.timeout <= 0 {
+		k.timeout = 60 * time.Second
 	}
-	ctxFor := func(t *testing.T) context.Context {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		t.Cleanup(cancel)
-		return ctx
-	}
-
-	t.Run("unsigned", func(t *testing.T) {
-		ctx := ctxFor(t)
-		repo := cfg.Repository(t)
-		img := pushImage(t, ctx, repo, 1)
-		v, err := cfg.Verifier.Verify(ctx, repo, img)
-		if err != nil {
-			t.Fatalf("Verify(unsigned) error = %v, want nil (absence is a result)", err)
-		}
-		if v == nil {
-			t.Fatal("Verify(unsigned) = nil Verification")
-		}
-		if len(v.Signatures) != 0 || v.Verified() {
-			t.Errorf("Verify(unsigned) = %d signatures, verified %v; want none", len(v.Signatures), v.Verified())
-		}
-		if v.Subject.Digest != img.Digest {
-			t.Errorf("Verification.Subject = %s, want %s", v.Subject.Digest, img.Digest)
-		}
-		if err := v.Err(); !errors.Is(err, sign.ErrNoSignature) {
-			t.Errorf("Verification.Err() = %v, want ErrNoSignature", err)
-		}
-	})
-
-	t.Run("sign-verify", func(t *testing.T) {
-		ctx := ctxFor(t)
-		repo := cfg.Repository(t)
-		img := pushImage(t, ctx, repo, 2)
-		sigDesc := mustSign(t, ctx, cfg.Signer, repo, img)
-		v := mustVerify(t, ctx, cfg.Verifier, repo, img)
-		checkVerified(t, v, cfg.Identity, 1)
-		if sigDesc.Digest != "" {
-			if _, err := manifest.Fetch(ctx, repo, sigDesc, 4<<20); err != nil {
-				t.Errorf("the signature manifest %s that Sign returned cannot be fetched: %v", sigDesc.Digest, err)
-			}
-		}
-		if s := v.Signatures[0]; s.Digest != "" && sigDesc.Digest != "" && s.Digest != sigDesc.Digest {
-			t.Errorf("Signature.Digest = %s, want the signature manifest %s that Sign returned", s.Digest, sigDesc.Digest)
-		}
-		a, err1 := json.Marshal(v)
-		b, err2 := json.Marshal(mustVerify(t, ctx, cfg.Verifier, repo, img))
-		if err1 != nil || err2 != nil {
-			t.Fatalf("marshal Verification: %v, %v", err1, err2)
-		}
-		var back sign.Verification
-		if err := json.Unmarshal(a, &back); err != nil {
-			t.Fatalf("unmarshal Verification: %v", err)
-		}
-		if !back.Verified() {
-			t.Errorf("Verification after a JSON round trip is not verified: %s", a)
-		}
-		if !jsonStableExceptTimes(a, b) {
-			t.Logf("note: two verifications of the same signature marshal differently:\n%s\n%s", a, b)
-		}
-	})
-
-	t.Run("other-subject", func(t *testing.T) {
-		ctx := ctxFor(t)
-		repo := cfg.Repository(t)
-		signed := pushImage(t, ctx, repo, 3)
-		other := pushImage(t, ctx, repo, 4)
-		mustSign(t, ctx, cfg.Signer, repo, signed)
-		v := mustVerify(t, ctx, cfg.Verifier, repo, other)
-		if v.Verified() {
-			t.Errorf("a signature of %s made %s verified: %+v", signed.Digest, other.Digest, v.Signatures)
-		}
-	})
-
-	t.Run("artifact-and-index", func(t *testing.T) {
-		ctx := ctxFor(t)
-		repo := cfg.Repository(t)
-		img := pushImage(t, ctx, repo, 5)
-		sbom, err := registry.Attach(ctx, repo, img, registry.Artifact{
-			ArtifactType: "application/spdx+json",
-			Blobs:        []registry.Blob{{MediaType: "application/spdx+json", Data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}},
-		})
-		if err != nil {
-			t.Fatalf("attach artifact: %v", err)
-		}
-		idx, err := imagetest.PushIndex(ctx, repo, img)
-		if err != nil {
-			t.Fatalf("push index: %v", err)
-		}
-		for _, subject := range []ocispec.Descriptor{sbom, idx} {
-			mustSign(t, ctx, cfg.Signer, repo, subject)
-			checkVerified(t, mustVerify(t, ctx, cfg.Verifier, repo, subject), cfg.Identity, 1)
-		}
-	})
-
-	t.Run("sign-twice", func(t *testing.T) {
-		ctx := ctxFor(t)
-		repo := cfg.Repository(t)
-		img := pushImage(t, ctx, repo, 6)
-		d1 := mustSign(t, ctx, cfg.Signer, repo, img)
-		d2 := mustSign(t, ctx, cfg.Signer, repo, img)
-		if d1.Digest == d2.Digest {
-			t.Logf("note: signing twice gave the same signature manifest %s", d1.Digest)
-			return
-		}
-		checkVerified(t, mustVerify(t, ctx, cfg.Verifier, repo, img), cfg.Identity, 2)
-	})
-
-	t.Run("concurrent", func(t *testing.T) {
-		ctx := ctxFor(t)
-		repo := cfg.Repository(t)
-		var subjects []ocispec.Descriptor
-		for i := range 4 {
-			subjects = append(subjects, pushImage(t, ctx, repo, uint64(20+i)))
-		}
-		errs := make(chan error, len(subjects))
-		for _, d := range subjects {
-			go func() {
-				if _, err := cfg.Signer.Sign(ctx, repo, d); err != nil {
-					errs <- fmt.Errorf("Sign(%s): %w", d.Digest, err)
-					return
-				}
-				v, err := cfg.Verifier.Verify(ctx, repo, d)
-				switch {
-				case err != nil:
-					errs <- fmt.Errorf("Verify(%s): %w", d.Digest, err)
-				case !v.Verified():
-					errs <- fmt.Errorf("Verify(%s) not verified: %+v", d.Digest, v.Signatures)
-				default:
-					errs <- nil
-				}
-			}()
-		}
-		for range subjects {
-			if err := <-errs; err != nil {
-				t.Error(err)
-			}
-		}
-	})
-
+	t.Run("unsigned", k.unsigned)
+	t.Run("sign-verify", k.signVerify)
+	t.Run("other-subject", k.otherSubject)
+	t.Run("artifact-and-index", k.artifactAndIndex)
+	t.Run("sign-twice", k.signTwice)
+	t.Run("concurrent", k.concurrent)
 	if cfg.Untrusted != nil {
-		t.Run("untrusted", func(t *testing.T) {
-			ctx := ctxFor(t)
-			repo := cfg.Repository(t)
-			img := pushImage(t, ctx, repo, 7)
-			mustSign(t, ctx, cfg.Untrusted, repo, img)
-			v := mustVerify(t, ctx, cfg.Verifier, repo, img)
-			if len(v.Signatures) != 1 {
-				t.Fatalf("Verify found %d signatures, want 1 (the untrusted one)", len(v.Signatures))
-			}
-			s := v.Signatures[0]
-			if v.Verified() || s.State == sign.StateVerified {
-				t.Fatalf("untrusted signature verified: %+v", s)
-			}
-			if s.State != sign.StateFailed && s.State != sign.StateInconclusive {
-				t.Errorf("untrusted signature state = %q, want failed or inconclusive", s.State)
-			}
-			if s.Cause == "" {
-				t.Errorf("untrusted signature has no cause: %+v", s)
-			}
-			if err := v.Err(); !errors.Is(err, sign.ErrSignatureInvalid) {
-				t.Errorf("Verification.Err() = %v, want ErrSignatureInvalid", err)
-			}
-		})
+		t.Run("untrusted", k.untrusted)
 	}
+	t.Run("bad-subjects", k.badSubjects)
+	t.Run("canceled", k.canceled)
+}
 
-	t.Run("bad-subjects", func(t *testing.T) {
-		ctx := ctxFor(t)
-		repo := cfg.Repository(t)
-		for name, d := range map[string]ocispec.Descriptor{
-			"empty":     {},
-			"no-digest": {MediaType: ocispec.MediaTypeImageManifest, Size: 10},
-			"bad-digest": {MediaType: ocispec.MediaTypeImageManifest, Size: 10,
-				Digest: digest.Digest("sha256:xyz")},
-		} {
-			if _, err := cfg.Signer.Sign(ctx, repo, d); err == nil {
-				t.Errorf("Sign(%s subject) error = nil, want an error", name)
-			}
-			if v, err := cfg.Verifier.Verify(ctx, repo, d); err == nil && v.Verified() {
-				t.Errorf("Verify(%s subject) verified", name)
-			}
-		}
-		missing := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Size: 2, Digest: digest.FromString("{}")}
-		if _, err := cfg.Signer.Sign(ctx, repo, missing); err == nil {
-			t.Errorf("Sign(subject missing from the repository) error = nil, want an error")
-		}
-		if v, err := cfg.Verifier.Verify(ctx, repo, missing); err == nil && (v == nil || v.Verified()) {
-			t.Errorf("Verify(missing subject) = %+v, want unverified", v)
-		}
-	})
+// kit is one Run: the configuration and the subtest timeout.
+type kit struct {
+	cfg     Config
+	timeout time.Duration
+}
 
-	t.Run("canceled", func(t *testing.T) {
-		ctx := ctxFor(t)
-		repo := cfg.Repository(t)
-		img := pushImage(t, ctx, repo, 8)
-		mustSign(t, ctx, cfg.Signer, repo, img)
-		cctx, cancel := context.WithCancel(ctx)
-		cancel()
-		if v, err := cfg.Verifier.Verify(cctx, repo, img); err == nil && v.Verified() {
-			t.Errorf("Verify with a canceled context verified a signature")
+// ctx returns a context that ends after the subtest timeout or with t.
+func (k *kit) ctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// unsigned checks that an unsigned subject gives an empty Verification
+// and no error.
+func (k *kit) unsigned(t *testing.T) {
+	ctx := k.ctx(t)
+	repo := k.cfg.Repository(t)
+	img := pushImage(t, ctx, repo, 1)
+	v, err := k.cfg.Verifier.Verify(ctx, repo, img)
+	if err != nil {
+		t.Fatalf("Verify(unsigned) error = %v, want nil (absence is a result)", err)
+	}
+	if v == nil {
+		t.Fatal("Verify(unsigned) = nil Verification")
+	}
+	if len(v.Signatures) != 0 || v.Verified() {
+		t.Errorf("Verify(unsigned) = %d signatures, verified %v; want none", len(v.Signatures), v.Verified())
+	}
+	if v.Subject.Digest != img.Digest {
+		t.Errorf("Verification.Subject = %s, want %s", v.Subject.Digest, img.Digest)
+	}
+	if err := v.Err(); !errors.Is(err, sign.ErrNoSignature) {
+		t.Errorf("Verification.Err() = %v, want ErrNoSignature", err)
+	}
+}
+
+// signVerify checks that a signed image verifies with the expected identity
+// and the digest of the returned signature manifest, and that the result
+// marshals to stable JSON.
+func (k *kit) signVerify(t *testing.T) {
+	ctx := k.ctx(t)
+	repo := k.cfg.Repository(t)
+	img := pushImage(t, ctx, repo, 2)
+	sigDesc := mustSign(t, ctx, k.cfg.Signer, repo, img)
+	v := mustVerify(t, ctx, k.cfg.Verifier, repo, img)
+	checkVerified(t, v, k.cfg.Identity, 1)
+	if sigDesc.Digest != "" {
+		if _, err := manifest.Fetch(ctx, repo, sigDesc, 4<<20); err != nil {
+			t.Errorf("the signature manifest %s that Sign returned cannot be fetched: %v", sigDesc.Digest, err)
 		}
+	}
+	if s := v.Signatures[0]; s.Digest != "" && sigDesc.Digest != "" && s.Digest != sigDesc.Digest {
+		t.Errorf("Signature.Digest = %s, want the signature manifest %s that Sign returned", s.Digest, sigDesc.Digest)
+	}
+	a, err1 := json.Marshal(v)
+	b, err2 := json.Marshal(mustVerify(t, ctx, k.cfg.Verifier, repo, img))
+	if err1 != nil || err2 != nil {
+		t.Fatalf("marshal Verification: %v, %v", err1, err2)
+	}
+	var back sign.Verification
+	if err := json.Unmarshal(a, &back); err != nil {
+		t.Fatalf("unmarshal Verification: %v", err)
+	}
+	if !back.Verified() {
+		t.Errorf("Verification after a JSON round trip is not verified: %s", a)
+	}
+	if !jsonStableExceptTimes(a, b) {
+		t.Logf("note: two verifications of the same signature marshal differently:\n%s\n%s", a, b)
+	}
+}
+
+// otherSubject checks that a signature does not make another subject
+// verified.
+func (k *kit) otherSubject(t *testing.T) {
+	ctx := k.ctx(t)
+	repo := k.cfg.Repository(t)
+	signed := pushImage(t, ctx, repo, 3)
+	other := pushImage(t, ctx, repo, 4)
+	mustSign(t, ctx, k.cfg.Signer, repo, signed)
+	v := mustVerify(t, ctx, k.cfg.Verifier, repo, other)
+	if v.Verified() {
+		t.Errorf("a signature of %s made %s verified: %+v", signed.Digest, other.Digest, v.Signatures)
+	}
+}
+
+// artifactAndIndex checks that an artifact attached to an image and an
+// index can be signed and verified like an image.
+func (k *kit) artifactAndIndex(t *testing.T) {
+	ctx := k.ctx(t)
+	repo := k.cfg.Repository(t)
+	img := pushImage(t, ctx, repo, 5)
+	sbom, err := registry.Attach(ctx, repo, img, registry.Artifact{
+		ArtifactType: "application/spdx+json",
+		Blobs:        []registry.Blob{{MediaType: "application/spdx+json", Data: []byte(`{"spdxVersion":"SPDX-2.3"}`)}},
 	})
+	if err != nil {
+		t.Fatalf("attach artifact: %v", err)
+	}
+	idx, err := imagetest.PushIndex(ctx, repo, img)
+	if err != nil {
+		t.Fatalf("push index: %v", err)
+	}
+	for _, subject := range []ocispec.Descriptor{sbom, idx} {
+		mustSign(t, ctx, k.cfg.Signer, repo, subject)
+		checkVerified(t, mustVerify(t, ctx, k.cfg.Verifier, repo, subject), k.cfg.Identity, 1)
+	}
+}
+
+// signTwice checks that signing twice gives two verified signatures.
+func (k *kit) signTwice(t *testing.T) {
+	ctx := k.ctx(t)
+	repo := k.cfg.Repository(t)
+	img := pushImage(t, ctx, repo, 6)
+	d1 := mustSign(t, ctx, k.cfg.Signer, repo, img)
+	d2 := mustSign(t, ctx, k.cfg.Signer, repo, img)
+	if d1.Digest == d2.Digest {
+		t.Logf("note: signing twice gave the same signature manifest %s", d1.Digest)
+		return
+	}
+	checkVerified(t, mustVerify(t, ctx, k.cfg.Verifier, repo, img), k.cfg.Identity, 2)
+}
+
+// concurrent signs and verifies different subjects concurrently.
+func (k *kit) concurrent(t *testing.T) {
+	ctx := k.ctx(t)
+	repo := k.cfg.Repository(t)
+	var subjects []ocispec.Descriptor
+	for i := range 4 {
+		subjects = append(subjects, pushImage(t, ctx, repo, uint64(20+i)))
+	}
+	errs := make(chan error, len(subjects))
+	for _, d := range subjects {
+		go func() {
+			if _, err := k.cfg.Signer.Sign(ctx, repo, d); err != nil {
+				errs <- fmt.Errorf("Sign(%s): %w", d.Digest, err)
+				return
+			}
+			v, err := k.cfg.Verifier.Verify(ctx, repo, d)
+			switch {
+			case err != nil:
+				errs <- fmt.Errorf("Verify(%s): %w", d.Digest, err)
+			case !v.Verified():
+				errs <- fmt.Errorf("Verify(%s) not verified: %+v", d.Digest, v.Signatures)
+			default:
+				errs <- nil
+			}
+		}()
+	}
+	for range subjects {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// untrusted checks that an untrusted signer's signature is found but not
+// verified, with a cause.
+func (k *kit) untrusted(t *testing.T) {
+	ctx := k.ctx(t)
+	repo := k.cfg.Repository(t)
+	img := pushImage(t, ctx, repo, 7)
+	mustSign(t, ctx, k.cfg.Untrusted, repo, img)
+	v := mustVerify(t, ctx, k.cfg.Verifier, repo, img)
+	if len(v.Signatures) != 1 {
+		t.Fatalf("Verify found %d signatures, want 1 (the untrusted one)", len(v.Signatures))
+	}
+	s := v.Signatures[0]
+	if v.Verified() || s.State == sign.StateVerified {
+		t.Fatalf("untrusted signature verified: %+v", s)
+	}
+	if s.State != sign.StateFailed && s.State != sign.StateInconclusive {
+		t.Errorf("untrusted signature state = %q, want failed or inconclusive", s.State)
+	}
+	if s.Cause == "" {
+		t.Errorf("untrusted signature has no cause: %+v", s)
+	}
+	if err := v.Err(); !errors.Is(err, sign.ErrSignatureInvalid) {
+		t.Errorf("Verification.Err() = %v, want ErrSignatureInvalid", err)
+	}
+}
+
+// badSubjects checks that invalid subjects and subjects missing from the
+// repository give errors or no verified signature.
+func (k *kit) badSubjects(t *testing.T) {
+	ctx := k.ctx(t)
+	repo := k.cfg.Repository(t)
+	for name, d := range map[string]ocispec.Descriptor{
+		"empty":     {},
+		"no-digest": {MediaType: ocispec.MediaTypeImageManifest, Size: 10},
+		"bad-digest": {MediaType: ocispec.MediaTypeImageManifest, Size: 10,
+			Digest: digest.Digest("sha256:xyz")},
+	} {
+		if _, err := k.cfg.Signer.Sign(ctx, repo, d); err == nil {
+			t.Errorf("Sign(%s subject) error = nil, want an error", name)
+		}
+		if v, err := k.cfg.Verifier.Verify(ctx, repo, d); err == nil && v.Verified() {
+			t.Errorf("Verify(%s subject) verified", name)
+		}
+	}
+	missing := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Size: 2, Digest: digest.FromString("{}")}
+	if _, err := k.cfg.Signer.Sign(ctx, repo, missing); err == nil {
+		t.Errorf("Sign(subject missing from the repository) error = nil, want an error")
+	}
+	if v, err := k.cfg.Verifier.Verify(ctx, repo, missing); err == nil && (v == nil || v.Verified()) {
+		t.Errorf("Verify(missing subject) = %+v, want unverified", v)
+	}
+}
+
+// canceled checks that a canceled context verifies nothing.
+func (k *kit) canceled(t *testing.T) {
+	ctx := k.ctx(t)
+	repo := k.cfg.Repository(t)
+	img := pushImage(t, ctx, repo, 8)
+	mustSign(t, ctx, k.cfg.Signer, repo, img)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if v, err := k.cfg.Verifier.Verify(cctx, repo, img); err == nil && v.Verified() {
+		t.Errorf("Verify with a canceled context verified a signature")
+	}
 }
 
 func pushImage(t testing.TB, ctx context.Context, repo registry.Repository, seed uint64) ocispec.Descriptor {
