@@ -87,7 +87,25 @@ func Run(t *testing.T, s scan.Scanner, opts Options) {
 		img = Image(t)
 	}
 	ctx := context.Background()
+	runBadInput(ctx, t, s, img)
+	var first *scan.Report
+	t.Run("Report", func(t *testing.T) {
+		before := time.Now().Add(-time.Minute)
+		r, err := s.Scan(ctx, img)
+		require.NoError(t, err, "scan the image")
+		require.NotNil(t, r, "a scan without error must return a report")
+		first = r
+		checkReport(t, r, img, opts, before)
+	})
+	if first == nil {
+		return
+	}
+	runWithReport(ctx, t, s, img, first, opts)
+}
 
+// runBadInput checks that s refuses a nil image, an image without
+// repository, a missing manifest and a cancelled context.
+func runBadInput(ctx context.Context, t *testing.T, s scan.Scanner, img *scan.Image) {
 	t.Run("NilImage", func(t *testing.T) {
 		r, err := s.Scan(ctx, nil)
 		assert.ErrorIs(t, err, scan.ErrNoImage, "Scan(nil) must fail with scan.ErrNoImage, got report %v", r)
@@ -114,38 +132,36 @@ func Run(t *testing.T, s scan.Scanner, opts Options) {
 		r, err := s.Scan(cctx, img)
 		assert.ErrorIs(t, err, context.Canceled, "a cancelled context must stop the scan with context.Canceled, got report %v", r)
 	})
+}
 
-	var first *scan.Report
-	t.Run("Report", func(t *testing.T) {
-		before := time.Now().Add(-time.Minute)
-		r, err := s.Scan(ctx, img)
-		require.NoError(t, err, "scan the image")
-		require.NotNil(t, r, "a scan without error must return a report")
-		first = r
-		if opts.Kind != "" {
-			assert.Equal(t, opts.Kind, r.Kind, "report kind")
-		} else {
-			assert.Contains(t, []string{artifact.ReportKindVulnerability, artifact.ReportKindMalware}, r.Kind, "report kind")
-		}
-		assert.NotEmpty(t, r.Tool.Name, "report tool name")
-		assert.Equal(t, img.Manifest.Digest, r.Subject, "report subject must be the manifest digest")
-		assert.False(t, r.Time.IsZero(), "report time must be set")
-		assert.True(t, r.Time.After(before) && r.Time.Before(time.Now().Add(time.Minute)), "report time %v must be the scan's", r.Time)
-		for i, f := range r.Findings {
-			assert.NotEmpty(t, f.ID, "finding %d has no ID", i)
-			assert.True(t, f.Severity >= scan.SeverityUnknown && f.Severity <= scan.SeverityCritical, "finding %s: invalid severity %d", f.ID, int(f.Severity))
-			assert.True(t, f.CVSS >= 0 && f.CVSS <= 10, "finding %s: CVSS %v out of range", f.ID, f.CVSS)
-			if f.Layer != "" {
-				assert.NoError(t, digest.Digest(f.Layer).Validate(), "finding %s: layer %q is not a digest", f.ID, f.Layer)
-			}
-		}
-		if opts.Check != nil {
-			opts.Check(t, r)
-		}
-	})
-	if first == nil {
-		return
+// checkReport checks the report r of img, made after before.
+func checkReport(t *testing.T, r *scan.Report, img *scan.Image, opts Options, before time.Time) {
+	if opts.Kind != "" {
+		assert.Equal(t, opts.Kind, r.Kind, "report kind")
+	} else {
+		assert.Contains(t, []string{artifact.ReportKindVulnerability, artifact.ReportKindMalware}, r.Kind, "report kind")
 	}
+	assert.NotEmpty(t, r.Tool.Name, "report tool name")
+	assert.Equal(t, img.Manifest.Digest, r.Subject, "report subject must be the manifest digest")
+	assert.False(t, r.Time.IsZero(), "report time must be set")
+	assert.True(t, r.Time.After(before) && r.Time.Before(time.Now().Add(time.Minute)), "report time %v must be the scan's", r.Time)
+	for i, f := range r.Findings {
+		assert.NotEmpty(t, f.ID, "finding %d has no ID", i)
+		assert.True(t, f.Severity >= scan.SeverityUnknown && f.Severity <= scan.SeverityCritical, "finding %s: invalid severity %d", f.ID, int(f.Severity))
+		assert.True(t, f.CVSS >= 0 && f.CVSS <= 10, "finding %s: CVSS %v out of range", f.ID, f.CVSS)
+		if f.Layer != "" {
+			assert.NoError(t, digest.Digest(f.Layer).Validate(), "finding %s: layer %q is not a digest", f.ID, f.Layer)
+		}
+	}
+	if opts.Check != nil {
+		opts.Check(t, r)
+	}
+}
+
+// runWithReport checks that the first report of s round-trips through
+// SARIF and JSON, and that scanning img again, also concurrently, finds
+// the same.
+func runWithReport(ctx context.Context, t *testing.T, s scan.Scanner, img *scan.Image, first *scan.Report, opts Options) {
 	t.Run("SARIF", func(t *testing.T) {
 		data, err := first.SARIF()
 		require.NoError(t, err, "encode SARIF")
