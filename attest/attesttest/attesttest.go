@@ -71,14 +71,7 @@ func Run(t *testing.T, e attest.Enricher, opts Options) {
 		s = Subject(t)
 	}
 	ctx := context.Background()
-	enrich := func(ctx context.Context, s *attest.Subject) (arts []registry.Artifact, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("attesttest: Enrich panicked: %v", r)
-			}
-		}()
-		return e.Enrich(ctx, s)
-	}
+	enrich := recovering(e)
 
 	t.Run("NilSubject", func(t *testing.T) {
 		arts, err := enrich(ctx, nil)
@@ -117,54 +110,77 @@ func Run(t *testing.T, e attest.Enricher, opts Options) {
 			assert.True(t, a.Created.Equal(later.Time), "artifact %d (%s): Created %v must follow Subject.Time %v", i, a.ArtifactType, a.Created, later.Time)
 		}
 	})
-	t.Run("AttachTwice", func(t *testing.T) {
-		repo, err := registry.NewClient(registry.Options{}).Repository(ctx, "mem:attesttest")
-		require.NoError(t, err)
-		img := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "etc/hostname", Data: []byte("attesttest\n")})}}
-		desc := s.Descriptor
-		if m, _ := img.Build(); m.Desc.Digest == desc.Digest {
-			_, err := img.Push(ctx, repo)
-			require.NoError(t, err)
-		} else {
-			t.Skip("custom subject: not in a repository this kit can attach to")
-		}
-		want := map[digest.Digest]bool{}
-		for range 2 {
-			for _, a := range arts {
-				d, err := registry.Attach(ctx, repo, desc, a)
-				require.NoError(t, err, "attach %s", a.ArtifactType)
-				want[d.Digest] = true
-			}
-		}
-		refs, err := registry.Referrers(ctx, repo, desc, "")
-		require.NoError(t, err)
-		assert.Len(t, refs, len(want), "attaching the same artifacts twice must leave one referrer each")
-	})
-	t.Run("Concurrent", func(t *testing.T) {
-		want := digests(t, arts, s.Descriptor)
-		var wg sync.WaitGroup
-		results := make([][]digest.Digest, 4)
-		errs := make([]error, 4)
-		for i := range results {
-			wg.Go(func() {
-				got, err := enrich(ctx, clone(s))
-				errs[i] = err
-				for _, a := range got {
-					_, d, err := a.Manifest(s.Descriptor)
-					if err == nil {
-						results[i] = append(results[i], d.Digest)
-					}
-				}
-			})
-		}
-		wg.Wait()
-		for i := range results {
-			require.NoError(t, errs[i])
-			assert.Equal(t, want, results[i], "concurrent run %d", i)
-		}
-	})
+	t.Run("AttachTwice", func(t *testing.T) { attachTwice(ctx, t, s, arts) })
+	t.Run("Concurrent", func(t *testing.T) { concurrent(ctx, t, enrich, s, arts) })
 	if opts.Check != nil {
 		t.Run("Check", func(t *testing.T) { opts.Check(t, arts) })
+	}
+}
+
+// enrichFunc is Enrich of the enricher under test.
+type enrichFunc func(ctx context.Context, s *attest.Subject) ([]registry.Artifact, error)
+
+// recovering returns e.Enrich with a panic turned into an error.
+func recovering(e attest.Enricher) enrichFunc {
+	return func(ctx context.Context, s *attest.Subject) (arts []registry.Artifact, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("attesttest: Enrich panicked: %v", r)
+			}
+		}()
+		return e.Enrich(ctx, s)
+	}
+}
+
+// attachTwice attaches arts to the built-in subject s twice in a memory
+// repository and checks that each gives one referrer.
+func attachTwice(ctx context.Context, t *testing.T, s *attest.Subject, arts []registry.Artifact) {
+	repo, err := registry.NewClient(registry.Options{}).Repository(ctx, "mem:attesttest")
+	require.NoError(t, err)
+	img := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(imagetest.File{Path: "etc/hostname", Data: []byte("attesttest\n")})}}
+	desc := s.Descriptor
+	if m, _ := img.Build(); m.Desc.Digest == desc.Digest {
+		_, err := img.Push(ctx, repo)
+		require.NoError(t, err)
+	} else {
+		t.Skip("custom subject: not in a repository this kit can attach to")
+	}
+	want := map[digest.Digest]bool{}
+	for range 2 {
+		for _, a := range arts {
+			d, err := registry.Attach(ctx, repo, desc, a)
+			require.NoError(t, err, "attach %s", a.ArtifactType)
+			want[d.Digest] = true
+		}
+	}
+	refs, err := registry.Referrers(ctx, repo, desc, "")
+	require.NoError(t, err)
+	assert.Len(t, refs, len(want), "attaching the same artifacts twice must leave one referrer each")
+}
+
+// concurrent runs enrich on s from several goroutines and checks that each
+// run gives the artifacts arts.
+func concurrent(ctx context.Context, t *testing.T, enrich enrichFunc, s *attest.Subject, arts []registry.Artifact) {
+	want := digests(t, arts, s.Descriptor)
+	var wg sync.WaitGroup
+	results := make([][]digest.Digest, 4)
+	errs := make([]error, 4)
+	for i := range results {
+		wg.Go(func() {
+			got, err := enrich(ctx, clone(s))
+			errs[i] = err
+			for _, a := range got {
+				_, d, err := a.Manifest(s.Descriptor)
+				if err == nil {
+					results[i] = append(results[i], d.Digest)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range results {
+		require.NoError(t, errs[i])
+		assert.Equal(t, want, results[i], "concurrent run %d", i)
 	}
 }
 
