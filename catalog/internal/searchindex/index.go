@@ -1,0 +1,523 @@
+package searchindex
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Sections of a record's value ids (rec.vals), in order.
+const (
+	secPlatform = iota
+	secLicense
+	secSigner
+	secTag
+	secLabel
+	secLabelKey
+	secTerm
+	secVuln
+	secDigest
+	secPackage // pairs of name and version ids in packageIndex, not a dict
+	numSections
+)
+
+// rec is one entry in the index.
+type rec struct {
+	id         int64
+	repository string // shared by the entries of a repository
+	digest     string
+	status     uint32 // ids in state.status and state.owner
+	owner      uint32
+	severity   uint8
+	fixable    bool
+	trusted    bool
+	hasEOL     bool
+	eol        int64 // Unix seconds
+	// facets are the ids of the entry's platforms, licences and signers
+	// (the multi-valued facets, read by every count), ending at
+	// facetEnds; packed are the ids of the other sections, for removal:
+	// per section a count and the sorted ids as deltas (uvarints), and
+	// for packages the (name, version) pairs sorted, names as deltas.
+	facets    []uint32
+	facetEnds [secSigner + 1]uint32
+	packed    []byte
+}
+
+// section returns section s of ids laid out by ends.
+func section(ids []uint32, ends *[numSections]uint32, s int) []uint32 {
+	start := uint32(0)
+	if s > 0 {
+		start = ends[s-1]
+	}
+	return ids[start:ends[s]]
+}
+
+// pack stores ids (laid out by ends) in r.
+func (r *rec) pack(ids []uint32, ends *[numSections]uint32) {
+	r.facets = slices.Clone(ids[:ends[secSigner]])
+	copy(r.facetEnds[:], ends[:secSigner+1])
+	var b []byte
+	for s := secSigner + 1; s < secPackage; s++ {
+		sec := section(ids, ends, s)
+		b = binary.AppendUvarint(b, uint64(len(sec)))
+		prev := uint32(0)
+		for _, v := range sec {
+			b = binary.AppendUvarint(b, uint64(v-prev))
+			prev = v
+		}
+	}
+	pairs := section(ids, ends, secPackage)
+	b = binary.AppendUvarint(b, uint64(len(pairs)/2))
+	prev := uint32(0)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		b = binary.AppendUvarint(b, uint64(pairs[i]-prev))
+		b = binary.AppendUvarint(b, uint64(pairs[i+1]))
+		prev = pairs[i]
+	}
+	r.packed = slices.Clone(b)
+}
+
+// unpack returns every id of r, laid out by the returned ends, in buf.
+func (r *rec) unpack(buf []uint32) ([]uint32, [numSections]uint32) {
+	var ends [numSections]uint32
+	ids := append(buf[:0], r.facets...)
+	copy(ends[:], r.facetEnds[:])
+	b := r.packed
+	next := func() uint32 {
+		v, n := binary.Uvarint(b)
+		b = b[n:]
+		return uint32(v)
+	}
+	for s := secSigner + 1; s < secPackage; s++ {
+		prev := uint32(0)
+		for range next() {
+			prev += next()
+			ids = append(ids, prev)
+		}
+		ends[s] = uint32(len(ids))
+	}
+	prev := uint32(0)
+	for range next() {
+		prev += next()
+		ids = append(ids, prev, next())
+	}
+	ends[secPackage] = uint32(len(ids))
+	return ids, ends
+}
+
+func (r *rec) live() bool { return r.digest != "" }
+
+func compareRec(a, b *rec) int {
+	return cmp.Or(strings.Compare(a.repository, b.repository), strings.Compare(a.digest, b.digest))
+}
+
+// state is the content of an Index at one change number.
+type state struct {
+	seq   int64 // last change applied
+	recs  []rec // by slot
+	free  []uint32
+	byID  map[int64]uint32
+	order []uint32 // live slots by repository, then digest
+
+	repos          map[string]string // interned repository names
+	status, owner  *dict
+	dicts          [numSections]*dict
+	trigrams       map[uint32][]uint32 // term trigram -> term ids, sorted
+	packages       *packageIndex
+	scratch        []byte
+	scratchIDs     []uint32
+	decoded        decoded
+	postingsLength int // total length of the postings of every section
+	// scattered counts the entries put in another slot than the one
+	// their place in the order had at the last compaction.
+	scattered int
+}
+
+func newState() *state {
+	st := &state{byID: map[int64]uint32{}, repos: map[string]string{}, status: newDict(), owner: newDict(),
+		trigrams: map[uint32][]uint32{}, packages: newPackageIndex()}
+	for i := range secPackage {
+		st.dicts[i] = newDict()
+	}
+	terms := st.dicts[secTerm]
+	terms.onNew = func(id uint32, key string) {
+		forTrigrams(key, func(t uint32) {
+			l := st.trigrams[t]
+			if i, found := slices.BinarySearch(l, id); !found {
+				st.trigrams[t] = slices.Insert(l, i, id)
+			}
+		})
+	}
+	terms.onRelease = func(id uint32, key string) {
+		forTrigrams(key, func(t uint32) {
+			l := st.trigrams[t]
+			if i, found := slices.BinarySearch(l, id); found {
+				l = slices.Delete(l, i, i+1)
+			}
+			if len(l) == 0 {
+				delete(st.trigrams, t)
+			} else {
+				st.trigrams[t] = l
+			}
+		})
+	}
+	return st
+}
+
+// forTrigrams calls fn with each distinct trigram (three consecutive
+// bytes) of s, some more than once.
+func forTrigrams(s string, fn func(uint32)) {
+	for i := 0; i+3 <= len(s); i++ {
+		fn(trigram(s[i : i+3]))
+	}
+}
+
+func trigram(s string) uint32 { return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) }
+
+// put adds the entry with store id and record rec (decoded in
+// st.decoded) in a free slot, and returns the slot; the caller places it
+// in st.order.
+func (st *state) put(id int64, d *decoded) uint32 {
+	var slot uint32
+	if n := len(st.free); n > 0 {
+		slot = st.free[n-1]
+		st.free = st.free[:n-1]
+	} else {
+		slot = uint32(len(st.recs))
+		st.recs = append(st.recs, rec{})
+	}
+	repo, ok := st.repos[string(d.repository)]
+	if !ok {
+		repo = string(d.repository)
+		st.repos[repo] = repo
+	}
+	digests := st.dicts[secDigest]
+	root := digests.intern(d.digest)
+	r := rec{id: id, repository: repo, digest: digests.keys[root], severity: uint8(d.severity),
+		fixable: d.flags&flagFixable != 0, trusted: d.flags&flagTrusted != 0, hasEOL: d.flags&flagEOL != 0, eol: d.eol}
+	r.status = st.status.intern(d.status)
+	st.status.add(r.status, slot)
+	r.owner = st.owner.intern(d.owner)
+	st.owner.add(r.owner, slot)
+
+	vals := st.scratchIDs[:0]
+	var ends [numSections]uint32
+	intern := func(s int, values [][]byte) {
+		dict := st.dicts[s]
+		start := len(vals)
+		for _, v := range values {
+			vals = append(vals, dict.intern(v))
+		}
+		vals = sortedIDs(vals, start)
+		ends[s] = uint32(len(vals))
+	}
+	intern(secPlatform, d.platforms)
+	intern(secLicense, d.licenses)
+	if len(d.signers) == 0 {
+		intern(secSigner, [][]byte{{}}) // the facet value of an unsigned entry
+	} else {
+		intern(secSigner, d.signers)
+	}
+	intern(secTag, d.tags)
+	// Labels: "key" and "key\x00value" would be ambiguous with NUL in
+	// keys; a length-prefixed pair is not.
+	labels := make([][]byte, len(d.labels))
+	keys := make([][]byte, len(d.labels))
+	for i, kv := range d.labels {
+		labels[i] = labelKey(nil, kv[0], kv[1])
+		keys[i] = kv[0]
+	}
+	intern(secLabel, labels)
+	intern(secLabelKey, keys)
+
+	// Terms, as catalog.Entry.Terms: lower-cased repository, tags,
+	// package and source package names, vulnerability IDs and aliases,
+	// label keys and values.
+	terms := st.dicts[secTerm]
+	start := len(vals)
+	term := func(b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		st.scratch = lower(st.scratch[:0], b)
+		vals = append(vals, terms.intern(st.scratch))
+	}
+	term(d.repository)
+	for _, t := range d.tags {
+		term(t)
+	}
+	for i, p := range d.packages {
+		if i == 0 || string(p[0]) != string(d.packages[i-1][0]) {
+			term(p[0])
+		}
+	}
+	for _, v := range d.vulns {
+		term(v)
+	}
+	for _, kv := range d.labels {
+		term(kv[0])
+		term(kv[1])
+	}
+	vals = sortedIDs(vals, start)
+	ends[secTerm] = uint32(len(vals))
+
+	vulns := st.dicts[secVuln]
+	start = len(vals)
+	for _, v := range d.vulns {
+		st.scratch = fold(st.scratch[:0], v)
+		vals = append(vals, vulns.intern(st.scratch))
+	}
+	vals = sortedIDs(vals, start)
+	ends[secVuln] = uint32(len(vals))
+
+	start = len(vals)
+	vals = append(vals, root)
+	for _, c := range d.children {
+		vals = append(vals, digests.intern(c))
+	}
+	vals = sortedIDs(vals, start)
+	ends[secDigest] = uint32(len(vals))
+
+	// Packages: (name, version) id pairs; the triples are distinct.
+	for _, p := range d.packages {
+		st.scratch = versionKey(st.scratch[:0], p[1], p[2])
+		n, v := st.packages.ids(p[0], st.scratch)
+		vals = append(vals, n, v)
+	}
+	ends[secPackage] = uint32(len(vals))
+
+	sortPairs(section(vals, &ends, secPackage))
+	r.pack(vals, &ends)
+	st.scratchIDs = vals[:0]
+	for s := range secPackage {
+		dict := st.dicts[s]
+		for _, v := range section(vals, &ends, s) {
+			dict.add(v, slot)
+		}
+	}
+	pairs := section(vals, &ends, secPackage)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		st.packages.add(pairs[i], pairs[i+1], slot)
+	}
+	st.postingsLength += len(vals)
+	st.recs[slot] = r
+	st.byID[id] = slot
+	return slot
+}
+
+// sortPairs sorts (name, version) id pairs by name, then version.
+func sortPairs(pairs []uint32) {
+	n := len(pairs) / 2
+	keys := make([]uint64, n)
+	for i := range n {
+		keys[i] = uint64(pairs[2*i])<<32 | uint64(pairs[2*i+1])
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		pairs[2*i], pairs[2*i+1] = uint32(k>>32), uint32(k)
+	}
+}
+
+// labelKey appends the dictionary key of a label to dst.
+func labelKey(dst, k, v []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(k)))
+	dst = append(dst, k...)
+	return append(dst, v...)
+}
+
+// sortedIDs sorts and compacts ids[start:].
+func sortedIDs(ids []uint32, start int) []uint32 {
+	s := ids[start:]
+	slices.Sort(s)
+	return append(ids[:start], slices.Compact(s)...)
+}
+
+// drop removes the entry in slot from every posting and frees the slot;
+// the caller removes it from st.order.
+func (st *state) drop(slot uint32) {
+	r := &st.recs[slot]
+	st.status.remove(r.status, slot)
+	st.owner.remove(r.owner, slot)
+	vals, ends := r.unpack(st.scratchIDs)
+	st.scratchIDs = vals[:0]
+	for s := range secPackage {
+		dict := st.dicts[s]
+		for _, v := range section(vals, &ends, s) {
+			dict.remove(v, slot)
+		}
+	}
+	pairs := section(vals, &ends, secPackage)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		st.packages.remove(pairs[i], pairs[i+1], slot)
+	}
+	st.postingsLength -= len(vals)
+	delete(st.byID, r.id)
+	*r = rec{}
+	st.free = append(st.free, slot)
+}
+
+// orderIndex returns where slot's entry is (or belongs) in st.order.
+func (st *state) orderIndex(slot uint32) (int, bool) {
+	r := &st.recs[slot]
+	i, found := slices.BinarySearchFunc(st.order, r, func(s uint32, r *rec) int { return compareRec(&st.recs[s], r) })
+	return i, found && st.order[i] == slot
+}
+
+// apply brings the entry with store id to rec (nil: deleted). With
+// ordered, st.order is kept sorted; without, the caller re-sorts it.
+func (st *state) apply(id int64, rec []byte, ordered bool) error {
+	var d *decoded
+	if rec != nil {
+		d = &st.decoded
+		if err := d.decode(rec); err != nil {
+			return fmt.Errorf("entry %d: %w", id, err)
+		}
+	}
+	slot, replaced := st.byID[id]
+	if replaced {
+		if ordered {
+			if i, found := st.orderIndex(slot); found {
+				st.order = slices.Delete(st.order, i, i+1)
+			}
+		}
+		st.drop(slot)
+	}
+	if d == nil {
+		return nil
+	}
+	if newSlot := st.put(id, d); !replaced || newSlot != slot {
+		st.scattered++
+		slot = newSlot
+	}
+	if ordered {
+		i, _ := st.orderIndex(slot)
+		st.order = slices.Insert(st.order, i, slot)
+	}
+	return nil
+}
+
+// compact renumbers the slots in result order, so that a search walks
+// the entries (and the facet values, laid out together) in memory order,
+// and trims the posting lists to their length.
+func (st *state) compact() {
+	remap := make([]uint32, len(st.recs))
+	recs := make([]rec, len(st.order))
+	total := 0
+	for _, old := range st.order {
+		total += len(st.recs[old].facets)
+	}
+	arena := make([]uint32, 0, total)
+	for i, old := range st.order {
+		r := st.recs[old]
+		start := len(arena)
+		arena = append(arena, r.facets...)
+		r.facets = arena[start:len(arena):len(arena)]
+		recs[i] = r
+		remap[old] = uint32(i)
+		st.byID[r.id] = uint32(i)
+		st.order[i] = uint32(i)
+	}
+	renumber := func(d *dict) {
+		for id, l := range d.lists {
+			if len(l) == 0 {
+				continue
+			}
+			out := make([]uint32, len(l))
+			for i, s := range l {
+				out[i] = remap[s]
+			}
+			slices.Sort(out)
+			d.lists[id] = out
+		}
+	}
+	renumber(st.status)
+	renumber(st.owner)
+	for _, d := range st.dicts[:secPackage] {
+		renumber(d)
+	}
+	for n, l := range st.packages.pairs {
+		if len(l) == 0 {
+			continue
+		}
+		out := make([]uint64, len(l))
+		for i, p := range l {
+			out[i] = p&^(1<<32-1) | uint64(remap[uint32(p)])
+		}
+		slices.Sort(out)
+		st.packages.pairs[n] = out
+	}
+	st.recs, st.free, st.scattered = recs, nil, 0
+}
+
+// sortOrder rebuilds st.order from the live slots.
+func (st *state) sortOrder() {
+	st.order = st.order[:0]
+	for slot := range st.recs {
+		if st.recs[slot].live() {
+			st.order = append(st.order, uint32(slot))
+		}
+	}
+	slices.SortFunc(st.order, func(a, b uint32) int { return compareRec(&st.recs[a], &st.recs[b]) })
+}
+
+// Index is the in-memory search index of one store. It is safe for
+// concurrent use: searches share it, refreshes apply changes between
+// them.
+type Index struct {
+	refreshing sync.Mutex // one refresh at a time
+	mu         sync.RWMutex
+	st         *state // nil until loaded
+}
+
+// New returns an empty index, loaded by its first Refresh.
+func New() *Index { return &Index{} }
+
+// Stats describe the content of an index.
+type Stats struct {
+	// Seq is the number of the last change applied.
+	Seq int64
+	// Entries is the number of entries.
+	Entries int
+	// Terms, Vulnerabilities and Packages count the distinct free-text
+	// terms, case-folded vulnerability IDs and package names;
+	// PackageVersions the distinct (ecosystem, version) pairs, and
+	// PackageOccurrences the (package version, entry) pairs.
+	Terms, Vulnerabilities, Packages, PackageVersions, PackageOccurrences int
+	// Postings is the total length of the posting lists.
+	Postings int
+	// Bytes estimates the heap the index holds.
+	Bytes int
+}
+
+// Stats returns the index's figures.
+func (ix *Index) Stats() Stats {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	st := ix.st
+	if st == nil {
+		return Stats{}
+	}
+	s := Stats{Seq: st.seq, Entries: len(st.byID), Terms: st.dicts[secTerm].live(), Vulnerabilities: st.dicts[secVuln].live(),
+		Packages: st.packages.names.live(), PackageVersions: len(st.packages.versions), PackageOccurrences: st.packages.occurrences(),
+		Postings: st.postingsLength + 2*len(st.byID)}
+	n := cap(st.recs)*int(unsafe.Sizeof(rec{})) + cap(st.free)*4 + cap(st.order)*4 + len(st.byID)*24 + st.status.bytes() + st.owner.bytes()
+	for _, r := range st.recs {
+		n += cap(r.facets)*4 + cap(r.packed)
+	}
+	for _, d := range st.dicts[:secPackage] {
+		n += d.bytes()
+	}
+	n += st.packages.bytes()
+	for _, l := range st.trigrams {
+		n += 24 + 16 + cap(l)*4
+	}
+	for k := range st.repos {
+		n += 32 + len(k)
+	}
+	s.Bytes = n
+	return s
+}

@@ -1,0 +1,543 @@
+package searchindex
+
+import (
+	"errors"
+	"math/bits"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cssc-go/cssc/catalog"
+)
+
+// ErrNotLoaded is returned by Search before the first Refresh.
+var ErrNotLoaded = errors.New("searchindex: not loaded")
+
+// Result is what a search finds in the index: the store ids of one page,
+// which the store turns into summaries.
+type Result struct {
+	// IDs are the store ids of the page's entries, in result order.
+	IDs []int64
+	// Total counts every match.
+	Total int
+	// Next is the cursor of the next page; empty on the last.
+	Next string
+	// Facets counts the matches by facet; nil unless Query.Facets.
+	Facets *catalog.Facets
+}
+
+// set is a set of slots: a sorted list, or a bitset.
+type set struct {
+	list []uint32
+	bits []uint64
+	n    int
+}
+
+func (s *set) has(slot uint32) bool {
+	if s.bits != nil {
+		return int(slot>>6) < len(s.bits) && s.bits[slot>>6]&(1<<(slot&63)) != 0
+	}
+	_, found := slices.BinarySearch(s.list, slot)
+	return found
+}
+
+func newBits(slots int) []uint64 { return make([]uint64, (slots+63)/64) }
+
+func popcount(b []uint64) int {
+	n := 0
+	for _, w := range b {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// union returns the union of sorted slot lists.
+func union(lists [][]uint32, slots int) set {
+	switch len(lists) {
+	case 0:
+		return set{list: []uint32{}}
+	case 1:
+		return set{list: lists[0], n: len(lists[0])}
+	}
+	total := 0
+	for _, l := range lists {
+		total += len(l)
+	}
+	if total*32 < slots {
+		out := make([]uint32, 0, total)
+		for _, l := range lists {
+			out = append(out, l...)
+		}
+		slices.Sort(out)
+		out = slices.Compact(out)
+		return set{list: out, n: len(out)}
+	}
+	b := newBits(slots)
+	for _, l := range lists {
+		for _, s := range l {
+			b[s>>6] |= 1 << (s & 63)
+		}
+	}
+	return set{bits: b, n: popcount(b)}
+}
+
+// intersect returns the intersection of sets.
+func intersect(sets []set, slots int) set {
+	slices.SortFunc(sets, func(a, b set) int { return a.n - b.n })
+	base := sets[0]
+	if len(sets) == 1 || base.n == 0 {
+		return base
+	}
+	others := sets[1:]
+	if base.list != nil {
+		out := make([]uint32, 0, base.n)
+	next:
+		for _, s := range base.list {
+			for i := range others {
+				if !others[i].has(s) {
+					continue next
+				}
+			}
+			out = append(out, s)
+		}
+		return set{list: out, n: len(out)}
+	}
+	b := slices.Clone(base.bits)
+	for _, o := range others {
+		ob := o.bits
+		if ob == nil {
+			ob = newBits(slots)
+			for _, s := range o.list {
+				ob[s>>6] |= 1 << (s & 63)
+			}
+		}
+		for i := range b {
+			if i < len(ob) {
+				b[i] &= ob[i]
+			} else {
+				b[i] = 0
+			}
+		}
+	}
+	return set{bits: b, n: popcount(b)}
+}
+
+// wordTerms returns the ids of the terms that contain word.
+func (st *state) wordTerms(word string) []uint32 {
+	terms := st.dicts[secTerm]
+	var out []uint32
+	if len(word) < 3 {
+		for id, t := range terms.keys {
+			if t != "" && strings.Contains(t, word) {
+				out = append(out, uint32(id))
+			}
+		}
+		return out
+	}
+	var best []uint32
+	for i := 0; i+3 <= len(word); i++ {
+		l, ok := st.trigrams[trigram(word[i:i+3])]
+		if !ok {
+			return nil
+		}
+		if best == nil || len(l) < len(best) {
+			best = l
+		}
+	}
+	for _, id := range best {
+		if strings.Contains(terms.keys[id], word) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// ceilUnix returns the smallest whole second >= t: end-of-life dates are
+// whole seconds, so date >= t and date < t hold for a date exactly when
+// they hold for the ceiling of t.
+func ceilUnix(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+// filter is what a query asks of the facts of an entry in the walk.
+type filter struct {
+	repo                string
+	repoPrefix          bool
+	status, owner       int64 // -1: no condition
+	maxSeverity         int   // -1: none
+	fixable             bool
+	trusted             *bool
+	eolAfter, eolBefore int64
+	hasAfter, hasBefore bool
+	hasEOLCondition     bool
+	candidates          *set // nil: every entry
+}
+
+func (f *filter) match(r *rec) bool {
+	switch {
+	case f.repo != "" && !f.repoPrefix && r.repository != f.repo,
+		f.repoPrefix && !strings.HasPrefix(r.repository, f.repo),
+		f.status >= 0 && int64(r.status) != f.status,
+		f.owner >= 0 && int64(r.owner) != f.owner,
+		f.maxSeverity >= 0 && int(r.severity) > f.maxSeverity,
+		f.fixable && !r.fixable,
+		f.trusted != nil && *f.trusted != r.trusted,
+		f.hasEOLCondition && !r.hasEOL,
+		f.hasAfter && r.eol < f.eolAfter,
+		f.hasBefore && r.eol >= f.eolBefore:
+		return false
+	}
+	return true
+}
+
+// compile turns q into a filter and candidate sets; ok is false when no
+// entry can match.
+func (st *state) compile(q catalog.Query) (f *filter, ok bool) {
+	slots := len(st.recs)
+	f = &filter{status: -1, owner: -1, maxSeverity: -1, fixable: q.Fixable, trusted: q.Trusted}
+	if q.Repository != "" {
+		f.repo, f.repoPrefix = q.Repository, strings.HasSuffix(q.Repository, "/")
+	}
+	if q.Status != "" {
+		id, found := st.status.lookup([]byte(q.Status))
+		if !found {
+			return nil, false
+		}
+		f.status = int64(id)
+	}
+	if q.Owner != "" {
+		id, found := st.owner.lookup([]byte(q.Owner))
+		if !found {
+			return nil, false
+		}
+		f.owner = int64(id)
+	}
+	if q.MaxSeverity != "" {
+		f.maxSeverity, _ = catalog.SeverityRank(q.MaxSeverity)
+	}
+	if !q.EndOfLifeAfter.IsZero() {
+		f.eolAfter, f.hasAfter = ceilUnix(q.EndOfLifeAfter), true
+	}
+	if !q.EndOfLifeBefore.IsZero() {
+		f.eolBefore, f.hasBefore = ceilUnix(q.EndOfLifeBefore), true
+	}
+	f.hasEOLCondition = f.hasAfter || f.hasBefore
+
+	var sets []set
+	exact := func(s int, value []byte) bool {
+		l := st.dicts[s].list(value)
+		if len(l) == 0 {
+			return false
+		}
+		sets = append(sets, set{list: l, n: len(l)})
+		return true
+	}
+	if q.Digest != "" && !exact(secDigest, []byte(q.Digest)) {
+		return nil, false
+	}
+	if q.Tag != "" && !exact(secTag, []byte(q.Tag)) {
+		return nil, false
+	}
+	if q.Platform != "" && !exact(secPlatform, []byte(q.Platform)) {
+		return nil, false
+	}
+	if q.License != "" && !exact(secLicense, []byte(q.License)) {
+		return nil, false
+	}
+	if q.Signer != "" && !exact(secSigner, []byte(q.Signer)) {
+		return nil, false
+	}
+	if q.Label != "" {
+		if k, v, hasValue := strings.Cut(q.Label, "="); hasValue {
+			if !exact(secLabel, labelKey(nil, []byte(k), []byte(v))) {
+				return nil, false
+			}
+		} else if !exact(secLabelKey, []byte(k)) {
+			return nil, false
+		}
+	}
+	if q.Vulnerability != "" && !exact(secVuln, fold(nil, []byte(q.Vulnerability))) {
+		return nil, false
+	}
+	terms := st.dicts[secTerm]
+	for _, w := range q.Words() {
+		ids := st.wordTerms(w)
+		if len(ids) == 0 {
+			return nil, false
+		}
+		lists := make([][]uint32, len(ids))
+		for i, id := range ids {
+			lists[i] = terms.lists[id]
+		}
+		sets = append(sets, union(lists, slots))
+	}
+	if q.Package != nil {
+		r, err := catalog.ParseVersionRange(q.Package.Range)
+		if err != nil {
+			return nil, false
+		}
+		pkgs := st.packages
+		n, found := pkgs.names.lookup([]byte(q.Package.Name))
+		if !found {
+			return nil, false
+		}
+		var list []uint32
+		// Each distinct version of the package once: the pairs of a
+		// version are contiguous.
+		match, last := false, uint32(1<<32-1)
+		for _, pair := range pkgs.pairs[n] {
+			if v := uint32(pair >> 32); v != last {
+				eco, version := splitVersionKey(pkgs.vkeys[v])
+				match, last = q.Package.MatchesPackage(r, catalog.Package{Name: q.Package.Name, Ecosystem: eco, Version: version}), v
+			}
+			if match {
+				list = append(list, uint32(pair))
+			}
+		}
+		if len(list) == 0 {
+			return nil, false
+		}
+		// An entry may have several versions of the package.
+		if len(list)*32 < slots {
+			slices.Sort(list)
+			list = slices.Compact(list)
+			sets = append(sets, set{list: list, n: len(list)})
+		} else {
+			b := newBits(slots)
+			for _, s := range list {
+				b[s>>6] |= 1 << (s & 63)
+			}
+			sets = append(sets, set{bits: b, n: popcount(b)})
+		}
+	}
+	if len(sets) > 0 {
+		c := intersect(sets, slots)
+		if c.n == 0 {
+			return nil, false
+		}
+		f.candidates = &c
+	}
+	return f, true
+}
+
+// counter counts facets over matches.
+type counter struct {
+	st                                       *state
+	now, day30, day90, day365                int64
+	status, owner, platform, license, signer []int
+	severity                                 [8]int
+	fixable                                  [2]int
+	eol                                      [6]int // unknown, past, 30d, 90d, 365d, later
+}
+
+var severityNames = func() []string {
+	names := []string{catalog.SeverityNone, catalog.SeverityLow, catalog.SeverityMedium, catalog.SeverityHigh,
+		catalog.SeverityCritical, catalog.SeverityUnknown, catalog.SeverityUnscanned}
+	out := make([]string, len(names))
+	for _, s := range names {
+		r, _ := catalog.SeverityRank(s)
+		out[r] = s
+	}
+	return out
+}()
+
+var eolBuckets = []string{catalog.EndOfLifeUnknown, catalog.EndOfLifePast, catalog.EndOfLife30, catalog.EndOfLife90,
+	catalog.EndOfLife365, catalog.EndOfLifeLater}
+
+func (st *state) newCounter(now time.Time) *counter {
+	// EndOfLifeBucket compares whole-second dates with now: date <= now
+	// exactly when date <= now's second (Unix rounds down).
+	n := now.Unix()
+	const day = 24 * 3600
+	return &counter{st: st, now: n, day30: n + 30*day, day90: n + 90*day, day365: n + 365*day,
+		status: make([]int, len(st.status.keys)), owner: make([]int, len(st.owner.keys)),
+		platform: make([]int, len(st.dicts[secPlatform].keys)), license: make([]int, len(st.dicts[secLicense].keys)),
+		signer: make([]int, len(st.dicts[secSigner].keys))}
+}
+
+func (c *counter) add(r *rec) {
+	c.status[r.status]++
+	c.owner[r.owner]++
+	c.severity[r.severity]++
+	if r.fixable {
+		c.fixable[1]++
+	} else {
+		c.fixable[0]++
+	}
+	switch {
+	case !r.hasEOL:
+		c.eol[0]++
+	case r.eol <= c.now:
+		c.eol[1]++
+	case r.eol <= c.day30:
+		c.eol[2]++
+	case r.eol <= c.day90:
+		c.eol[3]++
+	case r.eol <= c.day365:
+		c.eol[4]++
+	default:
+		c.eol[5]++
+	}
+	f := r.facets
+	for _, v := range f[:r.facetEnds[secPlatform]] {
+		c.platform[v]++
+	}
+	for _, v := range f[r.facetEnds[secPlatform]:r.facetEnds[secLicense]] {
+		c.license[v]++
+	}
+	for _, v := range f[r.facetEnds[secLicense]:] {
+		c.signer[v]++
+	}
+}
+
+func (c *counter) facets(limit int) *catalog.Facets {
+	counts := map[string]map[string]int{}
+	put := func(facet, value string, n int) {
+		if n == 0 {
+			return
+		}
+		m := counts[facet]
+		if m == nil {
+			m = map[string]int{}
+			counts[facet] = m
+		}
+		m[value] += n
+	}
+	each := func(facet string, d *dict, ns []int) {
+		for i, n := range ns {
+			put(facet, d.keys[i], n)
+		}
+	}
+	each(catalog.FacetStatus, c.st.status, c.status)
+	each(catalog.FacetOwner, c.st.owner, c.owner)
+	each(catalog.FacetPlatform, c.st.dicts[secPlatform], c.platform)
+	each(catalog.FacetLicense, c.st.dicts[secLicense], c.license)
+	each(catalog.FacetSigner, c.st.dicts[secSigner], c.signer)
+	for r, name := range severityNames {
+		put(catalog.FacetSeverity, name, c.severity[r])
+	}
+	put(catalog.FacetFixable, "false", c.fixable[0])
+	put(catalog.FacetFixable, "true", c.fixable[1])
+	for i, b := range eolBuckets {
+		put(catalog.FacetEndOfLife, b, c.eol[i])
+	}
+	return catalog.FacetsFromCounts(counts, limit)
+}
+
+// Search evaluates q (validated, see catalog.Query.Validate) over the
+// index: the page's store ids, the total and, if asked, the facets.
+func (ix *Index) Search(q catalog.Query) (*Result, error) {
+	var after *rec
+	if q.Cursor != "" {
+		c, err := catalog.DecodeCursor(q.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		after = &rec{repository: c.Repository, digest: c.Digest.String()}
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	st := ix.st
+	if st == nil {
+		return nil, ErrNotLoaded
+	}
+	var counter *counter
+	if q.Facets {
+		counter = st.newCounter(q.Now)
+	}
+	res := &Result{IDs: []int64{}}
+	f, ok := st.compile(q)
+	if !ok {
+		if counter != nil {
+			res.Facets = counter.facets(q.FacetLimit)
+		}
+		return res, nil
+	}
+
+	page := make([]*rec, 0, min(q.Limit+1, 64))
+	visit := func(r *rec) {
+		if !f.match(r) {
+			return
+		}
+		res.Total++
+		if counter != nil {
+			counter.add(r)
+		}
+		if len(page) <= q.Limit && (after == nil || compareRec(r, after) > 0) {
+			page = append(page, r)
+		}
+	}
+	order := st.order
+	if f.repo != "" {
+		// The repository condition is a range of the order.
+		lo, _ := slices.BinarySearchFunc(order, f.repo, func(s uint32, repo string) int {
+			return strings.Compare(st.recs[s].repository, repo)
+		})
+		hi := lo
+		for hi < len(order) {
+			r := st.recs[order[hi]].repository
+			if r != f.repo && !(f.repoPrefix && strings.HasPrefix(r, f.repo)) {
+				break
+			}
+			hi++
+		}
+		order = order[lo:hi]
+	}
+	switch c := f.candidates; {
+	case c == nil:
+		for _, s := range order {
+			visit(&st.recs[s])
+		}
+	case c.n*16 < len(order):
+		// Few candidates: sort them rather than walk every entry.
+		recs := make([]*rec, 0, c.n)
+		if c.list != nil {
+			for _, s := range c.list {
+				recs = append(recs, &st.recs[s])
+			}
+		} else {
+			for i, w := range c.bits {
+				for w != 0 {
+					b := bits.TrailingZeros64(w)
+					w &= w - 1
+					recs = append(recs, &st.recs[i*64+b])
+				}
+			}
+		}
+		slices.SortFunc(recs, compareRec)
+		for _, r := range recs {
+			visit(r)
+		}
+	default:
+		b := c.bits
+		if b == nil {
+			b = newBits(len(st.recs))
+			for _, s := range c.list {
+				b[s>>6] |= 1 << (s & 63)
+			}
+		}
+		for _, s := range order {
+			if b[s>>6]&(1<<(s&63)) != 0 {
+				visit(&st.recs[s])
+			}
+		}
+	}
+	if len(page) > q.Limit {
+		page = page[:q.Limit]
+		last := page[len(page)-1]
+		res.Next = catalog.Cursor{Repository: last.repository, Digest: digest.Digest(last.digest)}.Encode()
+	}
+	for _, r := range page {
+		res.IDs = append(res.IDs, r.id)
+	}
+	if counter != nil {
+		res.Facets = counter.facets(q.FacetLimit)
+	}
+	return res, nil
+}
