@@ -2,14 +2,35 @@
 // no server (modernc.org/sqlite, pure Go). The schema is migrated at Open
 // from migrations embedded in the package.
 //
-// Free text uses an FTS5 table with the trigram tokenizer over the
-// distinct terms of every entry (repository, tags, package names,
-// vulnerability IDs, labels), so any substring of three characters or
-// more is an index lookup; shorter words scan the term list. Reverse
-// queries read the component-to-image table (one row per package name and
-// entry) and compare version ranges in Go with each ecosystem's rules.
-// Filters and facets read indexed columns and a table of multi-valued
-// facts (platforms, licences, signers, tags, labels, vulnerability IDs).
+// The file keeps, per entry, the exact bytes of catalog.Marshal, the
+// search summary, and a compact search record (what search reads: facts,
+// tags, labels, package names and versions, vulnerability IDs). Every Put
+// and Delete also adds a row to a changes table, numbered in commit order
+// (SQLite has one writer).
+//
+// # Search
+//
+// Queries are answered by an in-memory index (shared with
+// catalog/postgres), loaded from the search records at Open and brought up
+// to date at the start of every Search by reading the changes after the
+// last one it applied: one indexed read when nothing changed, so a Store
+// sees at once what another Store (another process) wrote to the file.
+// The index holds the distinct lower-cased terms of every entry with a
+// trigram index over them (a query word selects the terms it is a
+// substring of), posting lists of dense entry numbers per term,
+// vulnerability ID, package name and version, tag, platform, licence,
+// signer and label, and the facts filters and facets read. A search
+// intersects posting lists in bitsets, walks the matches in result order
+// counting the total and the facets, and reads only the page's summaries
+// from the file. A reverse package query evaluates its version range once
+// per distinct (name, ecosystem, version), with the ecosystem's rules.
+//
+// Costs: the index takes about 1.2 KB of heap per entry of ~40 packages
+// (112 MiB for the 100,000 entries of the benchmark, 53 MiB for 10,000
+// images of ~320 packages each), and loading it at Open reads every search
+// record (a few seconds for 100,000 entries). A database written by an
+// earlier version gets its search records from the stored entries once,
+// at its first Open.
 //
 // SQLite has one writer: writes go through one connection, reads through
 // a small pool (WAL mode), so searches never wait for a write. For several

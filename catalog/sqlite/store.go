@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/searchindex"
 )
 
 //go:embed migrations/*.sql
@@ -37,14 +38,14 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is a catalog.Store in one SQLite file (WAL mode), with free text
-// through FTS5's trigram tokenizer and a component-to-image table for
-// reverse queries. Several goroutines may use it at once; several
-// processes may open the same file, but writes are serialised by SQLite.
+// Store is a catalog.Store in one SQLite file (WAL mode), searched through
+// an in-memory index kept in step with the file (see the package doc).
+// Several goroutines may use it at once; several processes may open the
+// same file, but writes are serialised by SQLite.
 type Store struct {
 	w, r *sql.DB
 	log  *slog.Logger
-	ix   *index
+	ix   *searchindex.Index
 
 	mu     sync.RWMutex // guards closed
 	closed bool
@@ -92,7 +93,7 @@ func Open(ctx context.Context, file string, opts Options) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	s := &Store{w: w, log: log, ix: newIndex()}
+	s := &Store{w: w, log: log, ix: searchindex.New()}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -106,11 +107,27 @@ func Open(ctx context.Context, file string, opts Options) (*Store, error) {
 	r.SetMaxIdleConns(opts.Readers)
 	r.SetConnMaxLifetime(0)
 	s.r = r
-	if err := s.ix.refresh(ctx, s.r); err != nil {
+	if n, err := s.backfill(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("catalog/sqlite: search records: %w", err)
+	} else if n > 0 {
+		log.InfoContext(ctx, "catalog/sqlite: search records written for entries of an older schema", "entries", n)
+	}
+	if err := s.loadIndex(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("catalog/sqlite: load index: %w", err)
 	}
 	return s, nil
+}
+
+// loadIndex brings the search index up to date in a read transaction.
+func (s *Store) loadIndex(ctx context.Context) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return s.ix.Refresh(ctx, feed{tx})
 }
 
 // migrate applies the embedded migrations not applied yet, in order, each
@@ -193,7 +210,7 @@ type row struct {
 	e       *catalog.Entry
 	body    []byte
 	summary []byte
-	facets  []byte
+	search  []byte // searchindex.Encode
 }
 
 func prepare(e *catalog.Entry) (*row, error) {
@@ -212,11 +229,7 @@ func prepare(e *catalog.Entry) (*row, error) {
 	if err != nil {
 		return nil, err
 	}
-	facets, err := json.Marshal(factsOf(n))
-	if err != nil {
-		return nil, err
-	}
-	return &row{e: n, body: body, summary: summary, facets: facets}, nil
+	return &row{e: n, body: body, summary: summary, search: searchindex.Encode(n)}, nil
 }
 
 // Put implements catalog.Store.
@@ -256,8 +269,7 @@ func (s *Store) PutAll(ctx context.Context, entries []*catalog.Entry) error {
 
 // putter holds the prepared statements of a Put transaction.
 type putter struct {
-	find, insert, update, body, change, prune, delVulns, delPkgs, delTerms, vuln, pkg, term, termID, entryTerm *sql.Stmt
-	termCache                                                                                                  map[string]int64
+	find, insert, update, body, change, prune *sql.Stmt
 }
 
 // keepChanges is how many changes the changes table keeps; a reader
@@ -265,25 +277,17 @@ type putter struct {
 const keepChanges = 100000
 
 func newPutter(ctx context.Context, tx *sql.Tx) (*putter, error) {
-	p := &putter{termCache: map[string]int64{}}
+	p := &putter{}
 	for _, s := range []struct {
 		dst  **sql.Stmt
 		text string
 	}{
 		{&p.find, `SELECT id FROM entries WHERE repository = ? AND digest = ?`},
-		{&p.insert, `INSERT INTO entries (repository, digest, facets) VALUES (?, ?, ?)`},
-		{&p.update, `UPDATE entries SET facets = ? WHERE id = ?`},
+		{&p.insert, `INSERT INTO entries (repository, digest, search) VALUES (?, ?, ?)`},
+		{&p.update, `UPDATE entries SET search = ? WHERE id = ?`},
 		{&p.body, `INSERT INTO bodies (entry_id, body, summary) VALUES (?, ?, ?) ON CONFLICT (entry_id) DO UPDATE SET body = excluded.body, summary = excluded.summary`},
 		{&p.change, `INSERT INTO changes (entry_id) VALUES (?)`},
 		{&p.prune, `DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?`},
-		{&p.delVulns, `DELETE FROM vulns WHERE entry_id = ?`},
-		{&p.delPkgs, `DELETE FROM packages WHERE entry_id = ?`},
-		{&p.delTerms, `DELETE FROM entry_terms WHERE entry_id = ?`},
-		{&p.vuln, `INSERT OR IGNORE INTO vulns (vuln, entry_id) VALUES (?, ?)`},
-		{&p.pkg, `INSERT OR IGNORE INTO packages (name, entry_id, version, ecosystem) VALUES (?, ?, ?, ?)`},
-		{&p.term, `INSERT INTO terms (term) VALUES (?) ON CONFLICT (term) DO NOTHING`},
-		{&p.termID, `SELECT id FROM terms WHERE term = ?`},
-		{&p.entryTerm, `INSERT OR IGNORE INTO entry_terms (term_id, entry_id) VALUES (?, ?)`},
 	} {
 		st, err := tx.PrepareContext(ctx, s.text)
 		if err != nil {
@@ -296,20 +300,22 @@ func newPutter(ctx context.Context, tx *sql.Tx) (*putter, error) {
 }
 
 func (p *putter) close() {
-	for _, st := range []*sql.Stmt{p.find, p.insert, p.update, p.body, p.change, p.prune, p.delVulns, p.delPkgs, p.delTerms, p.vuln, p.pkg, p.term, p.termID, p.entryTerm} {
+	for _, st := range []*sql.Stmt{p.find, p.insert, p.update, p.body, p.change, p.prune} {
 		if st != nil {
 			st.Close()
 		}
 	}
 }
 
+// put writes the entry, its body and summary, its search record and a
+// change for the indexes of every Store on the file.
 func (p *putter) put(ctx context.Context, r *row) error {
 	e := r.e
 	var id int64
 	err := p.find.QueryRowContext(ctx, e.Repository, e.Digest.String()).Scan(&id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		res, err := p.insert.ExecContext(ctx, e.Repository, e.Digest.String(), r.facets)
+		res, err := p.insert.ExecContext(ctx, e.Repository, e.Digest.String(), r.search)
 		if err != nil {
 			return err
 		}
@@ -319,58 +325,15 @@ func (p *putter) put(ctx context.Context, r *row) error {
 	case err != nil:
 		return err
 	default:
-		if _, err := p.update.ExecContext(ctx, r.facets, id); err != nil {
+		if _, err := p.update.ExecContext(ctx, r.search, id); err != nil {
 			return err
-		}
-		for _, st := range []*sql.Stmt{p.delVulns, p.delPkgs, p.delTerms} {
-			if _, err := st.ExecContext(ctx, id); err != nil {
-				return err
-			}
 		}
 	}
 	if _, err := p.body.ExecContext(ctx, id, r.body, r.summary); err != nil {
 		return err
 	}
-	if _, err := p.change.ExecContext(ctx, id); err != nil {
-		return err
-	}
-	for _, c := range e.Children {
-		for _, f := range c.Findings {
-			for _, v := range append([]string{f.ID}, f.Aliases...) {
-				if _, err := p.vuln.ExecContext(ctx, strings.ToLower(v), id); err != nil {
-					return err
-				}
-			}
-		}
-		for _, pk := range c.Packages {
-			for _, name := range []string{pk.Name, pk.SourceName} {
-				if name == "" || (name == pk.SourceName && pk.SourceName == pk.Name) {
-					continue
-				}
-				if _, err := p.pkg.ExecContext(ctx, name, id, pk.Version, pk.Ecosystem); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	for _, t := range e.Terms() {
-		tid, ok := p.termCache[t]
-		if !ok {
-			if _, err := p.term.ExecContext(ctx, t); err != nil {
-				return err
-			}
-			if err := p.termID.QueryRowContext(ctx, t).Scan(&tid); err != nil {
-				return err
-			}
-			if len(p.termCache) < 100000 {
-				p.termCache[t] = tid
-			}
-		}
-		if _, err := p.entryTerm.ExecContext(ctx, tid, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err = p.change.ExecContext(ctx, id)
+	return err
 }
 
 // Get implements catalog.Store.

@@ -2,6 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -106,4 +109,72 @@ func TestTwoStoresOneFile(t *testing.T) {
 		require.Equal(t, 1, count(s, catalog.Query{Owner: "moved-team"}), "%s: a replaced entry", name)
 		require.Zero(t, count(s, catalog.Query{Digest: entries[0].Digest}), "%s: a deleted entry", name)
 	}
+}
+
+// TestMigrateOlderSchema opens a database written before search records
+// were kept (the first schema, its SQL search tables filled or not): Open
+// migrates it, writes every entry's search record from its body, and
+// searches find what the reference semantics select.
+func TestMigrateOlderSchema(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "catalog.db")
+	db, err := sql.Open("sqlite", file)
+	require.NoError(t, err)
+	schema, err := os.ReadFile("migrations/0001_init.sql")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, string(schema))
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied INTEGER NOT NULL);
+		INSERT INTO schema_migrations VALUES ('0001_init', 0)`)
+	require.NoError(t, err)
+	entries := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 12, Entries: 40})
+	for _, e := range entries {
+		body, err := catalog.Marshal(e)
+		require.NoError(t, err)
+		summary, err := json.Marshal(e.Summary())
+		require.NoError(t, err)
+		res, err := db.ExecContext(ctx, `INSERT INTO entries (repository, digest, facets) VALUES (?, ?, '{}')`, e.Repository, e.Digest.String())
+		require.NoError(t, err)
+		id, err := res.LastInsertId()
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, `INSERT INTO bodies (entry_id, body, summary) VALUES (?, ?, ?); INSERT INTO changes (entry_id) VALUES (?)`, id, body, summary, id)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Close())
+
+	s, err := sqlite.Open(ctx, file, sqlite.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	for name, q := range map[string]catalog.Query{
+		"all":           {},
+		"text":          {Text: catalogtest.PackageName(3)[:5]},
+		"vulnerability": {Vulnerability: entries[0].Children[0].Findings[0].ID},
+		"package":       {Package: &catalog.PackageQuery{Name: catalogtest.PackageName(7), Range: ">= 1.0.0"}},
+		"platform":      {Platform: "linux/arm64"},
+	} {
+		q.Limit = catalog.MaxLimit
+		q, err := q.Validate()
+		require.NoError(t, err)
+		var want []string
+		for _, e := range entries {
+			if q.Matches(e) {
+				want = append(want, e.Key())
+			}
+		}
+		res, err := s.Search(ctx, q)
+		require.NoError(t, err, name)
+		var got []string
+		for _, sm := range res.Entries {
+			got = append(got, sm.Repository+"@"+sm.Digest.String())
+		}
+		require.ElementsMatch(t, want, got, "%s", name)
+		require.Equal(t, len(want), res.Total, "%s: total", name)
+	}
+	// The records were stored: a reopen reads them, not the bodies.
+	var missing int
+	raw, err := sql.Open("sqlite", file)
+	require.NoError(t, err)
+	defer raw.Close()
+	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM entries WHERE search IS NULL`).Scan(&missing))
+	require.Zero(t, missing, "entries without a search record after Open")
 }

@@ -1,0 +1,163 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/searchindex"
+)
+
+// queryer is what the feed reads with: a connection pool or a
+// transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// feed is the change feed of the database (the changes table) as the
+// search index reads it. SQLite has one writer, so change numbers are
+// given in commit order.
+type feed struct{ q queryer }
+
+var _ searchindex.Feed = feed{}
+
+func (f feed) Head(ctx context.Context) (int64, int64, error) {
+	var first, last sql.NullInt64
+	// Two subqueries: each is one b-tree probe, where min and max in one
+	// SELECT would scan the table.
+	err := f.q.QueryRowContext(ctx, `SELECT (SELECT min(seq) FROM changes), (SELECT max(seq) FROM changes)`).Scan(&first, &last)
+	return first.Int64, last.Int64, err
+}
+
+// record returns the search record of an entry: the stored one, or one
+// made from the body for an entry written before records were kept.
+func record(id int64, rec, body []byte) ([]byte, error) {
+	if searchindex.Current(rec) || body == nil {
+		return rec, nil
+	}
+	e, err := catalog.Unmarshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("entry %d: %w", id, err)
+	}
+	return searchindex.Encode(e), nil
+}
+
+// withBody selects the body of entry e only when its record must be
+// rebuilt from it.
+const withBody = `CASE WHEN e.search IS NULL OR substr(e.search, 1, 1) <> x'01' THEN (SELECT body FROM bodies WHERE entry_id = e.id) END`
+
+func (f feed) Changes(ctx context.Context, after int64, fn func(seq, id int64, rec []byte) error) error {
+	rows, err := f.q.QueryContext(ctx, `SELECT c.seq, c.entry_id, e.id IS NOT NULL, e.search, `+withBody+`
+		FROM changes c LEFT JOIN entries e ON e.id = c.entry_id WHERE c.seq > ? ORDER BY c.seq`, after)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq, id int64
+		var exists bool
+		var rec, body []byte
+		if err := rows.Scan(&seq, &id, &exists, &rec, &body); err != nil {
+			return err
+		}
+		if exists {
+			if rec, err = record(id, rec, body); err != nil {
+				return err
+			}
+			if rec == nil {
+				rec = []byte{}
+			}
+		} else {
+			rec = nil
+		}
+		if err := fn(seq, id, rec); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Snapshot reads every record; f.q must be a transaction, so that the
+// records and the last change number are read at one point.
+func (f feed) Snapshot(ctx context.Context, fn func(id int64, rec []byte) error) (int64, error) {
+	var last sql.NullInt64
+	if err := f.q.QueryRowContext(ctx, `SELECT max(seq) FROM changes`).Scan(&last); err != nil {
+		return 0, err
+	}
+	rows, err := f.q.QueryContext(ctx, `SELECT e.id, e.search, `+withBody+` FROM entries e`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var rec, body []byte
+		if err := rows.Scan(&id, &rec, &body); err != nil {
+			return 0, err
+		}
+		if rec, err = record(id, rec, body); err != nil {
+			return 0, err
+		}
+		if err := fn(id, rec); err != nil {
+			return 0, err
+		}
+	}
+	return last.Int64, rows.Err()
+}
+
+// backfill stores the search record of the entries written before
+// records were kept (a migrated database), so that loading the index
+// reads records rather than bodies. The records say what the bodies say:
+// no change is recorded.
+func (s *Store) backfill(ctx context.Context) (int, error) {
+	done := 0
+	for {
+		var batch []struct {
+			id  int64
+			rec []byte
+		}
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			batch = batch[:0]
+			rows, err := tx.QueryContext(ctx, `SELECT e.id, b.body FROM entries e JOIN bodies b ON b.entry_id = e.id
+				WHERE e.search IS NULL LIMIT 1000`)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id int64
+				var body []byte
+				if err := rows.Scan(&id, &body); err != nil {
+					rows.Close()
+					return err
+				}
+				rec, err := record(id, nil, body)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				batch = append(batch, struct {
+					id  int64
+					rec []byte
+				}{id, rec})
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			for _, b := range batch {
+				if _, err := tx.ExecContext(ctx, `UPDATE entries SET search = ? WHERE id = ?`, b.rec, b.id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return done, err
+		}
+		done += len(batch)
+		if len(batch) == 0 {
+			return done, nil
+		}
+	}
+}
