@@ -9,41 +9,57 @@
 // table is named cssc_*, so the catalog can share a database with other
 // tables.
 //
-// Each entry is kept as the exact bytes of catalog.Marshal, beside the
-// indexes that answer catalog.Query:
+// Each entry is kept as the exact bytes of catalog.Marshal, its search
+// summary, and a compact search record (what search reads: facts, tags,
+// labels, package names and versions, vulnerability IDs). Every Put and
+// Delete also adds a change to cssc_changes in the same transaction.
 //
-//   - free text: a dictionary of the distinct terms of every entry
-//     (catalog.Entry.Terms) with a pg_trgm GIN index, and which entries
-//     have which term; a query word selects the terms it is a substring of
-//     (LIKE '%word%' through trigrams; words under three characters scan
-//     the dictionary, which is far smaller than the entries), then their
-//     entries;
-//   - filters: columns for the single-valued facts (status, severity,
-//     end of life, ...) and a table of (kind, SHA-256 of value, entry) for
-//     the rest (digests of the image and its children, tags, platforms,
-//     licences, signers, owner, labels, vulnerability IDs and aliases
-//     case-folded), so that values of any length and any bytes are found
-//     exactly;
-//   - facets: counted in SQL over every match, grouped by every facet in
-//     one pass;
-//   - reverse queries: the component-to-image index, each distinct package
-//     version (under its package name and its source package name) once,
-//     and the entries that have it. A version range is matched once per
-//     distinct version, by the ecosystem's rules, in Go, since SQL does not
-//     know how Debian or Maven versions order.
+// # Search
 //
-// Put writes an entry and all its indexes in one transaction; concurrent
-// Puts from any number of instances are safe (shared dictionaries are
-// written in one order, and a deadlock or serialization failure is
-// retried). RecordTags serializes the observations of one repository
-// with an advisory lock.
+// Each Store answers queries from its own in-memory index (shared with
+// catalog/sqlite), loaded from the search records when it opens. At the
+// start of every Search it reads the changes numbered after the last one
+// it applied (one indexed query when nothing changed) and applies them, so
+// every instance sees every instance's writes on its next search. Change
+// numbers come from a sequence, and sequence values can commit out of
+// order between concurrent transactions: an index that had read number 11
+// while number 10 was still uncommitted would skip 10 forever. Writers
+// therefore number their change last in their transaction, under a
+// transaction-level advisory lock held until they commit, so that numbers
+// commit in order; Puts of all instances serialize on that lock for the
+// time of a commit, not for the rest of their work. A reader far behind
+// (more than 20,000 changes, or behind the 100,000 changes kept) loads
+// every record again.
+//
+// The index holds the distinct lower-cased terms of every entry with a
+// trigram index over them (a query word selects the terms it is a
+// substring of), posting lists of dense entry numbers per term,
+// vulnerability ID (case-folded), package name and version, tag,
+// platform, licence, signer and label, and the facts filters and facets
+// read. A search intersects posting lists in bitsets, walks the matches
+// in result order counting the total and the facets, and reads only the
+// page's summaries from the database: two queries in all. A reverse
+// package query evaluates its version range once per distinct (name,
+// ecosystem, version), in Go, by the ecosystem's rules (SQL does not know
+// how Debian or Maven versions order).
+//
+// Costs: each instance holds its index in memory, about 1.2 KB of heap per
+// entry of ~40 packages (see catalog/sqlite's figures), and loads it at
+// Open by reading every search record. A database written by an earlier
+// version gets its search records from the stored entries at the first
+// Open; instances of an earlier version must not keep writing to a
+// database that a later one migrated (they would not record changes).
+//
+// Put writes an entry in one transaction; concurrent Puts from any number
+// of instances are safe (a deadlock or serialization failure is retried).
+// RecordTags serializes the observations of one repository with an
+// advisory lock.
 //
 // The pg_trgm extension (PostgreSQL's contrib, part of Debian's
 // postgresql-15 package) must be available: the first migration creates
-// it, which needs a role allowed to (pg_trgm is a trusted extension, so
-// the database owner is).
+// it (for an index that a later migration drops), which needs a role
+// allowed to (pg_trgm is a trusted extension, so the database owner is).
 //
-// Limits: a repository is at most MaxRepositoryBytes long and UTF-8;
-// PostgreSQL text cannot hold NUL, so free text matches NUL in a term as
-// U+FFFD. Everything else (entries, filters, facets) keeps every byte.
+// Limits: a repository is at most MaxRepositoryBytes long and UTF-8.
+// Everything else (entries, text, filters, facets) keeps every byte.
 package postgres

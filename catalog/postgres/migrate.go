@@ -21,6 +21,7 @@ const (
 	lockClass      = 0x63737363 // "cssc"
 	lockMigrations = 1
 	lockTags       = 2 // with the repository's hash as the second key
+	lockChanges    = 3 // numbering a change of cssc_changes (see migration 0010)
 )
 
 type migration struct {

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/searchindex"
 )
 
 // Options configure Open and New. The zero value is ready to use.
@@ -40,6 +38,8 @@ type Store struct {
 	ownPool bool
 	log     *slog.Logger
 	closed  atomic.Bool
+	ix      *searchindex.Index
+	writes  atomic.Int64 // Puts and Deletes of this instance, for pruning the changes
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -85,7 +85,16 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	for _, m := range applied {
 		log.Info("catalog schema migration applied", "migration", m)
 	}
-	return &Store{pool: pool, log: log}, nil
+	s := &Store{pool: pool, log: log, ix: searchindex.New()}
+	if n, err := s.backfill(ctx); err != nil {
+		return nil, s.wrap("search records", err)
+	} else if n > 0 {
+		log.Info("catalog search records written for entries of an older schema", "entries", n)
+	}
+	if err := s.ix.Refresh(ctx, feed{s}); err != nil {
+		return nil, s.wrap("load index", err)
+	}
+	return s, nil
 }
 
 // Close releases the store (and the pool Open created). Calls after
@@ -120,157 +129,10 @@ func (s *Store) wrap(op string, err error) error {
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }
 
-// Kinds of cssc_entry_values.
-const (
-	kindDigest   = 1 // the entry's digest and its children's
-	kindTag      = 2
-	kindPlatform = 3
-	kindLicense  = 4
-	kindSigner   = 5 // verified identities
-	kindOwner    = 6
-	kindLabelKey = 7
-	kindLabel    = 8 // key and value, see labelHash
-	kindVuln     = 9 // finding IDs and aliases, case-folded
-)
-
 // MaxRepositoryBytes caps the length of an entry's repository (and of a
 // repository whose tags are recorded) in this store: it is part of a
 // B-tree key.
 const MaxRepositoryBytes = 2048
-
-// hash returns the SHA-256 of the length-prefixed parts: distinct part
-// lists give distinct hashes.
-func hash(parts ...string) []byte {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
-	}
-	return h.Sum(nil)
-}
-
-func labelHash(k, v string) []byte { return hash(k, v) }
-
-// row is what Put writes for one entry.
-type row struct {
-	status, severity string
-	sevRank          int
-	fixable, trusted bool
-	eolS             *int64
-	eolNS            *int32
-	owner            []byte
-	platforms        [][]byte
-	licenses         [][]byte
-	signers          [][]byte
-	valueKinds       []int16
-	valueHashes      [][]byte
-	termHashes       [][]byte
-	terms            []string
-	pkgHashes        [][]byte
-	pkgNameHashes    [][]byte
-	pkgNames         [][]byte
-	pkgEcosystems    [][]byte
-	pkgVersions      [][]byte
-}
-
-func byteSlices(ss []string) [][]byte {
-	out := make([][]byte, len(ss))
-	for i, s := range ss {
-		out[i] = []byte(s)
-	}
-	return out
-}
-
-func rowOf(e *catalog.Entry) row {
-	r := row{
-		status:    string(e.Status),
-		severity:  e.Vulnerabilities.Max(),
-		fixable:   e.Vulnerabilities.Fixable > 0,
-		trusted:   e.Trusted(),
-		owner:     []byte(e.Owner),
-		platforms: byteSlices(e.Platforms),
-		licenses:  byteSlices(e.Licenses),
-		signers:   byteSlices(e.Signature.Identities),
-	}
-	if r.status == "" {
-		r.status = string(catalog.StatusActive)
-	}
-	r.sevRank, _ = catalog.SeverityRank(r.severity)
-	if len(r.signers) == 0 {
-		r.signers = [][]byte{{}}
-	}
-	if e.EndOfLife != nil {
-		sec, ns := split(e.EndOfLife.Date)
-		r.eolS, r.eolNS = &sec, &ns
-	}
-
-	type vkey struct {
-		kind int16
-		hash string
-	}
-	values := map[vkey]bool{}
-	value := func(kind int16, h []byte) {
-		if k := (vkey{kind, string(h)}); !values[k] {
-			values[k] = true
-			r.valueKinds = append(r.valueKinds, kind)
-			r.valueHashes = append(r.valueHashes, h)
-		}
-	}
-	value(kindDigest, hash(e.Digest.String()))
-	for _, t := range e.Tags {
-		value(kindTag, hash(t))
-	}
-	for _, p := range e.Platforms {
-		value(kindPlatform, hash(p))
-	}
-	for _, l := range e.Licenses {
-		value(kindLicense, hash(l))
-	}
-	for _, id := range e.Signature.Identities {
-		value(kindSigner, hash(id))
-	}
-	value(kindOwner, hash(e.Owner))
-	for k, v := range e.Labels {
-		value(kindLabelKey, hash(k))
-		value(kindLabel, labelHash(k, v))
-	}
-
-	type pkey struct{ name, eco, version string }
-	pkgs := map[pkey]bool{}
-	for _, c := range e.Children {
-		value(kindDigest, hash(c.Digest.String()))
-		for _, p := range c.Packages {
-			for _, name := range []string{p.Name, p.SourceName} {
-				k := pkey{name, p.Ecosystem, p.Version}
-				if name != "" && !pkgs[k] {
-					pkgs[k] = true
-					r.pkgHashes = append(r.pkgHashes, hash(k.name, k.eco, k.version))
-					r.pkgNameHashes = append(r.pkgNameHashes, hash(k.name))
-					r.pkgNames = append(r.pkgNames, []byte(k.name))
-					r.pkgEcosystems = append(r.pkgEcosystems, []byte(k.eco))
-					r.pkgVersions = append(r.pkgVersions, []byte(k.version))
-				}
-			}
-		}
-		for _, f := range c.Findings {
-			value(kindVuln, hash(fold(f.ID)))
-			for _, a := range f.Aliases {
-				value(kindVuln, hash(fold(a)))
-			}
-		}
-	}
-	seen := map[string]bool{}
-	for _, t := range e.Terms() {
-		if t = pgText(t); !seen[t] {
-			seen[t] = true
-			r.terms = append(r.terms, t)
-			r.termHashes = append(r.termHashes, hash(t))
-		}
-	}
-	return r
-}
 
 // Put implements catalog.Store. It writes the entry and every index in
 // one transaction.
@@ -297,37 +159,15 @@ func (s *Store) Put(ctx context.Context, e *catalog.Entry) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	r := rowOf(c)
 	repo, dgst := c.Repository, c.Digest.String()
-	const id = "(SELECT id FROM cssc_entries WHERE repository = $1 AND digest = $2)"
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO cssc_entries (repository, digest, status, severity, sev_rank, fixable, eol_s, eol_ns,
-			trusted, owner, platforms, licenses, signers)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-		ON CONFLICT (repository, digest) DO UPDATE SET status = excluded.status, severity = excluded.severity,
-			sev_rank = excluded.sev_rank, fixable = excluded.fixable, eol_s = excluded.eol_s, eol_ns = excluded.eol_ns,
-			trusted = excluded.trusted, owner = excluded.owner, platforms = excluded.platforms,
-			licenses = excluded.licenses, signers = excluded.signers`,
-		repo, dgst, r.status, r.severity, r.sevRank, r.fixable, r.eolS, r.eolNS,
-		r.trusted, r.owner, r.platforms, r.licenses, r.signers)
-	b.Queue(`INSERT INTO cssc_entry_docs (entry_id, doc, summary) SELECT `+id+`, $3, $4
+	b.Queue(`INSERT INTO cssc_entries (repository, digest, search) VALUES ($1, $2, $3)
+		ON CONFLICT (repository, digest) DO UPDATE SET search = excluded.search`, repo, dgst, searchindex.Encode(c))
+	b.Queue(`INSERT INTO cssc_entry_docs (entry_id, doc, summary) SELECT id, $3, $4 FROM cssc_entries WHERE repository = $1 AND digest = $2
 		ON CONFLICT (entry_id) DO UPDATE SET doc = excluded.doc, summary = excluded.summary`, repo, dgst, doc, summary)
-	b.Queue(`DELETE FROM cssc_entry_values WHERE entry_id = `+id, repo, dgst)
-	b.Queue(`INSERT INTO cssc_entry_values (kind, hash, entry_id)
-		SELECT k, h, `+id+` FROM unnest($3::smallint[], $4::bytea[]) AS t(k, h)`, repo, dgst, r.valueKinds, r.valueHashes)
-	// Shared dictionaries: insert in hash order, so that concurrent Puts
-	// wait for each other in one order and cannot deadlock.
-	b.Queue(`INSERT INTO cssc_terms (hash, term) SELECT h, t FROM unnest($1::bytea[], $2::text[]) AS x(h, t)
-		ORDER BY h ON CONFLICT (hash) DO NOTHING`, r.termHashes, r.terms)
-	b.Queue(`DELETE FROM cssc_entry_terms WHERE entry_id = `+id, repo, dgst)
-	b.Queue(`INSERT INTO cssc_entry_terms (term_id, entry_id)
-		SELECT t.id, `+id+` FROM cssc_terms t WHERE t.hash = ANY($3::bytea[])`, repo, dgst, r.termHashes)
-	b.Queue(`INSERT INTO cssc_packages (hash, name_hash, name, ecosystem, version)
-		SELECT h, nh, n, e, v FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[]) AS x(h, nh, n, e, v)
-		ORDER BY h ON CONFLICT (hash) DO NOTHING`, r.pkgHashes, r.pkgNameHashes, r.pkgNames, r.pkgEcosystems, r.pkgVersions)
-	b.Queue(`DELETE FROM cssc_entry_packages WHERE entry_id = `+id, repo, dgst)
-	b.Queue(`INSERT INTO cssc_entry_packages (package_id, entry_id)
-		SELECT p.id, `+id+` FROM cssc_packages p WHERE p.hash = ANY($3::bytea[])`, repo, dgst, r.pkgHashes)
+	queueChangeLock(b)
+	b.Queue(`INSERT INTO cssc_changes (entry_id) SELECT id FROM cssc_entries WHERE repository = $1 AND digest = $2`, repo, dgst)
+	s.queuePrune(b)
 	// A batch runs in one implicit transaction: all of it or nothing. A
 	// deadlock or serialization failure is retried.
 	for attempt := 0; ; attempt++ {
@@ -340,6 +180,27 @@ func (s *Store) Put(ctx context.Context, e *catalog.Entry) error {
 		return s.wrap("put "+c.Key(), err)
 	}
 	return nil
+}
+
+// keepChanges is how many changes cssc_changes keeps; an index further
+// behind loads every record again.
+const keepChanges = 100_000
+
+// queueChangeLock adds to b (a batch, run as one transaction) the
+// advisory lock that orders changes, held until the transaction ends: the
+// next statement numbers a change, and change numbers then commit in
+// order (see migration 0010). Writers queue it last but one, so that it
+// is held only while the change is numbered and the transaction commits.
+func queueChangeLock(b *pgx.Batch) {
+	b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, lockClass, lockChanges)
+}
+
+// queuePrune adds to b, at every thousandth write of this instance, the
+// deletion of the changes beyond the last keepChanges.
+func (s *Store) queuePrune(b *pgx.Batch) {
+	if s.writes.Add(1)%1000 == 0 {
+		b.Queue(`DELETE FROM cssc_changes WHERE seq <= (SELECT max(seq) FROM cssc_changes) - $1`, keepChanges)
+	}
 }
 
 // retryable reports whether err is a transient conflict between
@@ -377,11 +238,21 @@ func (s *Store) Delete(ctx context.Context, repository string, d digest.Digest) 
 	if !storable(repository) || !storable(string(d)) {
 		return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 	}
-	tag, err := s.pool.Exec(ctx, "DELETE FROM cssc_entries WHERE repository = $1 AND digest = $2", repository, string(d))
-	if err != nil {
+	// The lock comes before the delete: the change is numbered in the
+	// same statement.
+	b := &pgx.Batch{}
+	queueChangeLock(b)
+	var deleted int64
+	b.Queue(`WITH d AS (DELETE FROM cssc_entries WHERE repository = $1 AND digest = $2 RETURNING id)
+		INSERT INTO cssc_changes (entry_id) SELECT id FROM d`, repository, string(d)).Exec(func(tag pgconn.CommandTag) error {
+		deleted = tag.RowsAffected()
+		return nil
+	})
+	s.queuePrune(b)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return s.wrap("delete", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if deleted == 0 {
 		return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 	}
 	return nil
@@ -414,25 +285,6 @@ func pgText(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
-}
-
-// fold returns s with each rune replaced by the smallest rune of its
-// case-folding orbit, so that fold(a) == fold(b) exactly when
-// strings.EqualFold(a, b).
-func fold(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		m := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
-		}
-		b.WriteRune(m)
-	}
-	return b.String()
 }
 
 // split returns t as Unix seconds and nanoseconds: exact for any time, and
