@@ -130,21 +130,7 @@ const (
 )
 
 func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, error) {
-	if opts.MaxRecordSize <= 0 {
-		opts.MaxRecordSize = DefaultMaxRecordSize
-	}
-	if opts.MaxRecords <= 0 {
-		opts.MaxRecords = DefaultMaxRecords
-	}
-	if opts.MaxTotalSize <= 0 {
-		opts.MaxTotalSize = DefaultMaxTotalSize
-	}
-	if opts.MaxWarnings <= 0 {
-		opts.MaxWarnings = DefaultMaxWarnings
-	}
-	if opts.Workers <= 0 {
-		opts.Workers = runtime.GOMAXPROCS(0)
-	}
+	opts = opts.withDefaults()
 	l := &loader{opts: opts, fsys: fsys}
 	if len(opts.Ecosystems) > 0 {
 		l.allowed = make(map[string]bool, len(opts.Ecosystems))
@@ -180,14 +166,55 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 	if db.now == nil {
 		db.now = time.Now
 	}
+	byID, unknown, sums := l.collect(db, outcomes)
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	db.build(byID, unknown)
+	db.stats.Files = l.files
+	db.stats.Inputs = l.inputs
+	db.stamp(sums)
+	db.logLoaded(opts)
+	return db, nil
+}
+
+// withDefaults returns o with every zero limit set to its default.
+func (o Options) withDefaults() Options {
+	if o.MaxRecordSize <= 0 {
+		o.MaxRecordSize = DefaultMaxRecordSize
+	}
+	if o.MaxRecords <= 0 {
+		o.MaxRecords = DefaultMaxRecords
+	}
+	if o.MaxTotalSize <= 0 {
+		o.MaxTotalSize = DefaultMaxTotalSize
+	}
+	if o.MaxWarnings <= 0 {
+		o.MaxWarnings = DefaultMaxWarnings
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	return o
+}
+
+// sumEntry is what the database version hashes of one input.
+type sumEntry struct {
+	path string
+	size int64
+	sum  [sha256.Size]byte
+}
+
+// collect reads the workers' outcomes until the channel closes: it counts
+// skipped records in db's stats and returns the records kept (the newest
+// of each id), the unknown ecosystems seen and, in input order, what the
+// database version hashes.
+func (l *loader) collect(db *DB, outcomes <-chan outcome) (map[string]*vuln, map[string]bool, []sumEntry) {
 	byID := make(map[string]*vuln)
 	unknown := make(map[string]bool)
-	// sums keeps, in input order, what the database version hashes.
-	type sumEntry struct {
-		path string
-		size int64
-		sum  [sha256.Size]byte
-	}
 	var sums []sumEntry
 	for o := range outcomes {
 		for len(sums) < o.seq {
@@ -203,28 +230,7 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 		for _, u := range o.unknown {
 			unknown[u] = true
 		}
-		switch o.skip {
-		case skipNone:
-		case skipOversized:
-			db.stats.Oversized++
-			l.warn("osv: skipping oversized record", "path", o.path, "size", o.size, "limit", opts.MaxRecordSize)
-			continue
-		case skipMalformed:
-			db.stats.Malformed++
-			l.warn("osv: skipping malformed record", "path", o.path, "error", o.err)
-			continue
-		case skipWithdrawn:
-			db.stats.Withdrawn++
-			continue
-		case skipUnknownEcosystem:
-			db.stats.UnknownEcosystem++
-			l.warn("osv: skipping record with unknown ecosystem", "path", o.path, "ecosystems", o.unknown)
-			continue
-		case skipUnmatchable:
-			db.stats.Unmatchable++
-			continue
-		case skipFiltered:
-			db.stats.Filtered++
+		if l.skipped(db, o) {
 			continue
 		}
 		o.v.sum = o.sum
@@ -236,13 +242,36 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 		}
 		byID[o.v.id] = o.v
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	return byID, unknown, sums
+}
 
+// skipped counts a skipped outcome in db's stats, with a warning where one
+// is due, and reports whether o was skipped.
+func (l *loader) skipped(db *DB, o outcome) bool {
+	switch o.skip {
+	case skipNone:
+		return false
+	case skipOversized:
+		db.stats.Oversized++
+		l.warn("osv: skipping oversized record", "path", o.path, "size", o.size, "limit", l.opts.MaxRecordSize)
+	case skipMalformed:
+		db.stats.Malformed++
+		l.warn("osv: skipping malformed record", "path", o.path, "error", o.err)
+	case skipWithdrawn:
+		db.stats.Withdrawn++
+	case skipUnknownEcosystem:
+		db.stats.UnknownEcosystem++
+		l.warn("osv: skipping record with unknown ecosystem", "path", o.path, "ecosystems", o.unknown)
+	case skipUnmatchable:
+		db.stats.Unmatchable++
+	case skipFiltered:
+		db.stats.Filtered++
+	}
+	return true
+}
+
+// build indexes the records kept and records up to 100 unknown ecosystems.
+func (db *DB) build(byID map[string]*vuln, unknown map[string]bool) {
 	for _, v := range byID {
 		db.stats.Records++
 		for _, e := range v.entries {
@@ -252,8 +281,6 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 		}
 	}
 	db.sortIndex()
-	db.stats.Files = l.files
-	db.stats.Inputs = l.inputs
 	for u := range unknown {
 		if len(db.stats.UnknownEcosystems) == 100 {
 			break
@@ -261,7 +288,12 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 		db.stats.UnknownEcosystems = append(db.stats.UnknownEcosystems, u)
 	}
 	slices.Sort(db.stats.UnknownEcosystems)
+}
 
+// stamp sets the database digest (over every input's path, size and
+// content hash, in input order) and version (newest modification time and
+// digest).
+func (db *DB) stamp(sums []sumEntry) {
 	h := sha256.New()
 	var buf []byte
 	for _, e := range sums {
@@ -278,16 +310,21 @@ func load(ctx context.Context, fsys fs.FS, root string, opts Options) (*DB, erro
 	} else {
 		db.version = db.modified.UTC().Format(time.RFC3339) + "/" + db.digest
 	}
-	if lg := opts.Logger; lg != nil {
-		s := db.stats
-		lg.Info("osv: database loaded", "version", db.version, "records", s.Records, "entries", s.Entries,
-			"inputs", s.Inputs, "malformed", s.Malformed, "oversized", s.Oversized, "withdrawn", s.Withdrawn,
-			"unknownEcosystem", s.UnknownEcosystem, "unmatchable", s.Unmatchable, "duplicates", s.Duplicates)
-		if skipped := s.Malformed + s.Oversized + s.UnknownEcosystem; skipped > opts.MaxWarnings {
-			lg.Warn("osv: more records were skipped than were logged", "skipped", skipped, "logged", opts.MaxWarnings)
-		}
+}
+
+// logLoaded logs what was loaded and skipped.
+func (db *DB) logLoaded(opts Options) {
+	lg := opts.Logger
+	if lg == nil {
+		return
 	}
-	return db, nil
+	s := db.stats
+	lg.Info("osv: database loaded", "version", db.version, "records", s.Records, "entries", s.Entries,
+		"inputs", s.Inputs, "malformed", s.Malformed, "oversized", s.Oversized, "withdrawn", s.Withdrawn,
+		"unknownEcosystem", s.UnknownEcosystem, "unmatchable", s.Unmatchable, "duplicates", s.Duplicates)
+	if skipped := s.Malformed + s.Oversized + s.UnknownEcosystem; skipped > opts.MaxWarnings {
+		lg.Warn("osv: more records were skipped than were logged", "skipped", skipped, "logged", opts.MaxWarnings)
+	}
 }
 
 // warn logs a load warning, up to MaxWarnings of them.
