@@ -561,52 +561,9 @@ func (l *loader) convert(it input, data []byte, supported map[string]bool) outco
 			sawFiltered = true
 			continue
 		}
-		e := &entry{vuln: v, eco: eco, base: base, name: name}
-		for _, rg := range a.Ranges {
-			var semver bool
-			switch strings.ToUpper(rg.Type) {
-			case "SEMVER":
-				semver = true
-			case "ECOSYSTEM":
-			default: // GIT ranges need the repository; versions lists cover them
-				continue
-			}
-			rr := rawRange{semver: semver, events: make([]rawEvent, 0, len(rg.Events))}
-			for _, ev := range rg.Events {
-				switch {
-				case ev.Introduced != nil:
-					rr.events = append(rr.events, rawEvent{evIntroduced, canonicalVersion(base, name, *ev.Introduced)})
-				case ev.Fixed != nil:
-					rr.events = append(rr.events, rawEvent{evFixed, canonicalVersion(base, name, *ev.Fixed)})
-				case ev.LastAffected != nil:
-					rr.events = append(rr.events, rawEvent{evLastAffected, canonicalVersion(base, name, *ev.LastAffected)})
-				case ev.Limit != nil:
-					rr.events = append(rr.events, rawEvent{evLimit, canonicalVersion(base, name, *ev.Limit)})
-				}
-			}
-			if len(rr.events) > 0 {
-				e.ranges = append(e.ranges, rr)
-			}
+		if e := affectedEntry(v, eco, base, name, a); e != nil {
+			v.entries = append(v.entries, e)
 		}
-		for _, ver := range a.Versions {
-			if ver = canonicalVersion(base, name, ver); ver != "" {
-				e.versions = append(e.versions, ver)
-			}
-		}
-		if len(e.ranges) == 0 && len(e.versions) == 0 {
-			continue
-		}
-		e.severity, e.cvss = v.severity, v.cvss
-		if len(a.Severity) > 0 || len(a.EcosystemSpecific) > 0 || len(a.DatabaseSpecific) > 0 {
-			text := textSeverity(a.EcosystemSpecific)
-			if text == "" {
-				text = textSeverity(a.DatabaseSpecific)
-			}
-			if s, c := recordSeverity(a.Severity, text); s != scan.SeverityUnknown {
-				e.severity, e.cvss = s, c
-			}
-		}
-		v.entries = append(v.entries, e)
 	}
 	switch {
 	case len(v.entries) > 0:
@@ -619,6 +576,66 @@ func (l *loader) convert(it input, data []byte, supported map[string]bool) outco
 		o.skip = skipUnmatchable
 	}
 	return o
+}
+
+// affectedEntry is the index entry of the affected package a (ecosystem
+// eco, whose base is base, and name name) of v: its SEMVER and ECOSYSTEM
+// ranges, its versions and its severity (the package's own, else v's). It
+// returns nil when a lists no range or version cssc can match.
+func affectedEntry(v *vuln, eco, base, name string, a *affectedJSON) *entry {
+	e := &entry{vuln: v, eco: eco, base: base, name: name}
+	for _, rg := range a.Ranges {
+		if rr, ok := convertRange(base, name, rg); ok {
+			e.ranges = append(e.ranges, rr)
+		}
+	}
+	for _, ver := range a.Versions {
+		if ver = canonicalVersion(base, name, ver); ver != "" {
+			e.versions = append(e.versions, ver)
+		}
+	}
+	if len(e.ranges) == 0 && len(e.versions) == 0 {
+		return nil
+	}
+	e.severity, e.cvss = v.severity, v.cvss
+	if len(a.Severity) > 0 || len(a.EcosystemSpecific) > 0 || len(a.DatabaseSpecific) > 0 {
+		text := textSeverity(a.EcosystemSpecific)
+		if text == "" {
+			text = textSeverity(a.DatabaseSpecific)
+		}
+		if s, c := recordSeverity(a.Severity, text); s != scan.SeverityUnknown {
+			e.severity, e.cvss = s, c
+		}
+	}
+	return e
+}
+
+// convertRange converts a SEMVER or ECOSYSTEM range with canonical
+// versions; it reports false for other types (GIT ranges need the
+// repository; versions lists cover them) and for a range without events.
+func convertRange(base, name string, rg rangeJSON) (rawRange, bool) {
+	var semver bool
+	switch strings.ToUpper(rg.Type) {
+	case "SEMVER":
+		semver = true
+	case "ECOSYSTEM":
+	default:
+		return rawRange{}, false
+	}
+	rr := rawRange{semver: semver, events: make([]rawEvent, 0, len(rg.Events))}
+	for _, ev := range rg.Events {
+		switch {
+		case ev.Introduced != nil:
+			rr.events = append(rr.events, rawEvent{evIntroduced, canonicalVersion(base, name, *ev.Introduced)})
+		case ev.Fixed != nil:
+			rr.events = append(rr.events, rawEvent{evFixed, canonicalVersion(base, name, *ev.Fixed)})
+		case ev.LastAffected != nil:
+			rr.events = append(rr.events, rawEvent{evLastAffected, canonicalVersion(base, name, *ev.LastAffected)})
+		case ev.Limit != nil:
+			rr.events = append(rr.events, rawEvent{evLimit, canonicalVersion(base, name, *ev.Limit)})
+		}
+	}
+	return rr, len(rr.events) > 0
 }
 
 // recordSeverity derives a severity and CVSS base score from OSV severity
