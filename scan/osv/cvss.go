@@ -36,46 +36,65 @@ func cvss3BaseScore(vector string) (float64, error) {
 	default:
 		return 0, fmt.Errorf("%w: not a CVSS v3 vector", errCVSS)
 	}
-	rest := vector[len("CVSS:3.x/"):]
-	var (
-		av, ac, pr, ui, c, i, a float64
-		scope                   byte // 'U' or 'C'
-		prRaw                   byte
-		seen                    = map[string]bool{}
-	)
+	m, err := parseCVSS3(vector[len("CVSS:3.x/"):])
+	if err != nil {
+		return 0, err
+	}
+	roundup := roundup30
+	if v31 {
+		roundup = roundup31
+	}
+	return m.baseScore(roundup), nil
+}
+
+// cvss3Metrics are the base metrics of a CVSS v3 vector, as the weights
+// of the specification (privileges required as its letter, since its
+// weight depends on the scope).
+type cvss3Metrics struct {
+	av, ac, ui, c, i, a float64
+	scope               byte // 'U' or 'C'
+	pr                  byte // 'N', 'L' or 'H'
+}
+
+// parseCVSS3 reads the metrics of a CVSS v3 vector after its "CVSS:3.x/"
+// prefix: every base metric exactly once with a defined value, temporal
+// and environmental metrics checked for form only.
+func parseCVSS3(rest string) (cvss3Metrics, error) {
+	var m cvss3Metrics
+	seen := map[string]bool{}
 	for part := range strings.SplitSeq(rest, "/") {
 		key, val, ok := strings.Cut(part, ":")
 		if !ok || key == "" || val == "" {
-			return 0, fmt.Errorf("%w: malformed metric %q", errCVSS, truncate(part, 32))
+			return m, fmt.Errorf("%w: malformed metric %q", errCVSS, truncate(part, 32))
 		}
 		if seen[key] {
-			return 0, fmt.Errorf("%w: metric %s repeated", errCVSS, key)
+			return m, fmt.Errorf("%w: metric %s repeated", errCVSS, key)
 		}
 		seen[key] = true
 		var bad bool
 		switch key {
 		case "AV":
-			av, bad = pick(val, av3)
+			m.av, bad = pick(val, av3)
 		case "AC":
-			ac, bad = pick(val, ac3)
+			m.ac, bad = pick(val, ac3)
 		case "PR":
 			if val != "N" && val != "L" && val != "H" {
 				bad = true
 			}
-			prRaw = val[0]
+			m.pr = val[0]
 		case "UI":
-			ui, bad = pick(val, ui3)
+			m.ui, bad = pick(val, ui3)
 		case "S":
 			if val != "U" && val != "C" {
 				bad = true
 			}
-			scope = val[0]
+			m.scope = val[0]
 		case "C":
-			c, bad = pick(val, cia)
+			m.c, bad = pick(val, cia)
 		case "I":
-			i, bad = pick(val, cia)
+			m.i, bad = pick(val, cia)
 		case "A":
-			a, bad = pick(val, cia)
+			m.a, bad = pick(val, cia)
 		default:
 			// Temporal and environmental metrics: the key must be known and
 			// the value a short token; they do not enter the base score.
@@ -84,47 +103,50 @@ func cvss3BaseScore(vector string) (float64, error) {
 			}
 		}
 		if bad {
-			return 0, fmt.Errorf("%w: bad value %q for metric %s", errCVSS, truncate(val, 8), truncate(key, 8))
+			return m, fmt.Errorf("%w: bad value %q for metric %s", errCVSS, truncate(val, 8), truncate(key, 8))
 		}
 	}
 	for _, k := range [...]string{"AV", "AC", "PR", "UI", "S", "C", "I", "A"} {
 		if !seen[k] {
-			return 0, fmt.Errorf("%w: base metric %s missing", errCVSS, k)
+			return m, fmt.Errorf("%w: base metric %s missing", errCVSS, k)
 		}
 	}
-	switch prRaw {
+	return m, nil
+}
+
+// baseScore is the base score of m (CVSS v3.1 specification, section
+// 7.1), rounded up with roundup.
+func (m cvss3Metrics) baseScore(roundup func(float64) float64) float64 {
+	var pr float64
+	switch m.pr {
 	case 'N':
 		pr = 0.85
 	case 'L':
 		pr = 0.62
-		if scope == 'C' {
+		if m.scope == 'C' {
 			pr = 0.68
 		}
 	case 'H':
 		pr = 0.27
-		if scope == 'C' {
+		if m.scope == 'C' {
 			pr = 0.5
 		}
 	}
-	iss := 1 - (1-c)*(1-i)*(1-a)
+	iss := 1 - (1-m.c)*(1-m.i)*(1-m.a)
 	var impact float64
-	if scope == 'U' {
+	if m.scope == 'U' {
 		impact = 6.42 * iss
 	} else {
 		impact = 7.52*(iss-0.029) - 3.25*math.Pow(iss-0.02, 15)
 	}
-	exploitability := 8.22 * av * ac * pr * ui
+	exploitability := 8.22 * m.av * m.ac * pr * m.ui
 	if impact <= 0 {
-		return 0, nil
+		return 0
 	}
-	roundup := roundup30
-	if v31 {
-		roundup = roundup31
+	if m.scope == 'U' {
+		return roundup(math.Min(impact+exploitability, 10))
 	}
-	if scope == 'U' {
-		return roundup(math.Min(impact+exploitability, 10)), nil
-	}
-	return roundup(math.Min(1.08*(impact+exploitability), 10)), nil
+	return roundup(math.Min(1.08*(impact+exploitability), 10))
 }
 
 var cia = map[string]float64{"H": 0.56, "L": 0.22, "N": 0}
