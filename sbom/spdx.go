@@ -112,21 +112,73 @@ func EncodeSPDX(doc *Document, opts SPDXOptions) ([]byte, error) {
 		SPDXIdentifier: "DOCUMENT",
 		DocumentName:   name,
 		CreationInfo: &spdx.CreationInfo{
-			Created: created.UTC().Format(time.RFC3339),
+			Created:  created.UTC().Format(time.RFC3339),
+			Creators: spdxCreators(doc.Creators),
 		},
 	}
-	for _, c := range doc.Creators {
+	root, err := spdxRoot(doc, name, opts.Subject, note)
+	if err != nil {
+		return nil, err
+	}
+	sd.Packages = append(sd.Packages, root)
+	sd.Relationships = append(sd.Relationships, &spdx.Relationship{
+		RefA:         common.MakeDocElementID("", "DOCUMENT"),
+		RefB:         common.MakeDocElementID("", "SPDXRef-Subject"),
+		Relationship: "DESCRIBES",
+	})
+
+	licRefs := map[string]string{} // text -> LicenseRef id
+	for i, p := range doc.Packages {
+		sp := spdxPackage(i, p, opts, sd, licRefs, note)
+		sd.Packages = append(sd.Packages, sp)
+		sd.Relationships = append(sd.Relationships, &spdx.Relationship{
+			RefA:         common.MakeDocElementID("", "SPDXRef-Subject"),
+			RefB:         common.MakeDocElementID("", string(sp.PackageSPDXIdentifier)),
+			Relationship: "CONTAINS",
+		})
+	}
+
+	if opts.Namespace != "" {
+		sd.DocumentNamespace = opts.Namespace
+	} else if sd.DocumentNamespace, err = spdxNamespace(sd, name, opts.Subject); err != nil {
+		return nil, err
+	}
+
+	if err := spdxlib.ValidateDocument(sd); err != nil {
+		return nil, fmt.Errorf("sbom: encode spdx: %w", err)
+	}
+	var buf bytes.Buffer
+	wopts := []spdxjson.WriteOption{spdxjson.EscapeHTML(false)}
+	if opts.Indent != "" {
+		wopts = append(wopts, spdxjson.Indent(opts.Indent))
+	}
+	if err := spdxjson.Write(sd, &buf, wopts...); err != nil {
+		return nil, fmt.Errorf("sbom: encode spdx: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// spdxCreators returns the SPDX creators of the document's creators
+// ("Tool: name", "Organization: name"; a bare name is a tool), or cssc.
+func spdxCreators(creators []string) []common.Creator {
+	var out []common.Creator
+	for _, c := range creators {
 		typ, who, ok := strings.Cut(c, ":")
 		if !ok {
 			typ, who = "Tool", c
 		}
-		sd.CreationInfo.Creators = append(sd.CreationInfo.Creators,
-			common.Creator{CreatorType: strings.TrimSpace(typ), Creator: strings.TrimSpace(who)})
+		out = append(out, common.Creator{CreatorType: strings.TrimSpace(typ), Creator: strings.TrimSpace(who)})
 	}
-	if len(sd.CreationInfo.Creators) == 0 {
-		sd.CreationInfo.Creators = []common.Creator{{CreatorType: "Tool", Creator: "cssc"}}
+	if len(out) == 0 {
+		out = []common.Creator{{CreatorType: "Tool", Creator: "cssc"}}
 	}
+	return out
+}
 
+// spdxRoot returns the package describing the image itself: its name, the
+// subject digest as checksum, and the subject and skipped-file
+// annotations.
+func spdxRoot(doc *Document, name, subject string, note func(string) spdx.Annotation) (*spdx.Package, error) {
 	root := &spdx.Package{
 		PackageName:             name,
 		PackageSPDXIdentifier:   "SPDXRef-Subject",
@@ -144,94 +196,72 @@ func EncodeSPDX(doc *Document, opts SPDXOptions) ([]byte, error) {
 		}
 		root.Annotations = append(root.Annotations, note(annotationSkipped+string(b)))
 	}
-	if alg, hexd, ok := strings.Cut(opts.Subject, ":"); ok && alg == "sha256" && isHex(hexd, 64) {
+	if alg, hexd, ok := strings.Cut(subject, ":"); ok && alg == "sha256" && isHex(hexd, 64) {
 		root.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: hexd}}
 	}
-	sd.Packages = append(sd.Packages, root)
-	sd.Relationships = append(sd.Relationships, &spdx.Relationship{
-		RefA:         common.MakeDocElementID("", "DOCUMENT"),
-		RefB:         common.MakeDocElementID("", "SPDXRef-Subject"),
-		Relationship: "DESCRIBES",
-	})
+	return root, nil
+}
 
-	licRefs := map[string]string{} // text -> LicenseRef id
-	for i, p := range doc.Packages {
-		id := common.ElementID(fmt.Sprintf("Package-%d-%s", i+1, strings.Trim(spdxIDUnsafe.ReplaceAllString(p.Name, "-"), "-")))
-		sp := &spdx.Package{
-			PackageName:             p.Name,
-			PackageSPDXIdentifier:   id,
-			PackageVersion:          p.Version,
-			PackageDownloadLocation: "NOASSERTION",
-			PackageCopyrightText:    "NOASSERTION",
-			PackageLicenseConcluded: "NOASSERTION",
-			PackageLicenseDeclared:  "NOASSERTION",
-			PrimaryPackagePurpose:   "LIBRARY",
-		}
-		if sp.PackageName == "" {
-			sp.PackageName = "unknown"
-		}
-		if purl := purlWithUpstream(p); purl != "" {
-			sp.PackageExternalReferences = []*spdx.PackageExternalReference{{
-				Category: "PACKAGE-MANAGER",
-				RefType:  "purl",
-				Locator:  purl,
-			}}
-		}
-		if p.SourceName != "" {
-			src := p.SourceName
-			if p.SourceVersion != "" {
-				src += "@" + p.SourceVersion
-			}
-			sp.PackageSourceInfo = sourceInfoPrefix + src
-		}
-		if decl := licenseExpression(p.Licenses, licRefs, sd); decl != "" {
-			sp.PackageLicenseDeclared = decl
-			if opts.ConcludeDeclared {
-				sp.PackageLicenseConcluded = decl
-			}
-		}
-		if p.Layer != "" {
-			sp.Annotations = append(sp.Annotations, note(annotationLayer+p.Layer))
-		}
-		for _, loc := range p.Locations {
-			sp.Annotations = append(sp.Annotations, note(annotationLocation+loc))
-		}
-		sd.Packages = append(sd.Packages, sp)
-		sd.Relationships = append(sd.Relationships, &spdx.Relationship{
-			RefA:         common.MakeDocElementID("", "SPDXRef-Subject"),
-			RefB:         common.MakeDocElementID("", string(id)),
-			Relationship: "CONTAINS",
-		})
+// spdxPackage returns the SPDX package of p, the i-th package of the
+// document; licence texts that are no SPDX expression become LicenseRefs
+// of sd (licRefs maps each text to its id).
+func spdxPackage(i int, p Package, opts SPDXOptions, sd *spdx.Document, licRefs map[string]string, note func(string) spdx.Annotation) *spdx.Package {
+	id := common.ElementID(fmt.Sprintf("Package-%d-%s", i+1, strings.Trim(spdxIDUnsafe.ReplaceAllString(p.Name, "-"), "-")))
+	sp := &spdx.Package{
+		PackageName:             p.Name,
+		PackageSPDXIdentifier:   id,
+		PackageVersion:          p.Version,
+		PackageDownloadLocation: "NOASSERTION",
+		PackageCopyrightText:    "NOASSERTION",
+		PackageLicenseConcluded: "NOASSERTION",
+		PackageLicenseDeclared:  "NOASSERTION",
+		PrimaryPackagePurpose:   "LIBRARY",
 	}
+	if sp.PackageName == "" {
+		sp.PackageName = "unknown"
+	}
+	if purl := purlWithUpstream(p); purl != "" {
+		sp.PackageExternalReferences = []*spdx.PackageExternalReference{{
+			Category: "PACKAGE-MANAGER",
+			RefType:  "purl",
+			Locator:  purl,
+		}}
+	}
+	if p.SourceName != "" {
+		src := p.SourceName
+		if p.SourceVersion != "" {
+			src += "@" + p.SourceVersion
+		}
+		sp.PackageSourceInfo = sourceInfoPrefix + src
+	}
+	if decl := licenseExpression(p.Licenses, licRefs, sd); decl != "" {
+		sp.PackageLicenseDeclared = decl
+		if opts.ConcludeDeclared {
+			sp.PackageLicenseConcluded = decl
+		}
+	}
+	if p.Layer != "" {
+		sp.Annotations = append(sp.Annotations, note(annotationLayer+p.Layer))
+	}
+	for _, loc := range p.Locations {
+		sp.Annotations = append(sp.Annotations, note(annotationLocation+loc))
+	}
+	return sp
+}
 
-	if opts.Namespace != "" {
-		sd.DocumentNamespace = opts.Namespace
-	} else {
-		// Hash the document with an empty namespace, then fill it in.
-		body, err := json.Marshal(sd)
-		if err != nil {
-			return nil, fmt.Errorf("sbom: encode spdx: %w", err)
-		}
-		h := sha256.New()
-		h.Write([]byte(opts.Subject))
-		h.Write([]byte{0})
-		h.Write(body)
-		sd.DocumentNamespace = DefaultNamespacePrefix + strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-") +
-			"-" + hex.EncodeToString(h.Sum(nil))
+// spdxNamespace derives the document namespace from the subject and the
+// document written with an empty namespace.
+func spdxNamespace(sd *spdx.Document, name, subject string) (string, error) {
+	body, err := json.Marshal(sd)
+	if err != nil {
+		return "", fmt.Errorf("sbom: encode spdx: %w", err)
 	}
-
-	if err := spdxlib.ValidateDocument(sd); err != nil {
-		return nil, fmt.Errorf("sbom: encode spdx: %w", err)
-	}
-	var buf bytes.Buffer
-	wopts := []spdxjson.WriteOption{spdxjson.EscapeHTML(false)}
-	if opts.Indent != "" {
-		wopts = append(wopts, spdxjson.Indent(opts.Indent))
-	}
-	if err := spdxjson.Write(sd, &buf, wopts...); err != nil {
-		return nil, fmt.Errorf("sbom: encode spdx: %w", err)
-	}
-	return buf.Bytes(), nil
+	h := sha256.New()
+	h.Write([]byte(subject))
+	h.Write([]byte{0})
+	h.Write(body)
+	return DefaultNamespacePrefix + strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-") +
+		"-" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // purlWithUpstream returns p.PURL normalised, with an "upstream" qualifier
