@@ -428,8 +428,29 @@ func (v *Verifier) report(s sign.Signature, outcome *notationgo.VerificationOutc
 		}
 		s.Timestamp = signer.SignedAttributes.SigningTime.UTC()
 	}
+	s.Checks = append(s.Checks, v.policyChecks(outcome.VerificationResults, level, s.Level, signer)...)
+	integrityOK := hasPassed(s.Checks, string(trustpolicy.TypeIntegrity))
+	s.Checks = append(s.Checks, v.laterChecks(verr, integrityOK)...)
+	// Timestamp countersignature.
+	if signer != nil && len(signer.UnsignedAttributes.TimestampSignature) > 0 && hasPassed(s.Checks, string(trustpolicy.TypeAuthenticTimestamp)) {
+		if tok, err := tspclient.ParseSignedToken(signer.UnsignedAttributes.TimestampSignature); err == nil {
+			if info, err := tok.Info(); err == nil {
+				s.Timestamp, s.Timestamped = info.GenTime.UTC(), true
+			}
+		}
+	}
+	settle(&s, verr, integrityOK)
+	return s
+}
+
+// policyChecks lists the trust policy checks of the results, one per
+// validation type: each result as notation reported it at the level named
+// levelName (revocation skipped when the verifier disables it), then, as
+// skipped, the checks that notation did not reach or that the level skips.
+func (v *Verifier) policyChecks(results []*notationgo.ValidationResult, level *trustpolicy.VerificationLevel, levelName string, signer *signature.SignerInfo) []sign.Check {
+	var checks []sign.Check
 	seen := map[string]bool{}
-	for _, r := range outcome.VerificationResults {
+	for _, r := range results {
 		if r == nil {
 			continue
 		}
@@ -437,7 +458,7 @@ func (v *Verifier) report(s sign.Signature, outcome *notationgo.VerificationOutc
 		switch {
 		case r.Action == trustpolicy.ActionSkip:
 			c.Result = sign.CheckSkipped
-			c.Detail = "skipped by verification level " + s.Level
+			c.Detail = "skipped by verification level " + levelName
 			if r.Error != nil {
 				c.Detail += "; it would have failed: " + r.Error.Error()
 			}
@@ -458,7 +479,7 @@ func (v *Verifier) report(s sign.Signature, outcome *notationgo.VerificationOutc
 			continue
 		}
 		seen[c.Name] = true
-		s.Checks = append(s.Checks, c)
+		checks = append(checks, c)
 	}
 	// Checks that notation did not reach, or that the level skips.
 	for _, t := range trustpolicy.ValidationTypes {
@@ -470,45 +491,48 @@ func (v *Verifier) report(s sign.Signature, outcome *notationgo.VerificationOutc
 		case t == trustpolicy.TypeRevocation && v.opts.Revocation == RevocationSkipUnsafe:
 			c.Detail = "revocation checking disabled by the verifier (RevocationSkipUnsafe)"
 		case level != nil && level.Enforcement[t] == trustpolicy.ActionSkip:
-			c.Detail = "skipped by verification level " + s.Level
+			c.Detail = "skipped by verification level " + levelName
 		default:
 			c.Detail = "not performed: an earlier check failed"
 		}
-		s.Checks = append(s.Checks, c)
+		checks = append(checks, c)
 	}
-	// Checks notation performs after the trust policy checks.
+	return checks
+}
+
+// laterChecks lists the checks notation performs after the trust policy
+// checks: that the signature covers the subject, and the user metadata
+// when the verifier asks for some.
+func (v *Verifier) laterChecks(verr error, integrityOK bool) []sign.Check {
 	var mismatch, metadata bool
 	if verr != nil {
 		var um notationgo.ErrorUserMetadataVerificationFailed
 		mismatch = strings.Contains(verr.Error(), "content descriptor mismatch")
 		metadata = errors.As(verr, &um)
 	}
-	integrityOK := hasPassed(s.Checks, string(trustpolicy.TypeIntegrity))
+	var checks []sign.Check
 	switch {
 	case mismatch:
-		s.Checks = append(s.Checks, sign.Check{Name: "subject", Result: sign.CheckFailed, Enforced: true, Detail: "the signature covers another artifact (content descriptor mismatch)"})
+		checks = append(checks, sign.Check{Name: "subject", Result: sign.CheckFailed, Enforced: true, Detail: "the signature covers another artifact (content descriptor mismatch)"})
 	case integrityOK && (verr == nil || metadata):
-		s.Checks = append(s.Checks, sign.Check{Name: "subject", Result: sign.CheckPassed, Enforced: true})
+		checks = append(checks, sign.Check{Name: "subject", Result: sign.CheckPassed, Enforced: true})
 	}
 	if len(v.opts.UserMetadata) > 0 {
 		switch {
 		case metadata:
-			s.Checks = append(s.Checks, sign.Check{Name: "userMetadata", Result: sign.CheckFailed, Enforced: true, Detail: verr.Error()})
+			checks = append(checks, sign.Check{Name: "userMetadata", Result: sign.CheckFailed, Enforced: true, Detail: verr.Error()})
 		case verr == nil:
-			s.Checks = append(s.Checks, sign.Check{Name: "userMetadata", Result: sign.CheckPassed, Enforced: true})
+			checks = append(checks, sign.Check{Name: "userMetadata", Result: sign.CheckPassed, Enforced: true})
 		}
 	}
-	// Timestamp countersignature.
-	if signer != nil && len(signer.UnsignedAttributes.TimestampSignature) > 0 && hasPassed(s.Checks, string(trustpolicy.TypeAuthenticTimestamp)) {
-		if tok, err := tspclient.ParseSignedToken(signer.UnsignedAttributes.TimestampSignature); err == nil {
-			if info, err := tok.Info(); err == nil {
-				s.Timestamp, s.Timestamped = info.GenTime.UTC(), true
-			}
-		}
-	}
-	// State: verified only if nothing failed, nothing was inconclusive,
-	// notation accepted the signature, and integrity and authenticity were
-	// checked and passed.
+	return checks
+}
+
+// settle sets the state and cause of s from its checks: verified only if
+// nothing failed, nothing was inconclusive, notation accepted the
+// signature (verr is nil), and integrity and authenticity were checked and
+// passed.
+func settle(s *sign.Signature, verr error, integrityOK bool) {
 	failed := firstCheck(s.Checks, sign.CheckFailed)
 	inconclusive := firstCheck(s.Checks, sign.CheckInconclusive)
 	switch {
@@ -537,7 +561,6 @@ func (v *Verifier) report(s sign.Signature, outcome *notationgo.VerificationOutc
 	default:
 		s.State = sign.StateVerified
 	}
-	return s
 }
 
 func isInconclusive(r *notationgo.ValidationResult) bool {
