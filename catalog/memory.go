@@ -22,6 +22,7 @@ type MemoryStore struct {
 	closed  bool
 	entries map[string]memEntry // by Entry.Key
 	tags    map[string][]TagRecord
+	tracks  map[TrackKey]memTrack // see memtrack.go; nil until the first PutTrack
 }
 
 var _ Store = (*MemoryStore)(nil)
