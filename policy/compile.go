@@ -160,6 +160,31 @@ func Compile(doc *Document, opts ...Option) (*Policy, error) {
 		v.addf("mode: %q is not one of enforce, audit", doc.Mode)
 	}
 
+	canFail := p.compileRules(v, doc, &o)
+	if p.compileCustom(v, o.rules) {
+		canFail = true
+	}
+
+	if !canFail && len(v.problems) == 0 {
+		v.addf("policy has no rule that can fail (add at least one of sources, signatures, vulnerabilities, licenses, malware, lifecycle, reports, a required sbom or provenance, or a custom rule)")
+	}
+	if len(v.problems) > 0 {
+		return nil, &ValidationError{Policy: doc.Name, Problems: v.problems}
+	}
+	p.warnings = v.warnings
+
+	canon, err := json.Marshal(&p.doc)
+	if err != nil {
+		return nil, &ValidationError{Policy: doc.Name, Problems: []string{"cannot encode document: " + err.Error()}}
+	}
+	sum := sha256.Sum256(canon)
+	p.digest = "sha256:" + hex.EncodeToString(sum[:])
+	return p, nil
+}
+
+// compileRules compiles the built-in rules the document configures into p
+// and reports whether any of them can fail.
+func (p *Policy) compileRules(v *validator, doc *Document, o *options) bool {
 	canFail := false
 	if doc.Sources != nil {
 		p.sources = compileSources(v, doc.Sources)
@@ -170,7 +195,7 @@ func Compile(doc *Document, opts ...Option) (*Policy, error) {
 		canFail = true
 	}
 	if doc.Vulnerabilities != nil {
-		p.vulns = compileVulnerabilities(v, doc.Vulnerabilities, &o)
+		p.vulns = compileVulnerabilities(v, doc.Vulnerabilities, o)
 		canFail = true
 	}
 	if doc.Licenses != nil {
@@ -206,15 +231,21 @@ func Compile(doc *Document, opts ...Option) (*Policy, error) {
 	if len(doc.Reports) > 0 {
 		canFail = true
 	}
+	return canFail
+}
 
-	if len(o.rules) > maxCustomRules {
+// compileCustom adds the custom rules to p, refusing nil rules, empty
+// names and names already used, and reports whether any was added.
+func (p *Policy) compileCustom(v *validator, rules []Rule) bool {
+	if len(rules) > maxCustomRules {
 		v.addf("more than %d custom rules", maxCustomRules)
 	}
 	seen := map[string]bool{}
 	for _, name := range builtinRules {
 		seen[name] = true
 	}
-	for i, r := range o.rules {
+	added := false
+	for i, r := range rules {
 		if r == nil {
 			v.addf("custom rule %d: nil", i)
 			continue
@@ -228,25 +259,10 @@ func Compile(doc *Document, opts ...Option) (*Policy, error) {
 		default:
 			seen[name] = true
 			p.custom = append(p.custom, r)
-			canFail = true
+			added = true
 		}
 	}
-
-	if !canFail && len(v.problems) == 0 {
-		v.addf("policy has no rule that can fail (add at least one of sources, signatures, vulnerabilities, licenses, malware, lifecycle, reports, a required sbom or provenance, or a custom rule)")
-	}
-	if len(v.problems) > 0 {
-		return nil, &ValidationError{Policy: doc.Name, Problems: v.problems}
-	}
-	p.warnings = v.warnings
-
-	canon, err := json.Marshal(&p.doc)
-	if err != nil {
-		return nil, &ValidationError{Policy: doc.Name, Problems: []string{"cannot encode document: " + err.Error()}}
-	}
-	sum := sha256.Sum256(canon)
-	p.digest = "sha256:" + hex.EncodeToString(sum[:])
-	return p, nil
+	return added
 }
 
 // Validate reports whether the document compiles (with no custom rules and
