@@ -638,27 +638,40 @@ func (g *generator) visit(ctx context.Context, f *imagefs.File, r io.Reader, w w
 		return nil
 	}
 	if keep {
-		if g.buffered+f.Size > g.maxBuf {
-			return fmt.Errorf("%w: %s would bring %d bytes over the %d-byte limit", ErrTooLarge, f.Path, g.buffered+f.Size, g.maxBuf)
-		}
-		data, err := readCapped(r, f.Size)
-		if err != nil {
-			return err
-		}
-		if f.Hardlink && len(data) == 0 && f.Size > 0 {
-			return nil
-		}
-		g.buffered += int64(len(data))
-		g.mem.addFile(f.Path, data, f.Mode)
-		if len(deferred) > 0 {
-			g.pending = append(g.pending, pendingFile{path: f.Path, layer: layer, extractors: deferred})
-		}
-		if len(inline) > 0 {
-			return g.queue(ctx, job{exs: inline, file: *f, layer: layer, content: fileContent{data: data, size: int64(len(data))}})
-		}
+		return g.visitKept(ctx, f, r, layer, inline, deferred)
+	}
+	return g.visitInline(ctx, f, r, layer, inline)
+}
+
+// visitKept buffers the file f (content r) in the in-memory filesystem for the
+// deferred extractors, which run once the walk is over, and queues it for
+// the inline ones.
+func (g *generator) visitKept(ctx context.Context, f *imagefs.File, r io.Reader, layer string, inline, deferred []filesystem.Extractor) error {
+	if g.buffered+f.Size > g.maxBuf {
+		return fmt.Errorf("%w: %s would bring %d bytes over the %d-byte limit", ErrTooLarge, f.Path, g.buffered+f.Size, g.maxBuf)
+	}
+	data, err := readCapped(r, f.Size)
+	if err != nil {
+		return err
+	}
+	if f.Hardlink && len(data) == 0 && f.Size > 0 {
 		return nil
 	}
+	g.buffered += int64(len(data))
+	g.mem.addFile(f.Path, data, f.Mode)
+	if len(deferred) > 0 {
+		g.pending = append(g.pending, pendingFile{path: f.Path, layer: layer, extractors: deferred})
+	}
+	if len(inline) > 0 {
+		return g.queue(ctx, job{exs: inline, file: *f, layer: layer, content: fileContent{data: data, size: int64(len(data))}})
+	}
+	return nil
+}
 
+// visitInline hands the file f (content r) to the inline extractors only: at
+// once from a random-access reader, else read into a pooled buffer or
+// spilled to a temporary file, and queued for a worker.
+func (g *generator) visitInline(ctx context.Context, f *imagefs.File, r io.Reader, layer string, inline []filesystem.Extractor) error {
 	// Inline only. A reader with random access over the whole content
 	// (imagefs.WalkAll hands one for a file another visitor reads too) is
 	// extracted at once, without a copy: Go build info and jar directories
