@@ -215,6 +215,49 @@ func (t *TSA) Timestamp(req *tspclient.Request) (*tspclient.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	attrs, err := t.signedAttributes(info)
+	if err != nil {
+		return nil, err
+	}
+	encAttrs, err := asn1.MarshalWithParams(attrs, "set")
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(encAttrs)
+	sig, err := rsa.SignPKCS1v15(rand.Reader, t.key, crypto.SHA256, h[:])
+	if err != nil {
+		return nil, err
+	}
+	var issuer asn1.RawValue
+	if _, err := asn1.Unmarshal(t.Certificate.RawIssuer, &issuer); err != nil {
+		return nil, err
+	}
+	sd := signedData{
+		Version:          3,
+		DigestAlgorithms: []pkix.AlgorithmIdentifier{{Algorithm: oidSHA256}},
+		EncapContentInfo: encapContentInfo{ContentType: oidTSTInfo, Content: info},
+		Certificates: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true,
+			Bytes: append(append([]byte{}, t.Certificate.Raw...), t.Root.Raw...)},
+		SignerInfos: []signerInfo{{
+			Version:            1,
+			SID:                issuerAndSerial{Issuer: issuer, SerialNumber: t.Certificate.SerialNumber},
+			DigestAlgorithm:    pkix.AlgorithmIdentifier{Algorithm: oidSHA256},
+			SignedAttributes:   attrs,
+			SignatureAlgorithm: pkix.AlgorithmIdentifier{Algorithm: oidSHA256WithRSA},
+			Signature:          sig,
+		}},
+	}
+	tokenRaw, err := timestampToken(sd)
+	if err != nil {
+		return nil, err
+	}
+	return &tspclient.Response{Status: pki.StatusInfo{Status: pki.StatusGranted}, TimestampToken: tokenRaw}, nil
+}
+
+// signedAttributes returns the signed attributes of a token over the
+// encoded TSTInfo info (content type, message digest, signing time, the
+// TSA certificate's hash), in DER order.
+func (t *TSA) signedAttributes(info []byte) ([]attribute, error) {
 	set := func(v any) (asn1.RawValue, error) {
 		b, err := asn1.MarshalWithParams([]any{v}, "set")
 		if err != nil {
@@ -249,47 +292,23 @@ func (t *TSA) Timestamp(req *tspclient.Request) (*tspclient.Response, error) {
 		eb, _ := asn1.Marshal(b)
 		return bytes.Compare(ea, eb)
 	})
-	encAttrs, err := asn1.MarshalWithParams(attrs, "set")
-	if err != nil {
-		return nil, err
-	}
-	h := sha256.Sum256(encAttrs)
-	sig, err := rsa.SignPKCS1v15(rand.Reader, t.key, crypto.SHA256, h[:])
-	if err != nil {
-		return nil, err
-	}
-	var issuer asn1.RawValue
-	if _, err := asn1.Unmarshal(t.Certificate.RawIssuer, &issuer); err != nil {
-		return nil, err
-	}
-	sd := signedData{
-		Version:          3,
-		DigestAlgorithms: []pkix.AlgorithmIdentifier{{Algorithm: oidSHA256}},
-		EncapContentInfo: encapContentInfo{ContentType: oidTSTInfo, Content: info},
-		Certificates: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true,
-			Bytes: append(append([]byte{}, t.Certificate.Raw...), t.Root.Raw...)},
-		SignerInfos: []signerInfo{{
-			Version:            1,
-			SID:                issuerAndSerial{Issuer: issuer, SerialNumber: t.Certificate.SerialNumber},
-			DigestAlgorithm:    pkix.AlgorithmIdentifier{Algorithm: oidSHA256},
-			SignedAttributes:   attrs,
-			SignatureAlgorithm: pkix.AlgorithmIdentifier{Algorithm: oidSHA256WithRSA},
-			Signature:          sig,
-		}},
-	}
+	return attrs, nil
+}
+
+// timestampToken wraps the signed data sd in a CMS ContentInfo, the
+// timestamp token of a response.
+func timestampToken(sd signedData) (asn1.RawValue, error) {
 	sdBytes, err := asn1.Marshal(sd)
 	if err != nil {
-		return nil, err
+		return asn1.RawValue{}, err
 	}
 	token, err := asn1.Marshal(contentInfo{ContentType: oidSignedData, Content: asn1.RawValue{FullBytes: mustExplicit(sdBytes)}})
 	if err != nil {
-		return nil, err
+		return asn1.RawValue{}, err
 	}
 	var tokenRaw asn1.RawValue
-	if _, err := asn1.Unmarshal(token, &tokenRaw); err != nil {
-		return nil, err
-	}
-	return &tspclient.Response{Status: pki.StatusInfo{Status: pki.StatusGranted}, TimestampToken: tokenRaw}, nil
+	_, err = asn1.Unmarshal(token, &tokenRaw)
+	return tokenRaw, err
 }
 
 // mustExplicit wraps der in an explicit [0] tag.
