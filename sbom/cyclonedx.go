@@ -286,47 +286,7 @@ func EncodeCycloneDX(doc *Document, opts CycloneDXOptions) ([]byte, error) {
 			cdxComponent{Type: "application", Name: strings.TrimSpace(who)})
 	}
 	for i, p := range doc.Packages {
-		c := cdxComponent{
-			BOMRef:  fmt.Sprintf("pkg-%d", i+1),
-			Type:    "library",
-			Name:    p.Name,
-			Version: p.Version,
-			PURL:    purlWithUpstream(p),
-		}
-		for _, l := range p.Licenses {
-			if strings.ContainsAny(strings.TrimSpace(l), " ()") {
-				c.Licenses = append(c.Licenses, cdxLicense{Expression: l})
-			} else if ok, _ := validLicenseID(l); ok {
-				c.Licenses = append(c.Licenses, cdxLicense{License: &cdxLicenseID{ID: l}})
-			} else {
-				c.Licenses = append(c.Licenses, cdxLicense{License: &cdxLicenseID{Name: l}})
-			}
-		}
-		// CycloneDX allows either one expression or any number of licences.
-		if len(c.Licenses) > 1 {
-			var exprs []string
-			for _, l := range c.Licenses {
-				if l.Expression != "" {
-					exprs = append(exprs, l.Expression)
-				}
-			}
-			if len(exprs) > 0 {
-				c.Licenses = []cdxLicense{{Expression: strings.Join(wrapAll(p.Licenses), " AND ")}}
-			}
-		}
-		add := func(k, v string) {
-			if v != "" {
-				c.Properties = append(c.Properties, cdxProperty{Name: k, Value: v})
-			}
-		}
-		add(cdxPropEcosystem, p.Ecosystem)
-		add(cdxPropLayer, p.Layer)
-		for _, loc := range p.Locations {
-			add(cdxPropLocation, loc)
-		}
-		add(cdxPropSourceName, p.SourceName)
-		add(cdxPropSourceVersion, p.SourceVersion)
-		bom.Components = append(bom.Components, c)
+		bom.Components = append(bom.Components, cdxPackage(i, p))
 	}
 	body, err := json.Marshal(bom)
 	if err != nil {
@@ -344,6 +304,54 @@ func EncodeCycloneDX(doc *Document, opts CycloneDXOptions) ([]byte, error) {
 		return nil, fmt.Errorf("sbom: encode cyclonedx: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// cdxPackage returns the library component of p, the i-th package of the
+// document: its purl, its licences (one expression when any is compound,
+// since CycloneDX allows either one expression or any number of licences)
+// and its cssc properties.
+func cdxPackage(i int, p Package) cdxComponent {
+	c := cdxComponent{
+		BOMRef:  fmt.Sprintf("pkg-%d", i+1),
+		Type:    "library",
+		Name:    p.Name,
+		Version: p.Version,
+		PURL:    purlWithUpstream(p),
+	}
+	for _, l := range p.Licenses {
+		if strings.ContainsAny(strings.TrimSpace(l), " ()") {
+			c.Licenses = append(c.Licenses, cdxLicense{Expression: l})
+		} else if ok, _ := validLicenseID(l); ok {
+			c.Licenses = append(c.Licenses, cdxLicense{License: &cdxLicenseID{ID: l}})
+		} else {
+			c.Licenses = append(c.Licenses, cdxLicense{License: &cdxLicenseID{Name: l}})
+		}
+	}
+	// CycloneDX allows either one expression or any number of licences.
+	if len(c.Licenses) > 1 {
+		var exprs []string
+		for _, l := range c.Licenses {
+			if l.Expression != "" {
+				exprs = append(exprs, l.Expression)
+			}
+		}
+		if len(exprs) > 0 {
+			c.Licenses = []cdxLicense{{Expression: strings.Join(wrapAll(p.Licenses), " AND ")}}
+		}
+	}
+	add := func(k, v string) {
+		if v != "" {
+			c.Properties = append(c.Properties, cdxProperty{Name: k, Value: v})
+		}
+	}
+	add(cdxPropEcosystem, p.Ecosystem)
+	add(cdxPropLayer, p.Layer)
+	for _, loc := range p.Locations {
+		add(cdxPropLocation, loc)
+	}
+	add(cdxPropSourceName, p.SourceName)
+	add(cdxPropSourceVersion, p.SourceVersion)
+	return c
 }
 
 func wrapAll(lics []string) []string {
