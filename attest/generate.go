@@ -68,6 +68,37 @@ type AcquisitionProvenance struct {
 // Statement builds the in-toto statement; it is validated with the in-toto
 // bindings (statement and SLSA provenance v1) before it is returned.
 func (p AcquisitionProvenance) Statement() (*intoto.Statement, error) {
+	srcDigest, err := p.sourceDigest()
+	if err != nil {
+		return nil, err
+	}
+	def, err := p.buildDefinition(srcDigest)
+	if err != nil {
+		return nil, err
+	}
+	pred := &provv1.Provenance{BuildDefinition: def, RunDetails: p.runDetails()}
+	if err := pred.Validate(); err != nil {
+		return nil, fmt.Errorf("acquisition provenance: %w", err)
+	}
+	predStruct, err := toStruct(pred)
+	if err != nil {
+		return nil, fmt.Errorf("acquisition provenance: %w", err)
+	}
+	st := &intoto.Statement{
+		Type:          intoto.StatementTypeUri,
+		Subject:       []*intoto.ResourceDescriptor{subjectDescriptor(p.Name, p.Subject)},
+		PredicateType: artifact.PredicateSLSAProvenanceV1,
+		Predicate:     predStruct,
+	}
+	if err := st.Validate(); err != nil {
+		return nil, fmt.Errorf("acquisition provenance: %w", err)
+	}
+	return st, nil
+}
+
+// sourceDigest checks the required fields and returns the digest of the
+// source (the subject's when SourceDigest is empty).
+func (p AcquisitionProvenance) sourceDigest() (digest.Digest, error) {
 	var missing []string
 	if p.Subject.Digest == "" {
 		missing = append(missing, "subject digest")
@@ -79,15 +110,22 @@ func (p AcquisitionProvenance) Statement() (*intoto.Statement, error) {
 		missing = append(missing, "builder id")
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("acquisition provenance: missing %s", strings.Join(missing, ", "))
+		return "", fmt.Errorf("acquisition provenance: missing %s", strings.Join(missing, ", "))
 	}
 	srcDigest := p.SourceDigest
 	if srcDigest == "" {
 		srcDigest = p.Subject.Digest
 	}
 	if err := srcDigest.Validate(); err != nil {
-		return nil, fmt.Errorf("acquisition provenance: source digest: %w", err)
+		return "", fmt.Errorf("acquisition provenance: source digest: %w", err)
 	}
+	return srcDigest, nil
+}
+
+// buildDefinition is the build definition: the build type, the source and
+// policy as external parameters, the platform as internal parameter, and
+// the source image (digest srcDigest) as the resolved dependency.
+func (p AcquisitionProvenance) buildDefinition(srcDigest digest.Digest) (*provv1.BuildDefinition, error) {
 	ext := map[string]any{"source": p.Source}
 	if p.Policy != nil {
 		pol := map[string]any{}
@@ -125,6 +163,11 @@ func (p AcquisitionProvenance) Statement() (*intoto.Statement, error) {
 		}
 		def.InternalParameters = internal
 	}
+	return def, nil
+}
+
+// runDetails is the builder and the run's times, to the second.
+func (p AcquisitionProvenance) runDetails() *provv1.RunDetails {
 	builder := &provv1.Builder{Id: p.BuilderID}
 	if p.BuilderVersion != "" {
 		builder.Version = map[string]string{"cssc": p.BuilderVersion}
@@ -133,34 +176,14 @@ func (p AcquisitionProvenance) Statement() (*intoto.Statement, error) {
 	if finished.IsZero() {
 		finished = p.Started
 	}
-	pred := &provv1.Provenance{
-		BuildDefinition: def,
-		RunDetails: &provv1.RunDetails{
-			Builder: builder,
-			Metadata: &provv1.BuildMetadata{
-				InvocationId: p.InvocationID,
-				StartedOn:    timestamppb.New(p.Started.UTC().Truncate(time.Second)),
-				FinishedOn:   timestamppb.New(finished.UTC().Truncate(time.Second)),
-			},
+	return &provv1.RunDetails{
+		Builder: builder,
+		Metadata: &provv1.BuildMetadata{
+			InvocationId: p.InvocationID,
+			StartedOn:    timestamppb.New(p.Started.UTC().Truncate(time.Second)),
+			FinishedOn:   timestamppb.New(finished.UTC().Truncate(time.Second)),
 		},
 	}
-	if err := pred.Validate(); err != nil {
-		return nil, fmt.Errorf("acquisition provenance: %w", err)
-	}
-	predStruct, err := toStruct(pred)
-	if err != nil {
-		return nil, fmt.Errorf("acquisition provenance: %w", err)
-	}
-	st := &intoto.Statement{
-		Type:          intoto.StatementTypeUri,
-		Subject:       []*intoto.ResourceDescriptor{subjectDescriptor(p.Name, p.Subject)},
-		PredicateType: artifact.PredicateSLSAProvenanceV1,
-		Predicate:     predStruct,
-	}
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("acquisition provenance: %w", err)
-	}
-	return st, nil
 }
 
 func subjectDescriptor(name string, d ocispec.Descriptor) *intoto.ResourceDescriptor {
@@ -291,6 +314,42 @@ type VerificationSummary struct {
 // Statement builds the VSA statement, validated with the in-toto bindings.
 // The policy URI is Policy.URI, or Policy.Name when the policy has no URI.
 func (v VerificationSummary) Statement() (*intoto.Statement, error) {
+	pred, err := v.predicate()
+	if err != nil {
+		return nil, err
+	}
+	predStruct, err := toStruct(pred)
+	if err != nil {
+		return nil, fmt.Errorf("verification summary: %w", err)
+	}
+	dec, err := decisionValue(v.Decision)
+	if err != nil {
+		return nil, fmt.Errorf("verification summary: %w", err)
+	}
+	predStruct.Fields[DecisionField] = dec
+	if v.VerifierVersion != "" {
+		// VSA v1 has verifier.version; the v1.2.0 bindings lack the field.
+		if ver := predStruct.Fields["verifier"].GetStructValue(); ver != nil {
+			ver.Fields["version"] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+				"cssc": structpb.NewStringValue(v.VerifierVersion)}})
+		}
+	}
+	st := &intoto.Statement{
+		Type:          intoto.StatementTypeUri,
+		Subject:       []*intoto.ResourceDescriptor{subjectDescriptor(v.Name, v.Subject)},
+		PredicateType: artifact.PredicateVerificationSummaryV1,
+		Predicate:     predStruct,
+	}
+	if err := st.Validate(); err != nil {
+		return nil, fmt.Errorf("verification summary: %w", err)
+	}
+	return st, nil
+}
+
+// predicate checks the required fields and builds the SLSA verification
+// summary predicate (without cssc's decision and verifier version, which
+// the bindings cannot hold).
+func (v VerificationSummary) predicate() (*vsav1.VerificationSummary, error) {
 	var missing []string
 	if v.Subject.Digest == "" {
 		missing = append(missing, "subject digest")
@@ -353,32 +412,7 @@ func (v VerificationSummary) Statement() (*intoto.Statement, error) {
 			Uri: in.URI, Digest: map[string]string{in.Digest.Algorithm().String(): in.Digest.Encoded()},
 		})
 	}
-	predStruct, err := toStruct(pred)
-	if err != nil {
-		return nil, fmt.Errorf("verification summary: %w", err)
-	}
-	dec, err := decisionValue(v.Decision)
-	if err != nil {
-		return nil, fmt.Errorf("verification summary: %w", err)
-	}
-	predStruct.Fields[DecisionField] = dec
-	if v.VerifierVersion != "" {
-		// VSA v1 has verifier.version; the v1.2.0 bindings lack the field.
-		if ver := predStruct.Fields["verifier"].GetStructValue(); ver != nil {
-			ver.Fields["version"] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-				"cssc": structpb.NewStringValue(v.VerifierVersion)}})
-		}
-	}
-	st := &intoto.Statement{
-		Type:          intoto.StatementTypeUri,
-		Subject:       []*intoto.ResourceDescriptor{subjectDescriptor(v.Name, v.Subject)},
-		PredicateType: artifact.PredicateVerificationSummaryV1,
-		Predicate:     predStruct,
-	}
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("verification summary: %w", err)
-	}
-	return st, nil
+	return pred, nil
 }
 
 // Values of a VSA's verifiedLevels.
