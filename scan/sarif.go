@@ -192,9 +192,30 @@ func (r *Report) SARIF() ([]byte, error) {
 		run.Tool.Extensions = []sarifComponent{{Name: "database", Version: cp.Tool.DatabaseVersion}}
 	}
 
-	// Rules: one per ID, with the highest severity seen for it.
-	index := map[string]int{}
+	index, err := run.addRules(cp.Findings, malware)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range cp.Findings {
+		run.Results = append(run.Results, sarifResultOf(f, index[f.ID], malware))
+	}
+	log := sarifLog{Schema: SARIFSchema, Version: SARIFVersion, Runs: []sarifRun{run}}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(log); err != nil {
+		return nil, fmt.Errorf("sarif: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// addRules adds the rules of the findings to the run's driver, one per ID
+// with the highest severity seen for it, and returns each ID's index. A
+// finding without an ID or with an invalid severity is an error.
+func (run *sarifRun) addRules(findings []Finding, malware bool) (map[string]int, error) {
+	index := map[string]int{}
+	for _, f := range findings {
 		if f.ID == "" {
 			return nil, fmt.Errorf("sarif: finding without an ID")
 		}
@@ -213,37 +234,30 @@ func (r *Report) SARIF() ([]byte, error) {
 			fillRule(rule, f, malware)
 		}
 	}
-	for _, f := range cp.Findings {
-		i := index[f.ID]
-		res := sarifResult{
-			RuleID:    f.ID,
-			RuleIndex: &i,
-			Level:     f.Severity.sarifLevel(),
-			Message:   sarifText{Text: message(f, malware)},
-			Properties: &sarifResultProperties{
-				Aliases: f.Aliases, FixedVersion: f.FixedVersion, Severity: f.Severity.String(),
-				CVSS: f.CVSS, Summary: f.Summary, Path: f.Path, Layer: f.Layer, Locations: f.Locations,
-			},
-		}
-		if malware {
-			res.Level = "error"
-		}
-		if f.Package != (Package{}) {
-			p := f.Package
-			res.Properties.Package = &p
-		}
-		res.Locations = sarifLocations(f)
-		run.Results = append(run.Results, res)
+	return index, nil
+}
+
+// sarifResultOf is the SARIF result of f, whose rule has index i.
+func sarifResultOf(f Finding, i int, malware bool) sarifResult {
+	res := sarifResult{
+		RuleID:    f.ID,
+		RuleIndex: &i,
+		Level:     f.Severity.sarifLevel(),
+		Message:   sarifText{Text: message(f, malware)},
+		Properties: &sarifResultProperties{
+			Aliases: f.Aliases, FixedVersion: f.FixedVersion, Severity: f.Severity.String(),
+			CVSS: f.CVSS, Summary: f.Summary, Path: f.Path, Layer: f.Layer, Locations: f.Locations,
+		},
 	}
-	log := sarifLog{Schema: SARIFSchema, Version: SARIFVersion, Runs: []sarifRun{run}}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(log); err != nil {
-		return nil, fmt.Errorf("sarif: %w", err)
+	if malware {
+		res.Level = "error"
 	}
-	return buf.Bytes(), nil
+	if f.Package != (Package{}) {
+		p := f.Package
+		res.Properties.Package = &p
+	}
+	res.Locations = sarifLocations(f)
+	return res
 }
 
 // sarifLocations writes one SARIF location per location of f (its
