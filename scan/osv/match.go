@@ -114,6 +114,23 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	results, err := db.matchAll(ctx, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	rep := &scan.Report{
+		Kind:     artifact.ReportKindVulnerability,
+		Tool:     scan.Tool{Name: ToolName, DatabaseVersion: db.version},
+		Time:     db.now().UTC(),
+		Findings: presort(findingsOf(results)),
+	}
+	rep.Sort() // cheap on sorted input; keeps the order scan defines
+	return rep, nil
+}
+
+// matchAll matches the packages in parallel chunks and returns, per chunk
+// in package order, the packages that have findings.
+func (db *DB) matchAll(ctx context.Context, pkgs []sbom.Package) ([][]pkgResult, error) {
 	workers := min(runtime.GOMAXPROCS(0), 1+len(pkgs)/256)
 	chunk := (len(pkgs) + workers - 1) / max(workers, 1)
 	results := make([][]pkgResult, workers)
@@ -152,9 +169,14 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 	if ctxErr != nil {
 		return nil, ctxErr
 	}
-	// The same package listed several times (found in several files or
-	// layers) gives its findings once, with the first listing's purl and
-	// layer, and the locations of every listing.
+	return results, nil
+}
+
+// findingsOf returns the findings of the matched packages. The same
+// package listed several times (found in several files or layers) gives
+// its findings once, with the first listing's purl and layer, and the
+// locations of every listing.
+func findingsOf(results [][]pkgResult) []scan.Finding {
 	n := 0
 	for _, r := range results {
 		n += len(r)
@@ -182,14 +204,7 @@ func (db *DB) Match(ctx context.Context, pkgs []sbom.Package) (*scan.Report, err
 		}
 		findings = append(findings, pr.findings...)
 	}
-	rep := &scan.Report{
-		Kind:     artifact.ReportKindVulnerability,
-		Tool:     scan.Tool{Name: ToolName, DatabaseVersion: db.version},
-		Time:     db.now().UTC(),
-		Findings: presort(findings),
-	}
-	rep.Sort() // cheap on sorted input; keeps the order scan defines
-	return rep, nil
+	return findings
 }
 
 // presort orders findings as scan.Report.Sort does, with an unstable sort
@@ -513,6 +528,18 @@ func mergeHits(hs []hit) []scan.Finding {
 		f.Aliases = slices.Clone(f.Aliases)
 		return []scan.Finding{f}
 	}
+	roots, sets := aliasSets(hs)
+	out := make([]scan.Finding, 0, len(roots))
+	for _, r := range roots {
+		out = append(out, mergeSet(hs, sets[r]))
+	}
+	return out
+}
+
+// aliasSets groups the hits linked by an id or alias (union-find) and
+// returns each group's root, in the order of their first hit, and each
+// group's members.
+func aliasSets(hs []hit) ([]int, map[int][]int) {
 	parent := make([]int, len(hs))
 	for i := range parent {
 		parent[i] = i
@@ -551,42 +578,43 @@ func mergeHits(hs []hit) []scan.Finding {
 		}
 		sets[r] = append(sets[r], i)
 	}
-	out := make([]scan.Finding, 0, len(roots))
-	for _, r := range roots {
-		members := sets[r]
-		slices.SortFunc(members, func(a, b int) int { return cmp.Compare(hs[a].f.ID, hs[b].f.ID) })
-		f := hs[members[0]].f
-		base := hs[members[0]].base
-		if len(members) == 1 {
-			f.Aliases = slices.Clone(f.Aliases)
-			out = append(out, f)
-			continue
-		}
-		names := make(map[string]bool)
-		for _, m := range members {
-			g := hs[m].f
-			names[g.ID] = true
-			for _, a := range g.Aliases {
-				names[a] = true
-			}
-			f.Severity = max(f.Severity, g.Severity)
-			f.CVSS = max(f.CVSS, g.CVSS)
-			f.FixedVersion = maxVersion(base, f.FixedVersion, g.FixedVersion)
-			if f.Summary == "" {
-				f.Summary = g.Summary
-			}
-		}
-		delete(names, f.ID)
-		f.Aliases = slices.Sorted(func(yield func(string) bool) {
-			for n := range names {
-				if !yield(n) {
-					return
-				}
-			}
-		})
-		out = append(out, f)
+	return roots, sets
+}
+
+// mergeSet merges the hits members of hs into one finding: the smallest
+// id, the other ids and aliases as aliases, the highest severity, CVSS and
+// fixed version, and the first summary.
+func mergeSet(hs []hit, members []int) scan.Finding {
+	slices.SortFunc(members, func(a, b int) int { return cmp.Compare(hs[a].f.ID, hs[b].f.ID) })
+	f := hs[members[0]].f
+	base := hs[members[0]].base
+	if len(members) == 1 {
+		f.Aliases = slices.Clone(f.Aliases)
+		return f
 	}
-	return out
+	names := make(map[string]bool)
+	for _, m := range members {
+		g := hs[m].f
+		names[g.ID] = true
+		for _, a := range g.Aliases {
+			names[a] = true
+		}
+		f.Severity = max(f.Severity, g.Severity)
+		f.CVSS = max(f.CVSS, g.CVSS)
+		f.FixedVersion = maxVersion(base, f.FixedVersion, g.FixedVersion)
+		if f.Summary == "" {
+			f.Summary = g.Summary
+		}
+	}
+	delete(names, f.ID)
+	f.Aliases = slices.Sorted(func(yield func(string) bool) {
+		for n := range names {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	return f
 }
 
 // purlEcosystem derives the OSV ecosystem of a package URL.
