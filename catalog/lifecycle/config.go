@@ -43,6 +43,9 @@ const (
 	SourceData = "data-file"
 	// SourceOverride: a manual Override.
 	SourceOverride = "override"
+	// SourceSuperseded: a newer image replaced this one (Runner.Supersede);
+	// the source's detail is the replacement reference.
+	SourceSuperseded = "superseded"
 )
 
 // ConflictMode says what to do when the sources of an image's own end of
@@ -167,6 +170,13 @@ type Config struct {
 	// Retirement configures the retirement actions. The zero value only
 	// marks.
 	Retirement Retirement `json:"retirement,omitzero"`
+	// Superseded is how long an image stays supported once a newer
+	// acquisition of its source tag replaced it in golden (Runner.Supersede,
+	// which catalog/upstream calls when a publisher's rebuild is promoted):
+	// its end of life becomes that long after the replacement, unless
+	// another source gives an earlier one. Zero means Window: the image is
+	// deprecated at once and retired when the window ends.
+	Superseded Duration `json:"superseded,omitzero"`
 }
 
 // DefaultWindow is the deprecation window of a Config whose Window is

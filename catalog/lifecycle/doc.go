@@ -47,6 +47,19 @@
 // image deprecated for a minimum time before it is retired. Times come
 // from Options.Now.
 //
+// # Supersession
+//
+// When the golden tag of an image moves to a newer acquisition of the
+// same source tag (a publisher's patched rebuild, promoted by
+// catalog/upstream), Runner.Supersede records it on the replaced image:
+// the replacement pointer, and an end of life Config.Superseded after the
+// replacement (one Window by default: deprecated at once, retired when
+// the window ends), unless another source gives an earlier date. It is
+// applied like any change (signed marker, event, entry), and the marker
+// records the supersession as a source (SourceSuperseded, with the
+// replacement as its detail), so later runs keep it without any
+// configuration.
+//
 // # Retirement and retention
 //
 // Retirement does what Config.Retirement says: only mark (ActionMark);

@@ -30,6 +30,10 @@ type Facts struct {
 	State *attest.Lifecycle
 	// Ignored are the markers that were not used: untrusted or malformed.
 	Ignored []*MarkerError
+	// Superseded, if set, says that a newer image replaced this one (see
+	// Runner.Supersede): a source of the end of life and of the
+	// replacement. Nil means the supersession State records, if any.
+	Superseded *Supersession
 	// Err, if set, is why the facts could not be gathered (a registry
 	// failure): the entry gets a KindError change and is left alone.
 	Err error
@@ -170,7 +174,11 @@ func (p *Policy) Resolve(f Facts) (*Resolution, error) {
 			runtime = append(runtime, c...)
 		}
 	}
-	for _, c := range slices.Concat(image, baseOS, runtime) {
+	var superseded []candidate
+	if sup := f.supersession(); sup != nil && !sup.EndOfLife.IsZero() {
+		superseded = append(superseded, candidate{role: RoleImage, source: SourceSuperseded, date: sup.EndOfLife.UTC(), detail: sup.Replacement})
+	}
+	for _, c := range slices.Concat(image, baseOS, runtime, superseded) {
 		res.Sources = append(res.Sources, catalog.EndOfLifeSource{Role: string(c.role), Source: c.source, Date: c.date, Detail: c.detail})
 		if c.date.IsZero() && c.ended {
 			res.Notes = append(res.Notes, fmt.Sprintf("%s says ended but gives no date: not used (set an override)", c))
@@ -187,13 +195,16 @@ func (p *Policy) Resolve(f Facts) (*Resolution, error) {
 			res.Notes = append(res.Notes, note)
 		}
 	}
-	for _, cs := range [][]candidate{baseOS, runtime} {
+	for _, cs := range [][]candidate{baseOS, runtime, superseded} {
 		if w := earliest(cs); w != nil {
 			winners = append(winners, *w)
 		}
 	}
 	if override != nil {
 		res.Replacement = override.Replacement
+	}
+	if res.Replacement == "" && len(superseded) > 0 {
+		res.Replacement = superseded[0].detail
 	}
 	if res.Replacement == "" && rule != nil {
 		res.Replacement = rule.Replacement
