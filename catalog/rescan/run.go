@@ -44,50 +44,16 @@ func (r *Rescanner) kinds() []string {
 
 func (r *Rescanner) work(ctx context.Context, drain bool) error {
 	var (
-		mu       sync.Mutex
-		inflight = map[int64]*running{}
-		wg       sync.WaitGroup
-		slots    = make(chan struct{}, r.opts.Concurrency)
+		active = &inflight{jobs: map[int64]*running{}}
+		wg     sync.WaitGroup
+		slots  = make(chan struct{}, r.opts.Concurrency)
 	)
 	defer wg.Wait()
 
 	// Leases are renewed for every job in flight.
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
-	go func() {
-		t := time.NewTicker(max(r.opts.Lease/3, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-renewCtx.Done():
-				return
-			case <-t.C:
-			}
-			mu.Lock()
-			jobs := make([]catalog.Job, 0, len(inflight))
-			for _, rj := range inflight {
-				jobs = append(jobs, rj.job)
-			}
-			mu.Unlock()
-			if len(jobs) == 0 {
-				continue
-			}
-			err := r.opts.Queue.Extend(renewCtx, r.opts.Lease, jobs...)
-			var lle *catalog.LeaseLostError
-			if errors.As(err, &lle) {
-				mu.Lock()
-				for _, id := range lle.IDs {
-					if rj, ok := inflight[id]; ok {
-						r.log.Warn("rescan: lease lost, abandoning job", "job", rj.job.Key)
-						rj.cancel()
-					}
-				}
-				mu.Unlock()
-			} else if err != nil && renewCtx.Err() == nil {
-				r.log.Warn("rescan: renewing leases", "error", err)
-			}
-		}
-	}()
+	go r.renewLeases(renewCtx, active)
 
 	var lastHousekeeping time.Time
 	for {
@@ -116,45 +82,77 @@ func (r *Rescanner) work(ctx context.Context, drain bool) error {
 			}
 		}
 		if len(jobs) == 0 {
-			mu.Lock()
-			busy := len(inflight)
-			mu.Unlock()
-			if drain && busy == 0 && !paused {
-				// Done when every sweep has ended (jobs waiting for a
-				// retry, or held by other instances, are waited for).
-				if r.finalizeSweeps(ctx) == 0 {
-					return nil
-				}
-			}
-			wait := r.opts.Poll
-			if busy > 0 || free == 0 {
-				wait = min(wait, 20*time.Millisecond)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-			if !drain && busy == 0 {
-				r.finalizeSweeps(ctx)
+			done, err := r.idle(ctx, drain, paused, active.len(), free)
+			if done || err != nil {
+				return err
 			}
 			continue
 		}
 		for _, j := range jobs {
 			slots <- struct{}{}
 			jctx, cancel := context.WithCancel(ctx)
-			rj := &running{job: j, cancel: cancel}
-			mu.Lock()
-			inflight[j.ID] = rj
-			mu.Unlock()
+			active.add(&running{job: j, cancel: cancel})
 			wg.Go(func() {
 				defer func() { <-slots }()
 				defer cancel()
 				r.runJob(jctx, j)
-				mu.Lock()
-				delete(inflight, j.ID)
-				mu.Unlock()
+				active.remove(j.ID)
 			})
+		}
+	}
+}
+
+// idle waits when no job was claimed: a draining run is done (done true)
+// once nothing is in flight, nothing is paused and every sweep has ended;
+// otherwise it waits for the poll interval (less when jobs are running or
+// every slot is taken) and, when not draining and idle, closes the sweeps
+// that have ended.
+func (r *Rescanner) idle(ctx context.Context, drain, paused bool, busy, free int) (bool, error) {
+	if drain && busy == 0 && !paused {
+		// Done when every sweep has ended (jobs waiting for a
+		// retry, or held by other instances, are waited for).
+		if r.finalizeSweeps(ctx) == 0 {
+			return true, nil
+		}
+	}
+	wait := r.opts.Poll
+	if busy > 0 || free == 0 {
+		wait = min(wait, 20*time.Millisecond)
+	}
+	select {
+	case <-ctx.Done():
+		return true, ctx.Err()
+	case <-time.After(wait):
+	}
+	if !drain && busy == 0 {
+		r.finalizeSweeps(ctx)
+	}
+	return false, nil
+}
+
+// renewLeases extends the leases of the jobs in flight every third of a
+// lease until ctx ends, and cancels the jobs whose lease was lost.
+func (r *Rescanner) renewLeases(ctx context.Context, in *inflight) {
+	t := time.NewTicker(max(r.opts.Lease/3, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		jobs := in.snapshot()
+		if len(jobs) == 0 {
+			continue
+		}
+		err := r.opts.Queue.Extend(ctx, r.opts.Lease, jobs...)
+		var lle *catalog.LeaseLostError
+		if errors.As(err, &lle) {
+			in.cancel(lle.IDs, func(rj *running) {
+				r.log.Warn("rescan: lease lost, abandoning job", "job", rj.job.Key)
+			})
+		} else if err != nil && ctx.Err() == nil {
+			r.log.Warn("rescan: renewing leases", "error", err)
 		}
 	}
 }
@@ -162,6 +160,54 @@ func (r *Rescanner) work(ctx context.Context, drain bool) error {
 type running struct {
 	job    catalog.Job
 	cancel context.CancelFunc
+}
+
+// inflight is the set of jobs in flight, by id; safe for concurrent use.
+type inflight struct {
+	mu   sync.Mutex
+	jobs map[int64]*running
+}
+
+func (in *inflight) add(rj *running) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.jobs[rj.job.ID] = rj
+}
+
+func (in *inflight) remove(id int64) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	delete(in.jobs, id)
+}
+
+func (in *inflight) len() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.jobs)
+}
+
+// snapshot returns the jobs in flight.
+func (in *inflight) snapshot() []catalog.Job {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	jobs := make([]catalog.Job, 0, len(in.jobs))
+	for _, rj := range in.jobs {
+		jobs = append(jobs, rj.job)
+	}
+	return jobs
+}
+
+// cancel cancels the jobs in flight among ids, calling before for each
+// first.
+func (in *inflight) cancel(ids []int64, before func(*running)) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, id := range ids {
+		if rj, ok := in.jobs[id]; ok {
+			before(rj)
+			rj.cancel()
+		}
+	}
 }
 
 // housekeeping starts what is due: the periodic sweep and a malware
