@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
+	"slices"
 	"strings"
 	"time"
 
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 	"github.com/spdx/tools-golang/spdx/v2/common"
+	"github.com/spdx/tools-golang/spdx/v2/v2_3"
 )
 
 // MaxDocumentSize is the largest SBOM, in bytes, that [Decode] accepts:
@@ -119,40 +122,289 @@ func decodeSPDX(data []byte) (doc *Document, err error) {
 			doc, err = nil, fmt.Errorf("%w: spdx: %v", ErrInvalidDocument, r)
 		}
 	}()
-	var sd *spdx.Document
-	sd, err = spdxjson.Read(bytes.NewReader(data))
+	parts, err := readSPDX(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: spdx: %v", ErrInvalidDocument, err)
 	}
-	if sd.SPDXVersion != spdx.Version {
-		return nil, fmt.Errorf("%w: spdx: version %q after conversion", ErrInvalidDocument, sd.SPDXVersion)
+	return parts.document()
+}
+
+// readSPDX parses an SPDX JSON document into what Decode keeps of it.
+//
+// SPDX 2.3, the version every current tool writes, is streamed: each
+// package, file and relationship is decoded on its own into tools-golang's
+// model and reduced at once to the few fields cssc reads, so that the heap
+// holds one element of the model at a time, not the whole document in it
+// (a package is a 500-byte struct: "[{},{},...]" would cost 150 times its
+// size). Older versions go through tools-golang's reader and converter.
+func readSPDX(data []byte) (*spdxParts, error) {
+	var probe struct {
+		SPDXVersion string `json:"spdxVersion"`
 	}
-	if len(sd.Packages) > maxPackages {
-		return nil, fmt.Errorf("%w: spdx: %d packages, limit %d", ErrInvalidDocument, len(sd.Packages), maxPackages)
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, err
 	}
-	out := &Document{Name: sd.DocumentName}
-	if ci := sd.CreationInfo; ci != nil {
-		if t, err := time.Parse(time.RFC3339, ci.Created); err == nil {
-			out.Created = t.UTC()
+	if probe.SPDXVersion != v2_3.Version {
+		sd, err := spdxjson.Read(bytes.NewReader(data))
+		if err != nil {
+			return nil, err
 		}
-		for _, c := range ci.Creators {
-			out.Creators = append(out.Creators, strings.TrimSpace(c.CreatorType+": "+c.Creator))
+		if sd.SPDXVersion != spdx.Version {
+			return nil, fmt.Errorf("version %q after conversion", sd.SPDXVersion)
+		}
+		return partsOf(sd)
+	}
+	return streamSPDX(data)
+}
+
+// spdxParts is what Decode reads from an SPDX document.
+type spdxParts struct {
+	name      string
+	created   string
+	creators  []string
+	extracted map[string]string // LicenseRef id -> extracted licence name
+	packages  []decodedPackage
+	files     map[common.ElementID]spdxFile
+	described map[common.ElementID]bool
+	links     []spdxLink // package -> file relationships
+}
+
+// decodedPackage is what Decode reads from an SPDX package.
+type decodedPackage struct {
+	id                                                   common.ElementID
+	name, version, purl, sourceInfo, declared, concluded string
+	purpose                                              string
+	comments                                             []string // annotation comments cssc reads ("cssc:...")
+}
+
+// spdxLink ties a package to a file it was found in.
+type spdxLink struct{ pkg, file common.ElementID }
+
+func newSPDXParts() *spdxParts {
+	return &spdxParts{extracted: map[string]string{}, files: map[common.ElementID]spdxFile{}, described: map[common.ElementID]bool{}}
+}
+
+func (d *spdxParts) setCreation(ci *spdx.CreationInfo) {
+	if ci == nil {
+		return
+	}
+	d.created = ci.Created
+	d.creators = d.creators[:0]
+	for _, c := range ci.Creators {
+		d.creators = append(d.creators, strings.TrimSpace(c.CreatorType+": "+c.Creator))
+	}
+}
+
+func (d *spdxParts) addLicense(ol *spdx.OtherLicense) {
+	if ol != nil && ol.LicenseName != "" && ol.LicenseName != "NOASSERTION" {
+		d.extracted[ol.LicenseIdentifier] = ol.LicenseName
+	}
+}
+
+func (d *spdxParts) addPackage(sp *spdx.Package) error {
+	if sp == nil {
+		return nil
+	}
+	if len(d.packages) >= maxPackages {
+		return fmt.Errorf("more than %d packages", maxPackages)
+	}
+	p := decodedPackage{
+		id: sp.PackageSPDXIdentifier, name: sp.PackageName, version: sp.PackageVersion, purl: spdxPURL(sp),
+		sourceInfo: sp.PackageSourceInfo, declared: sp.PackageLicenseDeclared, concluded: sp.PackageLicenseConcluded,
+		purpose: sp.PrimaryPackagePurpose,
+	}
+	for _, a := range sp.Annotations {
+		if strings.HasPrefix(a.AnnotationComment, "cssc:") {
+			p.comments = append(p.comments, a.AnnotationComment)
 		}
 	}
-	extracted := map[string]string{}
+	d.packages = append(d.packages, p)
+	return nil
+}
+
+func (d *spdxParts) addFile(f *spdx.File) {
+	if f == nil || f.FileName == "" {
+		return
+	}
+	layer := ""
+	if v, ok := strings.CutPrefix(strings.TrimSpace(f.FileComment), "layerID: "); ok {
+		layer = strings.TrimSpace(v)
+	}
+	d.files[f.FileSPDXIdentifier] = spdxFile{name: f.FileName, layer: layer}
+}
+
+// addRelationship keeps what Decode reads of the relationships: the
+// elements the document DESCRIBES, and the files packages were found in,
+// in two shapes: osv-scalibr's DEPENDENCY_MANIFEST_OF (file to package)
+// and syft's OTHER relationships whose comment starts with "evident-by:"
+// (package to file; syft puts the layer in the file comment,
+// "layerID: sha256:...").
+func (d *spdxParts) addRelationship(r *spdx.Relationship) {
+	if r == nil || r.RefA.DocumentRefID != "" || r.RefB.DocumentRefID != "" {
+		return
+	}
+	switch strings.ToUpper(r.Relationship) {
+	case "DESCRIBES":
+		if r.RefA.ElementRefID == "DOCUMENT" {
+			d.described[r.RefB.ElementRefID] = true
+		}
+	case "DESCRIBED_BY":
+		if r.RefB.ElementRefID == "DOCUMENT" {
+			d.described[r.RefA.ElementRefID] = true
+		}
+	case "DEPENDENCY_MANIFEST_OF":
+		d.links = append(d.links, spdxLink{pkg: r.RefB.ElementRefID, file: r.RefA.ElementRefID})
+	case "OTHER":
+		if strings.HasPrefix(r.RelationshipComment, "evident-by:") {
+			d.links = append(d.links, spdxLink{pkg: r.RefA.ElementRefID, file: r.RefB.ElementRefID})
+		}
+	}
+}
+
+// partsOf reduces a whole tools-golang document.
+func partsOf(sd *spdx.Document) (*spdxParts, error) {
+	d := newSPDXParts()
+	d.name = sd.DocumentName
+	d.setCreation(sd.CreationInfo)
 	for _, ol := range sd.OtherLicenses {
-		if ol != nil && ol.LicenseName != "" && ol.LicenseName != "NOASSERTION" {
-			extracted[ol.LicenseIdentifier] = ol.LicenseName
+		d.addLicense(ol)
+	}
+	for _, sp := range sd.Packages {
+		if err := d.addPackage(sp); err != nil {
+			return nil, err
 		}
 	}
-	files, described := spdxFiles(sd)
-	for _, sp := range sd.Packages {
-		if sp == nil {
+	for _, f := range sd.Files {
+		d.addFile(f)
+	}
+	for _, r := range sd.Relationships {
+		d.addRelationship(r)
+	}
+	return d, nil
+}
+
+// streamSPDX reads an SPDX 2.3 JSON document element by element (see
+// readSPDX). It accepts what decoding the whole document into
+// tools-golang's model accepts, and reads documentDescribes as DESCRIBES
+// relationships as that model does.
+func streamSPDX(data []byte) (*spdxParts, error) {
+	d := newSPDXParts()
+	var docID common.ElementID
+	var describes []common.ElementID
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		// encoding/json matches keys without regard to case; so does this.
+		switch strings.ToLower(key) {
+		case "name":
+			err = dec.Decode(&d.name)
+		case "creationinfo":
+			var ci *spdx.CreationInfo
+			if err = dec.Decode(&ci); err == nil {
+				d.setCreation(ci)
+			}
+		case "spdxid":
+			err = dec.Decode(&docID)
+		case "documentdescribes":
+			var ids []common.DocElementID
+			if err = dec.Decode(&ids); err == nil {
+				for _, id := range ids {
+					if id.DocumentRefID == "" {
+						describes = append(describes, id.ElementRefID)
+					}
+				}
+			}
+		case "hasextractedlicensinginfos":
+			err = eachElement(dec, func(ol *spdx.OtherLicense) error { d.addLicense(ol); return nil })
+		case "packages":
+			err = eachElement(dec, d.addPackage)
+		case "files":
+			err = eachElement(dec, func(f *spdx.File) error { d.addFile(f); return nil })
+		case "relationships":
+			err = eachElement(dec, func(r *spdx.Relationship) error { d.addRelationship(r); return nil })
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the document")
+	}
+	// documentDescribes are DESCRIBES relationships from the document.
+	if docID == "DOCUMENT" {
+		for _, id := range describes {
+			d.described[id] = true
+		}
+	}
+	return d, nil
+}
+
+// eachElement decodes the array (or null) at dec's position one element at
+// a time, each into a new *T handed to fn.
+func eachElement[T any](dec *json.Decoder, fn func(*T) error) error {
+	tok, err := dec.Token()
+	if err != nil || tok == nil {
+		return err
+	}
+	if tok != json.Delim('[') {
+		return fmt.Errorf("want an array, found %v", tok)
+	}
+	for dec.More() {
+		var v *T
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token()
+	return err
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != want {
+		return fmt.Errorf("want %v, found %v", want, tok)
+	}
+	return nil
+}
+
+// document builds the Document.
+func (d *spdxParts) document() (*Document, error) {
+	out := &Document{Name: d.name}
+	if t, err := time.Parse(time.RFC3339, d.created); err == nil {
+		out.Created = t.UTC()
+	}
+	out.Creators = d.creators
+	files := map[common.ElementID][]spdxFile{}
+	for _, l := range d.links {
+		f, ok := d.files[l.file]
+		if !ok || len(files[l.pkg]) >= maxLocations {
 			continue
 		}
-		if isSubjectPackage(sp, described) {
-			for _, a := range sp.Annotations {
-				if v, ok := strings.CutPrefix(a.AnnotationComment, annotationSkipped); ok && len(out.Skipped) < maxSkipped {
+		files[l.pkg] = append(files[l.pkg], f)
+	}
+	for _, sp := range d.packages {
+		if isSubjectPackage(sp, d.described) {
+			for _, c := range sp.comments {
+				if v, ok := strings.CutPrefix(c, annotationSkipped); ok && len(out.Skipped) < maxSkipped {
 					var sk SkippedFile
 					if err := json.Unmarshal([]byte(v), &sk); err != nil || sk.Path == "" {
 						return nil, fmt.Errorf("%w: spdx: skipped-file annotation %q", ErrInvalidDocument, truncate(v, 64))
@@ -162,8 +414,8 @@ func decodeSPDX(data []byte) (doc *Document, err error) {
 			}
 			continue
 		}
-		p := packageFromSPDX(sp, extracted)
-		if f := files[sp.PackageSPDXIdentifier]; len(f) > 0 {
+		p := packageFromSPDX(sp, d.extracted)
+		if f := files[sp.id]; len(f) > 0 {
 			for _, loc := range f {
 				if len(p.Locations) < maxLocations {
 					p.Locations = append(p.Locations, loc.name)
@@ -173,7 +425,7 @@ func decodeSPDX(data []byte) (doc *Document, err error) {
 				}
 			}
 		} else if len(p.Locations) == 0 {
-			p.Locations = sourceInfoLocations(sp.PackageSourceInfo)
+			p.Locations = sourceInfoLocations(sp.sourceInfo)
 		}
 		out.Packages = append(out.Packages, p)
 	}
@@ -184,55 +436,6 @@ func decodeSPDX(data []byte) (doc *Document, err error) {
 // spdxFile is a file an SPDX document ties to a package.
 type spdxFile struct {
 	name, layer string
-}
-
-// spdxFiles returns, per package, the files the document says the package
-// was found in, and the elements the document DESCRIBES. Two shapes are
-// read: osv-scalibr's DEPENDENCY_MANIFEST_OF (file to package) and syft's
-// OTHER relationships whose comment starts with "evident-by:" (package to
-// file; syft puts the layer in the file comment, "layerID: sha256:...").
-func spdxFiles(sd *spdx.Document) (map[common.ElementID][]spdxFile, map[common.ElementID]bool) {
-	byID := map[common.ElementID]*spdx.File{}
-	for _, f := range sd.Files {
-		if f != nil {
-			byID[f.FileSPDXIdentifier] = f
-		}
-	}
-	out := map[common.ElementID][]spdxFile{}
-	described := map[common.ElementID]bool{}
-	add := func(pkg, file common.ElementID) {
-		f := byID[file]
-		if f == nil || f.FileName == "" || len(out[pkg]) >= maxLocations {
-			return
-		}
-		layer := ""
-		if v, ok := strings.CutPrefix(strings.TrimSpace(f.FileComment), "layerID: "); ok {
-			layer = strings.TrimSpace(v)
-		}
-		out[pkg] = append(out[pkg], spdxFile{name: f.FileName, layer: layer})
-	}
-	for _, r := range sd.Relationships {
-		if r == nil || r.RefA.DocumentRefID != "" || r.RefB.DocumentRefID != "" {
-			continue
-		}
-		switch strings.ToUpper(r.Relationship) {
-		case "DESCRIBES":
-			if r.RefA.ElementRefID == "DOCUMENT" {
-				described[r.RefB.ElementRefID] = true
-			}
-		case "DESCRIBED_BY":
-			if r.RefB.ElementRefID == "DOCUMENT" {
-				described[r.RefA.ElementRefID] = true
-			}
-		case "DEPENDENCY_MANIFEST_OF":
-			add(r.RefB.ElementRefID, r.RefA.ElementRefID)
-		case "OTHER":
-			if strings.HasPrefix(r.RelationshipComment, "evident-by:") {
-				add(r.RefA.ElementRefID, r.RefB.ElementRefID)
-			}
-		}
-	}
-	return out, described
 }
 
 // sourceInfoLocations reads the paths in the sourceInfo sentences of
@@ -264,20 +467,18 @@ func sourceInfoLocations(info string) []string {
 // than for a package in it: purpose CONTAINER, cssc's subject annotation,
 // an oci or docker purl, or a package without purl that the document
 // DESCRIBES (osv-scalibr's root package "main").
-func isSubjectPackage(sp *spdx.Package, described map[common.ElementID]bool) bool {
-	if strings.EqualFold(sp.PrimaryPackagePurpose, "CONTAINER") {
+func isSubjectPackage(sp decodedPackage, described map[common.ElementID]bool) bool {
+	if strings.EqualFold(sp.purpose, "CONTAINER") {
 		return true
 	}
-	for _, a := range sp.Annotations {
-		if a.AnnotationComment == annotationSubject {
-			return true
-		}
+	if slices.Contains(sp.comments, annotationSubject) {
+		return true
 	}
-	if purl := spdxPURL(sp); purl != "" {
-		t := purlType(purl)
+	if sp.purl != "" {
+		t := purlType(sp.purl)
 		return t == "oci" || t == "docker"
 	}
-	return described[sp.PackageSPDXIdentifier]
+	return described[sp.id]
 }
 
 func spdxPURL(sp *spdx.Package) string {
@@ -301,30 +502,30 @@ func purlType(purl string) string {
 	return ""
 }
 
-func packageFromSPDX(sp *spdx.Package, extracted map[string]string) Package {
+func packageFromSPDX(sp decodedPackage, extracted map[string]string) Package {
 	p := Package{
-		Name:    sp.PackageName,
-		Version: sp.PackageVersion,
-		PURL:    NormalizePURL(spdxPURL(sp)),
+		Name:    sp.name,
+		Version: sp.version,
+		PURL:    NormalizePURL(sp.purl),
 	}
 	p.Ecosystem = Ecosystem(p.PURL)
 	p.SourceName, p.SourceVersion = SourceFromPURL(p.PURL)
 	if p.SourceName == "" {
-		p.SourceName, p.SourceVersion = sourceFromInfo(sp.PackageSourceInfo)
+		p.SourceName, p.SourceVersion = sourceFromInfo(sp.sourceInfo)
 	}
 	if p.SourceVersion == p.Version {
 		p.SourceVersion = ""
 	}
-	if l := licenseValue(sp.PackageLicenseDeclared, extracted); l != "" {
+	if l := licenseValue(sp.declared, extracted); l != "" {
 		p.Licenses = []string{l}
-	} else if l := licenseValue(sp.PackageLicenseConcluded, extracted); l != "" {
+	} else if l := licenseValue(sp.concluded, extracted); l != "" {
 		p.Licenses = []string{l}
 	}
-	for _, a := range sp.Annotations {
-		if v, ok := strings.CutPrefix(a.AnnotationComment, annotationLayer); ok && p.Layer == "" {
+	for _, c := range sp.comments {
+		if v, ok := strings.CutPrefix(c, annotationLayer); ok && p.Layer == "" {
 			p.Layer = v
 		}
-		if v, ok := strings.CutPrefix(a.AnnotationComment, annotationLocation); ok && len(p.Locations) < maxLocations {
+		if v, ok := strings.CutPrefix(c, annotationLocation); ok && len(p.Locations) < maxLocations {
 			p.Locations = append(p.Locations, v)
 		}
 	}
