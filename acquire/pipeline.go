@@ -152,6 +152,18 @@ type Config struct {
 	// verification summaries and the builder id of the default
 	// provenance. Empty means "https://github.com/cssc-go/cssc/acquire".
 	PipelineID string
+	// MaxPublisherMetadataBytes is the budget of the publisher metadata
+	// read and parsed per image (attest.Options.MaxTotalBytes): the bytes
+	// of the SBOMs, statements, envelopes and bundles found next to the
+	// image and its platforms, plus attest.ValueCost per JSON value parsed
+	// in them. More fails the run in the verify-metadata step with an error
+	// wrapping attest.ErrBudgetExceeded (an *attest.BudgetError) before the
+	// blob over it is read or parsed: the image stays in quarantine and the
+	// record says why. cssc's own artifacts in quarantine do not count.
+	// Zero means attest.DefaultMaxTotalBytes (48 MiB: a realistic SBOM of
+	// 13 to 18 MiB, or several smaller ones, and at most about 170 MiB of
+	// heap to parse whatever it holds).
+	MaxPublisherMetadataBytes int64
 	// PromotePublisherArtifacts copies the publisher's artifacts that were
 	// imported (signatures, SBOMs, attestations) to golden next to cssc's.
 	// False promotes only the image and cssc's own artifacts. Publisher

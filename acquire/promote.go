@@ -90,7 +90,9 @@ func (r *run) alreadyPromoted(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 	}
-	md, err := attest.Discover(ctx, r.grepo, r.root, &attest.Options{MaxManifestBytes: r.p.cfg.Client.MaxManifestBytes()})
+	opts := r.discoverOptions()
+	opts.Logger = nil
+	md, err := attest.Discover(ctx, r.grepo, r.root, opts)
 	if err != nil {
 		return false, nil
 	}

@@ -57,7 +57,7 @@ func (r *run) verifySignatures(ctx context.Context) (Verdict, string, map[string
 }
 
 func (r *run) checkMetadata(ctx context.Context) (Verdict, string, map[string]any, error) {
-	md, err := attest.Discover(ctx, r.qrepo, r.root, &attest.Options{MaxManifestBytes: r.p.cfg.Client.MaxManifestBytes(), Logger: r.p.cfg.Logger})
+	md, err := attest.Discover(ctx, r.qrepo, r.root, r.discoverOptions())
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -84,4 +84,17 @@ func (r *run) checkMetadata(ctx context.Context) (Verdict, string, map[string]an
 		return VerdictFailed, fmt.Sprintf("%s, %d unreadable", reason, broken), out, nil
 	}
 	return VerdictOK, reason, out, nil
+}
+
+// discoverOptions are the options of the publisher metadata discovery in
+// quarantine and golden: the client's manifest cap, the publisher's budget
+// (cssc's own artifacts do not count: the import drops publisher artifacts
+// that claim to be cssc's).
+func (r *run) discoverOptions() *attest.Options {
+	return &attest.Options{
+		MaxManifestBytes: r.p.cfg.Client.MaxManifestBytes(),
+		MaxTotalBytes:    r.p.cfg.MaxPublisherMetadataBytes,
+		ExemptGenerated:  true,
+		Logger:           r.p.cfg.Logger,
+	}
 }

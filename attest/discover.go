@@ -1,7 +1,9 @@
 package attest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,26 +30,53 @@ type Repository interface {
 	orasregistry.ReferrerLister
 }
 
-// DefaultMaxTotalBytes is the default of Options.MaxTotalBytes (64 MiB).
-const DefaultMaxTotalBytes = 64 << 20
+// DefaultMaxTotalBytes is the default of Options.MaxTotalBytes (48 MiB).
+// It holds a realistic SBOM of 13 MiB (compact JSON, one value in about 25
+// bytes) to 18 MiB (indented, one value in about 37 bytes), or several
+// smaller ones: with ValueCost, such a document costs about three times its
+// size. Parsing all it holds keeps the heap under 256 MiB (at most about
+// 170 MiB) even for documents made of the tiniest values, in every form
+// Discover reads (BenchmarkDiscoverBudget).
+const DefaultMaxTotalBytes = 48 << 20
+
+// ValueCost is what each JSON value parsed costs against
+// Options.MaxTotalBytes, on top of the bytes read: about what parsing a
+// value costs in heap beyond its bytes when it is a tiny one, such as the
+// "{}" of a package list. Real SBOMs hold one value in 20 to 40 bytes, so
+// the charge about doubles their cost; "[{},{},...]" costs 100 times more
+// than its size, which is about what it costs to parse.
+const ValueCost = 64
 
 // ErrBudgetExceeded is wrapped by the error of a Discover call whose
 // publisher metadata is larger, in total, than Options.MaxTotalBytes.
 var ErrBudgetExceeded = errors.New("publisher metadata budget exceeded")
 
-// BudgetError says how much publisher metadata was read when the next blob
-// would have gone over the budget. It matches ErrBudgetExceeded.
+// BudgetError says how much of the budget publisher metadata had used when
+// the next blob, or the next document parsed, would have gone over it. It
+// matches ErrBudgetExceeded.
 type BudgetError struct {
 	// Subject is the image whose metadata was discovered.
 	Subject digest.Digest
-	// Read is how many bytes were read; Next is the size of the blob that
-	// did not fit; Budget is Options.MaxTotalBytes.
+	// Read is how much of the budget was used (bytes read, and ValueCost
+	// per JSON value parsed); Next is what did not fit: the size of the
+	// next blob, or, when Values is true, the cost of the JSON values of
+	// the blob (or envelope payload) about to be parsed; Budget is
+	// Options.MaxTotalBytes.
 	Read, Next, Budget int64
+	// Blob is the digest of the blob that did not fit.
+	Blob digest.Digest
+	// Values is true when the blob was read, but parsing its JSON values
+	// would have exceeded the budget.
+	Values bool
 }
 
 func (e *BudgetError) Error() string {
-	return fmt.Sprintf("publisher metadata of %s: %d bytes read, the next blob of %d bytes would exceed the budget of %d bytes per image",
-		e.Subject, e.Read, e.Next, e.Budget)
+	what := fmt.Sprintf("the next blob %s of %d bytes", e.Blob, e.Next)
+	if e.Values {
+		what = fmt.Sprintf("parsing the JSON values of %s (%d at %d bytes each)", e.Blob, e.Next/ValueCost, ValueCost)
+	}
+	return fmt.Sprintf("publisher metadata of %s: %d bytes of the budget used, %s would exceed the budget of %d bytes per image",
+		e.Subject, e.Read, what, e.Budget)
 }
 
 // Is reports whether target is ErrBudgetExceeded.
@@ -73,12 +102,24 @@ type Options struct {
 	// are skipped and Metadata.Truncated is set. Zero means 32.
 	MaxLayers int
 	// MaxTotalBytes is the budget of one Discover call: the bytes of every
-	// SBOM, statement, envelope and bundle blob read and parsed, together.
-	// A blob that would go over it ends discovery with an error wrapping
-	// ErrBudgetExceeded (a *BudgetError) before it is read, so that a
-	// publisher cannot make an image cost more memory and time by
-	// attaching more metadata. Zero means DefaultMaxTotalBytes.
+	// SBOM, statement, envelope and bundle blob read, plus ValueCost bytes
+	// for every JSON value parsed in them (DSSE payloads included),
+	// together. A blob that would go over it ends discovery with an error
+	// wrapping ErrBudgetExceeded (a *BudgetError) before it is read, and a
+	// document whose values would, before it is parsed; so a publisher
+	// cannot make an image cost more memory and time by attaching more
+	// metadata, or metadata of many tiny values. Zero means
+	// DefaultMaxTotalBytes.
 	MaxTotalBytes int64
+	// ExemptGenerated reads the blobs of items that claim to be cssc's own
+	// (Item.Generated) without counting them against MaxTotalBytes: the
+	// budget is then the publisher's alone, and cssc's SBOMs of a large
+	// multi-platform image cannot use it up. Set it only on repositories
+	// where the claim was filtered out of publisher artifacts before (the
+	// acquire pipeline's quarantine and golden repositories, a catalog's
+	// golden registry); elsewhere a publisher could make the claim to
+	// escape the budget. False counts every item.
+	ExemptGenerated bool
 	// Logger receives debug logs of what was found and warnings for items
 	// that could not be read. Nil means silent.
 	Logger *slog.Logger
@@ -195,7 +236,7 @@ type discovery struct {
 	repo  Repository
 	opts  Options
 	md    *Metadata
-	spent int64 // blob bytes read so far (the budget)
+	spent int64 // budget used so far: blob bytes read, ValueCost per JSON value parsed
 }
 
 // add records an item; it returns errStop once MaxItems is reached and
@@ -388,7 +429,7 @@ func (d *discovery) read(ctx context.Context, it *Item, l ocispec.Descriptor) er
 		it.Kind = KindOther
 		return nil
 	}
-	data, err := d.blob(ctx, l)
+	data, err := d.blob(ctx, l, d.exempt(it))
 	if err != nil {
 		if e := ctxErr(ctx, err); e != nil {
 			return e
@@ -410,13 +451,7 @@ func (d *discovery) read(ctx context.Context, it *Item, l ocispec.Descriptor) er
 		}
 		it.SBOM = doc
 	case mt == artifact.MediaTypeInToto:
-		st, err := ParseStatement(data)
-		if err != nil {
-			it.Kind = KindStatement
-			it.Err = fmt.Errorf("layer %s: %w", l.Digest, err)
-			return nil
-		}
-		interpret(it, st)
+		return d.statement(it, l, data)
 	case mt == artifact.MediaTypeDSSE:
 		env, err := ParseDSSE(data)
 		if err != nil {
@@ -424,7 +459,7 @@ func (d *discovery) read(ctx context.Context, it *Item, l ocispec.Descriptor) er
 			it.Err = fmt.Errorf("layer %s: %w", l.Digest, err)
 			return nil
 		}
-		d.envelope(it, l, env)
+		return d.envelope(it, l, env)
 	default: // sigstore bundle
 		b, err := parseBundle(data)
 		if err != nil {
@@ -435,29 +470,43 @@ func (d *discovery) read(ctx context.Context, it *Item, l ocispec.Descriptor) er
 			it.Kind = KindSignature
 			return nil
 		}
-		d.envelope(it, l, b.Envelope)
+		return d.envelope(it, l, b.Envelope)
 	}
 	return nil
 }
 
-func (d *discovery) envelope(it *Item, l ocispec.Descriptor, env *Envelope) {
+func (d *discovery) envelope(it *Item, l ocispec.Descriptor, env *Envelope) error {
 	it.Signatures = len(env.Signatures)
 	it.MediaType = env.PayloadType
-	st, err := env.Statement()
-	if err != nil {
+	if env.PayloadType != artifact.MediaTypeInToto {
 		it.Kind = KindStatement
-		it.Err = fmt.Errorf("layer %s: %w", l.Digest, err)
-		return
+		it.Err = fmt.Errorf("layer %s: dsse envelope: %w: payload type %q", l.Digest, ErrUnsupportedFormat, env.PayloadType)
+		return nil
 	}
-	interpret(it, st)
+	// The payload was base64 in the blob: its values are parsed now.
+	if err := d.charge(l, env.Payload, d.exempt(it)); err != nil {
+		return err
+	}
+	return d.statement(it, l, env.Payload)
 }
 
-// interpret fills it from a parsed statement: provenance into the common
-// view, SBOM predicates through sbom.Decode.
-func interpret(it *Item, st *Statement) {
+// statement fills it from the in-toto statement in data: provenance into
+// the common view, SBOM predicates through sbom.Decode. An SBOM predicate
+// is decoded straight from its bytes and left out of it.Statement (which
+// keeps the type, subjects and predicate type): through the in-toto
+// bindings, every JSON value of a 15 MiB SBOM would become a protobuf
+// Value (tens of bytes of heap each), be written back to JSON, and stay in
+// memory for as long as the metadata. It returns an error only when the
+// budget is exceeded; a malformed statement goes to it.Err.
+func (d *discovery) statement(it *Item, l ocispec.Descriptor, data []byte) error {
+	it.Kind = KindStatement
+	st, pred, err := parseStatementSBOM(data)
+	if err != nil {
+		it.Err = fmt.Errorf("layer %s: %w", l.Digest, err)
+		return nil
+	}
 	it.Statement = st
 	it.PredicateType = st.PredicateType()
-	it.Kind = KindStatement
 	switch st.PredicateType() {
 	case artifact.PredicateSLSAProvenanceV1, artifact.PredicateSLSAProvenanceV02:
 		it.Kind = KindProvenance
@@ -468,18 +517,46 @@ func interpret(it *Item, st *Statement) {
 		if st.PredicateType() == artifact.PredicateCycloneDX {
 			mt = artifact.MediaTypeCycloneDX
 		}
-		pred, err := st.Predicate()
-		if err != nil {
-			it.Err = fmt.Errorf("sbom predicate: %w: %w", ErrMalformed, err)
-			return
-		}
 		doc, err := sbom.Decode(pred, mt)
 		if err != nil {
 			it.Err = fmt.Errorf("sbom predicate: %w: %w", ErrMalformed, err)
-			return
+			return nil
 		}
 		it.SBOM = doc
 	}
+	return nil
+}
+
+// parseStatementSBOM parses an in-toto statement. When its predicate is an
+// SBOM (SPDX, CycloneDX), the predicate's bytes are returned and the
+// statement is parsed without them (its predicate is then {}).
+func parseStatementSBOM(data []byte) (*Statement, []byte, error) {
+	if len(data) > MaxStatementBytes {
+		return nil, nil, fmt.Errorf("in-toto statement: %w: %d bytes, cap %d", ErrTooLarge, len(data), MaxStatementBytes)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, nil, fmt.Errorf("in-toto statement: %w: %w", ErrMalformed, err)
+	}
+	var pt string
+	if raw, ok := top["predicateType"]; !ok || json.Unmarshal(raw, &pt) != nil || (pt != artifact.PredicateSPDX && pt != artifact.PredicateCycloneDX) {
+		st, err := ParseStatement(data)
+		return st, nil, err
+	}
+	pred := top["predicate"]
+	top["predicate"] = json.RawMessage("{}")
+	head, err := json.Marshal(top)
+	if err != nil {
+		return nil, nil, fmt.Errorf("in-toto statement: %w: %w", ErrMalformed, err)
+	}
+	st, err := ParseStatement(head)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(bytes.TrimSpace(pred)) == 0 || bytes.TrimSpace(pred)[0] != '{' {
+		return nil, nil, fmt.Errorf("in-toto statement: %w: the predicate is not an object", ErrMalformed)
+	}
+	return st, pred, nil
 }
 
 func (d *discovery) cosignTag(ctx context.Context, subject ocispec.Descriptor, platform *ocispec.Platform, form Form) error {
@@ -564,15 +641,14 @@ func (d *discovery) manifest(ctx context.Context, desc ocispec.Descriptor) (*man
 }
 
 // blob reads a layer, capped at MaxBlobBytes and verified against its
-// digest.
-func (d *discovery) blob(ctx context.Context, l ocispec.Descriptor) ([]byte, error) {
+// digest, and counts it against the budget unless exempt.
+func (d *discovery) blob(ctx context.Context, l ocispec.Descriptor, exempt bool) ([]byte, error) {
 	if l.Size > d.opts.MaxBlobBytes {
 		return nil, fmt.Errorf("layer %s: %w: %d bytes, cap %d", l.Digest, ErrTooLarge, l.Size, d.opts.MaxBlobBytes)
 	}
-	if d.spent+l.Size > d.opts.MaxTotalBytes {
-		return nil, &BudgetError{Subject: d.md.Subject.Digest, Read: d.spent, Next: l.Size, Budget: d.opts.MaxTotalBytes}
+	if !exempt && d.spent+l.Size > d.opts.MaxTotalBytes {
+		return nil, &BudgetError{Subject: d.md.Subject.Digest, Read: d.spent, Next: l.Size, Budget: d.opts.MaxTotalBytes, Blob: l.Digest}
 	}
-	d.spent += l.Size
 	b, err := manifest.Fetch(ctx, d.repo, l, d.opts.MaxBlobBytes)
 	if err != nil {
 		if errors.Is(err, registry.ErrSizeExceeded) {
@@ -580,7 +656,61 @@ func (d *discovery) blob(ctx context.Context, l ocispec.Descriptor) ([]byte, err
 		}
 		return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
+	if !exempt {
+		d.spent += l.Size
+	}
+	if err := d.charge(l, b, exempt); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// exempt reports whether the item's blobs are read outside the budget
+// (Options.ExemptGenerated).
+func (d *discovery) exempt(it *Item) bool { return d.opts.ExemptGenerated && it.Generated() }
+
+// charge counts the JSON values of data, about to be parsed, against the
+// budget unless exempt: ValueCost bytes each. A document of many tiny
+// values ("[{},{},...]" in an SBOM's package list, "[[],[],...]" in a
+// predicate) costs parsers hundreds of bytes of heap per byte read; with
+// this charge the budget bounds the memory of parsing, not only the bytes
+// read.
+func (d *discovery) charge(l ocispec.Descriptor, data []byte, exempt bool) error {
+	if exempt {
+		return nil
+	}
+	cost := jsonValues(data) * ValueCost
+	if d.spent+cost > d.opts.MaxTotalBytes {
+		return &BudgetError{Subject: d.md.Subject.Digest, Read: d.spent, Next: cost, Budget: d.opts.MaxTotalBytes, Blob: l.Digest, Values: true}
+	}
+	d.spent += cost
+	return nil
+}
+
+// jsonValues returns about how many JSON values data holds, without
+// parsing it: one per object and array, one per element separator, and the
+// top-level value. Commas and brackets inside strings do not count.
+func jsonValues(data []byte) int64 {
+	n := int64(1)
+	in, esc := false, false
+	for _, c := range data {
+		switch {
+		case in:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				in = false
+			}
+		case c == '"':
+			in = true
+		case c == '{', c == '[', c == ',':
+			n++
+		}
+	}
+	return n
 }
 
 func isNotFound(err error) bool {
