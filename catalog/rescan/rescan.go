@@ -305,40 +305,11 @@ func (r *Rescanner) SetDatabase(ctx context.Context, db *osv.DB) (*catalog.Sweep
 		DatabaseVersion: db.Version(), PreviousVersion: cur, Started: at, State: catalog.SweepRunning}
 
 	// Jobs of the version swept last that have not run join this sweep.
-	carried := map[entryKey]bool{}
-	if cur != "" {
-		cancelled, err := r.opts.Queue.Cancel(ctx, KindVulnerability+"/"+cur)
-		if err != nil {
-			return nil, err
-		}
-		for _, j := range cancelled {
-			var p payload
-			if json.Unmarshal(j.Payload, &p) == nil {
-				carried[entryKey{p.Repository, p.Digest}] = true
-			}
-		}
+	carried, err := r.cancelVersion(ctx, cur)
+	if err != nil {
+		return nil, err
 	}
-
-	var keys []entryKey
-	prio := PriorityDelta
-	switch {
-	case cur == "":
-		sw.Kind, sw.Reason = catalog.SweepFull, "first database: full re-match"
-		keys, err = r.allEntries(ctx)
-	case prevLocal == nil || prevLocal.Version() != cur:
-		sw.Kind, sw.Reason = catalog.SweepFull, "the previous database is not at hand to diff: full re-match"
-		keys, err = r.allEntries(ctx)
-	default:
-		d := db.Diff(prevLocal)
-		sw.Kind = catalog.SweepDelta
-		sw.Diff = &catalog.SweepDiff{Added: len(d.Added), Changed: len(d.Changed), Withdrawn: len(d.Withdrawn), Packages: d.Packages()}
-		keys, err = r.affectedEntries(ctx, d)
-		if err == nil {
-			sw.Diff.Affected = len(keys)
-			sw.Reason = fmt.Sprintf("%d advisories added, %d changed, %d withdrawn, naming %d packages held by %d images",
-				sw.Diff.Added, sw.Diff.Changed, sw.Diff.Withdrawn, sw.Diff.Packages, len(keys))
-		}
-	}
+	keys, err := r.sweepEntries(ctx, sw, db, prevLocal, cur)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +322,7 @@ func (r *Rescanner) SetDatabase(ctx context.Context, db *osv.DB) (*catalog.Sweep
 			keys = append(keys, k)
 		}
 	}
-	if err := r.enqueueSweep(ctx, sw, KindVulnerability+"/"+db.Version(), "vulnerability/"+db.Version()+"/", keys, prio, at, false); err != nil {
+	if err := r.enqueueSweep(ctx, sw, KindVulnerability+"/"+db.Version(), "vulnerability/"+db.Version()+"/", keys, PriorityDelta, at, false); err != nil {
 		return nil, err
 	}
 	if ok, err := r.opts.Coordinator.SwapValue(ctx, keyOSVVersion, cur, db.Version()); err != nil || !ok {
@@ -366,6 +337,55 @@ func (r *Rescanner) SetDatabase(ctx context.Context, db *osv.DB) (*catalog.Sweep
 	}
 	r.log.Info("rescan: sweep started", "sweep", sw.ID, "kind", sw.Kind, "images", sw.Images, "database", db.Version(), "previous", cur)
 	return sw, nil
+}
+
+// cancelVersion cancels the waiting vulnerability jobs of version cur (none
+// when cur is empty) and returns their images.
+func (r *Rescanner) cancelVersion(ctx context.Context, cur string) (map[entryKey]bool, error) {
+	carried := map[entryKey]bool{}
+	if cur == "" {
+		return carried, nil
+	}
+	cancelled, err := r.opts.Queue.Cancel(ctx, KindVulnerability+"/"+cur)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range cancelled {
+		var p payload
+		if json.Unmarshal(j.Payload, &p) == nil {
+			carried[entryKey{p.Repository, p.Digest}] = true
+		}
+	}
+	return carried, nil
+}
+
+// sweepEntries decides the sweep sw of db after version cur and returns
+// its images: every image for a full sweep (no version swept yet, or the
+// previous database prev not at hand to diff), else the images holding a
+// package that a changed advisory names (a delta sweep, its diff recorded
+// in sw).
+func (r *Rescanner) sweepEntries(ctx context.Context, sw *catalog.Sweep, db, prev *osv.DB, cur string) ([]entryKey, error) {
+	var keys []entryKey
+	var err error
+	switch {
+	case cur == "":
+		sw.Kind, sw.Reason = catalog.SweepFull, "first database: full re-match"
+		keys, err = r.allEntries(ctx)
+	case prev == nil || prev.Version() != cur:
+		sw.Kind, sw.Reason = catalog.SweepFull, "the previous database is not at hand to diff: full re-match"
+		keys, err = r.allEntries(ctx)
+	default:
+		d := db.Diff(prev)
+		sw.Kind = catalog.SweepDelta
+		sw.Diff = &catalog.SweepDiff{Added: len(d.Added), Changed: len(d.Changed), Withdrawn: len(d.Withdrawn), Packages: d.Packages()}
+		keys, err = r.affectedEntries(ctx, d)
+		if err == nil {
+			sw.Diff.Affected = len(keys)
+			sw.Reason = fmt.Sprintf("%d advisories added, %d changed, %d withdrawn, naming %d packages held by %d images",
+				sw.Diff.Added, sw.Diff.Changed, sw.Diff.Withdrawn, sw.Diff.Packages, len(keys))
+		}
+	}
+	return keys, err
 }
 
 // setValue sets a coordinator value whatever it was.
