@@ -68,6 +68,12 @@ const (
 	// AnnotationDatabaseVersion is the scanner database version a report was
 	// made with, so that a rescan can tell whether anything changed.
 	AnnotationDatabaseVersion = "dev.cssc.report.database-version"
+	// AnnotationScannerDeclaration is what the scanner that wrote a report
+	// declares itself to be (scan.Declaration), whatever the report's kind
+	// says: DeclarationMalware for a malware scanner, DeclarationNone
+	// otherwise. Only a report whose scanner declares itself a malware
+	// scanner makes an image scanned for malware.
+	AnnotationScannerDeclaration = "dev.cssc.report.scanner-declaration"
 	// AnnotationGeneratedBy marks an artifact that cssc generated (as opposed
 	// to one the publisher supplied); its value is the generator name.
 	AnnotationGeneratedBy = "dev.cssc.generated-by"
@@ -106,6 +112,14 @@ const (
 	PredicateSPDX = "https://spdx.dev/Document"
 	// PredicateCycloneDX is a CycloneDX document carried as an in-toto predicate.
 	PredicateCycloneDX = "https://cyclonedx.org/bom"
+)
+
+// Values of AnnotationScannerDeclaration.
+const (
+	// DeclarationMalware: the scanner declares itself a malware scanner.
+	DeclarationMalware = "malware"
+	// DeclarationNone: the scanner declares nothing.
+	DeclarationNone = "none"
 )
 
 // Values of AnnotationReportKind.

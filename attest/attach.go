@@ -49,7 +49,10 @@ func Attach(ctx context.Context, repo registry.Repository, subject ocispec.Descr
 // vulnerability-report verifier reads) in a layer titled by
 // artifact.ReportTitle ("vulnerabilities.sarif", "malware.sarif": the file
 // "oras pull" writes), annotated with the report kind,
-// the scanner and its database version, and created at created (zero means
+// the scanner and its database version, what the scanner declares itself
+// to be (rep.Declared, as artifact.AnnotationScannerDeclaration: a reader
+// of the registry tells a malware scanner's report from another scanner's
+// report that claims the malware kind), and created at created (zero means
 // the Unix epoch). generatedBy is the artifact.AnnotationGeneratedBy value;
 // empty means none. Attach it to rep.Subject.
 func ReportArtifact(rep *scan.Report, created time.Time, generatedBy string) (registry.Artifact, error) {
@@ -60,10 +63,15 @@ func ReportArtifact(rep *scan.Report, created time.Time, generatedBy string) (re
 	if err != nil {
 		return registry.Artifact{}, fmt.Errorf("encode %s report: %w", rep.Kind, err)
 	}
+	declared := artifact.DeclarationNone
+	if rep.Declared.Malware {
+		declared = artifact.DeclarationMalware
+	}
 	ann := map[string]string{
-		artifact.AnnotationReportKind:      rep.Kind,
-		artifact.AnnotationScanner:         rep.Tool.Name,
-		artifact.AnnotationDatabaseVersion: rep.Tool.DatabaseVersion,
+		artifact.AnnotationReportKind:         rep.Kind,
+		artifact.AnnotationScanner:            rep.Tool.Name,
+		artifact.AnnotationDatabaseVersion:    rep.Tool.DatabaseVersion,
+		artifact.AnnotationScannerDeclaration: declared,
 	}
 	if generatedBy != "" {
 		ann[artifact.AnnotationGeneratedBy] = generatedBy

@@ -187,8 +187,15 @@ func TestAttachAndReportArtifact(t *testing.T) {
 	a, err := attest.ReportArtifact(rep, created, "")
 	require.NoError(t, err)
 	assert.Equal(t, artifact.TypeSARIF, a.ArtifactType)
-	assert.Equal(t, map[string]string{artifact.AnnotationReportKind: artifact.ReportKindVulnerability, artifact.AnnotationScanner: "osv", artifact.AnnotationDatabaseVersion: "db-7"}, a.Annotations,
-		"no generated-by without a generator name")
+	assert.Equal(t, map[string]string{artifact.AnnotationReportKind: artifact.ReportKindVulnerability, artifact.AnnotationScanner: "osv", artifact.AnnotationDatabaseVersion: "db-7",
+		artifact.AnnotationScannerDeclaration: artifact.DeclarationNone}, a.Annotations,
+		"no generated-by without a generator name; the scanner declares nothing")
+	mal, err := attest.ReportArtifact(&scan.Report{Kind: artifact.ReportKindMalware, Tool: scan.Tool{Name: "clamav"}, Subject: img.Digest, Declared: scan.Declaration{Malware: true}}, created, "")
+	require.NoError(t, err)
+	assert.Equal(t, artifact.DeclarationMalware, mal.Annotations[artifact.AnnotationScannerDeclaration], "a malware scanner's declaration is recorded")
+	lie, err := attest.ReportArtifact(&scan.Report{Kind: artifact.ReportKindMalware, Tool: scan.Tool{Name: "keyfinder"}, Subject: img.Digest}, created, "")
+	require.NoError(t, err)
+	assert.Equal(t, artifact.DeclarationNone, lie.Annotations[artifact.AnnotationScannerDeclaration], "the kind is not a declaration")
 	require.Len(t, a.Blobs, 1)
 	back, err := scan.DecodeSARIF(a.Blobs[0].Data)
 	require.NoError(t, err)

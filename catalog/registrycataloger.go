@@ -626,8 +626,13 @@ func (b *build) reports(ctx context.Context, subject digest.Digest, ev string, t
 			continue
 		}
 		if ev == EvidenceMalware {
-			ch.Malware.Scanned = true
-			ch.Malware.DatabaseVersions = append(ch.Malware.DatabaseVersions, rep.DatabaseVersion)
+			// Detections count whoever found them; only a scanner that
+			// declares itself a malware scanner makes the image scanned
+			// (scan.Declaration, as the acquire policy reads it).
+			if r.c.item.Annotations[artifact.AnnotationScannerDeclaration] == artifact.DeclarationMalware {
+				ch.Malware.Scanned = true
+				ch.Malware.DatabaseVersions = append(ch.Malware.DatabaseVersions, rep.DatabaseVersion)
+			}
 			for _, f := range r.rep.Findings {
 				ch.Malware.Detections++
 				ch.Malware.Names = append(ch.Malware.Names, f.ID)

@@ -140,6 +140,10 @@ func (r *Rescanner) writeReports(ctx context.Context, p payload, e *catalog.Entr
 			pl.t = pl.cur.Time.Truncate(time.Second).Add(time.Second)
 		}
 		rep := &scan.Report{Kind: kind, Tool: pl.tool, Subject: pl.child.Digest, Time: pl.t, Findings: pl.findings}
+		if kind == artifact.ReportKindMalware {
+			// Options.Malware is the malware scanner by configuration.
+			rep.Declared = scan.Declaration{Malware: true}
+		}
 		pl.report, err = r.publish(ctx, repo, subject, rep)
 		if err != nil {
 			return err

@@ -141,7 +141,10 @@ type Options struct {
 	// Malware rescans layers for malware when its signature version
 	// changes; nil means no malware rescans. MalwareVersion is then
 	// required: it returns the scanner's current signature version (for
-	// clamd, clamav.Scanner.Version's String).
+	// clamd, clamav.Scanner.Version's String). Being configured here is
+	// its declaration: its reports say it is a malware scanner
+	// (artifact.AnnotationScannerDeclaration), which the catalog requires
+	// to count an image as scanned for malware.
 	Malware        scan.Scanner
 	MalwareVersion func(ctx context.Context) (string, error)
 	// Logger receives what the rescanner does. Nil means silent.
