@@ -60,6 +60,36 @@
 // when Config.EnterpriseVerifier is set, and the tag moves last, so golden
 // never holds a tag on a partial or unsigned image.
 //
+// A denial also withdraws what an earlier run promoted: when golden holds
+// the denied digest (promoted in audit mode, or under a policy since
+// changed), every golden tag on it goes back to the last digest it pointed
+// at whose verification summary, signed by the enterprise key, says PASSED
+// (each summary records the digests its promotion moved the tags off,
+// artifact.AnnotationPreviousDigests), or is removed (registry.Untag; the
+// manifest stays for those who pinned its digest). Record.Withdrawn names
+// each tag.
+//
+// Publisher metadata has one budget per image
+// (Config.MaxPublisherMetadataBytes, attest.Options.MaxTotalBytes): the
+// bytes of the SBOMs and statements read, plus a fixed cost per JSON value
+// parsed, so that neither many documents nor documents of tiny values make
+// an image cost more memory. Over it, the run stops in verify-metadata with
+// an error wrapping attest.ErrBudgetExceeded and the image stays in
+// quarantine.
+//
+// # Publisher artifacts in golden
+//
+// With Config.PromotePublisherArtifacts, the publisher's artifacts go to
+// golden in the form they were published in, so that the tools that read
+// them upstream read them there: referrers (Notary Project signatures,
+// SBOMs, attestations, sigstore bundles as cosign v3 stores its
+// signatures) as referrers, and cosign's tags ("sha256-<hex>.sig", ".att",
+// ".sbom" of the image and of each platform image) as the same tags:
+// `cosign verify` (or sign/cosign) finds the publisher's signature on the
+// golden image as it did upstream. Publisher scan reports and verification
+// summaries stay in quarantine unless Config.PromotePublisherVerdicts names
+// their type.
+//
 // Reruns are idempotent: every generated artifact is stamped with the run
 // time, which a rerun recovers from the provenance an interrupted run
 // attached, so it regenerates byte-identical artifacts (same digests, no

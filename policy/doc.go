@@ -40,7 +40,11 @@
 // Allowed false. In mode audit Allowed is always true, failing rules are
 // still recorded as fail, and WouldDeny says the image would have been
 // denied: roll a policy out in audit mode, read the decisions, then
-// enforce.
+// enforce. The acquire pipeline promotes what audit mode lets through
+// (its verification summary says FAILED); when a later run under an
+// enforcing policy denies the same digest, no golden tag is left on it:
+// each goes back to the last digest that passed, or is removed
+// (acquire.Record.Withdrawn).
 //
 // # Document format
 //
