@@ -25,26 +25,29 @@ const (
 	numSections
 )
 
-// rec is one entry in the index.
+// rec is one entry in the index. What filters and facet counts read comes
+// first, within one cache line.
 type rec struct {
+	status   uint32 // ids in state.status and state.owner
+	owner    uint32
+	severity uint8
+	fixable  bool
+	trusted  bool
+	hasEOL   bool
+	eol      int64 // Unix seconds
+	// facets are the ids of the entry's platforms, licences and signers
+	// (the multi-valued facets, read by every count), ending at
+	// facetEnds.
+	facets    []uint32
+	facetEnds [secSigner + 1]uint32
+
 	id         int64
 	repository string // shared by the entries of a repository
 	digest     string
-	status     uint32 // ids in state.status and state.owner
-	owner      uint32
-	severity   uint8
-	fixable    bool
-	trusted    bool
-	hasEOL     bool
-	eol        int64 // Unix seconds
-	// facets are the ids of the entry's platforms, licences and signers
-	// (the multi-valued facets, read by every count), ending at
-	// facetEnds; packed are the ids of the other sections, for removal:
-	// per section a count and the sorted ids as deltas (uvarints), and
-	// for packages the (name, version) pairs sorted, names as deltas.
-	facets    []uint32
-	facetEnds [secSigner + 1]uint32
-	packed    []byte
+	// packed are the ids of the other sections, for removal: per section
+	// a count and the sorted ids as deltas (uvarints), and for packages
+	// the (name, version) pairs sorted, names as deltas.
+	packed []byte
 }
 
 // section returns section s of ids laid out by ends.
@@ -128,10 +131,20 @@ type state struct {
 	dicts          [numSections]*dict
 	trigrams       map[uint32][]uint32 // term trigram -> term ids, sorted
 	packages       *packageIndex
+	ranges         rangeCache
 	scratch        []byte
 	scratchIDs     []uint32
 	decoded        decoded
 	postingsLength int // total length of the postings of every section
+	// Counts over every entry, for searches without conditions: by
+	// severity rank, by fixable, and the end-of-life dates, sorted.
+	severities [8]int
+	fixables   [2]int
+	eols       []int64
+
+	// monotone is true while st.order is in increasing slot order, so
+	// that slot order is result order.
+	monotone bool
 	// scattered counts the entries put in another slot than the one
 	// their place in the order had at the last compaction.
 	scattered int
@@ -139,10 +152,11 @@ type state struct {
 
 func newState() *state {
 	st := &state{byID: map[int64]uint32{}, repos: map[string]string{}, status: newDict(), owner: newDict(),
-		trigrams: map[uint32][]uint32{}, packages: newPackageIndex()}
+		trigrams: map[uint32][]uint32{}, packages: newPackageIndex(), monotone: true}
 	for i := range secPackage {
 		st.dicts[i] = newDict()
 	}
+	st.packages.onVersionRelease = st.ranges.clear
 	terms := st.dicts[secTerm]
 	terms.onNew = func(id uint32, key string) {
 		forTrigrams(key, func(t uint32) {
@@ -304,9 +318,22 @@ func (st *state) put(id int64, d *decoded) uint32 {
 		st.packages.add(pairs[i], pairs[i+1], slot)
 	}
 	st.postingsLength += len(vals)
+	st.severities[r.severity]++
+	st.fixables[b2i(r.fixable)]++
+	if r.hasEOL {
+		i, _ := slices.BinarySearch(st.eols, r.eol)
+		st.eols = slices.Insert(st.eols, i, r.eol)
+	}
 	st.recs[slot] = r
 	st.byID[id] = slot
 	return slot
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // sortPairs sorts (name, version) id pairs by name, then version.
@@ -355,6 +382,13 @@ func (st *state) drop(slot uint32) {
 		st.packages.remove(pairs[i], pairs[i+1], slot)
 	}
 	st.postingsLength -= len(vals)
+	st.severities[r.severity]--
+	st.fixables[b2i(r.fixable)]--
+	if r.hasEOL {
+		if i, found := slices.BinarySearch(st.eols, r.eol); found {
+			st.eols = slices.Delete(st.eols, i, i+1)
+		}
+	}
 	delete(st.byID, r.id)
 	*r = rec{}
 	st.free = append(st.free, slot)
@@ -396,6 +430,9 @@ func (st *state) apply(id int64, rec []byte, ordered bool) error {
 	if ordered {
 		i, _ := st.orderIndex(slot)
 		st.order = slices.Insert(st.order, i, slot)
+		if i > 0 && st.order[i-1] > slot || i+1 < len(st.order) && st.order[i+1] < slot {
+			st.monotone = false
+		}
 	}
 	return nil
 }
@@ -450,7 +487,7 @@ func (st *state) compact() {
 		slices.Sort(out)
 		st.packages.pairs[n] = out
 	}
-	st.recs, st.free, st.scattered = recs, nil, 0
+	st.recs, st.free, st.scattered, st.monotone = recs, nil, 0, true
 }
 
 // sortOrder rebuilds st.order from the live slots.
@@ -462,6 +499,7 @@ func (st *state) sortOrder() {
 		}
 	}
 	slices.SortFunc(st.order, func(a, b uint32) int { return compareRec(&st.recs[a], &st.recs[b]) })
+	st.monotone = slices.IsSorted(st.order)
 }
 
 // Index is the in-memory search index of one store. It is safe for
@@ -504,7 +542,7 @@ func (ix *Index) Stats() Stats {
 	s := Stats{Seq: st.seq, Entries: len(st.byID), Terms: st.dicts[secTerm].live(), Vulnerabilities: st.dicts[secVuln].live(),
 		Packages: st.packages.names.live(), PackageVersions: len(st.packages.versions), PackageOccurrences: st.packages.occurrences(),
 		Postings: st.postingsLength + 2*len(st.byID)}
-	n := cap(st.recs)*int(unsafe.Sizeof(rec{})) + cap(st.free)*4 + cap(st.order)*4 + len(st.byID)*24 + st.status.bytes() + st.owner.bytes()
+	n := cap(st.recs)*int(unsafe.Sizeof(rec{})) + cap(st.eols)*8 + cap(st.free)*4 + cap(st.order)*4 + len(st.byID)*24 + st.status.bytes() + st.owner.bytes()
 	for _, r := range st.recs {
 		n += cap(r.facets)*4 + cap(r.packed)
 	}

@@ -133,6 +133,23 @@ func check(t *testing.T, ix *Index, f *memFeed, name string, q catalog.Query) {
 		wantIDs[i] = f.ids[e.Key()]
 	}
 	require.Equal(t, wantIDs, got, "%s: entries", name)
+
+	// Without facets (other paths), the same pages.
+	q.Facets, q.Cursor = false, ""
+	got = []int64{}
+	for {
+		res, err := ix.Search(q)
+		require.NoError(t, err)
+		require.Nil(t, res.Facets)
+		require.Equal(t, len(want), res.Total, "%s: total without facets", name)
+		got = append(got, res.IDs...)
+		if res.Next == "" {
+			break
+		}
+		require.NotEmpty(t, res.IDs)
+		q.Cursor = res.Next
+	}
+	require.Equal(t, wantIDs, got, "%s: entries without facets", name)
 }
 
 // queries returns queries of every kind over entries, some drawn at random.
@@ -353,4 +370,33 @@ func FuzzRecord(f *testing.F) {
 		}
 		assert.Zero(t, st.dicts[secTerm].live())
 	})
+}
+
+// TestRangeCache: a range's verdict on a version is remembered across
+// package names and queries, and forgotten when the version's id is given
+// to another version.
+func TestRangeCache(t *testing.T) {
+	ctx := context.Background()
+	entry := func(name, pkg, version string) *catalog.Entry {
+		e := &catalog.Entry{Repository: "registry.corp/golden/" + name, Digest: catalogtest.Digest(name),
+			Children: []catalog.Child{{Digest: catalogtest.Digest(name), Packages: []catalog.Package{{Name: pkg, Version: version, Ecosystem: "npm"}}}}}
+		e.Normalize()
+		return e
+	}
+	f := newMemFeed()
+	ix := New()
+	a, b := entry("a", "x", "1.0.0"), entry("b", "y", "1.0.0")
+	f.put(a)
+	f.put(b)
+	require.NoError(t, ix.Refresh(ctx, f))
+	for _, name := range []string{"x", "y", "x"} {
+		check(t, ix, f, "shared version "+name, catalog.Query{Package: &catalog.PackageQuery{Name: name, Range: "< 2"}})
+	}
+	f.delete(a)
+	f.delete(b)
+	require.NoError(t, ix.Refresh(ctx, f))
+	f.put(entry("c", "z", "3.0.0")) // takes the released version id
+	require.NoError(t, ix.Refresh(ctx, f))
+	check(t, ix, f, "reused version id", catalog.Query{Package: &catalog.PackageQuery{Name: "z", Range: "< 2"}})
+	check(t, ix, f, "reused version id, other range", catalog.Query{Package: &catalog.PackageQuery{Name: "z", Range: ">= 2"}})
 }

@@ -3,6 +3,10 @@ package searchindex
 import (
 	"encoding/binary"
 	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cssc-go/cssc/catalog"
 )
 
 // packageIndex is the component-to-image index: per package name (or
@@ -20,6 +24,9 @@ type packageIndex struct {
 	vkeys    []string
 	vrefs    []uint32
 	vfree    []uint32
+	// onVersionRelease, if set, is called when a version id is released
+	// (it will be given to another version).
+	onVersionRelease func()
 }
 
 func newPackageIndex() *packageIndex {
@@ -111,6 +118,9 @@ func (p *packageIndex) remove(n, v, slot uint32) {
 		delete(p.versions, p.vkeys[v])
 		p.vkeys[v] = ""
 		p.vfree = append(p.vfree, v)
+		if p.onVersionRelease != nil {
+			p.onVersionRelease()
+		}
 	}
 	if len(l) == 0 {
 		p.pairs[n] = nil
@@ -137,4 +147,58 @@ func (p *packageIndex) occurrences() int {
 		n += len(l)
 	}
 	return n
+}
+
+// rangeCache remembers, per version range and ecosystem condition of a
+// reverse package query, whether each version (an interned ecosystem and
+// version, whatever the package name) satisfies it: evaluating a range
+// parses versions by the ecosystem's rules, a few microseconds each, and
+// portal links repeat the same ranges. Safe for concurrent searches.
+type rangeCache struct {
+	mu sync.Mutex
+	m  map[string][]atomic.Uint32 // by version id: 0 unknown, 1 no, 2 yes
+}
+
+// maxRanges caps the ranges a rangeCache remembers; beyond, it starts
+// over.
+const maxRanges = 64
+
+// clear forgets everything (a version id is about to mean another
+// version).
+func (c *rangeCache) clear() {
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
+}
+
+// matcher returns a function that tells whether version id v of package
+// pq.Name is in the query's range (r, parsed from pq.Range).
+func (c *rangeCache) matcher(p *packageIndex, pq *catalog.PackageQuery, r catalog.VersionRange) func(v uint32) bool {
+	key := pq.Ecosystem + "\x00" + pq.Range
+	c.mu.Lock()
+	known := c.m[key]
+	if len(known) < len(p.vkeys) {
+		grown := make([]atomic.Uint32, len(p.vkeys)+len(p.vkeys)/4)
+		for i := range known {
+			grown[i].Store(known[i].Load())
+		}
+		if c.m == nil || known == nil && len(c.m) >= maxRanges {
+			c.m = map[string][]atomic.Uint32{}
+		}
+		c.m[key] = grown
+		known = grown
+	}
+	c.mu.Unlock()
+	return func(v uint32) bool {
+		switch known[v].Load() {
+		case 1:
+			return false
+		case 2:
+			return true
+		}
+		eco, version := splitVersionKey(p.vkeys[v])
+		ok := pq.MatchesPackage(r, catalog.Package{Name: pq.Name, Ecosystem: eco, Version: version})
+		known[v].Store(uint32(1 + b2i(ok)))
+		return ok
+	}
 }

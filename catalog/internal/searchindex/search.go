@@ -196,6 +196,99 @@ func (f *filter) match(r *rec) bool {
 	return true
 }
 
+// unconditional reports whether f has no condition on facts.
+func (f *filter) unconditional() bool {
+	return f.repo == "" && f.status < 0 && f.owner < 0 && f.maxSeverity < 0 && !f.fixable && f.trusted == nil && !f.hasEOLCondition
+}
+
+// everything answers a query without conditions from the counts the
+// index keeps, without visiting the entries.
+func (st *state) everything(q catalog.Query, after *rec, res *Result, c *counter) {
+	order := st.order
+	res.Total = len(order)
+	start := 0
+	if after != nil {
+		start, _ = slices.BinarySearchFunc(order, after, func(s uint32, after *rec) int { return compareRec(&st.recs[s], after) })
+		if start < len(order) && compareRec(&st.recs[order[start]], after) == 0 {
+			start++
+		}
+	}
+	end := min(start+q.Limit, len(order))
+	for _, s := range order[start:end] {
+		res.IDs = append(res.IDs, st.recs[s].id)
+	}
+	if end < len(order) && end > start {
+		last := &st.recs[order[end-1]]
+		res.Next = catalog.Cursor{Repository: last.repository, Digest: digest.Digest(last.digest)}.Encode()
+	}
+	if c == nil {
+		return
+	}
+	for _, x := range []struct {
+		d      *dict
+		counts []int
+	}{{st.status, c.status}, {st.owner, c.owner}, {st.dicts[secPlatform], c.platform}, {st.dicts[secLicense], c.license}, {st.dicts[secSigner], c.signer}} {
+		for id, l := range x.d.lists {
+			x.counts[id] = len(l)
+		}
+	}
+	c.severity, c.fixable = st.severities, st.fixables
+	// Buckets as counter.add sorts dates: <= now, <= 30 days, ...
+	upTo := func(t int64) int {
+		i, _ := slices.BinarySearch(st.eols, t+1)
+		return i
+	}
+	past, d30, d90, d365 := upTo(c.now), upTo(c.day30), upTo(c.day90), upTo(c.day365)
+	c.eol = [6]int{len(order) - len(st.eols), past, d30 - past, d90 - d30, d365 - d90, len(st.eols) - d365}
+	res.Facets = c.facets(q.FacetLimit)
+}
+
+// candidatesOnly answers a query whose only conditions are candidate
+// sets, without facets, when slot order is result order: the total is the
+// candidates' count and the page their first slots after the cursor.
+func (st *state) candidatesOnly(q catalog.Query, after *rec, c *set, res *Result) {
+	res.Total = c.n
+	from := uint32(0)
+	if after != nil {
+		i, _ := slices.BinarySearchFunc(st.order, after, func(s uint32, after *rec) int { return compareRec(&st.recs[s], after) })
+		if i < len(st.order) && compareRec(&st.recs[st.order[i]], after) == 0 {
+			i++
+		}
+		if i == len(st.order) {
+			return
+		}
+		from = st.order[i]
+	}
+	page := make([]uint32, 0, min(q.Limit+1, 64))
+	if c.list != nil {
+		i, _ := slices.BinarySearch(c.list, from)
+		page = append(page, c.list[i:min(i+q.Limit+1, len(c.list))]...)
+	} else {
+	words:
+		for i := int(from >> 6); i < len(c.bits); i++ {
+			w := c.bits[i]
+			if i == int(from>>6) {
+				w &^= 1<<(from&63) - 1
+			}
+			for w != 0 {
+				page = append(page, uint32(i*64+bits.TrailingZeros64(w)))
+				if len(page) > q.Limit {
+					break words
+				}
+				w &= w - 1
+			}
+		}
+	}
+	if len(page) > q.Limit {
+		page = page[:q.Limit]
+		last := &st.recs[page[len(page)-1]]
+		res.Next = catalog.Cursor{Repository: last.repository, Digest: digest.Digest(last.digest)}.Encode()
+	}
+	for _, s := range page {
+		res.IDs = append(res.IDs, st.recs[s].id)
+	}
+}
+
 // compile turns q into a filter and candidate sets; ok is false when no
 // entry can match.
 func (st *state) compile(q catalog.Query) (f *filter, ok bool) {
@@ -290,11 +383,11 @@ func (st *state) compile(q catalog.Query) (f *filter, ok bool) {
 		var list []uint32
 		// Each distinct version of the package once: the pairs of a
 		// version are contiguous.
+		inRange := st.ranges.matcher(pkgs, q.Package, r)
 		match, last := false, uint32(1<<32-1)
 		for _, pair := range pkgs.pairs[n] {
 			if v := uint32(pair >> 32); v != last {
-				eco, version := splitVersionKey(pkgs.vkeys[v])
-				match, last = q.Package.MatchesPackage(r, catalog.Package{Name: q.Package.Name, Ecosystem: eco, Version: version}), v
+				match, last = inRange(v), v
 			}
 			if match {
 				list = append(list, uint32(pair))
@@ -460,6 +553,14 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 		return res, nil
 	}
 
+	if f.candidates == nil && f.unconditional() {
+		st.everything(q, after, res, counter)
+		return res, nil
+	}
+	if counter == nil && f.unconditional() && st.monotone {
+		st.candidatesOnly(q, after, f.candidates, res)
+		return res, nil
+	}
 	page := make([]*rec, 0, min(q.Limit+1, 64))
 	visit := func(r *rec) {
 		if !f.match(r) {
