@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,32 @@ type benchStore struct {
 	err   error
 	load  time.Duration
 	count int
+	dsn   string
+	heap  float64 // MiB of Go heap of a store's index
+}
+
+// heapInUse returns the live Go heap, after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// measureIndex opens a second store on the database and records the heap
+// its index takes and the time it takes to open.
+func (bs *benchStore) measureIndex(b *testing.B) {
+	before := heapInUse()
+	start := time.Now()
+	s, err := postgres.Open(context.Background(), bs.dsn, postgres.Options{MaxConns: 2})
+	if err != nil {
+		bs.err = err
+		return
+	}
+	opened := time.Since(start)
+	bs.heap = float64(heapInUse()-before) / (1 << 20)
+	s.Close()
+	b.Logf("a store opens (index loaded) in %v; its index takes %.1f MiB of heap", opened.Round(time.Millisecond), bs.heap)
 }
 
 var (
@@ -55,6 +82,7 @@ func (bs *benchStore) fill(b *testing.B, n int, o catalogtest.CorpusOptions) *po
 		ctx := context.Background()
 		name := fmt.Sprintf("cssc_bench_%d_%d_%d", n, o.Packages, o.PackagePool)
 		dsn := srv.DSN(name)
+		bs.dsn = dsn
 		_, err := srv.CreateDatabase(ctx, name, "")
 		exists := err != nil && strings.Contains(err.Error(), "already exists")
 		if err != nil && !exists {
@@ -71,6 +99,7 @@ func (bs *benchStore) fill(b *testing.B, n int, o catalogtest.CorpusOptions) *po
 			res, err := s.Search(ctx, catalog.Query{Limit: 1})
 			if err == nil && res.Total == n {
 				b.Logf("reusing database %s with %d entries", name, n)
+				bs.measureIndex(b)
 				return
 			}
 			bs.err = fmt.Errorf("database %s exists with %d entries, want %d (%v)", name, res.Total, n, err)
@@ -119,6 +148,7 @@ func (bs *benchStore) fill(b *testing.B, n int, o catalogtest.CorpusOptions) *po
 			bs.err = err
 			return
 		}
+		bs.measureIndex(b)
 	})
 	require.NoError(b, bs.err)
 	return bs.s
@@ -131,7 +161,8 @@ type benchQuery struct {
 
 // measure runs q b.N times and reports the latency percentiles and the
 // number of matches.
-func measure(b *testing.B, s *postgres.Store, q catalog.Query) {
+func measure(b *testing.B, bs *benchStore, q catalog.Query) {
+	s := bs.s
 	ctx := context.Background()
 	q.Now = catalogtest.Now()
 	res, err := s.Search(ctx, q) // warm up, and the match count
@@ -154,6 +185,7 @@ func measure(b *testing.B, s *postgres.Store, q catalog.Query) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(res.Total), "matches")
+	b.ReportMetric(bs.heap, "index-MiB")
 }
 
 // BenchmarkSearch: every query class over 100,000 entries (the corpus of
@@ -161,6 +193,7 @@ func measure(b *testing.B, s *postgres.Store, q catalog.Query) {
 func BenchmarkSearch(b *testing.B) {
 	n := envInt("CSSC_BENCH_ENTRIES", 100_000)
 	s := searchStore.fill(b, n, catalogtest.CorpusOptions{})
+	bs := &searchStore
 	classes := []benchQuery{
 		{"all", catalog.Query{}},
 		{"text-rare", catalog.Query{Text: "pkg123-util"}},
@@ -186,7 +219,7 @@ func BenchmarkSearch(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/facets=%v", c.name, facets), func(b *testing.B) {
 				q := c.q
 				q.Facets = facets
-				measure(b, s, q)
+				measure(b, bs, q)
 			})
 		}
 	}
@@ -199,7 +232,7 @@ func BenchmarkSearch(b *testing.B) {
 			q.Cursor = res.Next
 		}
 		q.Limit = 50
-		measure(b, s, q)
+		measure(b, bs, q)
 	})
 }
 
@@ -207,7 +240,8 @@ func BenchmarkSearch(b *testing.B) {
 // platform image (indexes have two or three), with facets.
 func BenchmarkReverse(b *testing.B) {
 	n := envInt("CSSC_BENCH_IMAGES", 10_000)
-	s := reverseStore.fill(b, n, catalogtest.CorpusOptions{Packages: 200, PackagePool: 2000})
+	reverseStore.fill(b, n, catalogtest.CorpusOptions{Packages: 200, PackagePool: 2000})
+	bs := &reverseStore
 	for _, c := range []benchQuery{
 		{"package", catalog.Query{Package: &catalog.PackageQuery{Name: catalogtest.PackageName(7)}}},
 		{"package-range", catalog.Query{Package: &catalog.PackageQuery{Name: catalogtest.PackageName(7), Range: ">= 2.3.0, < 2.5.0"}}},
@@ -222,7 +256,7 @@ func BenchmarkReverse(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/facets=%v", c.name, facets), func(b *testing.B) {
 				q := c.q
 				q.Facets = facets
-				measure(b, s, q)
+				measure(b, bs, q)
 			})
 		}
 	}
