@@ -11,6 +11,10 @@ type dict struct {
 	keys  []string
 	lists [][]uint32
 	free  []uint32
+	// bits, when track is set, are the lists as bitsets (the facets,
+	// counted over many matches by intersecting bitsets).
+	track bool
+	bits  [][]uint64
 	// onNew and onRelease, if set, follow the ids given and released
 	// (the trigram index of the term dictionary).
 	onNew, onRelease func(id uint32, key string)
@@ -57,6 +61,12 @@ func (d *dict) intern(b []byte) uint32 {
 
 // add records that slot has value id.
 func (d *dict) add(id, slot uint32) {
+	if d.track {
+		for int(id) >= len(d.bits) {
+			d.bits = append(d.bits, nil)
+		}
+		setBit(&d.bits[id], slot)
+	}
 	l := d.lists[id]
 	if n := len(l); n == 0 || l[n-1] < slot {
 		d.lists[id] = append(l, slot)
@@ -71,6 +81,9 @@ func (d *dict) add(id, slot uint32) {
 // remove records that slot no longer has value id, releasing the value if
 // no slot has it.
 func (d *dict) remove(id, slot uint32) {
+	if d.track && int(id) < len(d.bits) {
+		clearBit(d.bits[id], slot)
+	}
 	l := d.lists[id]
 	if i, found := slices.BinarySearch(l, slot); found {
 		l = slices.Delete(l, i, i+1)
@@ -87,9 +100,25 @@ func (d *dict) remove(id, slot uint32) {
 		d.onRelease(id, key)
 	}
 	delete(d.ids, key)
+	if int(id) < len(d.bits) {
+		d.bits[id] = nil
+	}
 	d.keys[id] = ""
 	d.lists[id] = nil
 	d.free = append(d.free, id)
+}
+
+// rebuildBits makes the bitsets again from the lists.
+func (d *dict) rebuildBits(slots int) {
+	if !d.track {
+		return
+	}
+	d.bits = make([][]uint64, len(d.lists))
+	for id, l := range d.lists {
+		if len(l) > 0 {
+			d.bits[id] = bitsOf(l, slots)
+		}
+	}
 }
 
 // live returns the number of values some entry has.
@@ -97,9 +126,12 @@ func (d *dict) live() int { return len(d.keys) - len(d.free) }
 
 // bytes estimates the heap the dictionary holds.
 func (d *dict) bytes() int {
-	n := len(d.keys)*(16+24) + cap(d.free)*4 + len(d.ids)*48
+	n := len(d.keys)*(16+24) + cap(d.free)*4 + len(d.ids)*48 + cap(d.bits)*24
 	for i, k := range d.keys {
 		n += len(k) + cap(d.lists[i])*4
+	}
+	for _, b := range d.bits {
+		n += cap(b) * 8
 	}
 	return n
 }

@@ -141,6 +141,13 @@ type state struct {
 	severities [8]int
 	fixables   [2]int
 	eols       []int64
+	// The same as bitsets over slots, for counting facets over many
+	// matches: by severity rank, fixable, with an end-of-life date; and
+	// the end-of-life dates by slot.
+	severityBits [8][]uint64
+	fixableBits  []uint64
+	eolBits      []uint64
+	eolOf        []int64
 
 	// monotone is true while st.order is in increasing slot order, so
 	// that slot order is result order.
@@ -157,6 +164,9 @@ func newState() *state {
 		st.dicts[i] = newDict()
 	}
 	st.packages.onVersionRelease = st.ranges.clear
+	for _, d := range []*dict{st.status, st.owner, st.dicts[secPlatform], st.dicts[secLicense], st.dicts[secSigner]} {
+		d.track = true
+	}
 	terms := st.dicts[secTerm]
 	terms.onNew = func(id uint32, key string) {
 		forTrigrams(key, func(t uint32) {
@@ -320,9 +330,18 @@ func (st *state) put(id int64, d *decoded) uint32 {
 	st.postingsLength += len(vals)
 	st.severities[r.severity]++
 	st.fixables[b2i(r.fixable)]++
+	setBit(&st.severityBits[r.severity], slot)
+	if r.fixable {
+		setBit(&st.fixableBits, slot)
+	}
 	if r.hasEOL {
 		i, _ := slices.BinarySearch(st.eols, r.eol)
 		st.eols = slices.Insert(st.eols, i, r.eol)
+		setBit(&st.eolBits, slot)
+		for int(slot) >= len(st.eolOf) {
+			st.eolOf = append(st.eolOf, 0)
+		}
+		st.eolOf[slot] = r.eol
 	}
 	st.recs[slot] = r
 	st.byID[id] = slot
@@ -384,6 +403,9 @@ func (st *state) drop(slot uint32) {
 	st.postingsLength -= len(vals)
 	st.severities[r.severity]--
 	st.fixables[b2i(r.fixable)]--
+	clearBit(st.severityBits[r.severity], slot)
+	clearBit(st.fixableBits, slot)
+	clearBit(st.eolBits, slot)
 	if r.hasEOL {
 		if i, found := slices.BinarySearch(st.eols, r.eol); found {
 			st.eols = slices.Delete(st.eols, i, i+1)
@@ -488,6 +510,26 @@ func (st *state) compact() {
 		st.packages.pairs[n] = out
 	}
 	st.recs, st.free, st.scattered, st.monotone = recs, nil, 0, true
+	n := len(recs)
+	for _, d := range []*dict{st.status, st.owner, st.dicts[secPlatform], st.dicts[secLicense], st.dicts[secSigner]} {
+		d.rebuildBits(n)
+	}
+	st.severityBits, st.fixableBits, st.eolBits, st.eolOf = [8][]uint64{}, newBits(n), newBits(n), make([]int64, n)
+	for i := range st.severityBits {
+		st.severityBits[i] = newBits(n)
+	}
+	for i := range recs {
+		r := &recs[i]
+		s := uint32(i)
+		setBit(&st.severityBits[r.severity], s)
+		if r.fixable {
+			setBit(&st.fixableBits, s)
+		}
+		if r.hasEOL {
+			setBit(&st.eolBits, s)
+			st.eolOf[i] = r.eol
+		}
+	}
 }
 
 // sortOrder rebuilds st.order from the live slots.
@@ -542,7 +584,11 @@ func (ix *Index) Stats() Stats {
 	s := Stats{Seq: st.seq, Entries: len(st.byID), Terms: st.dicts[secTerm].live(), Vulnerabilities: st.dicts[secVuln].live(),
 		Packages: st.packages.names.live(), PackageVersions: len(st.packages.versions), PackageOccurrences: st.packages.occurrences(),
 		Postings: st.postingsLength + 2*len(st.byID)}
-	n := cap(st.recs)*int(unsafe.Sizeof(rec{})) + cap(st.eols)*8 + cap(st.free)*4 + cap(st.order)*4 + len(st.byID)*24 + st.status.bytes() + st.owner.bytes()
+	n := cap(st.recs)*int(unsafe.Sizeof(rec{})) + cap(st.eols)*8 + cap(st.eolOf)*8 + cap(st.fixableBits)*8 + cap(st.eolBits)*8 +
+		cap(st.free)*4 + cap(st.order)*4 + len(st.byID)*24 + st.status.bytes() + st.owner.bytes()
+	for _, b := range st.severityBits {
+		n += cap(b) * 8
+	}
 	for _, r := range st.recs {
 		n += cap(r.facets)*4 + cap(r.packed)
 	}

@@ -43,16 +43,6 @@ func (s *set) has(slot uint32) bool {
 	return found
 }
 
-func newBits(slots int) []uint64 { return make([]uint64, (slots+63)/64) }
-
-func popcount(b []uint64) int {
-	n := 0
-	for _, w := range b {
-		n += bits.OnesCount64(w)
-	}
-	return n
-}
-
 // union returns the union of sorted slot lists.
 func union(lists [][]uint32, slots int) set {
 	switch len(lists) {
@@ -489,6 +479,60 @@ func (c *counter) add(r *rec) {
 	}
 }
 
+// forBits calls fn with each slot of b, in order.
+func forBits(b []uint64, fn func(uint32)) {
+	for i, w := range b {
+		for w != 0 {
+			fn(uint32(i*64 + bits.TrailingZeros64(w)))
+			w &= w - 1
+		}
+	}
+}
+
+// addBits counts the n matches of bitset m by intersecting it with the
+// bitsets of every facet value.
+func (c *counter) addBits(m []uint64, n int) {
+	st := c.st
+	for _, x := range []struct {
+		d      *dict
+		counts []int
+	}{{st.status, c.status}, {st.owner, c.owner}, {st.dicts[secPlatform], c.platform}, {st.dicts[secLicense], c.license}, {st.dicts[secSigner], c.signer}} {
+		for id, b := range x.d.bits {
+			if b != nil {
+				x.counts[id] += andCount(m, b)
+			}
+		}
+	}
+	for r, b := range st.severityBits {
+		c.severity[r] += andCount(m, b)
+	}
+	fixable := andCount(m, st.fixableBits)
+	c.fixable[1] += fixable
+	c.fixable[0] += n - fixable
+	dated := 0
+	for i, w := range m[:min(len(m), len(st.eolBits))] {
+		w &= st.eolBits[i]
+		for w != 0 {
+			eol := st.eolOf[i*64+bits.TrailingZeros64(w)]
+			w &= w - 1
+			dated++
+			switch {
+			case eol <= c.now:
+				c.eol[1]++
+			case eol <= c.day30:
+				c.eol[2]++
+			case eol <= c.day90:
+				c.eol[3]++
+			case eol <= c.day365:
+				c.eol[4]++
+			default:
+				c.eol[5]++
+			}
+		}
+	}
+	c.eol[0] += n - dated
+}
+
 func (c *counter) facets(limit int) *catalog.Facets {
 	counts := map[string]map[string]int{}
 	put := func(facet, value string, n int) {
@@ -557,17 +601,46 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 		st.everything(q, after, res, counter)
 		return res, nil
 	}
-	if counter == nil && f.unconditional() && st.monotone {
-		st.candidatesOnly(q, after, f.candidates, res)
+	slots := len(st.recs)
+	// Counting facets over many matches: intersect bitsets rather than
+	// visit each match's values.
+	many := func(n int) bool { return n*16 >= slots }
+	if f.unconditional() && st.monotone {
+		c := f.candidates
+		st.candidatesOnly(q, after, c, res)
+		switch {
+		case counter == nil:
+			return res, nil
+		case many(c.n):
+			b := c.bits
+			if b == nil {
+				b = bitsOf(c.list, slots)
+			}
+			counter.addBits(b, c.n)
+		case c.list != nil:
+			for _, s := range c.list {
+				counter.add(&st.recs[s])
+			}
+		default:
+			forBits(c.bits, func(s uint32) { counter.add(&st.recs[s]) })
+		}
+		res.Facets = counter.facets(q.FacetLimit)
 		return res, nil
 	}
+	var matches []uint64 // when counting by bitsets
+	if counter != nil && (f.candidates == nil || many(f.candidates.n)) {
+		matches = newBits(slots)
+	}
 	page := make([]*rec, 0, min(q.Limit+1, 64))
-	visit := func(r *rec) {
+	visit := func(s uint32) {
+		r := &st.recs[s]
 		if !f.match(r) {
 			return
 		}
 		res.Total++
-		if counter != nil {
+		if matches != nil {
+			matches[s>>6] |= 1 << (s & 63)
+		} else if counter != nil {
 			counter.add(r)
 		}
 		if len(page) <= q.Limit && (after == nil || compareRec(r, after) > 0) {
@@ -593,41 +666,34 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 	switch c := f.candidates; {
 	case c == nil:
 		for _, s := range order {
-			visit(&st.recs[s])
+			visit(s)
 		}
 	case c.n*16 < len(order):
 		// Few candidates: sort them rather than walk every entry.
-		recs := make([]*rec, 0, c.n)
-		if c.list != nil {
-			for _, s := range c.list {
-				recs = append(recs, &st.recs[s])
-			}
+		cands := c.list
+		if cands == nil {
+			cands = make([]uint32, 0, c.n)
+			forBits(c.bits, func(s uint32) { cands = append(cands, s) })
 		} else {
-			for i, w := range c.bits {
-				for w != 0 {
-					b := bits.TrailingZeros64(w)
-					w &= w - 1
-					recs = append(recs, &st.recs[i*64+b])
-				}
-			}
+			cands = slices.Clone(cands)
 		}
-		slices.SortFunc(recs, compareRec)
-		for _, r := range recs {
-			visit(r)
+		slices.SortFunc(cands, func(a, b uint32) int { return compareRec(&st.recs[a], &st.recs[b]) })
+		for _, s := range cands {
+			visit(s)
 		}
 	default:
 		b := c.bits
 		if b == nil {
-			b = newBits(len(st.recs))
-			for _, s := range c.list {
-				b[s>>6] |= 1 << (s & 63)
-			}
+			b = bitsOf(c.list, slots)
 		}
 		for _, s := range order {
 			if b[s>>6]&(1<<(s&63)) != 0 {
-				visit(&st.recs[s])
+				visit(s)
 			}
 		}
+	}
+	if matches != nil {
+		counter.addBits(matches, res.Total)
 	}
 	if len(page) > q.Limit {
 		page = page[:q.Limit]
