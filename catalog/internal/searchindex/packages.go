@@ -24,6 +24,9 @@ type packageIndex struct {
 	vkeys    []string
 	vrefs    []uint32
 	vfree    []uint32
+	// bulk, while an index is loaded, appends pairs unsorted (the load
+	// sorts them at the end, see state.compact).
+	bulk bool
 	// onVersionRelease, if set, is called when a version id is released
 	// (it will be given to another version).
 	onVersionRelease func()
@@ -88,11 +91,16 @@ func (p *packageIndex) ids(name, versionKey []byte) (uint32, uint32) {
 func (p *packageIndex) add(n, v, slot uint32) {
 	pair := uint64(v)<<32 | uint64(slot)
 	l := p.pairs[n]
-	i, found := slices.BinarySearch(l, pair)
-	if found {
-		return
+	if p.bulk {
+		// A loaded entry's pairs are distinct.
+		p.pairs[n] = append(l, pair)
+	} else {
+		i, found := slices.BinarySearch(l, pair)
+		if found {
+			return
+		}
+		p.pairs[n] = slices.Insert(l, i, pair)
 	}
-	p.pairs[n] = slices.Insert(l, i, pair)
 	p.vrefs[v]++
 	// The names dictionary counts users through its lists: one slot per
 	// pair would duplicate the pairs, so it holds one marker instead.

@@ -127,6 +127,7 @@ func (ix *Index) current(last int64) bool {
 // one, which serves searches until then.
 func (ix *Index) reload(ctx context.Context, feed Feed) error {
 	st := newState()
+	st.packages.bulk = true
 	seq, err := feed.Snapshot(ctx, func(id int64, rec []byte) error {
 		if err := st.decoded.decode(rec); err != nil {
 			return fmt.Errorf("entry %d: %w", id, err)
@@ -141,7 +142,8 @@ func (ix *Index) reload(ctx context.Context, feed Feed) error {
 		return err
 	}
 	st.sortOrder()
-	st.compact()
+	st.compact() // sorts the package pairs too
+	st.packages.bulk = false
 	st.seq = seq
 	ix.mu.Lock()
 	ix.st = st
