@@ -50,6 +50,11 @@
 // Open; instances of an earlier version must not keep writing to a
 // database that a later one migrated (they would not record changes).
 //
+// Get keeps the last entries it read decoded in memory (Options.EntryCache,
+// 1024 by default): its one query reads the number of the entry's last
+// change, and the document only when that number moved, so an entry
+// another instance changed is never served stale.
+//
 // Put writes an entry in one transaction; concurrent Puts from any number
 // of instances are safe (a deadlock or serialization failure is retried).
 // RecordTags serializes the observations of one repository with an

@@ -142,6 +142,29 @@ func TestInstancesSeeEachOther(t *testing.T) {
 			assert.Equal(t, wantKeys(live, q), keysOf(t, s, q), "instance %d: %s", i, name)
 		}
 	}
+	// Get keeps decoded entries: each instance sees another's change at
+	// once.
+	e := live[0]
+	for _, s := range stores {
+		got, err := s.Get(ctx, e.Repository, e.Digest)
+		require.NoError(t, err)
+		require.Equal(t, e.Owner, got.Owner)
+	}
+	changed := e.Clone()
+	changed.Owner = "changed-by-0"
+	require.NoError(t, stores[0].Put(ctx, changed))
+	for i, s := range stores {
+		got, err := s.Get(ctx, e.Repository, e.Digest)
+		require.NoError(t, err)
+		assert.Equal(t, "changed-by-0", got.Owner, "instance %d: Get after another's Put", i)
+	}
+	require.NoError(t, stores[1].Delete(ctx, e.Repository, e.Digest))
+	for i, s := range stores {
+		_, err := s.Get(ctx, e.Repository, e.Digest)
+		assert.ErrorIs(t, err, catalog.ErrNotFound, "instance %d: Get after another's Delete", i)
+	}
+	require.NoError(t, stores[2].Put(ctx, e))
+
 	// A store opened now loads the same.
 	assert.Equal(t, wantKeys(live, catalog.Query{}), keysOf(t, open(t, dsn), catalog.Query{}), "a new instance")
 }

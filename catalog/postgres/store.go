@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/entrycache"
 	"github.com/cssc-go/cssc/catalog/internal/searchindex"
 )
 
@@ -24,6 +25,10 @@ import (
 type Options struct {
 	// Logger receives the migrations applied at start. Nil means silent.
 	Logger *slog.Logger
+	// EntryCache is how many entries Get keeps decoded in memory, used
+	// again while the entry has not changed (which Get checks in the
+	// query that would read it). Zero means 1024; negative means none.
+	EntryCache int
 	// MaxConns caps the connections of the pool Open creates. Zero means
 	// pgxpool's default (the larger of 4 and the number of CPUs). New
 	// ignores it.
@@ -39,6 +44,7 @@ type Store struct {
 	log     *slog.Logger
 	closed  atomic.Bool
 	ix      *searchindex.Index
+	cache   *entrycache.Cache
 	writes  atomic.Int64 // Puts and Deletes of this instance, for pruning the changes
 }
 
@@ -85,7 +91,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	for _, m := range applied {
 		log.Info("catalog schema migration applied", "migration", m)
 	}
-	s := &Store{pool: pool, log: log, ix: searchindex.New()}
+	if opts.EntryCache == 0 {
+		opts.EntryCache = 1024
+	}
+	s := &Store{pool: pool, log: log, ix: searchindex.New(), cache: entrycache.New(opts.EntryCache)}
 	if n, err := s.backfill(ctx); err != nil {
 		return nil, s.wrap("search records", err)
 	} else if n > 0 {
@@ -218,16 +227,42 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 	if !storable(repository) || !storable(string(d)) {
 		return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 	}
+	// The entry's id and last change, and its document unless the cache
+	// has it at that change: one query either way.
+	key := repository + "@" + string(d)
+	cachedID, cachedSeq, _ := s.cache.Version(key)
+	var id, seq int64
 	var doc []byte
-	err := s.pool.QueryRow(ctx, `SELECT d.doc FROM cssc_entries e JOIN cssc_entry_docs d ON d.entry_id = e.id
-		WHERE e.repository = $1 AND e.digest = $2`, repository, string(d)).Scan(&doc)
+	err := s.pool.QueryRow(ctx, `SELECT x.id, x.seq, CASE WHEN x.id = $3 AND x.seq = $4 THEN NULL
+			ELSE (SELECT doc FROM cssc_entry_docs WHERE entry_id = x.id) END
+		FROM (SELECT e.id, coalesce((SELECT max(seq) FROM cssc_changes c WHERE c.entry_id = e.id), 0) AS seq
+			FROM cssc_entries e WHERE e.repository = $1 AND e.digest = $2) x`,
+		repository, string(d), cachedID, cachedSeq).Scan(&id, &seq, &doc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 	}
 	if err != nil {
 		return nil, s.wrap("get", err)
 	}
-	return catalog.Unmarshal(doc)
+	if doc == nil {
+		if e := s.cache.Get(key, id, seq); e != nil {
+			return e, nil
+		}
+		// Evicted meanwhile.
+		err := s.pool.QueryRow(ctx, `SELECT doc FROM cssc_entry_docs WHERE entry_id = $1`, id).Scan(&doc)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
+		}
+		if err != nil {
+			return nil, s.wrap("get", err)
+		}
+	}
+	e, err := catalog.Unmarshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.Put(key, id, seq, e.Clone())
+	return e, nil
 }
 
 // Delete implements catalog.Store.

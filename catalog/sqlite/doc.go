@@ -32,6 +32,11 @@
 // earlier version gets its search records from the stored entries once,
 // at its first Open.
 //
+// Get keeps the last entries it read decoded in memory (Options.EntryCache,
+// 1024 by default): the query that reads an entry also reads the number of
+// its last change, and the stored bytes are read and decoded again only
+// when that number moved, so a changed entry is never served stale.
+//
 // SQLite has one writer: writes go through one connection, reads through
 // a small pool (WAL mode), so searches never wait for a write. For several
 // catalog instances use catalog/postgres.

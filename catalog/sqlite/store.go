@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/entrycache"
 	"github.com/cssc-go/cssc/catalog/internal/searchindex"
 )
 
@@ -36,6 +37,10 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Logger receives debug logs (migrations). Nil means silent.
 	Logger *slog.Logger
+	// EntryCache is how many entries Get keeps decoded in memory, used
+	// again while the entry has not changed (which Get checks in the
+	// query that would read it). Zero means 1024; negative means none.
+	EntryCache int
 }
 
 // Store is a catalog.Store in one SQLite file (WAL mode), searched through
@@ -43,9 +48,10 @@ type Options struct {
 // Several goroutines may use it at once; several processes may open the
 // same file, but writes are serialised by SQLite.
 type Store struct {
-	w, r *sql.DB
-	log  *slog.Logger
-	ix   *searchindex.Index
+	w, r  *sql.DB
+	log   *slog.Logger
+	ix    *searchindex.Index
+	cache *entrycache.Cache
 
 	mu     sync.RWMutex // guards closed
 	closed bool
@@ -93,7 +99,10 @@ func Open(ctx context.Context, file string, opts Options) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	s := &Store{w: w, log: log, ix: searchindex.New()}
+	if opts.EntryCache == 0 {
+		opts.EntryCache = 1024
+	}
+	s := &Store{w: w, log: log, ix: searchindex.New(), cache: entrycache.New(opts.EntryCache)}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -340,17 +349,40 @@ func (p *putter) put(ctx context.Context, r *row) error {
 func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*catalog.Entry, error) {
 	var e *catalog.Entry
 	err := s.use(ctx, func() error {
+		// The entry's id and last change, and its body unless the cache
+		// has it at that change.
+		key := repository + "@" + d.String()
+		cachedID, cachedSeq, _ := s.cache.Version(key)
+		var id, seq int64
 		var body []byte
-		err := s.r.QueryRowContext(ctx, `SELECT b.body FROM entries e JOIN bodies b ON b.entry_id = e.id WHERE e.repository = ? AND e.digest = ?`,
-			repository, d.String()).Scan(&body)
+		err := s.r.QueryRowContext(ctx, `SELECT id, seq, CASE WHEN id = ? AND seq = ? THEN NULL ELSE (SELECT body FROM bodies WHERE entry_id = id) END
+			FROM (SELECT e.id AS id, coalesce((SELECT max(seq) FROM changes c WHERE c.entry_id = e.id), 0) AS seq
+				FROM entries e WHERE e.repository = ? AND e.digest = ?)`,
+			cachedID, cachedSeq, repository, d.String()).Scan(&id, &seq, &body)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 		}
 		if err != nil {
 			return fmt.Errorf("catalog/sqlite: get: %w", err)
 		}
-		e, err = catalog.Unmarshal(body)
-		return err
+		if body == nil {
+			if e = s.cache.Get(key, id, seq); e != nil {
+				return nil
+			}
+			// Evicted meanwhile.
+			err := s.r.QueryRowContext(ctx, `SELECT body FROM bodies WHERE entry_id = ?`, id).Scan(&body)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
+			}
+			if err != nil {
+				return fmt.Errorf("catalog/sqlite: get: %w", err)
+			}
+		}
+		if e, err = catalog.Unmarshal(body); err != nil {
+			return err
+		}
+		s.cache.Put(key, id, seq, e.Clone())
+		return nil
 	})
 	return e, err
 }

@@ -104,6 +104,26 @@ func TestTwoStoresOneFile(t *testing.T) {
 	changed := entries[1].Clone()
 	changed.Owner = "moved-team"
 	require.NoError(t, a.Put(ctx, changed))
+	// Get keeps decoded entries: another store's change is seen at once.
+	for _, s := range []*sqlite.Store{a, b} {
+		got, err := s.Get(ctx, changed.Repository, changed.Digest)
+		require.NoError(t, err)
+		require.Equal(t, "moved-team", got.Owner)
+		got.Owner = "changed by the caller"
+	}
+	again := changed.Clone()
+	again.Owner = "moved-again"
+	require.NoError(t, b.Put(ctx, again))
+	got, err := a.Get(ctx, changed.Repository, changed.Digest)
+	require.NoError(t, err)
+	require.Equal(t, "moved-again", got.Owner, "a's Get after b's Put")
+	require.NoError(t, b.Delete(ctx, again.Repository, again.Digest))
+	_, err = a.Get(ctx, again.Repository, again.Digest)
+	require.ErrorIs(t, err, catalog.ErrNotFound, "a's Get after b's Delete")
+	require.NoError(t, b.Put(ctx, changed))
+	got, err = a.Get(ctx, changed.Repository, changed.Digest)
+	require.NoError(t, err)
+	require.Equal(t, "moved-team", got.Owner, "a's Get after b put it back")
 	for name, s := range map[string]*sqlite.Store{"a": a, "b": b} {
 		require.Equal(t, 29, count(s, catalog.Query{}), "%s: total after writes by both", name)
 		require.Equal(t, 1, count(s, catalog.Query{Owner: "moved-team"}), "%s: a replaced entry", name)
