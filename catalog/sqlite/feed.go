@@ -9,17 +9,13 @@ import (
 	"github.com/cssc-go/cssc/catalog/internal/searchindex"
 )
 
-// queryer is what the feed reads with: a connection pool or a
-// transaction.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // feed is the change feed of the database (the changes table) as the
-// search index reads it. SQLite has one writer, so change numbers are
-// given in commit order.
-type feed struct{ q queryer }
+// search index reads it, in a read transaction. SQLite has one writer, so
+// change numbers are given in commit order.
+type feed struct {
+	q    *sql.Tx
+	head *sql.Stmt // Store.stmts.head
+}
 
 var _ searchindex.Feed = feed{}
 
@@ -27,7 +23,7 @@ func (f feed) Head(ctx context.Context) (int64, int64, error) {
 	var first, last sql.NullInt64
 	// Two subqueries: each is one b-tree probe, where min and max in one
 	// SELECT would scan the table.
-	err := f.q.QueryRowContext(ctx, `SELECT (SELECT min(seq) FROM changes), (SELECT max(seq) FROM changes)`).Scan(&first, &last)
+	err := f.q.StmtContext(ctx, f.head).QueryRowContext(ctx).Scan(&first, &last)
 	return first.Int64, last.Int64, err
 }
 
@@ -79,8 +75,8 @@ func (f feed) Changes(ctx context.Context, after int64, fn func(seq, id int64, r
 	return rows.Err()
 }
 
-// Snapshot reads every record; f.q must be a transaction, so that the
-// records and the last change number are read at one point.
+// Snapshot reads every record and the last change number in the
+// transaction, at one point.
 func (f feed) Snapshot(ctx context.Context, fn func(id int64, rec []byte) error) (int64, error) {
 	var last sql.NullInt64
 	if err := f.q.QueryRowContext(ctx, `SELECT max(seq) FROM changes`).Scan(&last); err != nil {

@@ -25,7 +25,7 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 			return err
 		}
 		defer tx.Rollback()
-		if err := s.ix.Refresh(ctx, feed{tx}); err != nil {
+		if err := s.ix.Refresh(ctx, feed{tx, s.stmts.head}); err != nil {
 			return fmt.Errorf("index: %w", err)
 		}
 		found, err := s.ix.Search(q)
@@ -33,7 +33,7 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 			return err
 		}
 		res = &catalog.Result{Total: found.Total, Next: found.Next, Facets: found.Facets}
-		res.Entries, err = summaries(ctx, tx, found.IDs)
+		res.Entries, err = summaries(ctx, tx.StmtContext(ctx, s.stmts.summaries), found.IDs)
 		return err
 	})
 	if err != nil {
@@ -43,13 +43,13 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 }
 
 // summaries reads the summaries of the entries ids, in that order.
-func summaries(ctx context.Context, tx queryer, ids []int64) ([]catalog.Summary, error) {
+func summaries(ctx context.Context, stmt *sql.Stmt, ids []int64) ([]catalog.Summary, error) {
 	out := []catalog.Summary{}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	b, _ := json.Marshal(ids)
-	rows, err := tx.QueryContext(ctx, `SELECT entry_id, summary FROM bodies WHERE entry_id IN (SELECT value FROM json_each(?))`, string(b))
+	rows, err := stmt.QueryContext(ctx, string(b))
 	if err != nil {
 		return nil, err
 	}

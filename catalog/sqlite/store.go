@@ -52,6 +52,11 @@ type Store struct {
 	log   *slog.Logger
 	ix    *searchindex.Index
 	cache *entrycache.Cache
+	stmts struct {
+		// On the readers: each search and each Get runs them (preparing
+		// a statement costs as much as running it).
+		head, summaries, get, getBody *sql.Stmt
+	}
 
 	mu     sync.RWMutex // guards closed
 	closed bool
@@ -116,6 +121,24 @@ func Open(ctx context.Context, file string, opts Options) (*Store, error) {
 	r.SetMaxIdleConns(opts.Readers)
 	r.SetConnMaxLifetime(0)
 	s.r = r
+	for _, st := range []struct {
+		dst  **sql.Stmt
+		text string
+	}{
+		{&s.stmts.head, `SELECT (SELECT min(seq) FROM changes), (SELECT max(seq) FROM changes)`},
+		{&s.stmts.summaries, `SELECT entry_id, summary FROM bodies WHERE entry_id IN (SELECT value FROM json_each(?))`},
+		// The entry's id and last change, and its body unless the cache
+		// has it at that change.
+		{&s.stmts.get, `SELECT id, seq, CASE WHEN id = ? AND seq = ? THEN NULL ELSE (SELECT body FROM bodies WHERE entry_id = id) END
+			FROM (SELECT e.id AS id, coalesce((SELECT max(seq) FROM changes c WHERE c.entry_id = e.id), 0) AS seq
+				FROM entries e WHERE e.repository = ? AND e.digest = ?)`},
+		{&s.stmts.getBody, `SELECT body FROM bodies WHERE entry_id = ?`},
+	} {
+		if *st.dst, err = r.PrepareContext(ctx, st.text); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("catalog/sqlite: prepare: %w", err)
+		}
+	}
 	if n, err := s.backfill(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("catalog/sqlite: search records: %w", err)
@@ -136,7 +159,7 @@ func (s *Store) loadIndex(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	return s.ix.Refresh(ctx, feed{tx})
+	return s.ix.Refresh(ctx, feed{tx, s.stmts.head})
 }
 
 // migrate applies the embedded migrations not applied yet, in order, each
@@ -186,7 +209,16 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	return errors.Join(s.r.Close(), s.w.Close())
+	var errs []error
+	for _, st := range []*sql.Stmt{s.stmts.head, s.stmts.summaries, s.stmts.get, s.stmts.getBody} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	return errors.Join(append(errs, s.w.Close())...)
 }
 
 // use runs fn unless the store is closed; Close waits for it.
@@ -349,16 +381,11 @@ func (p *putter) put(ctx context.Context, r *row) error {
 func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*catalog.Entry, error) {
 	var e *catalog.Entry
 	err := s.use(ctx, func() error {
-		// The entry's id and last change, and its body unless the cache
-		// has it at that change.
 		key := repository + "@" + d.String()
 		cachedID, cachedSeq, _ := s.cache.Version(key)
 		var id, seq int64
 		var body []byte
-		err := s.r.QueryRowContext(ctx, `SELECT id, seq, CASE WHEN id = ? AND seq = ? THEN NULL ELSE (SELECT body FROM bodies WHERE entry_id = id) END
-			FROM (SELECT e.id AS id, coalesce((SELECT max(seq) FROM changes c WHERE c.entry_id = e.id), 0) AS seq
-				FROM entries e WHERE e.repository = ? AND e.digest = ?)`,
-			cachedID, cachedSeq, repository, d.String()).Scan(&id, &seq, &body)
+		err := s.stmts.get.QueryRowContext(ctx, cachedID, cachedSeq, repository, d.String()).Scan(&id, &seq, &body)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 		}
@@ -370,7 +397,7 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 				return nil
 			}
 			// Evicted meanwhile.
-			err := s.r.QueryRowContext(ctx, `SELECT body FROM bodies WHERE entry_id = ?`, id).Scan(&body)
+			err := s.stmts.getBody.QueryRowContext(ctx, id).Scan(&body)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 			}

@@ -20,13 +20,14 @@ const (
 	secLabelKey
 	secTerm
 	secVuln
-	secDigest
 	secPackage // pairs of name and version ids in packageIndex, not a dict
 	numSections
 )
 
-// rec is one entry in the index. What filters and facet counts read comes
-// first, within one cache line.
+// rec is one entry in the index. It holds no pointers (its strings and
+// lists are offsets into the state's arenas), so that the garbage
+// collector does not scan the index's largest array; what filters and
+// facet counts read comes first.
 type rec struct {
 	status   uint32 // ids in state.status and state.owner
 	owner    uint32
@@ -35,19 +36,20 @@ type rec struct {
 	trusted  bool
 	hasEOL   bool
 	eol      int64 // Unix seconds
-	// facets are the ids of the entry's platforms, licences and signers
-	// (the multi-valued facets, read by every count), ending at
-	// facetEnds.
-	facets    []uint32
+	// The ids of the entry's platforms, licences and signers (the
+	// multi-valued facets, read by every count) are
+	// state.facetArena[facetOff:][:facetEnds[secSigner]].
+	facetOff  uint32
 	facetEnds [secSigner + 1]uint32
 
-	id         int64
-	repository string // shared by the entries of a repository
-	digest     string
-	// packed are the ids of the other sections, for removal: per section
-	// a count and the sorted ids as deltas (uvarints), and for packages
-	// the (name, version) pairs sorted, names as deltas.
-	packed []byte
+	id   int64
+	repo uint32 // in state.repoNames
+	// At state.arena[off:][:size]: the digest (digestLen bytes); the
+	// children's digests (childrenLen bytes: a count, then each prefixed
+	// by its length, uvarints); the ids of the other sections, for
+	// removal (per section a count and the sorted ids as deltas, and for
+	// packages the (name, version) pairs sorted, names as deltas).
+	off, size, digestLen, childrenLen uint32
 }
 
 // section returns section s of ids laid out by ends.
@@ -59,11 +61,22 @@ func section(ids []uint32, ends *[numSections]uint32, s int) []uint32 {
 	return ids[start:ends[s]]
 }
 
-// pack stores ids (laid out by ends) in r.
-func (r *rec) pack(ids []uint32, ends *[numSections]uint32) {
-	r.facets = slices.Clone(ids[:ends[secSigner]])
+// pack stores the entry's digests and ids (laid out by ends) in the
+// arenas, for r.
+func (st *state) pack(r *rec, digest []byte, children [][]byte, ids []uint32, ends *[numSections]uint32) {
+	r.facetOff = uint32(len(st.facetArena))
+	st.facetArena = append(st.facetArena, ids[:ends[secSigner]]...)
 	copy(r.facetEnds[:], ends[:secSigner+1])
-	var b []byte
+	b := st.arena
+	r.off = uint32(len(b))
+	b = append(b, digest...)
+	r.digestLen = uint32(len(digest))
+	b = binary.AppendUvarint(b, uint64(len(children)))
+	for _, c := range children {
+		b = binary.AppendUvarint(b, uint64(len(c)))
+		b = append(b, c...)
+	}
+	r.childrenLen = uint32(len(b)) - r.off - r.digestLen
 	for s := secSigner + 1; s < secPackage; s++ {
 		sec := section(ids, ends, s)
 		b = binary.AppendUvarint(b, uint64(len(sec)))
@@ -81,15 +94,45 @@ func (r *rec) pack(ids []uint32, ends *[numSections]uint32) {
 		b = binary.AppendUvarint(b, uint64(pairs[i+1]))
 		prev = pairs[i]
 	}
-	r.packed = slices.Clone(b)
+	r.size = uint32(len(b)) - r.off
+	st.arena = b
+}
+
+// facets returns the facet value ids of r (see rec.facetEnds).
+func (st *state) facets(r *rec) []uint32 {
+	return st.facetArena[r.facetOff : r.facetOff+r.facetEnds[secSigner]]
+}
+
+// digest returns r's digest. The string shares the arena's bytes, which
+// are never overwritten (the arena only grows, and a compaction makes a
+// new one).
+func (st *state) digest(r *rec) string {
+	if r.digestLen == 0 {
+		return ""
+	}
+	return unsafe.String(&st.arena[r.off], int(r.digestLen))
+}
+
+func (st *state) repository(r *rec) string { return st.repoNames[r.repo] }
+
+// children calls fn with the digest of each of r's children.
+func (st *state) children(r *rec, fn func(string)) {
+	b := st.arena[r.off+r.digestLen : r.off+r.digestLen+r.childrenLen]
+	n, k := binary.Uvarint(b)
+	b = b[k:]
+	for range n {
+		l, k := binary.Uvarint(b)
+		fn(unsafe.String(&b[k], int(l)))
+		b = b[k+int(l):]
+	}
 }
 
 // unpack returns every id of r, laid out by the returned ends, in buf.
-func (r *rec) unpack(buf []uint32) ([]uint32, [numSections]uint32) {
+func (st *state) unpack(r *rec, buf []uint32) ([]uint32, [numSections]uint32) {
 	var ends [numSections]uint32
-	ids := append(buf[:0], r.facets...)
+	ids := append(buf[:0], st.facets(r)...)
 	copy(ends[:], r.facetEnds[:])
-	b := r.packed
+	b := st.arena[r.off+r.digestLen+r.childrenLen : r.off+r.size]
 	next := func() uint32 {
 		v, n := binary.Uvarint(b)
 		b = b[n:]
@@ -112,10 +155,21 @@ func (r *rec) unpack(buf []uint32) ([]uint32, [numSections]uint32) {
 	return ids, ends
 }
 
-func (r *rec) live() bool { return r.digest != "" }
+func (r *rec) live() bool { return r.digestLen > 0 }
 
-func compareRec(a, b *rec) int {
-	return cmp.Or(strings.Compare(a.repository, b.repository), strings.Compare(a.digest, b.digest))
+// compare orders entries by repository, then digest.
+func (st *state) compare(a, b *rec) int {
+	if a.repo != b.repo {
+		return strings.Compare(st.repoNames[a.repo], st.repoNames[b.repo])
+	}
+	return strings.Compare(st.digest(a), st.digest(b))
+}
+
+// key is a position in result order (a cursor's).
+type key struct{ repository, digest string }
+
+func (st *state) compareKey(r *rec, k key) int {
+	return cmp.Or(strings.Compare(st.repoNames[r.repo], k.repository), strings.Compare(st.digest(r), k.digest))
 }
 
 // state is the content of an Index at one change number.
@@ -126,7 +180,12 @@ type state struct {
 	byID  map[int64]uint32
 	order []uint32 // live slots by repository, then digest
 
-	repos          map[string]string // interned repository names
+	repoIDs        map[string]uint32 // repository names, interned
+	repoNames      []string
+	arena          []byte   // see rec.off
+	facetArena     []uint32 // see rec.facetOff
+	garbage        int      // bytes of the arenas no live entry uses
+	digests        hashIndex
 	status, owner  *dict
 	dicts          [numSections]*dict
 	trigrams       map[uint32][]uint32 // term trigram -> term ids, sorted
@@ -158,7 +217,7 @@ type state struct {
 }
 
 func newState() *state {
-	st := &state{byID: map[int64]uint32{}, repos: map[string]string{}, status: newDict(), owner: newDict(),
+	st := &state{byID: map[int64]uint32{}, repoIDs: map[string]uint32{}, digests: newHashIndex(), status: newDict(), owner: newDict(),
 		trigrams: map[uint32][]uint32{}, packages: newPackageIndex(), monotone: true}
 	for i := range secPackage {
 		st.dicts[i] = newDict()
@@ -214,14 +273,13 @@ func (st *state) put(id int64, d *decoded) uint32 {
 		slot = uint32(len(st.recs))
 		st.recs = append(st.recs, rec{})
 	}
-	repo, ok := st.repos[string(d.repository)]
+	repo, ok := st.repoIDs[string(d.repository)]
 	if !ok {
-		repo = string(d.repository)
-		st.repos[repo] = repo
+		repo = uint32(len(st.repoNames))
+		st.repoNames = append(st.repoNames, string(d.repository))
+		st.repoIDs[st.repoNames[repo]] = repo
 	}
-	digests := st.dicts[secDigest]
-	root := digests.intern(d.digest)
-	r := rec{id: id, repository: repo, digest: digests.keys[root], severity: uint8(d.severity),
+	r := rec{id: id, repo: repo, severity: uint8(d.severity),
 		fixable: d.flags&flagFixable != 0, trusted: d.flags&flagTrusted != 0, hasEOL: d.flags&flagEOL != 0, eol: d.eol}
 	r.status = st.status.intern(d.status)
 	st.status.add(r.status, slot)
@@ -298,13 +356,12 @@ func (st *state) put(id int64, d *decoded) uint32 {
 	vals = sortedIDs(vals, start)
 	ends[secVuln] = uint32(len(vals))
 
-	start = len(vals)
-	vals = append(vals, root)
+	st.digests.add(st.digests.hash(d.digest), slot)
 	for _, c := range d.children {
-		vals = append(vals, digests.intern(c))
+		if string(c) != string(d.digest) {
+			st.digests.add(st.digests.hash(c), slot)
+		}
 	}
-	vals = sortedIDs(vals, start)
-	ends[secDigest] = uint32(len(vals))
 
 	// Packages: (name, version) id pairs; the triples are distinct.
 	for _, p := range d.packages {
@@ -315,7 +372,7 @@ func (st *state) put(id int64, d *decoded) uint32 {
 	ends[secPackage] = uint32(len(vals))
 
 	sortPairs(section(vals, &ends, secPackage))
-	r.pack(vals, &ends)
+	st.pack(&r, d.digest, d.children, vals, &ends)
 	st.scratchIDs = vals[:0]
 	for s := range secPackage {
 		dict := st.dicts[s]
@@ -388,7 +445,15 @@ func (st *state) drop(slot uint32) {
 	r := &st.recs[slot]
 	st.status.remove(r.status, slot)
 	st.owner.remove(r.owner, slot)
-	vals, ends := r.unpack(st.scratchIDs)
+	dgst := st.digest(r)
+	st.digests.remove(st.digests.hash([]byte(dgst)), slot)
+	st.children(r, func(c string) {
+		if c != dgst {
+			st.digests.remove(st.digests.hash([]byte(c)), slot)
+		}
+	})
+	st.garbage += int(r.size) + 4*int(r.facetEnds[secSigner])
+	vals, ends := st.unpack(r, st.scratchIDs)
 	st.scratchIDs = vals[:0]
 	for s := range secPackage {
 		dict := st.dicts[s]
@@ -419,7 +484,7 @@ func (st *state) drop(slot uint32) {
 // orderIndex returns where slot's entry is (or belongs) in st.order.
 func (st *state) orderIndex(slot uint32) (int, bool) {
 	r := &st.recs[slot]
-	i, found := slices.BinarySearchFunc(st.order, r, func(s uint32, r *rec) int { return compareRec(&st.recs[s], r) })
+	i, found := slices.BinarySearchFunc(st.order, r, func(s uint32, r *rec) int { return st.compare(&st.recs[s], r) })
 	return i, found && st.order[i] == slot
 }
 
@@ -460,26 +525,33 @@ func (st *state) apply(id int64, rec []byte, ordered bool) error {
 }
 
 // compact renumbers the slots in result order, so that a search walks
-// the entries (and the facet values, laid out together) in memory order,
-// and trims the posting lists to their length.
+// the entries (and their facet values, laid out together) in memory
+// order, rewrites the arenas without the garbage, and trims the posting
+// lists to their length.
 func (st *state) compact() {
 	remap := make([]uint32, len(st.recs))
 	recs := make([]rec, len(st.order))
-	total := 0
+	facets, size := 0, 0
 	for _, old := range st.order {
-		total += len(st.recs[old].facets)
+		facets += int(st.recs[old].facetEnds[secSigner])
+		size += int(st.recs[old].size)
 	}
-	arena := make([]uint32, 0, total)
+	facetArena := make([]uint32, 0, facets)
+	arena := make([]byte, 0, size)
 	for i, old := range st.order {
 		r := st.recs[old]
-		start := len(arena)
-		arena = append(arena, r.facets...)
-		r.facets = arena[start:len(arena):len(arena)]
+		off := len(facetArena)
+		facetArena = append(facetArena, st.facets(&r)...)
+		r.facetOff = uint32(off)
+		off = len(arena)
+		arena = append(arena, st.arena[r.off:r.off+r.size]...)
+		r.off = uint32(off)
 		recs[i] = r
 		remap[old] = uint32(i)
 		st.byID[r.id] = uint32(i)
 		st.order[i] = uint32(i)
 	}
+	st.arena, st.facetArena, st.garbage = arena, facetArena, 0
 	renumber := func(d *dict) {
 		for id, l := range d.lists {
 			if len(l) == 0 {
@@ -511,6 +583,17 @@ func (st *state) compact() {
 	}
 	st.recs, st.free, st.scattered, st.monotone = recs, nil, 0, true
 	n := len(recs)
+	st.digests = newHashIndex()
+	for i := range recs {
+		r := &recs[i]
+		dgst := st.digest(r)
+		st.digests.add(st.digests.hash([]byte(dgst)), uint32(i))
+		st.children(r, func(c string) {
+			if c != dgst {
+				st.digests.add(st.digests.hash([]byte(c)), uint32(i))
+			}
+		})
+	}
 	for _, d := range []*dict{st.status, st.owner, st.dicts[secPlatform], st.dicts[secLicense], st.dicts[secSigner]} {
 		d.rebuildBits(n)
 	}
@@ -540,7 +623,7 @@ func (st *state) sortOrder() {
 			st.order = append(st.order, uint32(slot))
 		}
 	}
-	slices.SortFunc(st.order, func(a, b uint32) int { return compareRec(&st.recs[a], &st.recs[b]) })
+	slices.SortFunc(st.order, func(a, b uint32) int { return st.compare(&st.recs[a], &st.recs[b]) })
 	st.monotone = slices.IsSorted(st.order)
 }
 
@@ -589,9 +672,7 @@ func (ix *Index) Stats() Stats {
 	for _, b := range st.severityBits {
 		n += cap(b) * 8
 	}
-	for _, r := range st.recs {
-		n += cap(r.facets)*4 + cap(r.packed)
-	}
+	n += cap(st.arena) + cap(st.facetArena)*4 + st.digests.bytes()
 	for _, d := range st.dicts[:secPackage] {
 		n += d.bytes()
 	}
@@ -599,8 +680,8 @@ func (ix *Index) Stats() Stats {
 	for _, l := range st.trigrams {
 		n += 24 + 16 + cap(l)*4
 	}
-	for k := range st.repos {
-		n += 32 + len(k)
+	for _, k := range st.repoNames {
+		n += 48 + len(k)
 	}
 	s.Bytes = n
 	return s

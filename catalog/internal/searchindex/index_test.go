@@ -271,6 +271,18 @@ func TestSearchMatchesReference(t *testing.T) {
 		}
 	}
 
+	// The same image in two repositories.
+	twin := entries[5].Clone()
+	twin.Repository = "registry.corp/golden/twin"
+	f.put(twin)
+	f.put(entries[5])
+	require.NoError(t, ix.Refresh(ctx, f))
+	check(t, ix, f, "digest in two repositories", catalog.Query{Digest: twin.Digest})
+	check(t, ix, f, "child digest in two repositories", catalog.Query{Digest: twin.Children[len(twin.Children)-1].Digest})
+	f.delete(entries[5])
+	require.NoError(t, ix.Refresh(ctx, f))
+	check(t, ix, f, "digest of one repository left", catalog.Query{Digest: twin.Digest})
+
 	// Compacted in place: the same answers.
 	ix.st.compact()
 	for name, q := range queries(rng, f.all()) {
@@ -311,6 +323,8 @@ func TestReleasedValues(t *testing.T) {
 	assert.Zero(t, empty.Postings-2*empty.Entries)
 	st := ix.st
 	assert.Empty(t, st.trigrams)
+	assert.Empty(t, st.digests.one)
+	assert.Empty(t, st.digests.more)
 	assert.Zero(t, st.packages.names.live())
 	assert.Empty(t, st.packages.versions)
 	for _, e := range entries {
@@ -333,7 +347,7 @@ func TestTerms(t *testing.T) {
 		require.NoError(t, st.decoded.decode(Encode(e)))
 		st.put(1, &st.decoded)
 		var got []string
-		vals, ends := st.recs[0].unpack(nil)
+		vals, ends := st.unpack(&st.recs[0], nil)
 		for _, id := range section(vals, &ends, secTerm) {
 			got = append(got, st.dicts[secTerm].keys[id])
 		}

@@ -36,6 +36,11 @@ const MaxCatchUp = 20000
 // index again, compacted; above it, a quarter of the entries may.
 const minScattered = 10000
 
+// minGarbage is how many bytes of the index's arenas may belong to
+// entries that changed since the last load before a refresh loads the
+// index again; above it, half of the arenas may.
+const minGarbage = 16 << 20
+
 // bulk is the number of changes from which Refresh sorts the result order
 // once at the end rather than keeping it sorted change by change.
 const bulk = 256
@@ -67,7 +72,8 @@ func (ix *Index) Refresh(ctx context.Context, feed Feed) error {
 	ix.mu.RLock()
 	st := ix.st
 	ix.mu.RUnlock()
-	if st == nil || last-st.seq > MaxCatchUp || first > st.seq+1 || st.scattered > max(minScattered, len(st.byID)/4) {
+	if st == nil || last-st.seq > MaxCatchUp || first > st.seq+1 ||
+		st.scattered > max(minScattered, len(st.byID)/4) || st.garbage > max(minGarbage, len(st.arena)/2) {
 		return ix.reload(ctx, feed)
 	}
 	type change struct {

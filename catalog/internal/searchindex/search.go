@@ -167,12 +167,13 @@ type filter struct {
 	hasAfter, hasBefore bool
 	hasEOLCondition     bool
 	candidates          *set // nil: every entry
+	repoNames           []string
 }
 
 func (f *filter) match(r *rec) bool {
 	switch {
-	case f.repo != "" && !f.repoPrefix && r.repository != f.repo,
-		f.repoPrefix && !strings.HasPrefix(r.repository, f.repo),
+	case f.repo != "" && !f.repoPrefix && f.repoNames[r.repo] != f.repo,
+		f.repoPrefix && !strings.HasPrefix(f.repoNames[r.repo], f.repo),
 		f.status >= 0 && int64(r.status) != f.status,
 		f.owner >= 0 && int64(r.owner) != f.owner,
 		f.maxSeverity >= 0 && int(r.severity) > f.maxSeverity,
@@ -193,13 +194,13 @@ func (f *filter) unconditional() bool {
 
 // everything answers a query without conditions from the counts the
 // index keeps, without visiting the entries.
-func (st *state) everything(q catalog.Query, after *rec, res *Result, c *counter) {
+func (st *state) everything(q catalog.Query, after *key, res *Result, c *counter) {
 	order := st.order
 	res.Total = len(order)
 	start := 0
 	if after != nil {
-		start, _ = slices.BinarySearchFunc(order, after, func(s uint32, after *rec) int { return compareRec(&st.recs[s], after) })
-		if start < len(order) && compareRec(&st.recs[order[start]], after) == 0 {
+		start, _ = slices.BinarySearchFunc(order, *after, func(s uint32, after key) int { return st.compareKey(&st.recs[s], after) })
+		if start < len(order) && st.compareKey(&st.recs[order[start]], *after) == 0 {
 			start++
 		}
 	}
@@ -209,7 +210,7 @@ func (st *state) everything(q catalog.Query, after *rec, res *Result, c *counter
 	}
 	if end < len(order) && end > start {
 		last := &st.recs[order[end-1]]
-		res.Next = catalog.Cursor{Repository: last.repository, Digest: digest.Digest(last.digest)}.Encode()
+		res.Next = catalog.Cursor{Repository: st.repository(last), Digest: digest.Digest(st.digest(last))}.Encode()
 	}
 	if c == nil {
 		return
@@ -236,12 +237,12 @@ func (st *state) everything(q catalog.Query, after *rec, res *Result, c *counter
 // candidatesOnly answers a query whose only conditions are candidate
 // sets, without facets, when slot order is result order: the total is the
 // candidates' count and the page their first slots after the cursor.
-func (st *state) candidatesOnly(q catalog.Query, after *rec, c *set, res *Result) {
+func (st *state) candidatesOnly(q catalog.Query, after *key, c *set, res *Result) {
 	res.Total = c.n
 	from := uint32(0)
 	if after != nil {
-		i, _ := slices.BinarySearchFunc(st.order, after, func(s uint32, after *rec) int { return compareRec(&st.recs[s], after) })
-		if i < len(st.order) && compareRec(&st.recs[st.order[i]], after) == 0 {
+		i, _ := slices.BinarySearchFunc(st.order, *after, func(s uint32, after key) int { return st.compareKey(&st.recs[s], after) })
+		if i < len(st.order) && st.compareKey(&st.recs[st.order[i]], *after) == 0 {
 			i++
 		}
 		if i == len(st.order) {
@@ -272,7 +273,7 @@ func (st *state) candidatesOnly(q catalog.Query, after *rec, c *set, res *Result
 	if len(page) > q.Limit {
 		page = page[:q.Limit]
 		last := &st.recs[page[len(page)-1]]
-		res.Next = catalog.Cursor{Repository: last.repository, Digest: digest.Digest(last.digest)}.Encode()
+		res.Next = catalog.Cursor{Repository: st.repository(last), Digest: digest.Digest(st.digest(last))}.Encode()
 	}
 	for _, s := range page {
 		res.IDs = append(res.IDs, st.recs[s].id)
@@ -283,7 +284,7 @@ func (st *state) candidatesOnly(q catalog.Query, after *rec, c *set, res *Result
 // entry can match.
 func (st *state) compile(q catalog.Query) (f *filter, ok bool) {
 	slots := len(st.recs)
-	f = &filter{status: -1, owner: -1, maxSeverity: -1, fixable: q.Fixable, trusted: q.Trusted}
+	f = &filter{repoNames: st.repoNames, status: -1, owner: -1, maxSeverity: -1, fixable: q.Fixable, trusted: q.Trusted}
 	if q.Repository != "" {
 		f.repo, f.repoPrefix = q.Repository, strings.HasSuffix(q.Repository, "/")
 	}
@@ -321,8 +322,12 @@ func (st *state) compile(q catalog.Query) (f *filter, ok bool) {
 		sets = append(sets, set{list: l, n: len(l)})
 		return true
 	}
-	if q.Digest != "" && !exact(secDigest, []byte(q.Digest)) {
-		return nil, false
+	if q.Digest != "" {
+		l := st.digestSlots(string(q.Digest))
+		if len(l) == 0 {
+			return nil, false
+		}
+		sets = append(sets, set{list: l, n: len(l)})
 	}
 	if q.Tag != "" && !exact(secTag, []byte(q.Tag)) {
 		return nil, false
@@ -467,7 +472,7 @@ func (c *counter) add(r *rec) {
 	default:
 		c.eol[5]++
 	}
-	f := r.facets
+	f := c.st.facets(r)
 	for _, v := range f[:r.facetEnds[secPlatform]] {
 		c.platform[v]++
 	}
@@ -570,13 +575,13 @@ func (c *counter) facets(limit int) *catalog.Facets {
 // Search evaluates q (validated, see catalog.Query.Validate) over the
 // index: the page's store ids, the total and, if asked, the facets.
 func (ix *Index) Search(q catalog.Query) (*Result, error) {
-	var after *rec
+	var after *key
 	if q.Cursor != "" {
 		c, err := catalog.DecodeCursor(q.Cursor)
 		if err != nil {
 			return nil, err
 		}
-		after = &rec{repository: c.Repository, digest: c.Digest.String()}
+		after = &key{repository: c.Repository, digest: c.Digest.String()}
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -643,7 +648,7 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 		} else if counter != nil {
 			counter.add(r)
 		}
-		if len(page) <= q.Limit && (after == nil || compareRec(r, after) > 0) {
+		if len(page) <= q.Limit && (after == nil || st.compareKey(r, *after) > 0) {
 			page = append(page, r)
 		}
 	}
@@ -651,11 +656,11 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 	if f.repo != "" {
 		// The repository condition is a range of the order.
 		lo, _ := slices.BinarySearchFunc(order, f.repo, func(s uint32, repo string) int {
-			return strings.Compare(st.recs[s].repository, repo)
+			return strings.Compare(st.repository(&st.recs[s]), repo)
 		})
 		hi := lo
 		for hi < len(order) {
-			r := st.recs[order[hi]].repository
+			r := st.repository(&st.recs[order[hi]])
 			if r != f.repo && !(f.repoPrefix && strings.HasPrefix(r, f.repo)) {
 				break
 			}
@@ -677,7 +682,7 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 		} else {
 			cands = slices.Clone(cands)
 		}
-		slices.SortFunc(cands, func(a, b uint32) int { return compareRec(&st.recs[a], &st.recs[b]) })
+		slices.SortFunc(cands, func(a, b uint32) int { return st.compare(&st.recs[a], &st.recs[b]) })
 		for _, s := range cands {
 			visit(s)
 		}
@@ -698,7 +703,7 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 	if len(page) > q.Limit {
 		page = page[:q.Limit]
 		last := page[len(page)-1]
-		res.Next = catalog.Cursor{Repository: last.repository, Digest: digest.Digest(last.digest)}.Encode()
+		res.Next = catalog.Cursor{Repository: st.repository(last), Digest: digest.Digest(st.digest(last))}.Encode()
 	}
 	for _, r := range page {
 		res.IDs = append(res.IDs, r.id)
