@@ -2,7 +2,7 @@
 # Benchmarks of catalog/postgres on a PostgreSQL 15 server the test binary
 # starts on loopback: search over 100,000 entries by query class, reverse
 # queries over 10,000 images of 200 packages, and Put. Loading the corpora
-# takes minutes and happens once per run.
+# takes about a minute and happens once per run.
 # Knobs: N iterations per query (default 200), ENTRIES and IMAGES shrink
 # the corpora while iterating.
 set -euo pipefail

@@ -25,10 +25,10 @@
 // from the file. A reverse package query evaluates its version range once
 // per distinct (name, ecosystem, version), with the ecosystem's rules.
 //
-// Costs: the index takes about 1.2 KB of heap per entry of ~40 packages
-// (112 MiB for the 100,000 entries of the benchmark, 53 MiB for 10,000
+// Costs: the index takes about 1 KB of heap per entry of ~35 packages
+// (102 MiB for the 100,000 entries of the benchmark, 51 MiB for 10,000
 // images of ~320 packages each), and loading it at Open reads every search
-// record (a few seconds for 100,000 entries). A database written by an
+// record (3 s for those 100,000 entries). A database written by an
 // earlier version gets its search records from the stored entries once,
 // at its first Open.
 //
