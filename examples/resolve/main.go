@@ -1,0 +1,219 @@
+// Command resolve tells a team which golden images to use: it reads
+// Dockerfiles and Kubernetes manifests, maps each external image
+// reference to its golden equivalent pinned by digest from a catalog, and
+// lists those with none, restricted, or past end of life.
+//
+//	go run ./examples/resolve -catalog catalog.db [-arg KEY=VALUE]... [-write] [-json] FILE...
+//	go run ./examples/resolve -catalog postgres://user@host/cssc Dockerfile deploy.yaml
+//
+// -catalog is a catalog/sqlite file or a PostgreSQL URL (catalog/postgres),
+// as the catalog service (examples/catalog) keeps it. A file named
+// Dockerfile, Containerfile or *.dockerfile is a Dockerfile; *.yaml, *.yml
+// and *.json are Kubernetes manifests; anything else is a Dockerfile if a
+// line starts with FROM. -arg gives build arguments; -repository limits
+// the golden images to a location prefix ("registry.corp/golden/");
+// -write pins the usable references in the files, in place; -json prints
+// the results as JSON instead of a table.
+//
+// Exit status: 0 when every reference has a usable golden equivalent, 3
+// when some have none, are restricted, past end of life or unresolved, 1
+// on errors, 2 on bad usage.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/postgres"
+	"github.com/cssc-go/cssc/catalog/resolve"
+	"github.com/cssc-go/cssc/catalog/sqlite"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitUnusable = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// buildArgs collects -arg KEY=VALUE flags.
+type buildArgs map[string]string
+
+func (a buildArgs) String() string { return fmt.Sprint(map[string]string(a)) }
+
+func (a buildArgs) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", s)
+	}
+	a[k] = v
+	return nil
+}
+
+// run is the whole program; it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := fs.String("catalog", "", "catalog: a catalog/sqlite file or a PostgreSQL URL (required)")
+	prefix := fs.String("repository", "", "consider only golden images under this location prefix")
+	write := fs.Bool("write", false, "pin the usable references in the files, in place")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	bargs := buildArgs{}
+	fs.Var(bargs, "arg", "build argument KEY=VALUE for Dockerfiles (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: resolve -catalog DSN-or-sqlite-file [-repository PREFIX] [-arg KEY=VALUE]... [-write] [-json] FILE...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *dsn == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	store, err := openStore(ctx, *dsn)
+	if err != nil {
+		fmt.Fprintln(stderr, "resolve:", err)
+		return exitError
+	}
+	defer store.Close()
+	r, err := resolve.New(resolve.Options{Store: store, Repository: *prefix})
+	if err != nil {
+		fmt.Fprintln(stderr, "resolve:", err)
+		return exitError
+	}
+	var all []resolve.Result
+	for _, file := range fs.Args() {
+		results, err := resolveFile(ctx, r, file, bargs, *write, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "resolve: %s: %v\n", file, err)
+			return exitError
+		}
+		all = append(all, results...)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if all == nil {
+			all = []resolve.Result{}
+		}
+		if err := enc.Encode(all); err != nil {
+			return exitError
+		}
+	} else {
+		printTable(stdout, all)
+	}
+	for _, res := range all {
+		if !res.Status.Usable() {
+			return exitUnusable
+		}
+	}
+	return exitOK
+}
+
+// openStore opens a PostgreSQL catalog for a URL or key=value DSN, else
+// an existing SQLite file (never a new, empty one).
+func openStore(ctx context.Context, dsn string) (catalog.Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || strings.Contains(dsn, "host=") {
+		return postgres.Open(ctx, dsn, postgres.Options{})
+	}
+	if _, err := os.Stat(dsn); err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", dsn, err)
+	}
+	return sqlite.Open(ctx, dsn, sqlite.Options{})
+}
+
+// isDockerfile says how to read a file, by its name, else by its content.
+func isDockerfile(name string, src []byte) bool {
+	base := strings.ToLower(filepath.Base(name))
+	switch {
+	case strings.Contains(base, "dockerfile"), strings.Contains(base, "containerfile"):
+		return true
+	case strings.HasSuffix(base, ".yaml"), strings.HasSuffix(base, ".yml"), strings.HasSuffix(base, ".json"):
+		return false
+	}
+	for _, line := range strings.Split(string(src), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.EqualFold(f[0], "FROM") {
+			return true
+		}
+	}
+	return false
+}
+
+func resolveFile(ctx context.Context, r *resolve.Resolver, file string, bargs buildArgs, write bool, stderr io.Writer) ([]resolve.Result, error) {
+	info, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > resolve.MaxFileBytes {
+		return nil, fmt.Errorf("%w: %d bytes", resolve.ErrTooLarge, info.Size())
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var refs []resolve.Reference
+	if isDockerfile(file, src) {
+		refs, err = resolve.ParseDockerfile(strings.NewReader(string(src)), resolve.DockerfileOptions{BuildArgs: bargs})
+	} else {
+		refs, err = resolve.ParseKubernetes(strings.NewReader(string(src)))
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range refs {
+		refs[i].File = file
+	}
+	results, err := r.Resolve(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	if write {
+		out, n, err := resolve.Rewrite(src, results)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			if err := os.WriteFile(file, out, info.Mode().Perm()); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(stderr, "resolve: %s: pinned %d reference(s)\n", file, n)
+		}
+	}
+	return results, nil
+}
+
+func printTable(w io.Writer, results []resolve.Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHERE\tIMAGE\tSTATUS\tGOLDEN\tNOTE")
+	for _, r := range results {
+		image := r.Image
+		if image == "" {
+			image = r.Raw
+		}
+		golden := r.Golden
+		if golden == "" {
+			golden = "-"
+		}
+		fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t%s\n", r.File, r.Line, image, r.Status, golden, oneLine(r.Reason))
+	}
+	tw.Flush()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

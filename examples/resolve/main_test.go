@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/resolve"
+	"github.com/cssc-go/cssc/catalog/sqlite"
+)
+
+const golden = "registry.corp/golden/"
+
+// seed writes a SQLite catalog: nginx 1.27 (active), redis 7 (retired,
+// replaced by 8).
+func seed(t *testing.T) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "catalog.db")
+	st, err := sqlite.Open(context.Background(), file, sqlite.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	nginx := &catalog.Entry{Repository: golden + "library/nginx", Digest: digest.FromString("nginx"), Tags: []string{"1.27"},
+		Source: catalog.Source{Reference: "docker.io/library/nginx:1.27", Digest: digest.FromString("up-nginx")}}
+	redis := &catalog.Entry{Repository: golden + "library/redis", Digest: digest.FromString("redis"), Tags: []string{"7"},
+		Source: catalog.Source{Reference: "docker.io/library/redis:7"}, Status: catalog.StatusRetired, Replacement: golden + "library/redis:8",
+		EndOfLife: &catalog.EndOfLife{Date: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Source: "rule"}}
+	for _, e := range []*catalog.Entry{nginx, redis} {
+		require.NoError(t, st.Put(context.Background(), e))
+	}
+	return file
+}
+
+func TestResolveCommand(t *testing.T) {
+	db := seed(t)
+	dir := t.TempDir()
+	dockerfile := filepath.Join(dir, "Dockerfile")
+	require.NoError(t, os.WriteFile(dockerfile, []byte("ARG V=1.27\nFROM nginx:${V} AS web\nCOPY --from=redis:7 /x /y\n"), 0o640))
+	manifest := filepath.Join(dir, "deploy.yaml")
+	require.NoError(t, os.WriteFile(manifest, []byte("kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: nginx:1.27}\n  - {name: b, image: ubuntu:24.04}\n"), 0o644))
+
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-catalog", db, dockerfile, manifest}, &out, &errOut)
+	assert.Equal(t, exitUnusable, code, "redis is retired and ubuntu has no golden image: %s", errOut.String())
+	table := out.String()
+	pinned := golden + "library/nginx:1.27@" + digest.FromString("nginx").String()
+	for _, want := range []string{"WHERE", dockerfile + ":2", pinned, "end-of-life", "use " + golden + "library/redis:8", manifest + ":6", "ubuntu:24.04", "none"} {
+		assert.Contains(t, table, want)
+	}
+
+	// -write pins nginx in both files and leaves the rest alone.
+	out.Reset()
+	code = run(context.Background(), []string{"-catalog", db, "-write", "-json", dockerfile, manifest}, &out, &errOut)
+	assert.Equal(t, exitUnusable, code)
+	var results []resolve.Result
+	require.NoError(t, json.Unmarshal(out.Bytes(), &results))
+	require.Len(t, results, 4)
+	b, err := os.ReadFile(dockerfile)
+	require.NoError(t, err)
+	assert.Equal(t, "ARG V=1.27\nFROM "+pinned+" AS web\nCOPY --from=redis:7 /x /y\n", string(b))
+	info, err := os.Stat(dockerfile)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), info.Mode().Perm(), "mode kept")
+	b, err = os.ReadFile(manifest)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "image: "+pinned+"}")
+	assert.Contains(t, string(b), "image: ubuntu:24.04}")
+	assert.Contains(t, errOut.String(), "pinned 1 reference(s)")
+
+	// Only nginx: every reference usable.
+	only := filepath.Join(dir, "only.dockerfile")
+	require.NoError(t, os.WriteFile(only, []byte("FROM nginx:1.27\n"), 0o644))
+	out.Reset()
+	assert.Equal(t, exitOK, run(context.Background(), []string{"-catalog", db, only}, &out, &errOut))
+}
+
+func TestResolveCommandUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	assert.Equal(t, exitUsage, run(context.Background(), nil, &out, &errOut))
+	assert.Contains(t, errOut.String(), "usage: resolve")
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"-catalog", "x.db"}, &out, &errOut), "no file")
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"-arg", "novalue", "-catalog", "x.db", "f"}, &out, &errOut))
+	errOut.Reset()
+	assert.Equal(t, exitError, run(context.Background(), []string{"-catalog", filepath.Join(t.TempDir(), "missing.db"), "f"}, &out, &errOut))
+	assert.True(t, strings.Contains(errOut.String(), "missing.db"), errOut.String())
+}
