@@ -22,6 +22,11 @@
 //     [Syncer.Reconcile] walks a whole golden registry or OCI layout,
 //     fetching only what changed. [Syncer.Index] indexes one image by
 //     digest.
+//   - [TrackStore] keeps the state of upstream tracking (catalog/upstream
+//     watches the source tags of golden images and follows a publisher's
+//     patched rebuilds through the acquire pipeline);
+//     catalog/resolve maps a team's Dockerfiles and manifests to golden
+//     images pinned by digest.
 //
 // A limitation of rebuilding from the registry: a registry lists
 // repositories and tags, never untagged manifests. An image that lifecycle

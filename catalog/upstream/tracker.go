@@ -472,6 +472,14 @@ func setState(tr *catalog.Track, state catalog.TrackState, now time.Time, reason
 // digest gold (empty: unknown), having replaced the golden image prev
 // (empty: the one it followed before, if any).
 func followed(tr *catalog.Track, src, gold, prev digest.Digest, now time.Time, reason string) {
+	if tr.SourceDigest == src && (gold == "" || tr.GoldenDigest == gold) {
+		// Recorded already (the promotion hook and the acquisition job
+		// both report the same promotion): the supersession, if any, was
+		// set the first time.
+		tr.Observed, tr.Failure = src, nil
+		setState(tr, catalog.TrackCurrent, now, reason)
+		return
+	}
 	if tr.SourceDigest != "" && tr.SourceDigest != src {
 		tr.Replaced = append(slices.DeleteFunc(tr.Replaced, func(d digest.Digest) bool { return d == tr.SourceDigest }), tr.SourceDigest)
 		if n := len(tr.Replaced) - catalog.MaxTrackReplaced; n > 0 {
