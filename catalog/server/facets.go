@@ -81,6 +81,13 @@ func (c *facetCache) get(ctx context.Context, q catalog.Query, count func(ctx co
 		c.mu.Unlock()
 		return f, err
 	}
+	if e.facets != nil {
+		// Ready: serve what it holds now; a background recount may replace
+		// it before this call returns.
+		f := e.facets
+		c.mu.Unlock()
+		return f, nil
+	}
 	c.mu.Unlock()
 	select {
 	case <-e.ready:
