@@ -23,6 +23,7 @@ type MemoryStore struct {
 	entries map[string]memEntry // by Entry.Key
 	tags    map[string][]TagRecord
 	tracks  map[TrackKey]memTrack // see memtrack.go; nil until the first PutTrack
+	reqs    *memRequests          // see memrequest.go; nil until the first CreateRequest
 }
 
 var _ Store = (*MemoryStore)(nil)

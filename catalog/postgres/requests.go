@@ -1,0 +1,173 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cssc-go/cssc/catalog"
+)
+
+var _ catalog.RequestStore = (*Store)(nil)
+
+// CreateRequest implements catalog.RequestStore: an insert that the
+// partial unique index on open keys turns away when an open request holds
+// the key; then the open request is read (and, should it have closed in
+// between, the insert tried again).
+func (s *Store) CreateRequest(ctx context.Context, r *catalog.Request) (*catalog.Request, bool, error) {
+	if r != nil && r.Revision != 0 {
+		return nil, false, fmt.Errorf("%w: a new request has revision 0, not %d", catalog.ErrInvalidRequest, r.Revision)
+	}
+	doc, err := catalog.MarshalRequest(r)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.check(ctx); err != nil {
+		return nil, false, err
+	}
+	for range 5 {
+		tag, err := s.pool.Exec(ctx, `INSERT INTO cssc_requests (id, key, state, open, requester, created, revision, doc)
+			VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT DO NOTHING`,
+			r.ID, r.Key, string(r.State), r.Open(), r.Requester, catalog.RequestTime(r.Created), doc)
+		if err != nil {
+			return nil, false, s.wrap("create request", err)
+		}
+		if tag.RowsAffected() == 1 {
+			r.Revision = 1
+			return r, true, nil
+		}
+		// Either the id is taken or an open request holds the key.
+		var taken bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cssc_requests WHERE id = $1)`, r.ID).Scan(&taken); err != nil {
+			return nil, false, s.wrap("create request", err)
+		}
+		if taken {
+			return nil, false, fmt.Errorf("%w: request id %s is taken", catalog.ErrConflict, r.ID)
+		}
+		got, err := scanRequest(s.pool.QueryRow(ctx, `SELECT revision, doc FROM cssc_requests WHERE key = $1 AND open`, r.Key))
+		if err == nil {
+			return got, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, s.wrap("create request", err)
+		}
+	}
+	return nil, false, fmt.Errorf("%w: request for %s: the open request kept changing", catalog.ErrConflict, r.Key)
+}
+
+// PutRequest implements catalog.RequestStore: one conditional update on
+// the revision and the key.
+func (s *Store) PutRequest(ctx context.Context, r *catalog.Request) error {
+	doc, err := catalog.MarshalRequest(r)
+	if err != nil {
+		return err
+	}
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE cssc_requests SET state = $1, open = $2, requester = $3, revision = revision + 1, doc = $4
+		WHERE id = $5 AND revision = $6 AND key = $7`, string(r.State), r.Open(), r.Requester, doc, r.ID, r.Revision, r.Key)
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return fmt.Errorf("%w: request %s: another request is open for %s", catalog.ErrConflict, r.ID, r.Key)
+		}
+		return s.wrap("put request", err)
+	}
+	if tag.RowsAffected() == 0 {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cssc_requests WHERE id = $1)`, r.ID).Scan(&exists); err != nil {
+			return s.wrap("put request", err)
+		}
+		if !exists {
+			return fmt.Errorf("%w: request %s", catalog.ErrNotFound, r.ID)
+		}
+		return fmt.Errorf("%w: request %s: revision %d (or key) is not the stored one", catalog.ErrConflict, r.ID, r.Revision)
+	}
+	r.Revision++
+	return nil
+}
+
+func scanRequest(row pgx.Row) (*catalog.Request, error) {
+	var rev int64
+	var doc []byte
+	if err := row.Scan(&rev, &doc); err != nil {
+		return nil, err
+	}
+	return catalog.UnmarshalRequest(doc, rev)
+}
+
+// Request implements catalog.RequestStore.
+func (s *Store) Request(ctx context.Context, id string) (*catalog.Request, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	r, err := scanRequest(s.pool.QueryRow(ctx, `SELECT revision, doc FROM cssc_requests WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: request %s", catalog.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, s.wrap("request", err)
+	}
+	return r, nil
+}
+
+// Requests implements catalog.RequestStore.
+func (s *Store) Requests(ctx context.Context, q catalog.RequestQuery) ([]*catalog.Request, error) {
+	q, err := q.Validate()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+	}
+	if q.State != "" {
+		add(`state = $?`, string(q.State))
+	}
+	if q.Open {
+		where = append(where, `open`)
+	}
+	if q.Requester != "" {
+		add(`requester = $?`, q.Requester)
+	}
+	if q.Key != "" {
+		add(`key = $?`, q.Key)
+	}
+	if q.Before.ID != "" {
+		args = append(args, q.Before.Created, q.Before.ID)
+		where = append(where, fmt.Sprintf(`(created, id) < ($%d, $%d)`, len(args)-1, len(args)))
+	}
+	stmt := `SELECT revision, doc FROM cssc_requests`
+	if len(where) > 0 {
+		stmt += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	args = append(args, q.Limit)
+	stmt += fmt.Sprintf(` ORDER BY created DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := s.pool.Query(ctx, stmt, args...)
+	if err != nil {
+		return nil, s.wrap("requests", err)
+	}
+	defer rows.Close()
+	var out []*catalog.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, s.wrap("requests", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("requests", err)
+	}
+	return out, nil
+}
