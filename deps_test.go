@@ -24,7 +24,7 @@ func TestDependencyBudget(t *testing.T) {
 		"github.com/cssc-go/cssc/registry/registrytest", // test kit
 		"github.com/cssc-go/cssc/imagefs/imagetest",     // test kit
 	}
-	for _, pkg := range []string{"./registry", "./artifact", "./imagefs", "./sign", "./sign/notation", "./scan", "./scan/osv", "./scan/clamav", "./sbom", "./policy", "./attest", "./acquire", "./catalog", "./catalog/catalogtest", "./catalog/event", "./catalog/event/webhook", "./catalog/rescan", "./catalog/lifecycle", "./catalog/upstream", "./catalog/resolve"} {
+	for _, pkg := range []string{"./registry", "./artifact", "./imagefs", "./sign", "./sign/notation", "./scan", "./scan/osv", "./scan/clamav", "./sbom", "./policy", "./attest", "./acquire", "./catalog", "./catalog/catalogtest", "./catalog/event", "./catalog/event/webhook", "./catalog/rescan", "./catalog/lifecycle", "./catalog/upstream", "./catalog/resolve", "./catalog/requests"} {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
@@ -99,7 +99,7 @@ func TestDatabaseDriversStayInStores(t *testing.T) {
 		}
 		return strings.Fields(string(out))
 	}
-	for _, pkg := range []string{"./acquire", "./catalog", "./catalog/catalogtest", "./catalog/event", "./catalog/event/webhook", "./catalog/rescan", "./catalog/lifecycle", "./catalog/upstream", "./catalog/resolve"} {
+	for _, pkg := range []string{"./acquire", "./catalog", "./catalog/catalogtest", "./catalog/event", "./catalog/event/webhook", "./catalog/rescan", "./catalog/lifecycle", "./catalog/upstream", "./catalog/resolve", "./catalog/requests"} {
 		for _, dep := range deps(pkg) {
 			if strings.HasPrefix(dep, "github.com/jackc/") {
 				t.Errorf("%s depends on %s: the PostgreSQL driver belongs in catalog/postgres only", pkg, dep)

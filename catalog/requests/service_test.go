@@ -1,0 +1,257 @@
+package requests_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/catalogtest"
+	"github.com/cssc-go/cssc/catalog/event"
+	"github.com/cssc-go/cssc/catalog/requests"
+)
+
+// sink collects events.
+type sink struct {
+	mu     sync.Mutex
+	events []event.Event
+}
+
+func (s *sink) Emit(_ context.Context, evs ...event.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, evs...)
+	return nil
+}
+
+func (s *sink) take() []event.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.events
+	s.events = nil
+	return out
+}
+
+func types(evs []event.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+var testRules = requests.Rules{
+	Sources:     []string{"docker.io/library/*", "docker.io/nginxofficial/*", "ghcr.io/acme/**", "registry.corp/**"},
+	AutoApprove: []requests.Rule{{Name: "docker-official", Match: []string{"docker.io/library/*"}}},
+}
+
+func newService(t *testing.T, tune ...func(*requests.Options)) (*requests.Service, *catalog.MemoryStore, *sink) {
+	t.Helper()
+	store, q, events := catalog.NewMemoryStore(), catalog.NewMemoryQueue(), &sink{}
+	o := requests.Options{Requests: store, Queue: q, Store: store, Golden: "registry.corp/golden", Rules: testRules, Events: events}
+	for _, fn := range tune {
+		fn(&o)
+	}
+	s, err := requests.New(o)
+	require.NoError(t, err)
+	return s, store, events
+}
+
+func TestSubmitBadInput(t *testing.T) {
+	s, _, _ := newService(t)
+	ctx := context.Background()
+	ok := requests.Submission{Reference: "docker.io/library/nginx:1.27", Reason: "web tier", Owner: "team-web", Requester: "alice"}
+	for _, tc := range []struct {
+		name  string
+		mod   func(*requests.Submission)
+		field string
+		want  error
+	}{
+		{"no reference", func(s *requests.Submission) { s.Reference = "" }, "reference", requests.ErrInvalidInput},
+		{"malformed", func(s *requests.Submission) { s.Reference = "docker.io/library/NGINX:1.27" }, "reference", requests.ErrInvalidInput},
+		{"bad tag", func(s *requests.Submission) { s.Reference = "nginx:-1" }, "reference", requests.ErrInvalidInput},
+		{"scheme", func(s *requests.Submission) { s.Reference = "https://docker.io/library/nginx" }, "reference", requests.ErrInvalidInput},
+		{"cyrillic", func(s *requests.Submission) { s.Reference = "docker.io/library/nginх" }, "reference", requests.ErrInvalidInput},
+		{"oversized reference", func(s *requests.Submission) { s.Reference = "docker.io/library/" + strings.Repeat("a", 600) }, "reference", requests.ErrInvalidInput},
+		{"no reason", func(s *requests.Submission) { s.Reason = " " }, "reason", requests.ErrInvalidInput},
+		{"oversized reason", func(s *requests.Submission) { s.Reason = strings.Repeat("r", catalog.MaxRequestReason+1) }, "reason", requests.ErrInvalidInput},
+		{"two lines", func(s *requests.Submission) { s.Reason = "a\nb" }, "reason", requests.ErrInvalidInput},
+		{"not utf-8", func(s *requests.Submission) { s.Owner = "team\xff" }, "owner", requests.ErrInvalidInput},
+		{"oversized owner", func(s *requests.Submission) { s.Owner = strings.Repeat("o", catalog.MaxRequestName+1) }, "owner", requests.ErrInvalidInput},
+		{"no requester", func(s *requests.Submission) { s.Requester = "" }, "requester", requests.ErrInvalidInput},
+		{"source", func(s *requests.Submission) { s.Reference = "quay.io/evil/miner:1" }, "", requests.ErrSourceNotAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := ok
+			tc.mod(&sub)
+			ans, err := s.Submit(ctx, sub)
+			require.ErrorIs(t, err, tc.want, "got answer %+v", ans)
+			var ie *requests.InputError
+			if tc.field != "" {
+				require.ErrorAs(t, err, &ie)
+				assert.Equal(t, tc.field, ie.Field, "the error names the field: %v", err)
+				assert.NotEmpty(t, ie.Reason, "the error says why")
+			}
+		})
+	}
+	all, err := s.Requests(ctx, catalog.RequestQuery{})
+	require.NoError(t, err)
+	assert.Empty(t, all, "bad input stores nothing")
+}
+
+func TestSubmitRules(t *testing.T) {
+	s, _, events := newService(t)
+	ctx := context.Background()
+	sub := func(ref, who string) *requests.Answer {
+		t.Helper()
+		a, err := s.Submit(ctx, requests.Submission{Reference: ref, Reason: "needed", Owner: "team", Requester: who})
+		require.NoError(t, err, ref)
+		return a
+	}
+
+	// An official image: approved by the rule, its job queued.
+	a := sub("nginx:1.27", "alice")
+	require.NotNil(t, a.Request)
+	assert.True(t, a.Created)
+	assert.Equal(t, "docker.io/library/nginx:1.27", a.Request.Reference, "normalized")
+	assert.Equal(t, catalog.RequestApproved, a.Request.State, "approved by the rule")
+	assert.Equal(t, "rule:docker-official", a.Request.Decider)
+	assert.Equal(t, "registry.corp/golden/library/nginx", a.Request.Golden)
+	assert.Equal(t, []string{requests.TypeSubmitted, requests.TypeApproved}, types(events.take()))
+
+	// A duplicate joins the open request.
+	b := sub("docker.io/library/nginx:1.27", "bob")
+	assert.False(t, b.Created)
+	assert.True(t, b.Joined)
+	assert.Equal(t, a.Request.ID, b.Request.ID, "duplicates collapse into one request")
+	assert.Equal(t, []string{"bob"}, b.Request.Followers)
+	assert.Equal(t, []string{requests.TypeJoined}, types(events.take()))
+	sub("docker.io/library/nginx:1.27", "bob")
+	assert.Empty(t, events.take(), "asking twice joins once")
+
+	// A look-alike of an official image is flagged and waits, although an
+	// auto-approve rule matches it.
+	c := sub("docker.io/library/ngnix:latest", "mallory")
+	assert.Equal(t, catalog.RequestPending, c.Request.State, "a typosquat is never approved automatically")
+	require.NotNil(t, c.Request.Typosquat)
+	assert.Equal(t, "docker.io/library/nginx", c.Request.Typosquat.Resembles)
+	assert.Contains(t, c.Request.Rule, "typosquat")
+
+	// A known name under another namespace: flagged too.
+	d := sub("docker.io/nginxofficial/nginx:1.27", "mallory")
+	require.NotNil(t, d.Request.Typosquat)
+	assert.Equal(t, requests.TyposquatNamespace, d.Request.Typosquat.Kind)
+
+	// An allowed source with no auto-approve rule waits for an approver.
+	e := sub("ghcr.io/acme/payments:2.1", "carol")
+	assert.Equal(t, catalog.RequestPending, e.Request.State)
+	assert.Nil(t, e.Request.Typosquat)
+	events.take()
+
+	// Approve and deny.
+	got, err := s.Approve(ctx, e.Request.ID, "dave", "")
+	require.NoError(t, err)
+	assert.Equal(t, catalog.RequestApproved, got.State)
+	assert.Equal(t, "dave", got.Decider)
+	_, err = s.Approve(ctx, e.Request.ID, "dave", "")
+	assert.ErrorIs(t, err, requests.ErrWrongState, "approving twice")
+	denied, err := s.Deny(ctx, c.Request.ID, "dave", "typosquat of nginx")
+	require.NoError(t, err)
+	assert.Equal(t, catalog.RequestDenied, denied.State)
+	assert.Equal(t, []string{"typosquat of nginx"}, denied.Reasons)
+	_, err = s.Deny(ctx, d.Request.ID, "dave", "")
+	assert.ErrorIs(t, err, requests.ErrInvalidInput, "a denial needs a reason")
+	_, err = s.Approve(ctx, "nope", "dave", "")
+	assert.ErrorIs(t, err, catalog.ErrNotFound)
+	evs := events.take()
+	require.Equal(t, []string{requests.TypeApproved, requests.TypeDenied}, types(evs))
+	var ch requests.Change
+	require.NoError(t, evs[1].Decode(&ch))
+	assert.Equal(t, "mallory", ch.Requester, "the denial event names the requester, for them to be told")
+	assert.Equal(t, []string{"typosquat of nginx"}, ch.Reasons)
+	assert.Equal(t, c.Request.ID, evs[1].Subject)
+}
+
+func TestSubmitExisting(t *testing.T) {
+	s, store, _ := newService(t)
+	ctx := context.Background()
+	e := catalogtest.Corpus(catalogtest.CorpusOptions{Entries: 1})[0]
+	e.Repository, e.Tags = "registry.corp/golden/library/redis", []string{"7.2"}
+	e.Source.Reference = "docker.io/library/redis:7.2"
+	require.NoError(t, store.Put(ctx, e))
+	b := catalogtest.Corpus(catalogtest.CorpusOptions{Entries: 2})[1]
+	b.Repository, b.Tags = "registry.corp/golden/acme/billing-api", []string{"3"}
+	b.Source.Reference = "ghcr.io/acme/billing-api:3"
+	require.NoError(t, store.Put(ctx, b))
+	_, err := store.RecordTags(ctx, e.Repository, map[string]digest.Digest{"7.2": e.Digest}, catalogtest.Now(), true)
+	require.NoError(t, err)
+	a, err := s.Submit(ctx, requests.Submission{Reference: "redis:7.2", Reason: "cache", Owner: "team", Requester: "alice"})
+	require.NoError(t, err)
+	require.NotNil(t, a.Golden, "the catalog has it")
+	assert.Nil(t, a.Request, "no request is opened")
+	assert.Equal(t, e.Repository+"@"+e.Digest.String(), a.Golden.Pull, "pull by digest")
+	a, err = s.Submit(ctx, requests.Submission{Reference: "docker.io/library/redis@" + e.Digest.String(), Reason: "cache", Owner: "team", Requester: "alice"})
+	require.NoError(t, err)
+	require.NotNil(t, a.Golden, "by digest too")
+	a, err = s.Submit(ctx, requests.Submission{Reference: "redis:7.4", Reason: "cache", Owner: "team", Requester: "alice"})
+	require.NoError(t, err)
+	assert.Nil(t, a.Golden, "another tag is not in the catalog")
+	require.NotNil(t, a.Request)
+
+	// The catalog's repositories are known names.
+	a, err = s.Submit(ctx, requests.Submission{Reference: "ghcr.io/acme/biling-api:3", Reason: "billing", Owner: "team", Requester: "alice"})
+	require.NoError(t, err)
+	require.NotNil(t, a.Request.Typosquat, "a look-alike of a catalog repository")
+	assert.Equal(t, "ghcr.io/acme/billing-api", a.Request.Typosquat.Resembles)
+}
+
+func TestRateLimitFlood(t *testing.T) {
+	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	s, _, _ := newService(t, func(o *requests.Options) {
+		o.RateLimit, o.RateWindow = 5, time.Hour
+		o.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	})
+	ctx := context.Background()
+	const flood = 2000
+	var accepted, limited atomic.Int64
+	var wg sync.WaitGroup
+	for i := range flood {
+		wg.Go(func() {
+			_, err := s.Submit(ctx, requests.Submission{Reference: fmt.Sprintf("ghcr.io/acme/app%d:1", i), Reason: "flood", Owner: "team", Requester: "flooder"})
+			var rl *requests.RateLimitError
+			switch {
+			case err == nil:
+				accepted.Add(1)
+			case errors.As(err, &rl):
+				assert.Positive(t, rl.RetryAfter, "says when to retry")
+				limited.Add(1)
+			default:
+				t.Errorf("submission %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(5), accepted.Load(), "the limit holds under a flood of %d", flood)
+	assert.Equal(t, int64(flood-5), limited.Load())
+	all, err := s.Requests(ctx, catalog.RequestQuery{Requester: "flooder"})
+	require.NoError(t, err)
+	assert.Len(t, all, 5, "only the accepted ones are stored")
+
+	// Others are not affected; the flooder may ask again after the window.
+	_, err = s.Submit(ctx, requests.Submission{Reference: "ghcr.io/acme/other:1", Reason: "x", Owner: "team", Requester: "alice"})
+	require.NoError(t, err, "another requester")
+	clock.Add(int64(time.Hour))
+	_, err = s.Submit(ctx, requests.Submission{Reference: "ghcr.io/acme/late:1", Reason: "x", Owner: "team", Requester: "flooder"})
+	require.NoError(t, err, "after the window")
+}

@@ -1,0 +1,335 @@
+package requests
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/upstream"
+)
+
+// Job outcomes beside the acquisition's own.
+const (
+	outcomeStale = "stale" // the request ended before the job ran
+)
+
+// Run works until ctx ends: it claims the acquisition jobs of approved
+// requests with leases that it renews while they run (instances sharing
+// the store share them; the job of an instance that died is taken over
+// when its lease expires), and now and then queues again the job of an
+// approved request whose instance died before queueing it. It returns
+// ctx's error.
+func (s *Service) Run(ctx context.Context) error { return s.work(ctx, false) }
+
+// Drain works like Run until no job is left to claim and this instance's
+// jobs have ended, then returns. Tests and batch programs use it.
+func (s *Service) Drain(ctx context.Context) error { return s.work(ctx, true) }
+
+type running struct {
+	job    catalog.Job
+	cancel context.CancelFunc
+}
+
+func (s *Service) work(ctx context.Context, drain bool) error {
+	if s.opts.Acquirer == nil {
+		return fmt.Errorf("%w: Run needs an Acquirer", ErrInvalidConfig)
+	}
+	var (
+		mu       sync.Mutex
+		inflight = map[int64]*running{}
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, s.opts.Concurrency)
+	)
+	defer wg.Wait()
+
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	defer stopRenew()
+	go func() {
+		tick := time.NewTicker(max(s.opts.Lease/3, 10*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-renewCtx.Done():
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			var jobs []catalog.Job
+			for _, rj := range inflight {
+				jobs = append(jobs, rj.job)
+			}
+			mu.Unlock()
+			if len(jobs) == 0 {
+				continue
+			}
+			err := s.opts.Queue.Extend(renewCtx, s.opts.Lease, jobs...)
+			var lle *catalog.LeaseLostError
+			if errors.As(err, &lle) {
+				mu.Lock()
+				for _, id := range lle.IDs {
+					if rj, ok := inflight[id]; ok {
+						s.log.Warn("requests: lease lost, abandoning job", "job", rj.job.Key)
+						rj.cancel()
+					}
+				}
+				mu.Unlock()
+			} else if err != nil && renewCtx.Err() == nil {
+				s.log.Warn("requests: renewing leases", "error", err)
+			}
+		}
+	}()
+
+	var lastRepair time.Time
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if time.Since(lastRepair) >= 30*time.Second {
+			lastRepair = time.Now()
+			s.requeue(ctx)
+		}
+		free := cap(slots) - len(slots)
+		claimed := 0
+		if free > 0 {
+			jobs, err := s.opts.Queue.Claim(ctx, catalog.ClaimRequest{Owner: s.opts.Instance, Kinds: []string{KindAcquire}, Max: free, Lease: s.opts.Lease})
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				s.log.Warn("requests: claiming jobs", "error", err)
+			}
+			claimed = len(jobs)
+			for _, j := range jobs {
+				slots <- struct{}{}
+				jctx, cancel := context.WithCancel(ctx)
+				mu.Lock()
+				inflight[j.ID] = &running{job: j, cancel: cancel}
+				mu.Unlock()
+				wg.Go(func() {
+					defer func() { <-slots }()
+					defer cancel()
+					s.runJob(jctx, j)
+					mu.Lock()
+					delete(inflight, j.ID)
+					mu.Unlock()
+				})
+			}
+		}
+		if claimed > 0 {
+			continue
+		}
+		mu.Lock()
+		busy := len(inflight)
+		mu.Unlock()
+		if drain && busy == 0 {
+			return nil
+		}
+		wait := s.opts.Poll
+		if busy > 0 && drain {
+			wait = min(wait, 20*time.Millisecond)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.wake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// requeue queues the jobs of approved requests again (Enqueue ignores the
+// ones queued already): the repair for an instance that died between
+// approving a request and queueing its job.
+func (s *Service) requeue(ctx context.Context) {
+	rs, err := s.opts.Requests.Requests(ctx, catalog.RequestQuery{State: catalog.RequestApproved, Limit: catalog.MaxRequestLimit})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("requests: listing approved requests", "error", err)
+		}
+		return
+	}
+	for _, r := range rs {
+		if err := s.enqueue(ctx, r); err != nil && ctx.Err() == nil {
+			s.log.Warn("requests: queueing an approved request", "request", r.ID, "error", err)
+		}
+	}
+}
+
+// runJob runs one claimed job and ends it.
+func (s *Service) runJob(ctx context.Context, j catalog.Job) {
+	outcome, retry, err := s.acquireJob(ctx, j)
+	if ctx.Err() != nil && err != nil {
+		return // abandoned (lease lost, shutdown): the lease decides who goes on
+	}
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case err == nil:
+		err = s.opts.Queue.Complete(ctx, catalog.Completion{Job: j, Outcome: outcome})
+	case retry:
+		s.log.Warn("requests: acquisition failed; it will be tried again", "job", j.Key, "error", err)
+		err = s.opts.Queue.Fail(ctx, j, err.Error(), time.Now().Add(s.opts.RetryAfter))
+	default:
+		s.log.Warn("requests: job failed", "job", j.Key, "error", err)
+		err = s.opts.Queue.Fail(ctx, j, err.Error(), time.Time{})
+	}
+	if err != nil {
+		s.log.Warn("requests: ending job", "job", j.Key, "error", err)
+	}
+}
+
+// update applies fn to the stored request id and writes it, again on a
+// conflict. fn returns false to write nothing.
+func (s *Service) update(ctx context.Context, id string, fn func(r *catalog.Request) (bool, error)) (*catalog.Request, bool, error) {
+	for range 20 {
+		r, err := s.opts.Requests.Request(ctx, id)
+		if err != nil {
+			return nil, false, err
+		}
+		ok, err := fn(r)
+		if err != nil || !ok {
+			return r, false, err
+		}
+		err = s.opts.Requests.PutRequest(ctx, r)
+		if errors.Is(err, catalog.ErrConflict) {
+			continue
+		}
+		return r, err == nil, err
+	}
+	return nil, false, fmt.Errorf("%w: request %s kept changing", catalog.ErrConflict, id)
+}
+
+// acquireJob acquires the image of one approved request. It returns the
+// job's outcome, or an error and whether the job should be tried again.
+func (s *Service) acquireJob(ctx context.Context, j catalog.Job) (string, bool, error) {
+	id := string(j.Payload)
+	now := s.opts.Now()
+	var first bool
+	r, moved, err := s.update(ctx, id, func(r *catalog.Request) (bool, error) {
+		if r.State != catalog.RequestApproved && r.State != catalog.RequestAcquiring {
+			return false, nil
+		}
+		first = r.State == catalog.RequestApproved
+		r.Attempts++
+		note := fmt.Sprintf("acquisition %d started", r.Attempts)
+		if !first {
+			note = fmt.Sprintf("acquisition %d started (the previous attempt did not finish)", r.Attempts)
+		}
+		if r.Attempts > s.opts.MaxAttempts {
+			r.Move(catalog.RequestFailed, now, s.opts.Instance, "gave up")
+			r.Reasons = []string{fmt.Sprintf("the acquisition was started %d times without finishing (workers died or it kept failing)", r.Attempts-1)}
+			r.Attempts--
+			return true, nil
+		}
+		r.Move(catalog.RequestAcquiring, now, s.opts.Instance, note)
+		return true, nil
+	})
+	if errors.Is(err, catalog.ErrNotFound) {
+		return outcomeStale, false, nil
+	}
+	if err != nil {
+		return "", true, err
+	}
+	if !moved {
+		return outcomeStale, false, nil
+	}
+	if r.State == catalog.RequestFailed {
+		s.emit(ctx, TypeFailed, now, r, s.opts.Instance)
+		return upstream.OutcomeError, false, nil
+	}
+	if first {
+		s.emit(ctx, TypeAcquiring, now, r, s.opts.Instance)
+	}
+	s.log.InfoContext(ctx, "requests: acquiring", "request", r.ID, "reference", r.Reference, "attempt", r.Attempts)
+	req := upstream.Request{Source: r.Reference, Golden: r.Golden, Tag: r.Tag}
+	if d, err := digest.Parse(r.Reference[strings.LastIndex(r.Reference, "@")+1:]); err == nil && strings.Contains(r.Reference, "@") {
+		req.Digest = d
+	}
+	res, aerr := s.opts.Acquirer.Acquire(ctx, req)
+	if aerr != nil && ctx.Err() != nil {
+		return "", false, aerr // abandoned
+	}
+	if res == nil {
+		res = &upstream.Result{Outcome: upstream.OutcomeError}
+	}
+	if aerr != nil {
+		res.Promoted, res.Outcome = false, upstream.OutcomeError
+		res.Reason = strings.TrimSpace(res.Reason + " " + aerr.Error())
+	}
+	end := s.opts.Now()
+	attempt := r.Attempts
+	retry := false
+	final := catalog.RequestState("")
+	r, moved, err = s.update(context.WithoutCancel(ctx), id, func(r *catalog.Request) (bool, error) {
+		if r.State != catalog.RequestAcquiring || r.Attempts != attempt {
+			return false, nil // another worker took over
+		}
+		r.Outcome, r.SourceDigest = res.Outcome, res.SourceDigest
+		switch {
+		case res.Promoted:
+			r.Digest = res.Digest
+			r.Reasons = nil
+			r.Move(catalog.RequestPromoted, end, s.opts.Instance, "the image passed the pipeline: "+res.Outcome)
+		case res.Outcome == upstream.OutcomeDenied:
+			r.Reasons = splitReasons(res.Reason)
+			r.Decider = "policy"
+			r.Move(catalog.RequestDenied, end, s.opts.Instance, "the policy denied the image")
+		case attempt < s.opts.MaxAttempts:
+			retry = true
+			r.Reasons = []string{res.Reason}
+			r.History = append(r.History, catalog.RequestChange{State: r.State, At: end, By: s.opts.Instance,
+				Note: fmt.Sprintf("acquisition %d could not complete; it will be tried again: %s", attempt, res.Reason)})
+			if over := len(r.History) - catalog.MaxRequestHistory; over > 0 {
+				r.History = r.History[over:]
+			}
+		default:
+			r.Reasons = []string{res.Reason}
+			r.Move(catalog.RequestFailed, end, s.opts.Instance, fmt.Sprintf("acquisition %d could not complete", attempt))
+		}
+		final = r.State
+		return true, nil
+	})
+	if err != nil {
+		return "", true, err
+	}
+	if !moved {
+		return outcomeStale, false, nil
+	}
+	switch final {
+	case catalog.RequestPromoted:
+		if s.opts.Syncer != nil {
+			s.opts.Syncer.ReconcileRepository(context.WithoutCancel(ctx), r.Golden)
+		}
+		s.log.InfoContext(ctx, "requests: promoted", "request", r.ID, "reference", r.Reference, "digest", r.Digest)
+		s.emit(ctx, TypePromoted, end, r, s.opts.Instance)
+	case catalog.RequestDenied:
+		s.log.WarnContext(ctx, "requests: denied by the policy", "request", r.ID, "reference", r.Reference, "reasons", r.Reasons)
+		s.emit(ctx, TypeDenied, end, r, "policy")
+	case catalog.RequestFailed:
+		s.emit(ctx, TypeFailed, end, r, s.opts.Instance)
+	}
+	if retry {
+		return "", true, errors.New(res.Reason)
+	}
+	return res.Outcome, false, nil
+}
+
+// splitReasons splits the pipeline's one-line reason ("a; b; c") into the
+// policy's reasons.
+func splitReasons(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, "; ") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"denied by the policy"}
+	}
+	return out
+}
