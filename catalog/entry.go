@@ -131,9 +131,15 @@ type Entry struct {
 	// Labels are free key/value labels (image config labels and catalog
 	// labels).
 	Labels map[string]string `json:"labels,omitempty"`
-	// AccessLevel says who may see the entry; empty means everybody who
-	// may see the catalog.
+	// AccessLevel is the entry's restricted access level, empty for a
+	// public entry (everybody who may use the catalog may see it). The
+	// access rules decide it from the repository (AccessPolicy.Apply sets
+	// it, and Access, when an entry is served); stores keep what they are
+	// given and enforce only Query.Visibility.
 	AccessLevel string `json:"accessLevel,omitempty"`
+	// Access says who may see and pull the entry and how to ask for
+	// access, with the rule that set the level; nil when not applied.
+	Access *Access `json:"access,omitempty"`
 
 	// Problems lists every piece of evidence that is missing, untrusted or
 	// unreadable, sorted. An entry with problems is never presented as
@@ -715,6 +721,11 @@ func (e *Entry) Clone() *Entry {
 		x := *e.EndOfLife
 		x.Sources = slices.Clone(e.EndOfLife.Sources)
 		c.EndOfLife = &x
+	}
+	if e.Access != nil {
+		a := *e.Access
+		a.Groups = slices.Clone(e.Access.Groups)
+		c.Access = &a
 	}
 	c.Children = make([]Child, len(e.Children))
 	for i, ch := range e.Children {

@@ -66,6 +66,10 @@ type Query struct {
 	// Trusted, if set, matches entries without problems (true) or with
 	// problems (false).
 	Trusted *bool `json:"trusted,omitempty"`
+	// Visibility, if set, matches only the entries of repositories it
+	// may see (access levels, see AccessPolicy): totals, facets and pages
+	// count nothing else. Nil means every entry (code inside the service).
+	Visibility *Visibility `json:"-"`
 
 	// Facets asks for facet counts over every match.
 	Facets bool `json:"facets,omitempty"`
@@ -192,6 +196,9 @@ type Summary struct {
 	EndOfLife       *EndOfLife           `json:"endOfLife,omitempty"`
 	// Problems counts the entry's problems; zero means trusted.
 	Problems int `json:"problems"`
+	// AccessLevel is the restricted access level of the entry, empty for
+	// a public one (filled when served, see View).
+	AccessLevel string `json:"accessLevel,omitempty"`
 }
 
 // Summary returns the summary of a normalized entry.
@@ -200,7 +207,7 @@ func (e *Entry) Summary() Summary {
 		Repository: e.Repository, Digest: e.Digest, MediaType: e.MediaType,
 		Tags: slices.Clone(e.Tags), Platforms: slices.Clone(e.Platforms), Status: e.Status,
 		Owner: e.Owner, Labels: maps.Clone(e.Labels), Signature: e.Signature, Packages: e.Packages,
-		Vulnerabilities: e.Vulnerabilities, Malware: e.Malware, Problems: len(e.Problems),
+		Vulnerabilities: e.Vulnerabilities, Malware: e.Malware, Problems: len(e.Problems), AccessLevel: e.AccessLevel,
 	}
 	s.Signature.Identities = slices.Clone(e.Signature.Identities)
 	s.Vulnerabilities.DatabaseVersions = slices.Clone(e.Vulnerabilities.DatabaseVersions)
@@ -343,6 +350,9 @@ func (e *Entry) Terms() []string {
 // Query: stores may evaluate queries any way they like but must return
 // what Matches selects (catalogtest checks it).
 func (q Query) Matches(e *Entry) bool {
+	if !q.Visibility.Visible(e.Repository) {
+		return false
+	}
 	if words := q.Words(); len(words) > 0 {
 		terms := e.Terms()
 		for _, w := range words {

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Reverse", func(t *testing.T) { testReverse(t, open(t)) })
 	t.Run("Pagination", func(t *testing.T) { testPagination(t, open(t)) })
 	t.Run("Replace", func(t *testing.T) { testReplace(t, open(t)) })
+	t.Run("Access", func(t *testing.T) { testAccess(t, open(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("RescanFailed", func(t *testing.T) { testRescanFailed(t, open(t)) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newStore(t)) })
@@ -648,4 +649,102 @@ func testClose(t *testing.T, s catalog.Store) {
 	closed("TagHistory", err)
 	_, err = s.Repositories(ctx)
 	closed("Repositories", err)
+}
+
+// AccessRules are the access rules testAccess checks stores with: one
+// public exception, a level for a team under any registry, a level for an
+// OCI layout prefix. They hide about a third of a Corpus.
+func AccessRules() []catalog.AccessRule {
+	return []catalog.AccessRule{
+		{Name: "payments-app01-public", Repositories: []string{"registry.corp/golden/payments/app01"}, Level: catalog.AccessPublic},
+		{Name: "payments", Repositories: []string{"**/payments/*"}, Level: "licensed", Groups: []string{"pay"},
+			HowToAsk: "Ask the payments team", RequestURL: "/requests/new?ref={ref}"},
+		{Name: "oci-data", Repositories: []string{"oci:/var/golden/data/**"}, Level: "internal", Groups: []string{"data", "sre"}},
+	}
+}
+
+func testAccess(t *testing.T, s catalog.Store) {
+	ctx := context.Background()
+	entries := Corpus(CorpusOptions{Seed: 5, Entries: 240})
+	putAll(t, s, entries)
+	policy, err := catalog.NewAccessPolicy(AccessRules())
+	require.NoError(t, err)
+	e0 := entries[0]
+	var hiddenEntry *catalog.Entry
+	for _, e := range entries[1:] { // entries[0] is deleted below
+		if !policy.For().Visible(e.Repository) {
+			hiddenEntry = e
+			break
+		}
+	}
+	require.NotNil(t, hiddenEntry, "the corpus has entries the rules hide")
+	viewers := map[string]*catalog.Visibility{
+		"outsider": policy.For(), "pay": policy.For("pay"), "data": policy.For("other", "data"),
+		"both": policy.For("pay", "sre"), "inside": nil,
+	}
+	queries := []struct {
+		name string
+		q    catalog.Query
+	}{
+		{"everything", catalog.Query{}},
+		{"small pages", catalog.Query{Limit: 7}},
+		{"text payments", catalog.Query{Text: "payments"}},
+		{"text app", catalog.Query{Text: "app0"}},
+		{"repository prefix", catalog.Query{Repository: "oci:/var/golden/"}},
+		{"hidden repository", catalog.Query{Repository: hiddenEntry.Repository}},
+		{"hidden digest", catalog.Query{Digest: hiddenEntry.Digest}},
+		{"cve", catalog.Query{Vulnerability: firstFinding(e0)}},
+		{"text cve", catalog.Query{Text: firstFinding(hiddenEntry)}},
+		{"package", catalog.Query{Package: &catalog.PackageQuery{Name: e0.Children[0].Packages[0].Name}}},
+		{"platform", catalog.Query{Platform: "linux/arm64"}},
+		{"status and owner", catalog.Query{Status: catalog.StatusActive, Owner: "sre"}},
+		{"license", catalog.Query{License: "MIT"}},
+	}
+	run := func(t *testing.T, entries []*catalog.Entry) {
+		for vn, v := range viewers {
+			for _, tc := range queries {
+				q := tc.q
+				q.Visibility = v
+				check(t, s, entries, vn+": "+tc.name, q)
+			}
+		}
+	}
+	t.Run("search", func(t *testing.T) { run(t, entries) })
+
+	// Changes reach what each caller sees: a new entry in a hidden
+	// repository, a deleted visible one.
+	extra := Corpus(CorpusOptions{Seed: 6, Entries: 3})
+	for _, e := range extra {
+		e.Repository = "registry.corp/golden/payments/app77"
+	}
+	putAll(t, s, extra)
+	require.NoError(t, s.Delete(ctx, e0.Repository, e0.Digest))
+	all := append(slices.Clone(entries[1:]), extra...)
+	t.Run("after changes", func(t *testing.T) { run(t, all) })
+
+	// A view answers for a hidden entry as for an unknown one.
+	out := catalog.NewView(s, policy.For())
+	_, err = out.Get(ctx, hiddenEntry.Repository, hiddenEntry.Digest)
+	require.ErrorIs(t, err, catalog.ErrNotFound, "a hidden entry is not found")
+	_, err = s.RecordTags(ctx, hiddenEntry.Repository, map[string]digest.Digest{"1.0": hiddenEntry.Digest}, Now(), false)
+	require.NoError(t, err)
+	tags, err := out.Tags(ctx, hiddenEntry.Repository)
+	require.NoError(t, err)
+	assert.Empty(t, tags, "tags of a hidden repository")
+	hist, err := out.TagHistory(ctx, hiddenEntry.Repository, "")
+	require.NoError(t, err)
+	assert.Empty(t, hist, "tag history of a hidden repository")
+	repos, err := out.Repositories(ctx)
+	require.NoError(t, err)
+	assert.NotContains(t, repos, hiddenEntry.Repository, "repositories of an outsider")
+	member := catalog.NewView(s, policy.For("pay", "data"))
+	got, err := member.Get(ctx, hiddenEntry.Repository, hiddenEntry.Digest)
+	require.NoError(t, err, "a member sees the entry")
+	require.NotNil(t, got.Access)
+	assert.True(t, got.Access.Restricted(), "access of %s: %+v", got.Key(), got.Access)
+	assert.NotEmpty(t, got.AccessLevel)
+	res, err := member.Search(ctx, catalog.Query{Digest: hiddenEntry.Digest})
+	require.NoError(t, err)
+	require.Len(t, res.Entries, 1)
+	assert.Equal(t, got.AccessLevel, res.Entries[0].AccessLevel, "summary access level")
 }

@@ -214,6 +214,11 @@ type state struct {
 	// scattered counts the entries put in another slot than the one
 	// their place in the order had at the last compaction.
 	scattered int
+
+	// version counts the changes applied (see hidden), and access keeps
+	// what each visibility hides.
+	version uint64
+	access  accessCache
 }
 
 func newState() *state {
@@ -491,6 +496,7 @@ func (st *state) orderIndex(slot uint32) (int, bool) {
 // apply brings the entry with store id to rec (nil: deleted). With
 // ordered, st.order is kept sorted; without, the caller re-sorts it.
 func (st *state) apply(id int64, rec []byte, ordered bool) error {
+	st.version++
 	var d *decoded
 	if rec != nil {
 		d = &st.decoded
@@ -529,6 +535,7 @@ func (st *state) apply(id int64, rec []byte, ordered bool) error {
 // order, rewrites the arenas without the garbage, and trims the posting
 // lists to their length.
 func (st *state) compact() {
+	st.version++
 	remap := make([]uint32, len(st.recs))
 	recs := make([]rec, len(st.order))
 	facets, size := 0, 0
@@ -617,6 +624,7 @@ func (st *state) compact() {
 
 // sortOrder rebuilds st.order from the live slots.
 func (st *state) sortOrder() {
+	st.version++
 	st.order = st.order[:0]
 	for slot := range st.recs {
 		if st.recs[slot].live() {

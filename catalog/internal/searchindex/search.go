@@ -168,11 +168,13 @@ type filter struct {
 	hasEOLCondition     bool
 	candidates          *set // nil: every entry
 	repoNames           []string
+	hidden              []bool // by repository id: hidden from the caller; nil: none
 }
 
 func (f *filter) match(r *rec) bool {
 	switch {
-	case f.repo != "" && !f.repoPrefix && f.repoNames[r.repo] != f.repo,
+	case f.hidden != nil && f.hidden[r.repo],
+		f.repo != "" && !f.repoPrefix && f.repoNames[r.repo] != f.repo,
 		f.repoPrefix && !strings.HasPrefix(f.repoNames[r.repo], f.repo),
 		f.status >= 0 && int64(r.status) != f.status,
 		f.owner >= 0 && int64(r.owner) != f.owner,
@@ -215,6 +217,14 @@ func (st *state) everything(q catalog.Query, after *key, res *Result, c *counter
 	if c == nil {
 		return
 	}
+	st.countEverything(c)
+	res.Facets = c.facets(q.FacetLimit)
+}
+
+// countEverything counts the facets of every entry into c from the counts
+// the index keeps.
+func (st *state) countEverything(c *counter) {
+	order := st.order
 	for _, x := range []struct {
 		d      *dict
 		counts []int
@@ -231,6 +241,44 @@ func (st *state) everything(q catalog.Query, after *key, res *Result, c *counter
 	}
 	past, d30, d90, d365 := upTo(c.now), upTo(c.day30), upTo(c.day90), upTo(c.day365)
 	c.eol = [6]int{len(order) - len(st.eols), past, d30 - past, d90 - d30, d365 - d90, len(st.eols) - d365}
+}
+
+// everythingExcept is everything for a caller from whom h hides some
+// entries: the hidden ranges of the order are skipped, and their facet
+// counts subtracted.
+func (st *state) everythingExcept(q catalog.Query, after *key, res *Result, c *counter, h *hidden) {
+	order := st.order
+	res.Total = len(order) - h.n
+	start := 0
+	if after != nil {
+		start, _ = slices.BinarySearchFunc(order, *after, func(s uint32, after key) int { return st.compareKey(&st.recs[s], after) })
+		if start < len(order) && st.compareKey(&st.recs[order[start]], *after) == 0 {
+			start++
+		}
+	}
+	page := make([]uint32, 0, min(q.Limit+1, 64))
+ranges:
+	for _, r := range visibleRanges(h, start, len(order)) {
+		for _, s := range order[r[0]:r[1]] {
+			if len(page) > q.Limit {
+				break ranges
+			}
+			page = append(page, s)
+		}
+	}
+	if len(page) > q.Limit {
+		page = page[:q.Limit]
+		last := &st.recs[page[len(page)-1]]
+		res.Next = catalog.Cursor{Repository: st.repository(last), Digest: digest.Digest(st.digest(last))}.Encode()
+	}
+	for _, s := range page {
+		res.IDs = append(res.IDs, st.recs[s].id)
+	}
+	if c == nil {
+		return
+	}
+	st.countEverything(c)
+	c.subtract(st.hiddenCounts(h, c))
 	res.Facets = c.facets(q.FacetLimit)
 }
 
@@ -602,8 +650,16 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 		return res, nil
 	}
 
+	h := st.hiddenFor(q.Visibility)
+	if h != nil {
+		f.hidden = h.repo
+	}
 	if f.candidates == nil && f.unconditional() {
-		st.everything(q, after, res, counter)
+		if h != nil {
+			st.everythingExcept(q, after, res, counter, h)
+		} else {
+			st.everything(q, after, res, counter)
+		}
 		return res, nil
 	}
 	slots := len(st.recs)
@@ -612,6 +668,9 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 	many := func(n int) bool { return n*16 >= slots }
 	if f.unconditional() && st.monotone {
 		c := f.candidates
+		if h != nil {
+			c = st.withoutHidden(c, h, slots)
+		}
 		st.candidatesOnly(q, after, c, res)
 		switch {
 		case counter == nil:
