@@ -23,8 +23,8 @@ type View struct {
 
 var _ Store = (*View)(nil)
 
-// NewView returns the view of s for a caller who sees v (nil: everything,
-// with access still applied by no policy, that is public).
+// NewView returns the view of s for a caller who sees v (nil: everything;
+// entries are then returned as the store has them).
 func NewView(s Store, v *Visibility) *View { return &View{s: s, v: v} }
 
 // Visibility returns what the view's caller sees.
@@ -52,7 +52,9 @@ func (w *View) Get(ctx context.Context, repository string, d digest.Digest) (*En
 	if err != nil {
 		return nil, err
 	}
-	w.v.Policy().Apply(e)
+	if p := w.v.Policy(); p != nil {
+		p.Apply(e)
+	}
 	return e, nil
 }
 

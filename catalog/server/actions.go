@@ -57,6 +57,17 @@ type Identifier interface {
 	Identify(r *http.Request) string
 }
 
+// GroupIdentifier is implemented by an Identifier that also knows the
+// groups of the caller of a request: access levels (Options.Access) are
+// granted to groups. The handler detects it by type assertion. Groups
+// must come from something the service trusts (its own session, or headers
+// an authenticating proxy set on a connection from the proxy); a request
+// it knows nothing about has no groups, and sees only public entries.
+type GroupIdentifier interface {
+	Identifier
+	Groups(r *http.Request) []string
+}
+
 // AuthorizerFunc adapts a function to Authorizer.
 type AuthorizerFunc func(r *http.Request, a Action) error
 
@@ -208,7 +219,7 @@ func (h *Handler) act(r *http.Request, name, repository string, d digest.Digest,
 		if h.opts.Retirer != nil {
 			perform = func(ctx context.Context) error {
 				req := RetireRequest{Repository: repository, Digest: d, Replacement: in.Replacement, Reason: in.Reason}
-				if id, ok := h.opts.Authorizer.(Identifier); ok {
+				if id := h.identifier(); id != nil {
 					req.Author = id.Identify(r)
 				}
 				return h.opts.Retirer.Retire(ctx, req)
@@ -227,7 +238,7 @@ func (h *Handler) act(r *http.Request, name, repository string, d digest.Digest,
 	if perform == nil {
 		return &Error{Status: http.StatusNotImplemented, Code: "not_implemented", Message: "this service does not offer the " + name + " action"}
 	}
-	if _, err := h.opts.Store.Get(r.Context(), repository, d); err != nil {
+	if _, err := h.store(r).Get(r.Context(), repository, d); err != nil {
 		return err
 	}
 	a := Action{Name: name, Repository: repository, Digest: d, Owner: in.Owner, Replacement: in.Replacement}
@@ -255,4 +266,37 @@ func (h *Handler) actions() map[string]bool {
 		ActionRetire:   h.opts.Retirer != nil,
 		ActionSetOwner: h.opts.Owners != nil,
 	}
+}
+
+// identifier returns what names callers: Options.Identifier, else the
+// Authorizer if it implements Identifier; nil if neither.
+func (h *Handler) identifier() Identifier {
+	if h.opts.Identifier != nil {
+		return h.opts.Identifier
+	}
+	if id, ok := h.opts.Authorizer.(Identifier); ok {
+		return id
+	}
+	return nil
+}
+
+// visibility returns what the caller of r may see: the entries of the
+// access levels granted to the groups the GroupIdentifier names (none
+// without one: an outsider sees public entries only).
+func (h *Handler) visibility(r *http.Request) *catalog.Visibility {
+	if h.opts.Access == nil {
+		return nil
+	}
+	var groups []string
+	if g, ok := h.identifier().(GroupIdentifier); ok {
+		groups = g.Groups(r)
+	}
+	return h.opts.Access.For(groups...)
+}
+
+// store returns the catalog as the caller of r may see it: every read of a
+// handler goes through it, so that a restricted entry answers everywhere
+// exactly as an unknown one.
+func (h *Handler) store(r *http.Request) *catalog.View {
+	return catalog.NewView(h.opts.Store, h.visibility(r))
 }

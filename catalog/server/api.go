@@ -85,9 +85,9 @@ func (h *Handler) searchFor(r *http.Request, pkg string, extra func(p *params, q
 	}
 	var res *catalog.Result
 	if q.Facets {
-		res, err = h.searchWithFacets(r.Context(), q)
+		res, err = h.searchWithFacets(r.Context(), h.store(r), q)
 	} else {
-		res, err = h.opts.Store.Search(r.Context(), q)
+		res, err = h.store(r).Search(r.Context(), q)
 	}
 	if err != nil {
 		return nil, q, err
@@ -118,7 +118,7 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, api bool) (*cata
 		slash := strings.LastIndex(ref, "/")
 		if colon := strings.LastIndex(ref, ":"); colon > slash && slash >= 0 {
 			repo, tag := ref[:colon], ref[colon+1:]
-			tags, err := h.opts.Store.Tags(r.Context(), repo)
+			tags, err := h.store(r).Tags(r.Context(), repo)
 			if err != nil {
 				return nil, "", false, err
 			}
@@ -137,7 +137,7 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, api bool) (*cata
 	if err != nil {
 		return nil, "", false, err
 	}
-	e, err := h.opts.Store.Get(r.Context(), repo, d)
+	e, err := h.store(r).Get(r.Context(), repo, d)
 	if err != nil {
 		return nil, "", false, err
 	}
@@ -164,7 +164,7 @@ func (h *Handler) apiImage(w http.ResponseWriter, r *http.Request) error {
 		if err := p.done(); err != nil {
 			return err
 		}
-		recs, err := h.opts.Store.TagHistory(r.Context(), e.Repository, "")
+		recs, err := h.store(r).TagHistory(r.Context(), e.Repository, "")
 		if err != nil {
 			return err
 		}
@@ -320,7 +320,7 @@ func (h *Handler) apiImageWrite(w http.ResponseWriter, r *http.Request) error {
 	if name == ActionRescan {
 		return h.writeJSON(w, r, http.StatusAccepted, map[string]string{"status": "queued", "action": name})
 	}
-	e, err := h.opts.Store.Get(r.Context(), repo, d)
+	e, err := h.store(r).Get(r.Context(), repo, d)
 	if err != nil {
 		return err
 	}
@@ -339,11 +339,11 @@ func (h *Handler) apiTags(w http.ResponseWriter, r *http.Request) error {
 	if repo == "" {
 		return badParam("repository", "parameter \"repository\" is required")
 	}
-	cur, err := h.opts.Store.Tags(r.Context(), repo)
+	cur, err := h.store(r).Tags(r.Context(), repo)
 	if err != nil {
 		return err
 	}
-	hist, err := h.opts.Store.TagHistory(r.Context(), repo, tag)
+	hist, err := h.store(r).TagHistory(r.Context(), repo, tag)
 	if err != nil {
 		return err
 	}
@@ -371,7 +371,7 @@ func (h *Handler) apiRepositories(w http.ResponseWriter, r *http.Request) error 
 	if err := p.done(); err != nil {
 		return err
 	}
-	repos, err := h.opts.Store.Repositories(r.Context())
+	repos, err := h.store(r).Repositories(r.Context())
 	if err != nil {
 		return err
 	}
@@ -418,7 +418,7 @@ func (h *Handler) vulnerability(r *http.Request, id string) (*VulnerabilityResul
 	out := &VulnerabilityResult{ID: id, Aliases: []string{}, Total: res.Total, Next: res.Next, Images: []ImageFindings{}, Severity: ""}
 	best := -2
 	for _, s := range res.Entries {
-		e, err := h.opts.Store.Get(r.Context(), s.Repository, s.Digest)
+		e, err := h.store(r).Get(r.Context(), s.Repository, s.Digest)
 		if err != nil {
 			return nil, err
 		}
@@ -478,7 +478,7 @@ func (h *Handler) apiPackage(w http.ResponseWriter, r *http.Request) error {
 		Images    []ImagePackages `json:"images"`
 	}{Name: pq.Name, Ecosystem: pq.Ecosystem, Range: pq.Range, Total: res.Total, Next: res.Next, Images: []ImagePackages{}}
 	for _, s := range res.Entries {
-		e, err := h.opts.Store.Get(r.Context(), s.Repository, s.Digest)
+		e, err := h.store(r).Get(r.Context(), s.Repository, s.Digest)
 		if err != nil {
 			return err
 		}
@@ -551,7 +551,7 @@ func (h *Handler) comparePair(r *http.Request) (a, b *catalog.Entry, err error) 
 		if err != nil || suffix != "" {
 			return nil, badParam(name, "parameter %q must be repository@digest, not %q", name, s)
 		}
-		e, err := h.opts.Store.Get(r.Context(), repo, d)
+		e, err := h.store(r).Get(r.Context(), repo, d)
 		if err != nil {
 			if e := h.classify(r, err); e.Status == http.StatusNotFound {
 				return nil, &Error{Status: http.StatusNotFound, Code: "not_found", Parameter: name, Message: fmt.Sprintf("no image %s in the catalog", s)}
@@ -581,18 +581,20 @@ func (h *Handler) apiSweeps(w http.ResponseWriter, r *http.Request) error {
 	if err := p.done(); err != nil {
 		return err
 	}
-	sweeps, err := h.sweeps(r.Context(), limit)
+	sweeps, err := h.sweeps(r, limit)
 	if err != nil {
 		return err
 	}
 	return h.writeJSON(w, r, http.StatusOK, map[string]any{"sweeps": sweeps})
 }
 
-func (h *Handler) sweeps(ctx context.Context, limit int) ([]*catalog.Sweep, error) {
+// sweeps lists the recent sweeps; the failures of images the caller may
+// not see are left out.
+func (h *Handler) sweeps(r *http.Request, limit int) ([]*catalog.Sweep, error) {
 	if h.opts.Sweeps == nil {
 		return []*catalog.Sweep{}, nil
 	}
-	s, err := h.opts.Sweeps.Sweeps(ctx, limit)
+	s, err := h.opts.Sweeps.Sweeps(r.Context(), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -602,7 +604,41 @@ func (h *Handler) sweeps(ctx context.Context, limit int) ([]*catalog.Sweep, erro
 	if s == nil {
 		s = []*catalog.Sweep{}
 	}
+	if v := h.visibility(r); v.Restricts() {
+		out := make([]*catalog.Sweep, len(s))
+		for i, sw := range s {
+			c := *sw
+			c.Failures = nil
+			for _, f := range sw.Failures {
+				if jobVisible(v, f.Job) {
+					c.Failures = append(c.Failures, f)
+				}
+			}
+			out[i] = &c
+		}
+		s = out
+	}
 	return s, nil
+}
+
+// jobVisible reports whether a job key ("<kind>/<...>/repository@digest")
+// names no repository v hides. The key's repository is not delimited, so
+// every path suffix of it is checked: a key is hidden when any could be a
+// hidden repository.
+func jobVisible(v *catalog.Visibility, key string) bool {
+	if i := strings.LastIndex(key, "@"); i >= 0 {
+		key = key[:i]
+	}
+	for {
+		if !v.Visible(key) {
+			return false
+		}
+		i := strings.Index(key, "/")
+		if i < 0 {
+			return true
+		}
+		key = key[i+1:]
+	}
 }
 
 // queryString returns the URL query of v with empty values dropped.

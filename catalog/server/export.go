@@ -154,7 +154,7 @@ func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) error {
 		return badParam("cursor", "an export walks every match: cursor and limit do not apply")
 	}
 	q.Limit = exportPage
-	first, err := h.opts.Store.Search(r.Context(), q)
+	first, err := h.store(r).Search(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) error {
 		res := first
 		for n := 0; ; {
 			for _, s := range res.Entries {
-				e, err := h.opts.Store.Get(ctx, s.Repository, s.Digest)
+				e, err := h.store(r).Get(ctx, s.Repository, s.Digest)
 				if err != nil {
 					return err
 				}
@@ -178,7 +178,7 @@ func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 			q.Cursor = res.Next
-			if res, err = h.opts.Store.Search(ctx, q); err != nil {
+			if res, err = h.store(r).Search(ctx, q); err != nil {
 				return err
 			}
 		}

@@ -39,12 +39,13 @@ func newFacetCache(ttl time.Duration, now func() time.Time) *facetCache {
 	return &facetCache{ttl: ttl, maxKeys: 1024, now: now, m: map[string]*facetEntry{}}
 }
 
-// facetKey is the filter set of q: everything but paging, facet options
-// and the clock.
+// facetKey is the filter set of q, and what its caller may see:
+// everything but paging, facet options and the clock.
 func facetKey(q catalog.Query) string {
-	q.Cursor, q.Limit, q.Facets, q.FacetLimit, q.Now = "", 0, false, 0, time.Time{}
+	vis := q.Visibility.Key()
+	q.Cursor, q.Limit, q.Facets, q.FacetLimit, q.Now, q.Visibility = "", 0, false, 0, time.Time{}, nil
 	b, _ := json.Marshal(q)
-	return string(b)
+	return vis + "\x00" + string(b)
 }
 
 // get returns the facet counts of q, computing them with count when they
@@ -139,22 +140,25 @@ func (c *facetCache) drop(key string) {
 	}
 }
 
-// searchWithFacets runs q for its page (fresh) and takes the facet counts
-// from the cache.
-func (h *Handler) searchWithFacets(ctx context.Context, q catalog.Query) (*catalog.Result, error) {
+// searchWithFacets runs q over st (what the caller sees) for its page
+// (fresh) and takes the facet counts from the cache, where counts are
+// kept per filter set and per visibility: callers who see different
+// entries never share counts.
+func (h *Handler) searchWithFacets(ctx context.Context, st *catalog.View, q catalog.Query) (*catalog.Result, error) {
+	q.Visibility = st.Visibility()
 	if h.facets.ttl <= 0 {
 		q.Facets = true
-		return h.opts.Store.Search(ctx, q)
+		return st.Search(ctx, q)
 	}
 	q.Facets = false
-	res, err := h.opts.Store.Search(ctx, q)
+	res, err := st.Search(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	f, err := h.facets.get(ctx, q, func(ctx context.Context) (*catalog.Facets, error) {
 		fq := q
 		fq.Cursor, fq.Limit, fq.Facets, fq.Now = "", 1, true, h.now()
-		r, err := h.opts.Store.Search(ctx, fq)
+		r, err := st.Search(ctx, fq)
 		if err != nil {
 			return nil, err
 		}

@@ -163,7 +163,7 @@ func (h *Handler) pageSearch(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	var res *catalog.Result
 	if err == nil {
-		res, err = h.searchWithFacets(r.Context(), q)
+		res, err = h.searchWithFacets(r.Context(), h.store(r), q)
 	}
 	if err != nil {
 		e := h.classify(r, err)
@@ -436,7 +436,7 @@ func (h *Handler) pageImage(w http.ResponseWriter, r *http.Request) error {
 		}
 		v.Children = append(v.Children, row)
 	}
-	hist, err := h.opts.Store.TagHistory(ctx, e.Repository, "")
+	hist, err := h.store(r).TagHistory(ctx, e.Repository, "")
 	if err != nil {
 		return err
 	}
@@ -647,7 +647,7 @@ func (h *Handler) pageSweeps(w http.ResponseWriter, r *http.Request) error {
 	if err := p.done(); err != nil {
 		return err
 	}
-	s, err := h.sweeps(r.Context(), limit)
+	s, err := h.sweeps(r, limit)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,19 @@ type Options struct {
 	// downloads answer 503 and the image page shows current findings only.
 	Registry RepositoryOpener
 
+	// Access gives every entry an access level from rules on repository
+	// patterns. A restricted entry is invisible to callers outside its
+	// groups in every route, list, count and download, and a direct URL
+	// answers as for an unknown digest; the API and the image page say
+	// who may pull an entry and how to ask for access. Nil means every
+	// entry is public.
+	Access *catalog.AccessPolicy
+	// Identifier names the caller of a request and, when it implements
+	// GroupIdentifier, their groups, to which access levels are granted.
+	// Nil means the Authorizer, if it implements Identifier; without
+	// either every caller is an outsider (public entries only).
+	Identifier Identifier
+
 	// Authorizer decides whether a request may perform a write action.
 	// Nil means read-only: every write action is refused with 403.
 	Authorizer Authorizer
