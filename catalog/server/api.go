@@ -605,9 +605,24 @@ func (h *Handler) sweeps(r *http.Request, limit int) ([]*catalog.Sweep, error) {
 		s = []*catalog.Sweep{}
 	}
 	if v := h.visibility(r); v.Restricts() {
+		// Reasons are free text that may name an image: one that names a
+		// hidden repository is left out.
+		repos, err := h.opts.Store.Repositories(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		var hidden []string
+		for _, repo := range repos {
+			if !v.Visible(repo) {
+				hidden = append(hidden, repo)
+			}
+		}
 		out := make([]*catalog.Sweep, len(s))
 		for i, sw := range s {
 			c := *sw
+			if slices.ContainsFunc(hidden, func(repo string) bool { return strings.Contains(c.Reason, repo) }) {
+				c.Reason = ""
+			}
 			c.Failures = nil
 			for _, f := range sw.Failures {
 				if jobVisible(v, f.Job) {

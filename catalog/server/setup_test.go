@@ -40,12 +40,16 @@ type envOptions struct {
 	readOnly bool // no Authorizer
 	store    catalog.Store
 	tweak    func(*server.Options)
+	reg      *registrytest.Registry // nil: a new one
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{reg: registrytest.Start(t, registrytest.OCI), store: o.store}
+	e := &env{reg: o.reg, store: o.store}
+	if e.reg == nil {
+		e.reg = registrytest.Start(t, registrytest.OCI)
+	}
 	if e.store == nil {
 		e.store = catalog.NewMemoryStore()
 	}

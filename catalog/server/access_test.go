@@ -1,0 +1,308 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/postgres"
+	"github.com/cssc-go/cssc/catalog/server"
+	"github.com/cssc-go/cssc/catalog/sqlite"
+	"github.com/cssc-go/cssc/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// groupHeaders names the caller by X-User and their groups by X-Groups
+// (comma-separated), as an authenticating proxy would.
+type groupHeaders struct{}
+
+func (groupHeaders) Identify(r *http.Request) string { return r.Header.Get("X-User") }
+
+func (groupHeaders) Groups(r *http.Request) []string {
+	var out []string
+	for g := range strings.SplitSeq(r.Header.Get("X-Groups"), ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+var _ server.GroupIdentifier = groupHeaders{}
+
+// accessRules restrict nginx to the web team, the payments images to the
+// payments team and redis to SRE.
+func accessRules(t testing.TB) *catalog.AccessPolicy {
+	p, err := catalog.NewAccessPolicy([]catalog.AccessRule{
+		{Name: "licensed-nginx", Repositories: []string{"**/library/nginx"}, Level: "licensed", Groups: []string{"web-team"},
+			HowToAsk: "Ask the web team in #web-access.", RequestURL: "/requests/new?ref={ref}"},
+		{Name: "payments", Repositories: []string{"**/payments/*"}, Level: "pci", Groups: []string{"payments"}},
+		{Name: "sre-redis", Repositories: []string{"**/library/redis"}, Level: "internal", Groups: []string{"sre"}},
+	})
+	require.NoError(t, err)
+	return p
+}
+
+func withAccess(o *server.Options) {
+	o.Access = nil // set by the caller
+	o.Identifier = groupHeaders{}
+}
+
+// accessStores are the stores the access walk runs on.
+var accessStores = map[string]func(t *testing.T) catalog.Store{
+	"memory": func(t *testing.T) catalog.Store { return catalog.NewMemoryStore() },
+	"sqlite": func(t *testing.T) catalog.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"), sqlite.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	},
+	"postgres": func(t *testing.T) catalog.Store {
+		s, err := postgres.Open(context.Background(), pgtest.New(t), postgres.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	},
+}
+
+// TestAccessWalk walks every route of the OpenAPI document, and the
+// portal's pages, as an outsider over two catalogs on one registry: the
+// full demo catalog with access rules, and the same catalog without the
+// restricted entries. Every answer must be byte for byte the same (so a
+// restricted entry leaks nothing: not its existence, not a count), and
+// none may name a restricted digest or repository it was not asked about.
+// A member of the groups sees the entries, with who may pull them and how
+// to ask. On every store.
+func TestAccessWalk(t *testing.T) {
+	for _, name := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) { testAccessWalk(t, accessStores[name]) })
+	}
+}
+
+func testAccessWalk(t *testing.T, newStore func(t *testing.T) catalog.Store) {
+	ctx := context.Background()
+	policy := accessRules(t)
+	tweak := func(o *server.Options) {
+		withAccess(o)
+		o.Access = policy
+	}
+	full := newEnv(t, envOptions{store: newStore(t), tweak: tweak})
+	ref := newEnv(t, envOptions{store: newStore(t), tweak: tweak, reg: full.reg})
+
+	outsider := policy.For()
+	var hidden, visible []*catalog.Entry
+	for _, e := range full.demo.Entries {
+		if outsider.Visible(e.Repository) {
+			visible = append(visible, e)
+		} else {
+			hidden = append(hidden, e)
+			require.NoError(t, ref.store.Delete(ctx, e.Repository, e.Digest), "the reference catalog has no %s", e.Key())
+		}
+	}
+	require.Len(t, hidden, 4, "nginx (2), payments, redis are restricted")
+	for i, e := range ref.demo.Entries {
+		require.Equal(t, full.demo.Entries[i].Key(), e.Key(), "both catalogs hold the same images")
+	}
+
+	// What must never show to an outsider who did not name it: the
+	// restricted repositories, digests, children, reports and SBOMs.
+	secrets := map[string]bool{}
+	for _, e := range hidden {
+		secrets[e.Repository] = true
+		secrets[e.Digest.Encoded()] = true
+		for _, c := range e.Children {
+			secrets[c.Digest.Encoded()] = true
+			if c.SBOM != nil {
+				secrets[c.SBOM.Digest.Encoded()] = true
+			}
+		}
+		for _, r := range e.Reports {
+			secrets[r.Digest.Encoded()] = true
+		}
+	}
+	for _, e := range visible { // shared children or reports are not secrets
+		delete(secrets, e.Digest.Encoded())
+		for _, c := range e.Children {
+			delete(secrets, c.Digest.Encoded())
+		}
+	}
+
+	nginx := full.demo.Entry("library/nginx", "1.27.3")
+	debian := full.demo.Entry("library/debian", "12")
+	alpine := full.demo.Entry("library/alpine", "3.20")
+	refOf := func(e *catalog.Entry) string { return e.Repository + "@" + e.Digest.String() }
+	var cve, pkg, lic string
+	for _, c := range nginx.Children {
+		if len(c.Findings) > 0 && cve == "" {
+			cve = c.Findings[0].ID
+		}
+		if len(c.Packages) > 0 && pkg == "" {
+			pkg = c.Packages[0].Name
+		}
+	}
+	lic = nginx.Licenses[0]
+	require.NotEmpty(t, cve, "nginx has findings")
+
+	// The routes, filled for a restricted image and for a visible one.
+	docBody := full.get(t, "/api/v1/openapi.json")
+	require.Equal(t, http.StatusOK, docBody.status)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	docBody.json(t, &doc)
+	type call struct {
+		method, path string
+		body         string
+		named        bool // the URL names a restricted image or repository
+	}
+	var calls []call
+	queries := map[string][]string{
+		"/api/v1/search":                {"", "?facets=true", "?q=library&facets=true", "?facets=true&limit=1", "?cve=" + cve + "&facets=true", "?facets=true&status=active&platform=linux%2Famd64"},
+		"/api/v1/tags":                  {"?repository=" + url.QueryEscape(nginx.Repository), "?repository=" + url.QueryEscape(debian.Repository)},
+		"/api/v1/compare":               {"?a=" + url.QueryEscape(refOf(nginx)) + "&b=" + url.QueryEscape(refOf(debian)), "?a=" + url.QueryEscape(refOf(alpine)) + "&b=" + url.QueryEscape(refOf(debian))},
+		"/api/v1/endoflife":             {"?eolWithin=3650&facets=true"},
+		"/api/v1/findings":              {"?format=csv", "?format=json", "?q=nginx&format=csv"},
+		"/api/v1/images/{ref}/sbom":     {"?platform=linux%2Famd64"},
+		"/api/v1/images/{ref}/findings": {"?format=csv", "?format=json"},
+		"/api/v1/licenses/{license}":    {"?facets=true"},
+		"/api/v1/packages/{name}":       {"", "?range=%3E%3D0"},
+	}
+	paths := make([]string, 0, len(doc.Paths))
+	for p := range doc.Paths {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		methods := doc.Paths[path]
+		qs := queries[path]
+		if qs == nil {
+			qs = []string{""}
+		}
+		for method := range methods {
+			m := strings.ToUpper(method)
+			if m != http.MethodGet && m != http.MethodHead && m != http.MethodPost && m != http.MethodPut {
+				continue
+			}
+			targets := []*catalog.Entry{nginx, debian}
+			if m != http.MethodGet {
+				targets = []*catalog.Entry{nginx} // writes only on the restricted image
+			}
+			for _, e := range targets {
+				if !strings.Contains(path, "{") && e != nginx {
+					continue
+				}
+				rep := ""
+				if len(e.Reports) > 0 {
+					rep = e.Reports[len(e.Reports)-1].Digest.String()
+				}
+				fill := strings.NewReplacer("{ref}", refOf(e), "{report}", rep, "{id}", cve, "{name}", pkg, "{license}", lic)
+				for _, q := range qs {
+					u := fill.Replace(path) + q
+					c := call{method: m, path: u, named: strings.Contains(u, e.Repository) && e == nginx || strings.Contains(u, url.QueryEscape(nginx.Repository))}
+					if m != http.MethodGet {
+						c.body = `{"owner":"team-x","reason":"walking the API"}`
+						if strings.HasSuffix(path, "/rescan") {
+							c.body = `{}`
+						}
+					}
+					calls = append(calls, c)
+				}
+			}
+		}
+	}
+	// The portal's pages and the tag form of image URLs.
+	for _, p := range []struct {
+		path  string
+		named bool
+	}{
+		{"/", false}, {"/?q=library", false}, {"/?q=nginx", true}, {"/?cve=" + cve, false}, {"/cve/" + cve, false},
+		{"/images/" + refOf(nginx), true}, {"/images/" + nginx.Repository + ":latest", true},
+		{"/api/v1/images/" + nginx.Repository + ":latest", true}, {"/images/" + refOf(debian), false},
+		{"/compare?a=" + url.QueryEscape(refOf(nginx)) + "&b=" + url.QueryEscape(refOf(debian)), true},
+		{"/sweeps", false}, {"/api/v1/sweeps", false}, {"/api/v1/repositories", false},
+	} {
+		calls = append(calls, call{method: http.MethodGet, path: p.path, named: p.named})
+	}
+	require.Greater(t, len(calls), 40, "the walk covers the API")
+
+	do := func(e *env, c call, header ...string) reply {
+		var body io.Reader
+		if c.body != "" {
+			body = strings.NewReader(c.body)
+			header = append(header, "Content-Type", "application/json")
+		}
+		return e.call(t, c.method, c.path, body, header...)
+	}
+
+	// A member first, so that the facet cache holds a member's counts
+	// when the outsider asks.
+	member := []string{"X-User", "wendy", "X-Groups", "web-team,payments,sre"}
+	for _, c := range calls {
+		if c.method != http.MethodGet {
+			continue
+		}
+		r := do(full, c, member...)
+		assert.Less(t, r.status, 500, "member: %s %s: %d %s", c.method, c.path, r.status, r.body)
+	}
+	var res catalog.Result
+	r := full.get(t, "/api/v1/search?facets=true", member...)
+	r.json(t, &res)
+	assert.Equal(t, len(full.demo.Entries), res.Total, "a member of every group sees every image")
+	var img catalog.Entry
+	r = full.get(t, apiImage(nginx), member...)
+	require.Equal(t, http.StatusOK, r.status, "member: %s", r.body)
+	r.json(t, &img)
+	require.NotNil(t, img.Access, "the API says who may pull the image")
+	assert.Equal(t, "licensed", img.AccessLevel)
+	assert.Equal(t, &catalog.Access{Level: "licensed", Rule: "licensed-nginx", Groups: []string{"web-team"},
+		HowToAsk: "Ask the web team in #web-access.", RequestURL: "/requests/new?ref=" + url.QueryEscape(refOf(nginx))}, img.Access)
+	r = full.get(t, "/images/"+refOf(nginx), member...)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, string(r.body), "Ask the web team in #web-access.", "the image page says how to ask")
+	assert.Contains(t, string(r.body), "web-team", "the image page says who may pull")
+	// A member of one group only sees that group's images.
+	r = full.get(t, "/api/v1/search?facets=true", "X-User", "walt", "X-Groups", "web-team")
+	r.json(t, &res)
+	assert.Equal(t, len(visible)+2, res.Total, "the web team sees the public images and nginx")
+
+	// The outsider: the same answers as from a catalog without the
+	// restricted images, with nothing of them in it.
+	for _, who := range [][]string{nil, {"X-User", "mallory", "X-Groups", "other,web-team-x"}} {
+		for _, c := range calls {
+			got := do(full, c, who...)
+			want := do(ref, c, who...)
+			name := c.method + " " + c.path
+			if !assert.Equal(t, want.status, got.status, "%s (%v): status as without the restricted images: %s", name, who, got.body) {
+				continue
+			}
+			assert.Equal(t, string(want.body), string(got.body), "%s (%v): body as without the restricted images", name, who)
+			assert.Equal(t, want.header.Get("Location"), got.header.Get("Location"), "%s: redirect", name)
+			if c.named {
+				continue
+			}
+			for s := range secrets {
+				assert.NotContains(t, string(got.body), s, "%s (%v) names a restricted image's %s", name, who, s)
+			}
+		}
+	}
+	// Nothing was written for the outsider.
+	full.mu.Lock()
+	assert.Empty(t, full.rescans, "no rescan of a restricted image for an outsider")
+	assert.Empty(t, full.retired)
+	full.mu.Unlock()
+	e, err := full.store.Get(ctx, nginx.Repository, nginx.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, nginx.Owner, e.Owner, "owner unchanged")
+}
