@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/acquire"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/scan/clamav/clamdtest"
 )
 

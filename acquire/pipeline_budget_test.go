@@ -12,7 +12,7 @@ import (
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sbom"
 )

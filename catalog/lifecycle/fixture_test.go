@@ -22,7 +22,7 @@ import (
 	"github.com/cssc-go/cssc/catalog/sqlite"
 	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/internal/pgtest"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sbom"

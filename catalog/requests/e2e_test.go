@@ -11,7 +11,7 @@ import (
 
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/requests"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/registry"
 )
 

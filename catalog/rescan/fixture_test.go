@@ -27,7 +27,7 @@ import (
 	"github.com/cssc-go/cssc/catalog/rescan"
 	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/internal/manifest"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/scan"

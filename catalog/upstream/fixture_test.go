@@ -26,7 +26,7 @@ import (
 	"github.com/cssc-go/cssc/catalog/upstream"
 	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/internal/pgtest"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/policy"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"

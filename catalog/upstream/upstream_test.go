@@ -13,7 +13,7 @@ import (
 	"github.com/cssc-go/cssc/catalog/event"
 	"github.com/cssc-go/cssc/catalog/lifecycle"
 	"github.com/cssc-go/cssc/catalog/upstream"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/registry"
 )
 

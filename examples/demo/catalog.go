@@ -19,7 +19,7 @@ import (
 	"github.com/cssc-go/cssc/catalog/lifecycle"
 	"github.com/cssc-go/cssc/catalog/rescan"
 	"github.com/cssc-go/cssc/catalog/server"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/scan/osv"
 	"github.com/cssc-go/cssc/sign"

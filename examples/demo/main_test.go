@@ -15,7 +15,7 @@ import (
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/catalog"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 )
 
 // get returns the status and body of a GET of u.

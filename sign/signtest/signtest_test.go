@@ -13,7 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cssc-go/cssc/artifact"
-	"github.com/cssc-go/cssc/internal/sample"
+	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 	"github.com/cssc-go/cssc/sign/devpki"
