@@ -44,6 +44,7 @@ func TestGenerateDebianLicences(t *testing.T) {
 		imagetest.OSRelease("debian", "12", "bookworm"),
 		imagetest.DpkgStatus(
 			imagetest.Package{Name: "libc6", Version: "2.36-9+deb12u14", Source: "glibc"},
+			imagetest.Package{Name: "libc-bin", Version: "2.36-9+deb12u14", Source: "glibc"},
 			imagetest.Package{Name: "libstdc++6", Version: "12.2.0-14+deb12u1", Source: "gcc-12"},
 			imagetest.Package{Name: "libgnutls30", Version: "3.7.9-2+deb12u6", Source: "gnutls28"},
 			imagetest.Package{Name: "libkrb5-3", Version: "1.20.1-2+deb12u3", Source: "krb5"},
@@ -54,6 +55,8 @@ func TestGenerateDebianLicences(t *testing.T) {
 			imagetest.Package{Name: "manylicences", Version: "1"},
 		),
 		imagetest.File{Path: "usr/share/doc/libc6/copyright", Data: copyrightFixture(t, "libc6")},
+		// The same text in another doc directory (a copy, not a link): classified once, given to both.
+		imagetest.File{Path: "usr/share/doc/libc-bin/copyright", Data: copyrightFixture(t, "libc6")},
 		imagetest.File{Path: "usr/share/doc/gcc-12-base/copyright", Data: copyrightFixture(t, "gcc-12-base")},
 		imagetest.Symlink("usr/share/doc/libstdc++6", "gcc-12-base"),
 		imagetest.File{Path: "usr/share/doc/libgnutls30/copyright", Data: copyrightFixture(t, "libgnutls30")},
@@ -75,6 +78,7 @@ func TestGenerateDebianLicences(t *testing.T) {
 	ncurses := []string{"MIT/X11", "X11", "BSD-3-Clause"}
 	want := map[string][]string{
 		"libc6":        {"MIT", "Spencer-86", "LGPL-2.1-or-later", "BSD-3-Clause", "GPL-2.0-or-later", "ISC"},
+		"libc-bin":     {"MIT", "Spencer-86", "LGPL-2.1-or-later", "BSD-3-Clause", "GPL-2.0-or-later", "ISC"},
 		"libstdc++6":   {"MIT", "LGPL-2.1-or-later", "BSD-4-Clause-UC", "Spencer-86", "X11-Lucent", "Zlib", "GPL-3.0-or-later WITH GCC-exception-3.1", "BSD-3-Clause", "BSD-2-Clause", "Unicode-DFS-2015"},
 		"libgnutls30":  {"MIT", "LGPL-2.1-or-later", "GPL-3.0-or-later", "BSD-2-Clause", "BSD-3-Clause", "ISC", "Apache-2.0", "CC0-1.0"},
 		"libkrb5-3":    {"BSD-2-Clause", "MIT", "BSD-4-Clause-UC", "BSD-3-Clause", "ISC", "OpenLDAP"},
