@@ -38,6 +38,11 @@ type Action struct {
 	// Replacement is the replacement reference (ActionRetire), empty if
 	// none.
 	Replacement string
+	// Reference is the image reference requested (ActionRequest) or that
+	// a request asks for (ActionApproveRequest, ActionDenyRequest).
+	Reference string
+	// Request is the ID of the request decided.
+	Request string
 }
 
 // Authorizer decides whether the request may perform the action. It is

@@ -19,6 +19,7 @@ import (
 // route's own format.
 func (h *Handler) routes() {
 	type m = map[string]handlerFunc
+	h.requestRoutes()
 	h.route("/api/v1/openapi.json", m{"GET": h.apiOpenAPI})
 	h.route("/api/v1/search", m{"GET": h.apiSearch})
 	h.route("/api/v1/images/{ref...}", m{"GET": h.apiImage, "POST": h.apiImageWrite, "PUT": h.apiImageWrite})

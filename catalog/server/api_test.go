@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/requests"
 	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/catalog/server/internal/demodata"
 	"github.com/cssc-go/cssc/registry"
@@ -826,6 +827,12 @@ func TestOpenAPIDocument(t *testing.T) {
 	// answers with a documented status.
 	nginx := e.demo.Entry("library/nginx", "1.27.3")
 	ref := nginx.Repository + "@" + nginx.Digest.String()
+	pending := func(name string) string {
+		a, err := e.requests.Submit(context.Background(), requests.Submission{Reference: "ghcr.io/acme/" + name + ":1", Reason: "walking the API", Owner: "team-x", Requester: "alice"})
+		require.NoError(t, err)
+		return a.Request.ID
+	}
+	toApprove, toDeny := pending("approve-me"), pending("deny-me")
 	fill := strings.NewReplacer("{ref}", ref, "{report}", nginx.Reports[len(nginx.Reports)-1].Digest.String(),
 		"{id}", "CVE-2024-6119", "{name}", "openssl", "{license}", "MIT")
 	query := map[string]string{
@@ -844,16 +851,26 @@ func TestOpenAPIDocument(t *testing.T) {
 				if strings.HasSuffix(path, "/rescan") {
 					body = strings.NewReader(`{}`)
 				}
-				if strings.HasSuffix(path, "/retire") {
+				if strings.HasSuffix(path, "/retire") || strings.HasSuffix(path, "/deny") {
 					body = strings.NewReader(`{"reason":"walking the API"}`)
+				}
+				if strings.HasSuffix(path, "/approve") {
+					body = strings.NewReader(`{"note":"walking the API"}`)
+				}
+				if path == "/api/v1/requests" {
+					body = strings.NewReader(`{"reference":"ghcr.io/acme/walk:1","reason":"walking the API","owner":"team-x"}`)
 				}
 				hdr = append(hdr, "Content-Type", "application/json")
 			}
-			r := e.call(t, strings.ToUpper(method), fill.Replace(path)+query[path], body, hdr...)
+			id := toApprove
+			if strings.HasSuffix(path, "/deny") {
+				id = toDeny
+			}
+			r := e.call(t, strings.ToUpper(method), strings.ReplaceAll(fill.Replace(path), "{request}", id)+query[path], body, hdr...)
 			_, documented := op.Responses[fmt.Sprint(r.status)]
 			assert.True(t, documented, "%s %s answered %d, which is not documented: %s", method, path, r.status, r.body)
 			assert.Less(t, r.status, 400, "%s %s: %d %s", method, path, r.status, r.body)
 		}
 	}
-	assert.Equal(t, 22, ops, "operations documented")
+	assert.Equal(t, 27, ops, "operations documented")
 }

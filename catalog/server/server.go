@@ -66,6 +66,13 @@ type Options struct {
 	// Owners performs "set owner". Nil means the action is not offered
 	// (501); StoreOwners is an implementation that writes the store.
 	Owners OwnerSetter
+	// Requests takes and decides requests for images (the requests API
+	// and portal pages; *requests.Service). Nil means they answer 501.
+	// Submitting and deciding are write actions: the Authorizer decides
+	// (ActionRequest, ActionApproveRequest, ActionDenyRequest), and its
+	// Identify, if it has one, names the requester (else "anonymous",
+	// which all callers then share for the rate limit).
+	Requests RequestDesk
 	// Sweeps lists recent rescans and lifecycle runs for the sweeps page
 	// and /api/v1/sweeps. Nil means the page says that none are recorded.
 	Sweeps SweepLister

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/requests"
 	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/catalog/server/internal/demodata"
 	"github.com/cssc-go/cssc/registry/registrytest"
@@ -34,6 +35,8 @@ type env struct {
 	actions  []server.Action
 	deny     error // what the Authorizer answers
 	rescanFn func(repository string, d digest.Digest) error
+
+	requests *requests.Service // takes requests (no worker runs them)
 }
 
 type envOptions struct {
@@ -89,6 +92,15 @@ func newEnv(t testing.TB, o envOptions) *env {
 		}),
 		Owners: server.StoreOwners{Store: e.store},
 	}
+	reqStore, ok := e.store.(catalog.RequestStore)
+	if !ok {
+		reqStore = catalog.NewMemoryStore()
+	}
+	e.requests, err = requests.New(requests.Options{Requests: reqStore, Queue: catalog.NewMemoryQueue(), Store: e.store,
+		Golden: e.reg.Host + "/golden", Now: func() time.Time { return demodata.Now }, RateLimit: -1,
+		Rules: requests.Rules{AutoApprove: []requests.Rule{{Name: "official", Match: []string{"docker.io/library/*"}}}}})
+	require.NoError(t, err)
+	opts.Requests = e.requests
 	if !o.readOnly {
 		opts.Authorizer = identifyingAuthorizer{server.AuthorizerFunc(func(r *http.Request, a server.Action) error {
 			e.mu.Lock()

@@ -28,7 +28,7 @@ var staticFS embed.FS
 var openAPIDocument []byte
 
 // pages are the page templates; each is parsed with base.html.
-var pages = []string{"search", "image", "cve", "compare", "sweeps", "error"}
+var pages = []string{"search", "image", "cve", "compare", "sweeps", "error", "requests", "request"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
