@@ -3,10 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/entrycodec"
 	"github.com/cssc-go/cssc/catalog/internal/searchindex"
 )
 
@@ -29,7 +30,7 @@ func record(id int64, rec, doc []byte) ([]byte, error) {
 	if searchindex.Current(rec) || doc == nil {
 		return rec, nil
 	}
-	e, err := catalog.Unmarshal(doc)
+	e, err := entrycodec.Decode(doc)
 	if err != nil {
 		return nil, fmt.Errorf("entry %d: %w", id, err)
 	}
@@ -125,5 +126,48 @@ func (s *Store) backfill(ctx context.Context) (int, error) {
 			return done, err
 		}
 		done += len(ids)
+	}
+}
+
+// reencode rewrites in the binary form the entry documents that entries
+// written before it (or by an instance of an older version) keep as JSON,
+// 500 at a time. The facts do not change, so no change is recorded. A
+// document that a Put replaced meanwhile is left alone (its mark is
+// clear); instances that start together write the same bytes.
+func (s *Store) reencode(ctx context.Context) (int, error) {
+	done := 0
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT entry_id, doc FROM cssc_entry_docs WHERE json LIMIT 500`)
+		if err != nil {
+			return done, err
+		}
+		var ids []int64
+		var docs [][]byte
+		var id int64
+		var doc []byte
+		n := 0
+		_, err = pgx.ForEachRow(rows, []any{&id, &doc}, func() error {
+			if !entrycodec.IsBinary(doc) {
+				e, err := entrycodec.Decode(doc)
+				if err != nil {
+					return fmt.Errorf("entry %d: %w", id, err)
+				}
+				doc = entrycodec.Encode(e)
+				n++
+			}
+			ids, docs = append(ids, id), append(docs, slices.Clone(doc))
+			return nil
+		})
+		if err != nil {
+			return done, err
+		}
+		if len(ids) == 0 {
+			return done, nil
+		}
+		if _, err := s.pool.Exec(ctx, `UPDATE cssc_entry_docs d SET doc = x.doc, json = false
+			FROM unnest($1::bigint[], $2::bytea[]) AS x(id, doc) WHERE d.entry_id = x.id AND d.json`, ids, docs); err != nil {
+			return done, err
+		}
+		done += n
 	}
 }

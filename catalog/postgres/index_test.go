@@ -284,4 +284,59 @@ func TestMigrateOlderSchema(t *testing.T) {
 	} {
 		assert.Equal(t, wantKeys(entries, q), keysOf(t, s, q), name)
 	}
+	// The JSON documents were re-encoded in the binary form, the same
+	// entries.
+	var json, marked int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM cssc_entry_docs WHERE substr(doc, 1, 1) = '\x7b'::bytea`).Scan(&json))
+	assert.Zero(t, json, "documents left in JSON after Open")
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM cssc_entry_docs WHERE json`).Scan(&marked))
+	assert.Zero(t, marked, "documents still marked as JSON after Open")
+	for _, e := range entries {
+		got, err := s.Get(ctx, e.Repository, e.Digest)
+		require.NoError(t, err)
+		want, _ := catalog.Marshal(e)
+		have, _ := catalog.Marshal(got)
+		assert.Equal(t, string(want), string(have), "re-encoded %s", e.Key())
+	}
+}
+
+// TestReadsJSONDocs checks that Get and a new store's index read the
+// documents that an instance of an older version writes in JSON (its
+// upsert leaves the mark that Open re-encodes by clear), and that Open
+// re-encodes the marked ones.
+func TestReadsJSONDocs(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.New(t)
+	w := open(t, dsn)
+	entries := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 34, Entries: 30})
+	for _, e := range entries {
+		require.NoError(t, w.Put(ctx, e))
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	for i, e := range entries {
+		doc, err := catalog.Marshal(e)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, `UPDATE cssc_entry_docs SET doc = $3, json = $4
+			WHERE entry_id = (SELECT id FROM cssc_entries WHERE repository = $1 AND digest = $2)`,
+			e.Repository, e.Digest.String(), doc, i%2 == 1)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, `UPDATE cssc_entries SET search = NULL WHERE repository = $1 AND digest = $2`, e.Repository, e.Digest.String())
+		require.NoError(t, err)
+	}
+	s, err := postgres.Open(ctx, dsn, postgres.Options{EntryCache: -1})
+	require.NoError(t, err)
+	defer s.Close()
+	var json int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM cssc_entry_docs WHERE substr(doc, 1, 1) = '\x7b'::bytea`).Scan(&json))
+	assert.Equal(t, len(entries)/2, json, "JSON documents left: the unmarked ones")
+	for _, e := range entries {
+		got, err := s.Get(ctx, e.Repository, e.Digest)
+		require.NoError(t, err)
+		want, _ := catalog.Marshal(e)
+		have, _ := catalog.Marshal(got)
+		assert.Equal(t, string(want), string(have), "%s", e.Key())
+		assert.Equal(t, []string{e.Key()}, keysOf(t, s, catalog.Query{Digest: e.Digest}), "search record rebuilt from the document of %s", e.Key())
+	}
 }

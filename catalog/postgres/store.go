@@ -18,6 +18,7 @@ import (
 
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/internal/entrycache"
+	"github.com/cssc-go/cssc/catalog/internal/entrycodec"
 	"github.com/cssc-go/cssc/catalog/internal/searchindex"
 )
 
@@ -95,6 +96,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		opts.EntryCache = 1024
 	}
 	s := &Store{pool: pool, log: log, ix: searchindex.New(), cache: entrycache.New(opts.EntryCache)}
+	if n, err := s.reencode(ctx); err != nil {
+		return nil, s.wrap("re-encode entries", err)
+	} else if n > 0 {
+		log.Info("catalog entries of an older schema re-encoded in the binary form", "entries", n)
+	}
 	if n, err := s.backfill(ctx); err != nil {
 		return nil, s.wrap("search records", err)
 	} else if n > 0 {
@@ -172,8 +178,8 @@ func (s *Store) Put(ctx context.Context, e *catalog.Entry) error {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO cssc_entries (repository, digest, search) VALUES ($1, $2, $3)
 		ON CONFLICT (repository, digest) DO UPDATE SET search = excluded.search`, repo, dgst, searchindex.Encode(c))
-	b.Queue(`INSERT INTO cssc_entry_docs (entry_id, doc, summary) SELECT id, $3, $4 FROM cssc_entries WHERE repository = $1 AND digest = $2
-		ON CONFLICT (entry_id) DO UPDATE SET doc = excluded.doc, summary = excluded.summary`, repo, dgst, doc, summary)
+	b.Queue(`INSERT INTO cssc_entry_docs (entry_id, doc, summary, json) SELECT id, $3, $4, false FROM cssc_entries WHERE repository = $1 AND digest = $2
+		ON CONFLICT (entry_id) DO UPDATE SET doc = excluded.doc, summary = excluded.summary, json = false`, repo, dgst, entrycodec.Encode(c), summary)
 	queueChangeLock(b)
 	b.Queue(`INSERT INTO cssc_changes (entry_id) SELECT id FROM cssc_entries WHERE repository = $1 AND digest = $2`, repo, dgst)
 	s.queuePrune(b)
@@ -257,7 +263,7 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 			return nil, s.wrap("get", err)
 		}
 	}
-	e, err := catalog.Unmarshal(doc)
+	e, err := entrycodec.Decode(doc)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/entrycodec"
 	"github.com/cssc-go/cssc/catalog/internal/searchindex"
 )
 
@@ -33,7 +33,7 @@ func record(id int64, rec, body []byte) ([]byte, error) {
 	if searchindex.Current(rec) || body == nil {
 		return rec, nil
 	}
-	e, err := catalog.Unmarshal(body)
+	e, err := entrycodec.Decode(body)
 	if err != nil {
 		return nil, fmt.Errorf("entry %d: %w", id, err)
 	}
@@ -155,5 +155,72 @@ func (s *Store) backfill(ctx context.Context) (int, error) {
 		if len(batch) == 0 {
 			return done, nil
 		}
+	}
+}
+
+// reencode rewrites in the binary form the bodies that entries written
+// before it (or by another program) keep as JSON, in batches of 500, one
+// write transaction each. The facts do not change, so no change is
+// recorded. Several processes opening the file at once each rewrite what
+// is left; they write the same bytes.
+func (s *Store) reencode(ctx context.Context) (int, error) {
+	done := 0
+	for {
+		n := 0
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			n = 0
+			rows, err := tx.QueryContext(ctx, `SELECT e.id, b.body FROM entries e JOIN bodies b ON b.entry_id = e.id
+				WHERE e.body_json = 1 LIMIT 500`)
+			if err != nil {
+				return err
+			}
+			type item struct {
+				id   int64
+				body []byte // nil when already binary
+			}
+			var batch []item
+			for rows.Next() {
+				var it item
+				var body []byte
+				if err := rows.Scan(&it.id, &body); err != nil {
+					rows.Close()
+					return err
+				}
+				if !entrycodec.IsBinary(body) {
+					e, err := entrycodec.Decode(body)
+					if err != nil {
+						rows.Close()
+						return fmt.Errorf("entry %d: %w", it.id, err)
+					}
+					it.body = entrycodec.Encode(e)
+				}
+				batch = append(batch, it)
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			for _, it := range batch {
+				if it.body != nil {
+					if _, err := tx.ExecContext(ctx, `UPDATE bodies SET body = ? WHERE entry_id = ?`, it.body, it.id); err != nil {
+						return err
+					}
+					n++
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE entries SET body_json = 0 WHERE id = ?`, it.id); err != nil {
+					return err
+				}
+			}
+			if len(batch) == 0 {
+				n = -1
+			}
+			return nil
+		})
+		if err != nil {
+			return done, err
+		}
+		if n < 0 {
+			return done, nil
+		}
+		done += n
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/internal/entrycache"
+	"github.com/cssc-go/cssc/catalog/internal/entrycodec"
 	"github.com/cssc-go/cssc/catalog/internal/searchindex"
 )
 
@@ -139,6 +140,12 @@ func Open(ctx context.Context, file string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("catalog/sqlite: prepare: %w", err)
 		}
 	}
+	if n, err := s.reencode(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("catalog/sqlite: re-encode entries: %w", err)
+	} else if n > 0 {
+		log.InfoContext(ctx, "catalog/sqlite: entries of an older schema re-encoded in the binary form", "entries", n)
+	}
 	if n, err := s.backfill(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("catalog/sqlite: search records: %w", err)
@@ -249,7 +256,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // row is what Put writes for one entry.
 type row struct {
 	e       *catalog.Entry
-	body    []byte
+	body    []byte // entrycodec.Encode
 	summary []byte
 	search  []byte // searchindex.Encode
 }
@@ -258,11 +265,11 @@ func prepare(e *catalog.Entry) (*row, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	body, err := catalog.Marshal(e)
+	doc, err := catalog.Marshal(e)
 	if err != nil {
 		return nil, err
 	}
-	n, err := catalog.Unmarshal(body) // the normalized copy
+	n, err := catalog.Unmarshal(doc) // the normalized copy
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +277,7 @@ func prepare(e *catalog.Entry) (*row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &row{e: n, body: body, summary: summary, search: searchindex.Encode(n)}, nil
+	return &row{e: n, body: entrycodec.Encode(n), summary: summary, search: searchindex.Encode(n)}, nil
 }
 
 // Put implements catalog.Store.
@@ -324,8 +331,8 @@ func newPutter(ctx context.Context, tx *sql.Tx) (*putter, error) {
 		text string
 	}{
 		{&p.find, `SELECT id FROM entries WHERE repository = ? AND digest = ?`},
-		{&p.insert, `INSERT INTO entries (repository, digest, search) VALUES (?, ?, ?)`},
-		{&p.update, `UPDATE entries SET search = ? WHERE id = ?`},
+		{&p.insert, `INSERT INTO entries (repository, digest, search, body_json) VALUES (?, ?, ?, 0)`},
+		{&p.update, `UPDATE entries SET search = ?, body_json = 0 WHERE id = ?`},
 		{&p.body, `INSERT INTO bodies (entry_id, body, summary) VALUES (?, ?, ?) ON CONFLICT (entry_id) DO UPDATE SET body = excluded.body, summary = excluded.summary`},
 		{&p.change, `INSERT INTO changes (entry_id) VALUES (?)`},
 		{&p.prune, `DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?`},
@@ -405,7 +412,7 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 				return fmt.Errorf("catalog/sqlite: get: %w", err)
 			}
 		}
-		if e, err = catalog.Unmarshal(body); err != nil {
+		if e, err = entrycodec.Decode(body); err != nil {
 			return err
 		}
 		s.cache.Put(key, id, seq, e.Clone())

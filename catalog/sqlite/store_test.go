@@ -197,4 +197,60 @@ func TestMigrateOlderSchema(t *testing.T) {
 	defer raw.Close()
 	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM entries WHERE search IS NULL`).Scan(&missing))
 	require.Zero(t, missing, "entries without a search record after Open")
+	// The JSON bodies were re-encoded in the binary form, the same entries.
+	var json, marked int
+	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM bodies WHERE substr(body, 1, 1) = x'7b'`).Scan(&json))
+	require.Zero(t, json, "bodies left in JSON after Open")
+	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM entries WHERE body_json <> 0`).Scan(&marked))
+	require.Zero(t, marked, "entries still marked as JSON after Open")
+	for _, e := range entries {
+		got, err := s.Get(ctx, e.Repository, e.Digest)
+		require.NoError(t, err)
+		want, _ := catalog.Marshal(e)
+		have, _ := catalog.Marshal(got)
+		require.Equal(t, string(want), string(have), "re-encoded %s", e.Key())
+	}
+}
+
+// TestReadsJSONBodies checks that Get and a new store's index read the
+// bodies that a program of an older version writes in JSON (without the
+// mark that Open re-encodes by), and that Open re-encodes the marked ones.
+func TestReadsJSONBodies(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "catalog.db")
+	s, err := sqlite.Open(ctx, file, sqlite.Options{})
+	require.NoError(t, err)
+	entries := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 13, Entries: 30})
+	require.NoError(t, s.PutAll(ctx, entries))
+	require.NoError(t, s.Close())
+	raw, err := sql.Open("sqlite", file)
+	require.NoError(t, err)
+	defer raw.Close()
+	for i, e := range entries {
+		body, err := catalog.Marshal(e)
+		require.NoError(t, err)
+		// Half marked as written before the binary form, half not.
+		_, err = raw.ExecContext(ctx, `UPDATE bodies SET body = ? WHERE entry_id = (SELECT id FROM entries WHERE repository = ? AND digest = ?)`,
+			body, e.Repository, e.Digest.String())
+		require.NoError(t, err)
+		_, err = raw.ExecContext(ctx, `UPDATE entries SET body_json = ?, search = NULL WHERE repository = ? AND digest = ?`,
+			i%2, e.Repository, e.Digest.String())
+		require.NoError(t, err)
+	}
+	s, err = sqlite.Open(ctx, file, sqlite.Options{EntryCache: -1})
+	require.NoError(t, err)
+	defer s.Close()
+	var json int
+	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM bodies WHERE substr(body, 1, 1) = x'7b'`).Scan(&json))
+	require.Equal(t, len(entries)/2, json, "JSON bodies left: the unmarked ones")
+	for _, e := range entries {
+		got, err := s.Get(ctx, e.Repository, e.Digest)
+		require.NoError(t, err)
+		want, _ := catalog.Marshal(e)
+		have, _ := catalog.Marshal(got)
+		require.Equal(t, string(want), string(have), "%s", e.Key())
+		res, err := s.Search(ctx, catalog.Query{Digest: e.Digest})
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Total, "search record rebuilt from the body of %s", e.Key())
+	}
 }
