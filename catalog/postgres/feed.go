@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -129,9 +128,9 @@ func (s *Store) backfill(ctx context.Context) (int, error) {
 	}
 }
 
-// reencode rewrites in the binary form the entry documents that entries
-// written before it (or by an instance of an older version) keep as JSON,
-// 500 at a time. The facts do not change, so no change is recorded. A
+// reencode rewrites in the binary form the entry documents and summaries
+// that entries written before it (or by an instance of an older version)
+// keep as JSON, 500 at a time; it returns how many documents were JSON. The facts do not change, so no change is recorded. A
 // document that a Put replaced meanwhile is left alone (its mark is
 // clear); instances that start together write the same bytes.
 func (s *Store) reencode(ctx context.Context) (int, error) {
@@ -142,20 +141,20 @@ func (s *Store) reencode(ctx context.Context) (int, error) {
 			return done, err
 		}
 		var ids []int64
-		var docs [][]byte
+		var docs, sums [][]byte
 		var id int64
 		var doc []byte
 		n := 0
 		_, err = pgx.ForEachRow(rows, []any{&id, &doc}, func() error {
+			e, err := entrycodec.Decode(doc)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", id, err)
+			}
 			if !entrycodec.IsBinary(doc) {
-				e, err := entrycodec.Decode(doc)
-				if err != nil {
-					return fmt.Errorf("entry %d: %w", id, err)
-				}
-				doc = entrycodec.Encode(e)
 				n++
 			}
-			ids, docs = append(ids, id), append(docs, slices.Clone(doc))
+			sm := e.Summary()
+			ids, docs, sums = append(ids, id), append(docs, entrycodec.Encode(e)), append(sums, entrycodec.EncodeSummary(&sm))
 			return nil
 		})
 		if err != nil {
@@ -164,8 +163,8 @@ func (s *Store) reencode(ctx context.Context) (int, error) {
 		if len(ids) == 0 {
 			return done, nil
 		}
-		if _, err := s.pool.Exec(ctx, `UPDATE cssc_entry_docs d SET doc = x.doc, json = false
-			FROM unnest($1::bigint[], $2::bytea[]) AS x(id, doc) WHERE d.entry_id = x.id AND d.json`, ids, docs); err != nil {
+		if _, err := s.pool.Exec(ctx, `UPDATE cssc_entry_docs d SET doc = x.doc, summary = x.summary, json = false
+			FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS x(id, doc, summary) WHERE d.entry_id = x.id AND d.json`, ids, docs, sums); err != nil {
 			return done, err
 		}
 		done += n

@@ -286,9 +286,10 @@ func TestMigrateOlderSchema(t *testing.T) {
 	}
 	// The JSON documents were re-encoded in the binary form, the same
 	// entries.
-	var json, marked int
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM cssc_entry_docs WHERE substr(doc, 1, 1) = '\x7b'::bytea`).Scan(&json))
-	assert.Zero(t, json, "documents left in JSON after Open")
+	var left, marked int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM cssc_entry_docs WHERE substr(doc, 1, 1) = '\x7b'::bytea
+		OR substr(summary, 1, 1) = '\x7b'::bytea`).Scan(&left))
+	assert.Zero(t, left, "documents or summaries left in JSON after Open")
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM cssc_entry_docs WHERE json`).Scan(&marked))
 	assert.Zero(t, marked, "documents still marked as JSON after Open")
 	for _, e := range entries {
@@ -318,9 +319,11 @@ func TestReadsJSONDocs(t *testing.T) {
 	for i, e := range entries {
 		doc, err := catalog.Marshal(e)
 		require.NoError(t, err)
-		_, err = conn.Exec(ctx, `UPDATE cssc_entry_docs SET doc = $3, json = $4
+		summary, err := json.Marshal(e.Summary())
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, `UPDATE cssc_entry_docs SET doc = $3, summary = $4, json = $5
 			WHERE entry_id = (SELECT id FROM cssc_entries WHERE repository = $1 AND digest = $2)`,
-			e.Repository, e.Digest.String(), doc, i%2 == 1)
+			e.Repository, e.Digest.String(), doc, summary, i%2 == 1)
 		require.NoError(t, err)
 		_, err = conn.Exec(ctx, `UPDATE cssc_entries SET search = NULL WHERE repository = $1 AND digest = $2`, e.Repository, e.Digest.String())
 		require.NoError(t, err)
@@ -328,15 +331,20 @@ func TestReadsJSONDocs(t *testing.T) {
 	s, err := postgres.Open(ctx, dsn, postgres.Options{EntryCache: -1})
 	require.NoError(t, err)
 	defer s.Close()
-	var json int
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM cssc_entry_docs WHERE substr(doc, 1, 1) = '\x7b'::bytea`).Scan(&json))
-	assert.Equal(t, len(entries)/2, json, "JSON documents left: the unmarked ones")
+	var left, summaries int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM cssc_entry_docs WHERE substr(doc, 1, 1) = '\x7b'::bytea`).Scan(&left))
+	assert.Equal(t, len(entries)/2, left, "JSON documents left: the unmarked ones")
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM cssc_entry_docs WHERE substr(summary, 1, 1) = '\x7b'::bytea`).Scan(&summaries))
+	assert.Equal(t, len(entries)/2, summaries, "JSON summaries left: the unmarked ones")
 	for _, e := range entries {
 		got, err := s.Get(ctx, e.Repository, e.Digest)
 		require.NoError(t, err)
 		want, _ := catalog.Marshal(e)
 		have, _ := catalog.Marshal(got)
 		assert.Equal(t, string(want), string(have), "%s", e.Key())
-		assert.Equal(t, []string{e.Key()}, keysOf(t, s, catalog.Query{Digest: e.Digest}), "search record rebuilt from the document of %s", e.Key())
+		res, err := s.Search(ctx, catalog.Query{Digest: e.Digest})
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Total, "search record rebuilt from the document of %s", e.Key())
+		assert.Equal(t, e.Summary(), res.Entries[0], "summary of %s", e.Key())
 	}
 }

@@ -2,12 +2,12 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/entrycodec"
 )
 
 // Search implements catalog.Store. The instance's in-memory index, first
@@ -41,8 +41,8 @@ func (s *Store) Search(ctx context.Context, q catalog.Query) (*catalog.Result, e
 	var id int64
 	var raw []byte
 	_, err = pgx.ForEachRow(rows, []any{&id, &raw}, func() error {
-		var sm catalog.Summary
-		if err := json.Unmarshal(raw, &sm); err != nil {
+		sm, err := entrycodec.DecodeSummary(raw)
+		if err != nil {
 			return fmt.Errorf("stored summary of entry %d: %w", id, err)
 		}
 		byID[id] = sm

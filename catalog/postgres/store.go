@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -167,10 +166,8 @@ func (s *Store) Put(ctx context.Context, e *catalog.Entry) error {
 	if err != nil {
 		return err
 	}
-	summary, err := json.Marshal(c.Summary())
-	if err != nil {
-		return fmt.Errorf("%w: %v", catalog.ErrInvalidEntry, err)
-	}
+	sm := c.Summary()
+	summary := entrycodec.EncodeSummary(&sm)
 	if err := s.check(ctx); err != nil {
 		return err
 	}
@@ -267,7 +264,9 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 	if err != nil {
 		return nil, err
 	}
-	s.cache.Put(key, id, seq, e.Clone())
+	if s.cache != nil {
+		s.cache.Put(key, id, seq, e.Clone())
+	}
 	return e, nil
 }
 

@@ -11,16 +11,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/catalogtest"
+	"github.com/cssc-go/cssc/catalog/postgres"
 	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/catalog/server/internal/demodata"
 	"github.com/cssc-go/cssc/catalog/sqlite"
+	"github.com/cssc-go/cssc/internal/pgtest"
 	"github.com/cssc-go/cssc/registry/registrytest"
 )
 
@@ -262,4 +267,62 @@ func benchCold(b *testing.B, store catalog.Store) {
 func BenchmarkPortalCold(b *testing.B) {
 	store, _ := benchStore(b, benchEntries(b), sqlite.Options{EntryCache: -1})
 	benchCold(b, store)
+}
+
+// BenchmarkPortalColdPostgres is BenchmarkPortalCold over a PostgreSQL
+// store (internal/pgtest: PostgreSQL 15 on loopback, fsync off) holding
+// the same generated entries, loaded by 4 writers at the start of each
+// run (a server reached through pgtest.EnvAdminDSN keeps the database, and
+// a later run reuses it).
+func BenchmarkPortalColdPostgres(b *testing.B) {
+	n := benchEntries(b)
+	ctx := context.Background()
+	srv := pgtest.Shared(b)
+	name := fmt.Sprintf("cssc_portal_cold_%d", n)
+	dsn := srv.DSN(name)
+	_, err := srv.CreateDatabase(ctx, name, "")
+	exists := err != nil && strings.Contains(err.Error(), "already exists")
+	if err != nil && !exists {
+		require.NoError(b, err)
+	}
+	s, err := postgres.Open(ctx, dsn, postgres.Options{EntryCache: -1, MaxConns: 8})
+	require.NoError(b, err)
+	defer s.Close()
+	res, err := s.Search(ctx, catalog.Query{Limit: 1})
+	require.NoError(b, err)
+	if res.Total != n {
+		require.False(b, exists, "database %s has %d entries, want %d", name, res.Total, n)
+		start := time.Now()
+		const batch = 2000
+		for i := 0; i < n; i += batch {
+			entries := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: uint64(1 + i/batch), Entries: min(batch, n-i), Packages: 40})
+			work := make(chan *catalog.Entry)
+			errs := make(chan error, 4)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					for e := range work {
+						if err := s.Put(ctx, e); err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			for _, e := range entries {
+				work <- e
+			}
+			close(work)
+			wg.Wait()
+			close(errs)
+			require.NoError(b, <-errs)
+		}
+		conn, err := pgx.Connect(ctx, dsn)
+		require.NoError(b, err)
+		_, err = conn.Exec(ctx, "VACUUM ANALYZE")
+		require.NoError(b, err)
+		require.NoError(b, conn.Close(ctx))
+		b.Logf("loaded %d entries in %s", n, time.Since(start).Round(time.Second))
+	}
+	benchCold(b, s)
 }

@@ -158,9 +158,10 @@ func (s *Store) backfill(ctx context.Context) (int, error) {
 	}
 }
 
-// reencode rewrites in the binary form the bodies that entries written
-// before it (or by another program) keep as JSON, in batches of 500, one
-// write transaction each. The facts do not change, so no change is
+// reencode rewrites in the binary form the bodies and summaries that
+// entries written before it (or by another program) keep as JSON, in
+// batches of 500, one write transaction each; it returns how many bodies
+// were JSON. The facts do not change, so no change is
 // recorded. Several processes opening the file at once each rewrite what
 // is left; they write the same bytes.
 func (s *Store) reencode(ctx context.Context) (int, error) {
@@ -175,8 +176,9 @@ func (s *Store) reencode(ctx context.Context) (int, error) {
 				return err
 			}
 			type item struct {
-				id   int64
-				body []byte // nil when already binary
+				id            int64
+				body, summary []byte
+				json          bool
 			}
 			var batch []item
 			for rows.Next() {
@@ -186,24 +188,23 @@ func (s *Store) reencode(ctx context.Context) (int, error) {
 					rows.Close()
 					return err
 				}
-				if !entrycodec.IsBinary(body) {
-					e, err := entrycodec.Decode(body)
-					if err != nil {
-						rows.Close()
-						return fmt.Errorf("entry %d: %w", it.id, err)
-					}
-					it.body = entrycodec.Encode(e)
+				e, err := entrycodec.Decode(body)
+				if err != nil {
+					rows.Close()
+					return fmt.Errorf("entry %d: %w", it.id, err)
 				}
+				sm := e.Summary()
+				it.body, it.summary, it.json = entrycodec.Encode(e), entrycodec.EncodeSummary(&sm), !entrycodec.IsBinary(body)
 				batch = append(batch, it)
 			}
 			if err := rows.Close(); err != nil {
 				return err
 			}
 			for _, it := range batch {
-				if it.body != nil {
-					if _, err := tx.ExecContext(ctx, `UPDATE bodies SET body = ? WHERE entry_id = ?`, it.body, it.id); err != nil {
-						return err
-					}
+				if _, err := tx.ExecContext(ctx, `UPDATE bodies SET body = ?, summary = ? WHERE entry_id = ?`, it.body, it.summary, it.id); err != nil {
+					return err
+				}
+				if it.json {
 					n++
 				}
 				if _, err := tx.ExecContext(ctx, `UPDATE entries SET body_json = 0 WHERE id = ?`, it.id); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/entrycodec"
 )
 
 // Search implements catalog.Store. The in-memory index, first brought up
@@ -61,8 +62,8 @@ func summaries(ctx context.Context, stmt *sql.Stmt, ids []int64) ([]catalog.Summ
 		if err := rows.Scan(&id, &raw); err != nil {
 			return nil, err
 		}
-		var sm catalog.Summary
-		if err := json.Unmarshal(raw, &sm); err != nil {
+		sm, err := entrycodec.DecodeSummary(raw)
+		if err != nil {
 			return nil, fmt.Errorf("summary of entry %d: %w", id, err)
 		}
 		byID[id] = sm

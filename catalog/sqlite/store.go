@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -257,7 +256,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 type row struct {
 	e       *catalog.Entry
 	body    []byte // entrycodec.Encode
-	summary []byte
+	summary []byte // entrycodec.EncodeSummary
 	search  []byte // searchindex.Encode
 }
 
@@ -273,11 +272,8 @@ func prepare(e *catalog.Entry) (*row, error) {
 	if err != nil {
 		return nil, err
 	}
-	summary, err := json.Marshal(n.Summary())
-	if err != nil {
-		return nil, err
-	}
-	return &row{e: n, body: entrycodec.Encode(n), summary: summary, search: searchindex.Encode(n)}, nil
+	sm := n.Summary()
+	return &row{e: n, body: entrycodec.Encode(n), summary: entrycodec.EncodeSummary(&sm), search: searchindex.Encode(n)}, nil
 }
 
 // Put implements catalog.Store.
@@ -415,7 +411,9 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 		if e, err = entrycodec.Decode(body); err != nil {
 			return err
 		}
-		s.cache.Put(key, id, seq, e.Clone())
+		if s.cache != nil {
+			s.cache.Put(key, id, seq, e.Clone())
+		}
 		return nil
 	})
 	return e, err

@@ -198,9 +198,9 @@ func TestMigrateOlderSchema(t *testing.T) {
 	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM entries WHERE search IS NULL`).Scan(&missing))
 	require.Zero(t, missing, "entries without a search record after Open")
 	// The JSON bodies were re-encoded in the binary form, the same entries.
-	var json, marked int
-	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM bodies WHERE substr(body, 1, 1) = x'7b'`).Scan(&json))
-	require.Zero(t, json, "bodies left in JSON after Open")
+	var left, marked int
+	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM bodies WHERE substr(body, 1, 1) = x'7b' OR substr(summary, 1, 1) = x'7b'`).Scan(&left))
+	require.Zero(t, left, "bodies or summaries left in JSON after Open")
 	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM entries WHERE body_json <> 0`).Scan(&marked))
 	require.Zero(t, marked, "entries still marked as JSON after Open")
 	for _, e := range entries {
@@ -230,8 +230,10 @@ func TestReadsJSONBodies(t *testing.T) {
 		body, err := catalog.Marshal(e)
 		require.NoError(t, err)
 		// Half marked as written before the binary form, half not.
-		_, err = raw.ExecContext(ctx, `UPDATE bodies SET body = ? WHERE entry_id = (SELECT id FROM entries WHERE repository = ? AND digest = ?)`,
-			body, e.Repository, e.Digest.String())
+		summary, err := json.Marshal(e.Summary())
+		require.NoError(t, err)
+		_, err = raw.ExecContext(ctx, `UPDATE bodies SET body = ?, summary = ? WHERE entry_id = (SELECT id FROM entries WHERE repository = ? AND digest = ?)`,
+			body, summary, e.Repository, e.Digest.String())
 		require.NoError(t, err)
 		_, err = raw.ExecContext(ctx, `UPDATE entries SET body_json = ?, search = NULL WHERE repository = ? AND digest = ?`,
 			i%2, e.Repository, e.Digest.String())
@@ -240,9 +242,11 @@ func TestReadsJSONBodies(t *testing.T) {
 	s, err = sqlite.Open(ctx, file, sqlite.Options{EntryCache: -1})
 	require.NoError(t, err)
 	defer s.Close()
-	var json int
-	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM bodies WHERE substr(body, 1, 1) = x'7b'`).Scan(&json))
-	require.Equal(t, len(entries)/2, json, "JSON bodies left: the unmarked ones")
+	var left, summaries int
+	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM bodies WHERE substr(body, 1, 1) = x'7b'`).Scan(&left))
+	require.Equal(t, len(entries)/2, left, "JSON bodies left: the unmarked ones")
+	require.NoError(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM bodies WHERE substr(summary, 1, 1) = x'7b'`).Scan(&summaries))
+	require.Equal(t, len(entries)/2, summaries, "JSON summaries left: the unmarked ones")
 	for _, e := range entries {
 		got, err := s.Get(ctx, e.Repository, e.Digest)
 		require.NoError(t, err)
@@ -252,5 +256,6 @@ func TestReadsJSONBodies(t *testing.T) {
 		res, err := s.Search(ctx, catalog.Query{Digest: e.Digest})
 		require.NoError(t, err)
 		require.Equal(t, 1, res.Total, "search record rebuilt from the body of %s", e.Key())
+		require.Equal(t, e.Summary(), res.Entries[0], "summary of %s", e.Key())
 	}
 }

@@ -21,6 +21,7 @@ package entrycodec
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -92,20 +93,7 @@ func Encode(e *catalog.Entry) []byte {
 		w.bool(r.Trusted)
 		w.bool(r.Superseded)
 	}
-	w.bool(e.EndOfLife != nil)
-	if l := e.EndOfLife; l != nil {
-		w.time(l.Date)
-		w.str(l.Source)
-		w.str(string(l.Marker))
-		w.str(l.Reason)
-		w.uint(uint64(len(l.Sources)))
-		for _, s := range l.Sources {
-			w.str(s.Role)
-			w.str(s.Source)
-			w.time(s.Date)
-			w.str(s.Detail)
-		}
-	}
+	w.endOfLife(e.EndOfLife)
 	w.str(string(e.Status))
 	w.str(e.Replacement)
 	w.str(e.Owner)
@@ -179,6 +167,24 @@ func (w *writer) time(t time.Time) {
 	w.b = append(w.b, 1)
 	w.int(t.Unix())
 	w.uint(uint64(t.Nanosecond()))
+}
+
+func (w *writer) endOfLife(l *catalog.EndOfLife) {
+	w.bool(l != nil)
+	if l == nil {
+		return
+	}
+	w.time(l.Date)
+	w.str(l.Source)
+	w.str(string(l.Marker))
+	w.str(l.Reason)
+	w.uint(uint64(len(l.Sources)))
+	for _, s := range l.Sources {
+		w.str(s.Role)
+		w.str(s.Source)
+		w.time(s.Date)
+		w.str(s.Detail)
+	}
 }
 
 func (w *writer) signature(s catalog.Signature) {
@@ -356,8 +362,8 @@ func (r *reader) strs() []string {
 	if n == 0 {
 		return nil
 	}
-	if len(r.arena) < n {
-		r.arena = make([]string, max(n, 64))
+	if len(r.arena) < n { // a summary, or a corrupt count
+		r.arena = make([]string, n)
 	}
 	out := r.arena[:n:n]
 	r.arena = r.arena[n:]
@@ -378,6 +384,34 @@ func (r *reader) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(ns)).UTC()
+}
+
+func (r *reader) endOfLife() *catalog.EndOfLife {
+	if !r.bool() {
+		return nil
+	}
+	l := &catalog.EndOfLife{Date: r.time(), Source: r.str(), Marker: r.digest(), Reason: r.str()}
+	if n := r.count(); n > 0 {
+		l.Sources = make([]catalog.EndOfLifeSource, n)
+		for i := range l.Sources {
+			l.Sources[i] = catalog.EndOfLifeSource{Role: r.str(), Source: r.str(), Date: r.time(), Detail: r.str()}
+		}
+	}
+	return l
+}
+
+// labels reads a map: nil when empty, as JSON decodes an omitted map.
+func (r *reader) labels() map[string]string {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]string, n)
+	for range n {
+		k := r.str()
+		m[k] = r.str()
+	}
+	return m
 }
 
 func (r *reader) signature() catalog.Signature {
@@ -429,27 +463,12 @@ func (r *reader) entry() *catalog.Entry {
 				Superseded: r.bool()}
 		}
 	}
-	if r.bool() {
-		l := &catalog.EndOfLife{Date: r.time(), Source: r.str(), Marker: r.digest(), Reason: r.str()}
-		if n := r.count(); n > 0 {
-			l.Sources = make([]catalog.EndOfLifeSource, n)
-			for i := range l.Sources {
-				l.Sources[i] = catalog.EndOfLifeSource{Role: r.str(), Source: r.str(), Date: r.time(), Detail: r.str()}
-			}
-		}
-		e.EndOfLife = l
-	}
+	e.EndOfLife = r.endOfLife()
 	e.Status = catalog.Status(r.str())
 	e.Replacement = r.str()
 	e.Owner = r.str()
 	e.AccessLevel = r.str()
-	if n := r.count(); n > 0 {
-		e.Labels = make(map[string]string, n)
-		for range n {
-			k := r.str()
-			e.Labels[k] = r.str()
-		}
-	}
+	e.Labels = r.labels()
 	if n := r.count(); n > 0 {
 		e.Problems = make([]catalog.Problem, n)
 		for i := range e.Problems {
@@ -485,4 +504,65 @@ func (r *reader) child(c *catalog.Child) {
 		}
 	}
 	c.Malware = r.malware()
+}
+
+// EncodeSummary returns the binary form of a summary of a canonical entry
+// (catalog.Entry.Summary of what catalog.Unmarshal returns).
+func EncodeSummary(s *catalog.Summary) []byte {
+	var w writer
+	w.b = make([]byte, 0, 512)
+	w.b = append(w.b, Magic, Version)
+	w.str(s.Repository)
+	w.str(string(s.Digest))
+	w.str(s.MediaType)
+	w.strs(s.Tags)
+	w.strs(s.Platforms)
+	w.str(string(s.Status))
+	w.str(s.Owner)
+	w.uint(uint64(len(s.Labels)))
+	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
+		w.str(k)
+		w.str(s.Labels[k])
+	}
+	w.signature(s.Signature)
+	w.int(int64(s.Packages))
+	w.vulns(s.Vulnerabilities)
+	w.malware(s.Malware)
+	w.endOfLife(s.EndOfLife)
+	w.int(int64(s.Problems))
+	return w.b
+}
+
+// DecodeSummary decodes a summary in the binary form or in JSON (the
+// stores' older form). Errors wrap catalog.ErrInvalidEntry.
+func DecodeSummary(b []byte) (catalog.Summary, error) {
+	var s catalog.Summary
+	if !IsBinary(b) {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return s, fmt.Errorf("%w: summary: %v", catalog.ErrInvalidEntry, err)
+		}
+		return s, nil
+	}
+	if len(b) < 2 || b[1] != Version {
+		return s, fmt.Errorf("%w: binary summary of unknown version", catalog.ErrInvalidEntry)
+	}
+	r := reader{s: string(b), i: 2}
+	s.Repository = r.str()
+	s.Digest = r.digest()
+	s.MediaType = r.str()
+	s.Tags = r.strs()
+	s.Platforms = r.strs()
+	s.Status = catalog.Status(r.str())
+	s.Owner = r.str()
+	s.Labels = r.labels()
+	s.Signature = r.signature()
+	s.Packages = r.intn()
+	s.Vulnerabilities = r.vulns()
+	s.Malware = r.malware()
+	s.EndOfLife = r.endOfLife()
+	s.Problems = r.intn()
+	if r.err != nil || r.i != len(r.s) {
+		return catalog.Summary{}, fmt.Errorf("%w: summary: %w at byte %d", catalog.ErrInvalidEntry, errCorrupt, r.i)
+	}
+	return s, nil
 }

@@ -1,6 +1,7 @@
 package entrycodec
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -247,5 +248,45 @@ func BenchmarkDecode(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(m.docs))/1e3, "us/entry")
 		})
+	}
+}
+
+// summaryRoundTrip checks that the binary form of s (canonical: as JSON
+// decodes it) decodes to s, and that DecodeSummary reads JSON too.
+func summaryRoundTrip(t *testing.T, s catalog.Summary) {
+	t.Helper()
+	j, err := json.Marshal(s)
+	require.NoError(t, err)
+	var want catalog.Summary
+	require.NoError(t, json.Unmarshal(j, &want))
+	got, err := DecodeSummary(EncodeSummary(&want))
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "decoded binary summary of %s", s.Repository)
+	gotJSON, err := json.Marshal(got)
+	require.NoError(t, err)
+	assert.Equal(t, string(j), string(gotJSON))
+	fromJSON, err := DecodeSummary(j)
+	require.NoError(t, err)
+	assert.Equal(t, want, fromJSON, "DecodeSummary of JSON")
+}
+
+func TestSummaryRoundTrip(t *testing.T) {
+	for _, e := range catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 7, Entries: 60}) {
+		c, _ := canonical(t, e)
+		summaryRoundTrip(t, c.Summary())
+	}
+	summaryRoundTrip(t, catalog.Summary{})
+	// Every field, as TestEveryField.
+	var s catalog.Summary
+	n := 0
+	fill(reflect.ValueOf(&s).Elem(), &n)
+	missing := map[string]bool{}
+	leaves(reflect.TypeOf(s), "Summary", missing)
+	nonZero(reflect.ValueOf(s), "Summary", missing)
+	require.Empty(t, missing)
+	summaryRoundTrip(t, s)
+	for name, b := range map[string][]byte{"truncated": EncodeSummary(&s)[:20], "unknown version": {Magic, 7}, "not JSON": []byte("{")} {
+		_, err := DecodeSummary(b)
+		assert.ErrorIs(t, err, catalog.ErrInvalidEntry, name)
 	}
 }
