@@ -13,8 +13,8 @@ import (
 // any implementation. A Store is safe for concurrent use.
 //
 // Entries are identified by repository and digest. A store keeps the
-// bytes of Marshal(entry) and gives back an entry that marshals to the
-// very same bytes.
+// entry as Marshal normalizes it (as Marshal's bytes or in an encoding of
+// its own) and gives back an entry that marshals to the very same bytes.
 type Store interface {
 	// Put inserts the entry, or replaces the one with the same repository
 	// and digest, with every index (text, facets, packages, findings). It

@@ -2,11 +2,19 @@
 // no server (modernc.org/sqlite, pure Go). The schema is migrated at Open
 // from migrations embedded in the package.
 //
-// The file keeps, per entry, the exact bytes of catalog.Marshal, the
-// search summary, and a compact search record (what search reads: facts,
-// tags, labels, package names and versions, vulnerability IDs). Every Put
-// and Delete also adds a row to a changes table, numbered in commit order
-// (SQLite has one writer).
+// The file keeps, per entry, the canonical entry (what catalog.Marshal
+// normalizes) and its search summary in a compact binary form that
+// decodes about ten times faster than their JSON, and a compact search
+// record (what search reads: facts, tags, labels, package names and
+// versions, vulnerability IDs). Every Put and Delete also adds a row to a
+// changes table, numbered in commit order (SQLite has one writer).
+//
+// Entries written as JSON (by an earlier version, which kept the bytes of
+// catalog.Marshal) are read as such; Open rewrites those an earlier version
+// wrote in the binary form once, at the first Open after the upgrade (about
+// 70 s for 100,000 entries of ~80 packages on 2 shared cores). An earlier
+// version cannot read the binary form: upgrade every program that opens the
+// file together.
 //
 // # Search
 //
@@ -35,7 +43,9 @@
 // Get keeps the last entries it read decoded in memory (Options.EntryCache,
 // 1024 by default): the query that reads an entry also reads the number of
 // its last change, and the stored bytes are read and decoded again only
-// when that number moved, so a changed entry is never served stale.
+// when that number moved, so a changed entry is never served stale. With
+// the cache off (or cold), a Get of an entry of ~80 packages costs about
+// 0.1 ms, most of it SQLite reading the row.
 //
 // SQLite has one writer: writes go through one connection, reads through
 // a small pool (WAL mode), so searches never wait for a write. For several
