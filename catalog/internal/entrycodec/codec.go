@@ -98,6 +98,14 @@ func Encode(e *catalog.Entry) []byte {
 	w.str(e.Replacement)
 	w.str(e.Owner)
 	w.str(e.AccessLevel)
+	w.bool(e.Access != nil)
+	if a := e.Access; a != nil {
+		w.str(a.Level)
+		w.str(a.Rule)
+		w.strs(a.Groups)
+		w.str(a.HowToAsk)
+		w.str(a.RequestURL)
+	}
 	w.uint(uint64(len(e.Labels)))
 	for _, k := range slices.Sorted(maps.Keys(e.Labels)) {
 		w.str(k)
@@ -118,6 +126,9 @@ func Encode(e *catalog.Entry) []byte {
 func countLists(e *catalog.Entry) int {
 	n := len(e.Tags) + len(e.Platforms) + len(e.Signature.Identities) + len(e.Licenses) +
 		len(e.Vulnerabilities.DatabaseVersions) + len(e.Malware.Names) + len(e.Malware.DatabaseVersions)
+	if e.Access != nil {
+		n += len(e.Access.Groups)
+	}
 	for i := range e.Children {
 		c := &e.Children[i]
 		n += len(c.Signature.Identities) + len(c.Licenses) + len(c.Vulnerabilities.DatabaseVersions) +
@@ -468,6 +479,9 @@ func (r *reader) entry() *catalog.Entry {
 	e.Replacement = r.str()
 	e.Owner = r.str()
 	e.AccessLevel = r.str()
+	if r.bool() {
+		e.Access = &catalog.Access{Level: r.str(), Rule: r.str(), Groups: r.strs(), HowToAsk: r.str(), RequestURL: r.str()}
+	}
 	e.Labels = r.labels()
 	if n := r.count(); n > 0 {
 		e.Problems = make([]catalog.Problem, n)
@@ -530,6 +544,7 @@ func EncodeSummary(s *catalog.Summary) []byte {
 	w.malware(s.Malware)
 	w.endOfLife(s.EndOfLife)
 	w.int(int64(s.Problems))
+	w.str(s.AccessLevel)
 	return w.b
 }
 
@@ -561,6 +576,7 @@ func DecodeSummary(b []byte) (catalog.Summary, error) {
 	s.Malware = r.malware()
 	s.EndOfLife = r.endOfLife()
 	s.Problems = r.intn()
+	s.AccessLevel = r.str()
 	if r.err != nil || r.i != len(r.s) {
 		return catalog.Summary{}, fmt.Errorf("%w: summary: %w at byte %d", catalog.ErrInvalidEntry, errCorrupt, r.i)
 	}
