@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
@@ -17,11 +18,17 @@ import (
 // BenchmarkLeaseClaims measures claims per second: 8 claimers (two
 // stores, as two instances) take jobs in batches of 100 with FOR UPDATE
 // SKIP LOCKED and complete them in batches, until 100,000 jobs are done.
+// Outside the timer it checks that the claims were real: every job of the
+// run was handed out exactly once, and the table says each is done after
+// exactly one attempt.
 func BenchmarkLeaseClaims(b *testing.B) {
 	const jobs, batch, claimers = 100_000, 100, 8
 	ctx := context.Background()
 	dsn := pgtest.New(b)
 	stores := []catalog.Queue{open(b, dsn), open(b, dsn)}
+	admin, err := pgx.Connect(ctx, dsn)
+	require.NoError(b, err)
+	defer admin.Close(ctx)
 	for b.Loop() {
 		b.StopTimer()
 		group := fmt.Sprint("bench-", time.Now().UnixNano())
@@ -39,6 +46,7 @@ func BenchmarkLeaseClaims(b *testing.B) {
 		var claimed atomic.Int64
 		var claimTime atomic.Int64
 		var wg sync.WaitGroup
+		seen := make([][]int64, claimers)
 		for w := range claimers {
 			q := stores[w%len(stores)]
 			wg.Go(func() {
@@ -57,6 +65,7 @@ func BenchmarkLeaseClaims(b *testing.B) {
 					done := make([]catalog.Completion, len(got))
 					for i, j := range got {
 						done[i] = catalog.Completion{Job: j, Outcome: "ok"}
+						seen[w] = append(seen[w], j.ID)
 					}
 					if err := q.Complete(ctx, done...); err != nil {
 						b.Error(err)
@@ -67,7 +76,25 @@ func BenchmarkLeaseClaims(b *testing.B) {
 		}
 		wg.Wait()
 		el := time.Since(start)
+		b.StopTimer()
 		require.EqualValues(b, jobs, claimed.Load(), "every job claimed once")
+		ids := map[int64]bool{}
+		for _, w := range seen {
+			for _, id := range w {
+				require.False(b, ids[id], "job %d handed out twice", id)
+				ids[id] = true
+			}
+		}
+		var n, once, lo, hi int64
+		require.NoError(b, admin.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state = 2 AND attempts = 1 AND outcome = 'ok'),
+			min(id), max(id) FROM cssc_jobs WHERE grp = $1`, group).Scan(&n, &once, &lo, &hi))
+		require.EqualValues(b, jobs, n, "jobs in the table")
+		require.EqualValues(b, jobs, once, "jobs done after exactly one claim")
+		require.Len(b, ids, jobs, "distinct jobs handed out")
+		for id := range ids {
+			require.True(b, id >= lo && id <= hi, "job %d is not of this run", id)
+		}
+		b.StartTimer()
 		b.ReportMetric(float64(jobs)/el.Seconds(), "claims+completes/s")
 		b.ReportMetric(float64(jobs)/(time.Duration(claimTime.Load())/claimers).Seconds(), "claims/s")
 	}
