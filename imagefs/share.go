@@ -111,7 +111,7 @@ func (t *tee) visit(ctx context.Context, f *File, r io.Reader) error {
 			_ = tmp.Close()
 			_ = os.Remove(tmp.Name())
 		}()
-		share = func() io.Reader { return io.NewSectionReader(tmp, 0, size) }
+		share = func() io.Reader { return &SharedCopy{SectionReader: io.NewSectionReader(tmp, 0, size), file: tmp} }
 	}
 	for i, v := range t.visitors {
 		if t.errs[i] != nil {
@@ -133,6 +133,32 @@ func (t *tee) visit(ctx context.Context, f *File, r io.Reader) error {
 		return fs.SkipAll
 	}
 	return nil
+}
+
+// SharedCopy is the reader WalkAll hands each visitor of a file that
+// several visitors want and that it copied to a private temporary file
+// (larger than ShareOptions.MaxSharedMemory). Besides reading it as any
+// reader (it is an *io.SectionReader over the whole copy), a visitor that
+// wants to go on reading the file after Visit returns, so that the walk
+// is not held up (a malware scanner streaming it to a daemon while the
+// walk goes on), calls Detach.
+type SharedCopy struct {
+	*io.SectionReader
+	file *os.File
+}
+
+// Detach opens a new read-only handle on the copy, positioned at its
+// start, that stays valid after Visit returns; the caller reads at most
+// Size bytes from it and must close it. The copy is never written again
+// once visitors see it; its name is removed when every visitor has
+// returned, and the handle keeps its content (and its disk space) until
+// it is closed.
+func (c *SharedCopy) Detach() (*os.File, error) {
+	f, err := os.Open(c.file.Name())
+	if err != nil {
+		return nil, fmt.Errorf("walk: detach temporary copy: %w", err)
+	}
+	return f, nil
 }
 
 // spill copies a shared file's content to a private temporary file.

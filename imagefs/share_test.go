@@ -150,3 +150,43 @@ func (c corruptLayers) Fetch(ctx context.Context, d ocispec.Descriptor) (io.Read
 	b[len(b)-1] ^= 0xff
 	return io.NopCloser(strings.NewReader(string(b))), nil
 }
+
+// detacher is a Visitor that keeps a handle on every shared temporary copy
+// it is given (imagefs.SharedCopy.Detach) and reads it after the walk.
+type detacher struct{ handles map[string]*os.File }
+
+func (d *detacher) Wants(*imagefs.File) bool { return true }
+func (d *detacher) Visit(_ context.Context, f *imagefs.File, body io.Reader) error {
+	if sc, ok := body.(*imagefs.SharedCopy); ok {
+		h, err := sc.Detach()
+		if err != nil {
+			return err
+		}
+		d.handles[f.Path] = h
+	}
+	return nil
+}
+
+// TestSharedCopyDetach: a visitor can keep reading a shared temporary copy
+// after its Visit returned and the walk removed the copy's name.
+func TestSharedCopyDetach(t *testing.T) {
+	ctx := context.Background()
+	repo := memRepo(t)
+	big := string(imagetest.Random(8, 2<<20))
+	desc := push(t, repo, imagetest.Layer(reg("usr/bin/tool", big), reg("etc/hostname", "h\n")))
+	tmp := t.TempDir()
+	d := &detacher{handles: map[string]*os.File{}}
+	errs, err := imagefs.WalkAll(ctx, repo, desc, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: tmp}, d, newRecorder("", ""))
+	require.NoError(t, err)
+	require.Equal(t, []error{nil, nil}, errs)
+	entries, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "the copy's name is removed when the visitors return")
+	require.Len(t, d.handles, 1, "only the large shared file is a temporary copy")
+	h := d.handles["usr/bin/tool"]
+	require.NotNil(t, h)
+	got, err := io.ReadAll(h)
+	require.NoError(t, err)
+	assert.Equal(t, big, string(got), "the detached handle reads the whole content after the walk")
+	assert.NoError(t, h.Close())
+}

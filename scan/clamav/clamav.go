@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -243,14 +244,22 @@ func (s *Scanner) ScanReader(ctx context.Context, r io.Reader) (Result, error) {
 	return s.stream(ctx, r, buf)
 }
 
-// stream sends r to clamd. If r is a *bytes.Reader it can be sent again,
+// stream sends r to clamd. If r can seek back to its start (a
+// *bytes.Reader, an *io.SectionReader at offset 0) it can be sent again,
 // and a stream that failed on a lost idle session is retried once.
 func (s *Scanner) stream(ctx context.Context, r io.Reader, buf []byte) (Result, error) {
 	var res Result
-	br, again := r.(*bytes.Reader)
+	// A reader that can seek back to its start can be sent again.
+	rs, again := r.(io.ReadSeeker)
+	if again {
+		start, err := rs.Seek(0, io.SeekCurrent)
+		again = err == nil && start == 0
+	}
 	err := s.do(ctx, again, func(c *conn) error {
 		if again {
-			br.Seek(0, io.SeekStart)
+			if _, err := rs.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
 		}
 		var err error
 		res, err = c.instream(ctx, r, buf, s.opts.StreamMaxLength, s.opts.Timeout, true)
@@ -362,8 +371,15 @@ func (s *Scanner) StartFiles(ctx context.Context, img *scan.Image) (scan.FileSca
 		fs.g.Go(func() error {
 			buf := make([]byte, 4+s.opts.ChunkSize)
 			for j := range fs.jobs {
-				res, err := s.stream(fs.gctx, bytes.NewReader(j.data), buf)
-				fs.mem.Release(int64(len(j.data)))
+				var res Result
+				var err error
+				if j.handle != nil {
+					res, err = s.stream(fs.gctx, io.NewSectionReader(j.handle, 0, j.size), buf)
+					_ = j.handle.Close()
+				} else {
+					res, err = s.stream(fs.gctx, bytes.NewReader(j.data), buf)
+					fs.mem.Release(int64(len(j.data)))
+				}
 				if err != nil {
 					return &fileError{path: j.file.Path, layer: j.file.LayerDigest.String(), err: err}
 				}
@@ -392,9 +408,14 @@ type fileScan struct {
 	files    int
 }
 
+// fileJob is one file for a worker: small files in memory (data), large
+// ones through a detached handle on the walk's temporary copy (handle,
+// size bytes).
 type fileJob struct {
-	file imagefs.File
-	data []byte
+	file   imagefs.File
+	data   []byte
+	handle *os.File
+	size   int64
 }
 
 func (fs *fileScan) record(f *imagefs.File, res Result) {
@@ -450,6 +471,25 @@ func (fs *fileScan) Visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 			err: fmt.Errorf("%w: %d bytes, larger than clamd's StreamMaxLength %d", scan.ErrScanFailed, f.Size, s.opts.StreamMaxLength)}
 	}
 	if f.Size > bufferLimit {
+		// A large file that imagefs.WalkAll copied to a temporary file
+		// (another visitor wants it too) goes to a worker through its own
+		// handle on that copy: the walk goes on while clamd scans it, and
+		// large files are scanned Concurrency at a time. At most
+		// Concurrency+1 such handles are open. Otherwise, or if the copy
+		// cannot be reopened, the file is streamed now, as it is read.
+		if sc, ok := r.(*imagefs.SharedCopy); ok {
+			if h, err := sc.Detach(); err == nil {
+				select {
+				case fs.jobs <- fileJob{file: *f, handle: h, size: sc.Size()}:
+					return nil
+				case <-fs.gctx.Done():
+					_ = h.Close()
+					return fs.gctx.Err()
+				}
+			} else {
+				s.logger.Debug("clamav: streaming a shared copy in the walk", "path", f.Path, "err", err)
+			}
+		}
 		res, err := s.stream(fs.gctx, r, fs.inline)
 		if err != nil {
 			return &fileError{path: f.Path, layer: f.LayerDigest.String(), err: err}

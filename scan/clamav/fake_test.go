@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cssc-go/cssc/imagefs"
 	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/scan"
 	"github.com/cssc-go/cssc/scan/clamav"
@@ -227,4 +228,89 @@ func TestLostSessionRetried(t *testing.T) {
 	assert.Empty(t, r.Findings)
 	assert.Equal(t, int32(10), fake.streams.Load())
 	assert.GreaterOrEqual(t, fake.accepts.Load(), int32(11), "every request needed a new session")
+}
+
+// readAll is a second visitor of a shared walk: it wants and reads every
+// regular file, so that imagefs.WalkAll copies the large ones to a
+// temporary file for both.
+type readAll struct{ files atomic.Int32 }
+
+func (v *readAll) Wants(f *imagefs.File) bool { return f.Mode.IsRegular() }
+func (v *readAll) Visit(_ context.Context, f *imagefs.File, r io.Reader) error {
+	if f.Mode.IsRegular() {
+		v.files.Add(1)
+	}
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+
+// TestSharedWalkDoesNotWaitForLargeFiles: in a walk shared with another
+// visitor (imagefs.WalkAll, as the pipeline's one pass), large files go to
+// the workers through their own handle on the walk's temporary copy: the
+// walk ends while clamd still holds every large file, every file is
+// scanned all the same, a detection in a large file is reported, and a
+// failure on a large file fails the scan (fail closed).
+func TestSharedWalkDoesNotWaitForLargeFiles(t *testing.T) {
+	ctx := context.Background()
+	var files []imagetest.File
+	for i := range 3 {
+		data := imagetest.Random(uint64(i+10), 2<<20)
+		if i == 1 {
+			data = append(data, []byte("BIG-MARKER")...)
+		}
+		files = append(files, file("opt/big"+itoa(i), data))
+	}
+	for i := range 10 {
+		files = append(files, file("etc/small"+itoa(i), []byte("small "+itoa(i))))
+	}
+	img := pushImage(t, imagetest.Layer(files...))
+
+	for _, verdict := range []string{"stream: Big.Marker FOUND", "stream: Can't allocate memory ERROR"} {
+		t.Run(verdict, func(t *testing.T) {
+			release := make(chan struct{})
+			var heldBig, answeredBig atomic.Int32
+			fake := startFake(t, func(data []byte) string {
+				if len(data) > 1<<20 {
+					heldBig.Add(1)
+					select {
+					case <-release: // the walk is over
+					case <-time.After(5 * time.Second): // guard against a deadlock, not a timing check
+					}
+					answeredBig.Add(1)
+					if strings.HasSuffix(string(data), "BIG-MARKER") {
+						return verdict
+					}
+				}
+				return "stream: OK"
+			})
+			s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 4})
+			fs, err := s.StartFiles(ctx, img)
+			require.NoError(t, err)
+			other := &readAll{}
+			errs, walkErr := imagefs.WalkAll(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: t.TempDir()}, fs, other)
+			require.NoError(t, walkErr)
+			require.NoError(t, errs[0])
+			require.NoError(t, errs[1])
+			assert.Zero(t, answeredBig.Load(), "the walk waited for clamd's answer on a large file")
+			// Every large file reached clamd before the walk ended and none
+			// was answered yet: the walk did not wait for them.
+			assert.Eventually(t, func() bool { return heldBig.Load() == 3 }, 10*time.Second, 10*time.Millisecond, "large files in flight")
+			close(release)
+			r, err := fs.Finish(ctx, nil)
+			assert.Equal(t, int32(13), fake.streams.Load(), "every file scanned")
+			assert.Equal(t, int32(13), other.files.Load())
+			if strings.HasSuffix(verdict, "FOUND") {
+				require.NoError(t, err)
+				require.Len(t, r.Findings, 1)
+				assert.Equal(t, "opt/big1", r.Findings[0].Path)
+				assert.Equal(t, "Big.Marker", r.Findings[0].ID)
+				return
+			}
+			assert.Nil(t, r, "never a clean report")
+			assert.ErrorIs(t, err, scan.ErrScanFailed)
+			var se *clamav.ScanError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, "opt/big1", se.Path)
+		})
+	}
 }
