@@ -68,6 +68,19 @@
 // RecordTags serializes the observations of one repository with an
 // advisory lock.
 //
+// # Work queue
+//
+// The Store is also a catalog.Queue, catalog.Coordinator and
+// catalog.SweepLog, so that instances share rescans, tracking checks and
+// acquisitions through the database alone. Claim leases jobs in one
+// statement: it reads the ready jobs of each kind in claim order from a
+// partial index of live jobs, locks them with FOR UPDATE SKIP LOCKED (so
+// concurrent claimers never wait for each other) and writes the lease as
+// a heap-only update (it changes no indexed column). Leases expire by the
+// server's clock and are fenced by (ID, Attempts). Cluster-wide locks are
+// session advisory locks. 8 claimers of 100 jobs claim and complete well
+// over 10,000 jobs per second on 2 cores (bench/README.md has the figures).
+//
 // The pg_trgm extension (PostgreSQL's contrib, part of Debian's
 // postgresql-15 package) must be available: the first migration creates
 // it (for an index that a later migration drops), which needs a role
