@@ -261,6 +261,11 @@ type Submission struct {
 	// Requester is who asks (as the embedding service authenticated
 	// them). Required, at most catalog.MaxRequestName bytes.
 	Requester string `json:"requester"`
+	// Catalog is the catalog as the requester may see it (a
+	// *catalog.View for their access level), to look the reference up
+	// in: an image they may not see is not named to them. Nil means
+	// Options.Store.
+	Catalog catalog.Store `json:"-"`
 }
 
 // Answer is what Submit returns: the golden image when the catalog has
@@ -370,7 +375,11 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Answer, error) {
 		return nil, &SourceError{Name: name}
 	}
 	golden := registry.Join(s.opts.Golden, ref.Repository)
-	if g, err := s.existing(ctx, ref, golden); err != nil {
+	look := sub.Catalog
+	if look == nil {
+		look = s.opts.Store
+	}
+	if g, err := s.existing(ctx, look, ref, golden); err != nil {
 		return nil, err
 	} else if g != nil {
 		return &Answer{Golden: g}, nil
@@ -451,13 +460,13 @@ func containsString(list []string, s string) bool {
 }
 
 // existing returns the golden image the catalog has for ref, or nil.
-func (s *Service) existing(ctx context.Context, ref registry.Ref, golden string) (*Golden, error) {
-	if s.opts.Store == nil {
+func (s *Service) existing(ctx context.Context, store catalog.Store, ref registry.Ref, golden string) (*Golden, error) {
+	if store == nil {
 		return nil, nil
 	}
 	d := ref.Digest
 	if d == "" {
-		tags, err := s.opts.Store.Tags(ctx, golden)
+		tags, err := store.Tags(ctx, golden)
 		if err != nil {
 			return nil, fmt.Errorf("requests: read the catalog: %w", err)
 		}
@@ -465,7 +474,7 @@ func (s *Service) existing(ctx context.Context, ref registry.Ref, golden string)
 			return nil, nil
 		}
 	}
-	e, err := s.opts.Store.Get(ctx, golden, d)
+	e, err := store.Get(ctx, golden, d)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, nil
 	}
@@ -481,8 +490,9 @@ func (s *Service) existing(ctx context.Context, ref registry.Ref, golden string)
 }
 
 // knownNames returns the names typosquats are compared against: the
-// rules' known images and the sources of the catalog's repositories
-// (read again every KnownRefresh).
+// rules' known images and the sources of the catalog's repositories that
+// are not restricted (a flag must not name an image the requester may
+// not see), read again every KnownRefresh.
 func (s *Service) knownNames(ctx context.Context) ([]knownName, error) {
 	if s.opts.Store == nil {
 		return s.rules.known, nil
@@ -511,7 +521,7 @@ func (s *Service) knownNames(ctx context.Context) ([]knownName, error) {
 			continue
 		}
 		e, err := s.opts.Store.Get(ctx, repo, res.Entries[0].Digest)
-		if err != nil {
+		if err != nil || e.Access.Restricted() {
 			continue
 		}
 		src, err := registry.ParseRef(e.Source.Reference)

@@ -48,6 +48,7 @@ func (h *Handler) requestRoutes() {
 	h.route("/api/v1/requests/{request}", m{"GET": h.apiRequest})
 	h.route("/api/v1/requests/{request}/{decision}", m{"POST": h.apiDecideRequest})
 	h.route("/requests", m{"GET": h.pageRequests, "POST": h.pageSubmitRequest})
+	h.route("/requests/new", m{"GET": h.pageNewRequest})
 	h.route("/requests/{request}", m{"GET": h.pageRequest})
 	h.route("/requests/{request}/{decision}", m{"POST": h.pageDecideRequest})
 }
@@ -170,7 +171,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, in requestInput
 	if err != nil {
 		return nil, err
 	}
-	a, err := d.Submit(r.Context(), requests.Submission{Reference: in.Reference, Reason: in.Reason, Owner: in.Owner, Requester: who})
+	a, err := d.Submit(r.Context(), requests.Submission{Reference: in.Reference, Reason: in.Reason, Owner: in.Owner, Requester: who, Catalog: h.store(r)})
 	if err != nil {
 		return nil, requestError(err, w)
 	}
@@ -199,6 +200,7 @@ func (h *Handler) apiSubmitRequest(w http.ResponseWriter, r *http.Request) error
 		status = http.StatusCreated
 		w.Header().Set("Location", "/api/v1/requests/"+a.Request.ID)
 	}
+	a.Request = h.redact(r, a.Request)
 	return h.writeJSON(w, r, status, a)
 }
 
@@ -270,6 +272,9 @@ func (h *Handler) apiRequests(w http.ResponseWriter, r *http.Request) error {
 	if list == nil {
 		list = []*catalog.Request{}
 	}
+	for i := range list {
+		list[i] = h.redact(r, list[i])
+	}
 	out := map[string]any{"requests": list}
 	if next != "" {
 		out["next"] = next
@@ -308,7 +313,7 @@ func (h *Handler) apiRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.writeJSON(w, r, http.StatusOK, req)
+	return h.writeJSON(w, r, http.StatusOK, h.redact(r, req))
 }
 
 // decide approves or denies the request of the path.
@@ -354,7 +359,19 @@ func (h *Handler) apiDecideRequest(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return h.writeJSON(w, r, http.StatusOK, req)
+	return h.writeJSON(w, r, http.StatusOK, h.redact(r, req))
+}
+
+// redact returns req as the caller of r may see it: the golden digest of
+// an image in a repository they may not see is left out (a restricted
+// image answers as an unknown one everywhere).
+func (h *Handler) redact(r *http.Request, req *catalog.Request) *catalog.Request {
+	if req == nil || req.Digest == "" || h.store(r).Visibility().Visible(req.Golden) {
+		return req
+	}
+	c := req.Clone()
+	c.Digest, c.SourceDigest = "", ""
+	return c
 }
 
 // --- portal ---
@@ -362,6 +379,7 @@ func (h *Handler) apiDecideRequest(w http.ResponseWriter, r *http.Request) error
 // requestsPage is the requests page: the form, and the recent requests.
 type requestsPage struct {
 	Enabled  bool
+	FormOnly bool // the form without the list
 	Form     requestInput
 	Error    *Error
 	Requests []*catalog.Request
@@ -382,6 +400,25 @@ func (h *Handler) pageRequests(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	h.renderPage(w, r, http.StatusOK, "requests", pageData{Title: "Requests", Nav: "requests", Body: body})
+	return nil
+}
+
+// pageNewRequest is the request form alone, its reference filled in from
+// the ref parameter ("/requests/new?ref=docker.io/library/nginx:1.27").
+func (h *Handler) pageNewRequest(w http.ResponseWriter, r *http.Request) error {
+	p, err := newParams(r)
+	if err != nil {
+		return err
+	}
+	in := requestInput{Reference: p.str("ref")}
+	if err := p.done(); err != nil {
+		return err
+	}
+	if len(in.Reference) > catalog.MaxRequestReference {
+		return badParam("ref", "parameter %q longer than %d bytes", "ref", catalog.MaxRequestReference)
+	}
+	body := requestsPage{Enabled: h.opts.Requests != nil && h.opts.Authorizer != nil, Form: in, FormOnly: true}
+	h.renderPage(w, r, http.StatusOK, "requests", pageData{Title: "Request an image", Nav: "requests", Body: body})
 	return nil
 }
 
@@ -430,6 +467,7 @@ func (h *Handler) pageRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	req = h.redact(r, req)
 	body := requestPage{R: req, Decide: req.State == catalog.RequestPending && h.opts.Authorizer != nil}
 	if req.State == catalog.RequestPromoted && req.Digest != "" {
 		body.Pull = req.Golden + "@" + req.Digest.String()

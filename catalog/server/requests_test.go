@@ -284,3 +284,36 @@ func TestRequestsPortal(t *testing.T) {
 	assert.Contains(t, string(r.body), "use the internal ledger image")
 	_ = context.Background()
 }
+
+// TestRequestsRestricted: an outsider who asks for an image they may not
+// see is not told it is golden (no pull reference, no digest): the
+// request is taken as for an unknown image; a member is answered with the
+// golden image.
+func TestRequestsRestricted(t *testing.T) {
+	policy := accessRules(t)
+	e := newEnv(t, envOptions{tweak: func(o *server.Options) {
+		withAccess(o)
+		o.Access = policy
+	}})
+	nginx := e.demo.Entry("library/nginx", "1.27.3")
+	body := `{"reference":"nginx:1.27.3","reason":"web","owner":"team-web"}`
+	r := e.submit(t, body, "X-User", "mallory", "Content-Type", "application/json")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	assert.NotContains(t, string(r.body), nginx.Digest.String(), "the restricted digest is not named")
+	assert.NotContains(t, string(r.body), `"golden":{`, "no golden answer for an outsider")
+	var a answer
+	r.json(t, &a)
+	require.NotNil(t, a.Request)
+
+	r = e.submit(t, body, "X-User", "wendy", "X-Groups", "web-team", "Content-Type", "application/json")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	a = answer{}
+	r.json(t, &a)
+	require.NotNil(t, a.Golden, "a member is answered with the golden image")
+	assert.Equal(t, nginx.Repository+"@"+nginx.Digest.String(), a.Golden.Pull)
+
+	// The request form is where the access rule's URL points.
+	r = e.get(t, "/requests/new?ref="+url.QueryEscape("docker.io/library/nginx:1.27.3"))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, string(r.body), `value="docker.io/library/nginx:1.27.3"`)
+}
