@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/acquire"
-	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/examples/sample"
+	"github.com/cssc-go/cssc/internal/manifest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/registry/registrytest"
 	"github.com/cssc-go/cssc/sign"

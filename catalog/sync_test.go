@@ -15,8 +15,8 @@ import (
 
 	"github.com/cssc-go/cssc/artifact"
 	"github.com/cssc-go/cssc/catalog"
-	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/examples/sample"
+	"github.com/cssc-go/cssc/imagefs/imagetest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/scan"
 )
