@@ -399,3 +399,78 @@ func TestPortalInBrowser(t *testing.T) {
 func imageURL(e *catalog.Entry) string {
 	return "/images/" + e.Repository + "@" + e.Digest.String()
 }
+
+// TestRequestFormInBrowser submits the request form in chromium: a
+// request from an allowed source waits for an approver and is approved
+// from its page; bad input shows the reason next to the form with what
+// was typed; a look-alike of a known image shows the typosquat warning;
+// the list shows each request and its state.
+func TestRequestFormInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: not in -short mode")
+	}
+	e := newEnv(t, envOptions{})
+	b := newBrowser(t, e.srv.URL)
+	submit := func(ref, reason, owner string) {
+		t.Helper()
+		b.open("/requests")
+		b.do("fill the request form",
+			chromedp.SendKeys(chromedp.ID("request-reference"), ref),
+			chromedp.SendKeys(chromedp.ID("request-reason"), reason),
+			chromedp.SendKeys(chromedp.ID("request-owner"), owner),
+			chromedp.Click(chromedp.ID("request-submit")))
+	}
+
+	submit("ghcr.io/acme/ledger:3", "the ledger service builds on it", "team-ledger")
+	b.waitLocation("the request's page", func(u *url.URL) bool { return strings.HasPrefix(u.Path, "/requests/") && u.Query().Get("done") == "submitted" })
+	assert.Equal(t, "pending", b.text("#request-state"), "the new request waits for an approver")
+	assert.Equal(t, "Your request is recorded.", b.text(".flash"))
+	assert.Contains(t, b.text("#request-history"), "submitted")
+	b.shot("20-request-submitted")
+	b.checkConsole("request submitted")
+	ledger := b.location()
+
+	b.do("approve", chromedp.SendKeys(chromedp.CSS(`#request-decide input[name="note"]`), "checked the publisher"), chromedp.Click(chromedp.ID("request-approve")))
+	b.waitLocation("approved", func(u *url.URL) bool { return u.Query().Get("done") == "approve" })
+	assert.Equal(t, "approved", b.text("#request-state"))
+	assert.Contains(t, b.text("#request-history"), "checked the publisher")
+	b.checkConsole("request approved")
+
+	submit("not a reference", "x", "y")
+	b.waitLocation("the form again", func(u *url.URL) bool { return u.Path == "/requests" })
+	assert.Contains(t, b.text("#request-error"), "malformed image reference", "the reason shows")
+	v, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("request-reference")))
+	require.NoError(t, err)
+	assert.Equal(t, "not a reference", v, "what was typed is kept")
+	b.shot("21-request-bad-input")
+	// The page itself answers 400, which chromium logs as a failed load of
+	// the document; anything else is an error.
+	time.Sleep(150 * time.Millisecond)
+	b.mu.Lock()
+	var rest []chromedp.ConsoleMessage
+	for _, m := range b.messages {
+		if !(strings.Contains(m.Text, "status of 400") && strings.HasSuffix(m.URL, "/requests")) {
+			rest = append(rest, m)
+		}
+	}
+	b.messages = rest
+	b.mu.Unlock()
+	b.checkConsole("bad input")
+
+	submit("docker.io/library/ngnix:1.27", "web tier", "team-web")
+	b.waitLocation("the typosquat's page", func(u *url.URL) bool { return strings.HasPrefix(u.Path, "/requests/") && u.Query().Get("done") == "submitted" })
+	assert.Equal(t, "pending", b.text("#request-state"), "a typosquat is never approved automatically")
+	assert.Contains(t, b.text("#request-typosquat"), "docker.io/library/nginx", "the warning names the image it resembles")
+	b.shot("22-request-typosquat")
+
+	b.open("/requests")
+	assert.Equal(t, 2, b.count("#request-table tr.request-row"), "both requests are listed")
+	assert.Contains(t, b.text("#request-table"), "ghcr.io/acme/ledger:3")
+	assert.Contains(t, b.text("#request-table"), "approved")
+	assert.Contains(t, b.text("#request-table"), "possible typosquat of docker.io/library/nginx")
+	b.do("open the ledger request", chromedp.Click(chromedp.CSS(`#request-table a[href="`+strings.TrimPrefix(strings.SplitN(ledger, "?", 2)[0], e.srv.URL)+`"]`)))
+	b.waitLocation("the ledger request", func(u *url.URL) bool { return !strings.Contains(u.RawQuery, "done") && strings.HasPrefix(u.Path, "/requests/") })
+	assert.Equal(t, "approved", b.text("#request-state"))
+	b.shot("23-requests-list")
+	b.checkConsole("requests list")
+}
