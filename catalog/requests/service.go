@@ -119,8 +119,9 @@ type Options struct {
 	// upstream.PipelineAcquirer with the same Golden runs the full
 	// acquire pipeline. Required by Run and Drain.
 	Acquirer upstream.Acquirer
-	// Syncer, if set, indexes the golden repository after a promotion
-	// (*catalog.Syncer). Nil relies on the pipeline's promotion hook.
+	// Syncer, if set, indexes the golden repository after a promotion,
+	// before the request is marked promoted (*catalog.Syncer). Nil relies
+	// on the pipeline's promotion hook.
 	Syncer upstream.Syncer
 	// Rules decide which references may be requested and which are
 	// approved automatically (see Rules; the zero value approves nothing

@@ -261,6 +261,11 @@ func (s *Service) acquireJob(ctx context.Context, j catalog.Job) (string, bool, 
 		res.Promoted, res.Outcome = false, upstream.OutcomeError
 		res.Reason = strings.TrimSpace(res.Reason + " " + aerr.Error())
 	}
+	if res.Promoted && s.opts.Syncer != nil {
+		// Index the promotion before the request says so: a requester
+		// told "promoted" finds the image in the catalog.
+		s.opts.Syncer.ReconcileRepository(context.WithoutCancel(ctx), r.Golden)
+	}
 	end := s.opts.Now()
 	attempt := r.Attempts
 	retry := false
@@ -302,9 +307,6 @@ func (s *Service) acquireJob(ctx context.Context, j catalog.Job) (string, bool, 
 	}
 	switch final {
 	case catalog.RequestPromoted:
-		if s.opts.Syncer != nil {
-			s.opts.Syncer.ReconcileRepository(context.WithoutCancel(ctx), r.Golden)
-		}
 		s.log.InfoContext(ctx, "requests: promoted", "request", r.ID, "reference", r.Reference, "digest", r.Digest)
 		s.emit(ctx, TypePromoted, end, r, s.opts.Instance)
 	case catalog.RequestDenied:
