@@ -422,7 +422,9 @@ func TestRequestFormInBrowser(t *testing.T) {
 	}
 
 	submit("ghcr.io/acme/ledger:3", "the ledger service builds on it", "team-ledger")
-	b.waitLocation("the request's page", func(u *url.URL) bool { return strings.HasPrefix(u.Path, "/requests/") && u.Query().Get("done") == "submitted" })
+	b.waitLocation("the request's page", func(u *url.URL) bool {
+		return strings.HasPrefix(u.Path, "/requests/") && u.Query().Get("done") == "submitted"
+	})
 	assert.Equal(t, "pending", b.text("#request-state"), "the new request waits for an approver")
 	assert.Equal(t, "Your request is recorded.", b.text(".flash"))
 	assert.Contains(t, b.text("#request-history"), "submitted")
@@ -458,7 +460,9 @@ func TestRequestFormInBrowser(t *testing.T) {
 	b.checkConsole("bad input")
 
 	submit("docker.io/library/ngnix:1.27", "web tier", "team-web")
-	b.waitLocation("the typosquat's page", func(u *url.URL) bool { return strings.HasPrefix(u.Path, "/requests/") && u.Query().Get("done") == "submitted" })
+	b.waitLocation("the typosquat's page", func(u *url.URL) bool {
+		return strings.HasPrefix(u.Path, "/requests/") && u.Query().Get("done") == "submitted"
+	})
 	assert.Equal(t, "pending", b.text("#request-state"), "a typosquat is never approved automatically")
 	assert.Contains(t, b.text("#request-typosquat"), "docker.io/library/nginx", "the warning names the image it resembles")
 	b.shot("22-request-typosquat")
@@ -469,7 +473,9 @@ func TestRequestFormInBrowser(t *testing.T) {
 	assert.Contains(t, b.text("#request-table"), "approved")
 	assert.Contains(t, b.text("#request-table"), "possible typosquat of docker.io/library/nginx")
 	b.do("open the ledger request", chromedp.Click(chromedp.CSS(`#request-table a[href="`+strings.TrimPrefix(strings.SplitN(ledger, "?", 2)[0], e.srv.URL)+`"]`)))
-	b.waitLocation("the ledger request", func(u *url.URL) bool { return !strings.Contains(u.RawQuery, "done") && strings.HasPrefix(u.Path, "/requests/") })
+	b.waitLocation("the ledger request", func(u *url.URL) bool {
+		return !strings.Contains(u.RawQuery, "done") && strings.HasPrefix(u.Path, "/requests/")
+	})
 	assert.Equal(t, "approved", b.text("#request-state"))
 	b.shot("23-requests-list")
 	b.checkConsole("requests list")
