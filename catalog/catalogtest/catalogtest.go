@@ -24,7 +24,8 @@ import (
 type NewStore func(t *testing.T) catalog.Store
 
 // Run checks that stores made by newStore behave as catalog.Store says:
-// entries round-trip byte for byte, tag history, search by every query
+// entries round-trip byte for byte (one at a time and through
+// catalog.GetMany), tag history, search by every query
 // field against the reference semantics of catalog.Query.Matches, facet
 // counts, pagination, reverse queries (package and version range,
 // vulnerability, licence, end-of-life window), invalid input, concurrent
@@ -36,6 +37,7 @@ func Run(t *testing.T, newStore NewStore) {
 		return s
 	}
 	t.Run("CRUD", func(t *testing.T) { testCRUD(t, open(t)) })
+	t.Run("GetMany", func(t *testing.T) { testGetMany(t, open(t)) })
 	t.Run("Invalid", func(t *testing.T) { testInvalid(t, open(t)) })
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
 	t.Run("Search", func(t *testing.T) { testSearch(t, open(t)) })

@@ -61,7 +61,9 @@
 // Get keeps the last entries it read decoded in memory (Options.EntryCache,
 // 1024 by default): its one query reads the number of the entry's last
 // change, and the document only when that number moved, so an entry
-// another instance changed is never served stale.
+// another instance changed is never served stale. GetMany
+// (catalog.GetMany) reads many entries in one query: one round trip for
+// the 50 entries of a page instead of 50.
 //
 // Put writes an entry in one transaction; concurrent Puts from any number
 // of instances are safe (a deadlock or serialization failure is retried).

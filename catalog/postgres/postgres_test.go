@@ -170,3 +170,28 @@ func TestLongRepositoryRefused(t *testing.T) {
 	_, err = s.Get(context.Background(), "bad\x00repo", e.Digest)
 	assert.ErrorIs(t, err, catalog.ErrNotFound)
 }
+
+// TestGetManySmallCache: with a cache smaller than the refs, GetMany's
+// own decoded entries evict the cached ones it planned to use, which it
+// then reads again.
+func TestGetManySmallCache(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.New(t), postgres.Options{EntryCache: 2})
+	require.NoError(t, err)
+	defer s.Close()
+	entries := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 14, Entries: 20})
+	var refs []catalog.EntryRef
+	for _, e := range entries {
+		require.NoError(t, s.Put(ctx, e))
+		refs = append(refs, catalog.EntryRef{Repository: e.Repository, Digest: e.Digest})
+	}
+	for round := range 3 {
+		got, err := s.GetMany(ctx, refs)
+		require.NoError(t, err)
+		for i, e := range entries {
+			want, _ := catalog.Marshal(e)
+			have, _ := catalog.Marshal(got[i])
+			require.Equal(t, string(want), string(have), "round %d, entry %d", round, i)
+		}
+	}
+}

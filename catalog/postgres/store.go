@@ -332,3 +332,89 @@ func pgText(s string) string {
 func split(t time.Time) (int64, int32) { return t.Unix(), int32(t.Nanosecond()) }
 
 func unsplit(sec int64, ns int32) time.Time { return time.Unix(sec, int64(ns)).UTC() }
+
+var _ catalog.BatchGetter = (*Store)(nil)
+
+// getManyChunk is how many entries one query of GetMany reads.
+const getManyChunk = 500
+
+// GetMany implements catalog.BatchGetter: one query per 500 refs reads
+// each entry's id and last change, and its document unless the cache has
+// the entry at that change.
+func (s *Store) GetMany(ctx context.Context, refs []catalog.EntryRef) ([]*catalog.Entry, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*catalog.Entry, len(refs))
+	for start := 0; start < len(refs); start += getManyChunk {
+		if err := s.getMany(ctx, refs[start:min(start+getManyChunk, len(refs))], out[start:]); err != nil {
+			return nil, s.wrap("get", err)
+		}
+	}
+	return out, nil
+}
+
+// getMany reads the entries of refs into out.
+func (s *Store) getMany(ctx context.Context, refs []catalog.EntryRef, out []*catalog.Entry) error {
+	n := len(refs)
+	repos, digests, keys := make([]string, n), make([]string, n), make([]string, n)
+	ids, seqs := make([]int64, n), make([]int64, n)
+	for i, r := range refs {
+		keys[i] = r.Repository + "@" + string(r.Digest)
+		if !storable(r.Repository) || !storable(string(r.Digest)) {
+			continue // no entry has it; "" matches none
+		}
+		repos[i], digests[i] = r.Repository, string(r.Digest)
+		ids[i], seqs[i], _ = s.cache.Version(keys[i])
+	}
+	rows, err := s.pool.Query(ctx, `SELECT x.i::int, e.id, c.seq, CASE WHEN e.id = x.cid AND c.seq = x.cseq THEN NULL
+			ELSE (SELECT doc FROM cssc_entry_docs WHERE entry_id = e.id) END
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS x(repo, dgst, cid, cseq, i)
+		JOIN cssc_entries e ON e.repository = x.repo COLLATE "C" AND e.digest = x.dgst COLLATE "C"
+		CROSS JOIN LATERAL (SELECT coalesce((SELECT max(seq) FROM cssc_changes c WHERE c.entry_id = e.id), 0) AS seq) c`,
+		repos, digests, ids, seqs)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var evicted []int
+	for rows.Next() {
+		var i int
+		var id, seq int64
+		var doc []byte
+		if err := rows.Scan(&i, &id, &seq, &doc); err != nil {
+			return err
+		}
+		i-- // ordinality counts from 1
+		if i < 0 || i >= n {
+			return fmt.Errorf("row for ref %d of %d", i, n)
+		}
+		if doc == nil {
+			if out[i] = s.cache.Get(keys[i], id, seq); out[i] == nil {
+				evicted = append(evicted, i)
+			}
+			continue
+		}
+		e, err := entrycodec.Decode(doc)
+		if err != nil {
+			return err
+		}
+		if s.cache != nil {
+			s.cache.Put(keys[i], id, seq, e.Clone())
+		}
+		out[i] = e
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	// Evicted between the query and now: read them again.
+	for _, i := range evicted {
+		e, err := s.Get(ctx, refs[i].Repository, refs[i].Digest)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return err
+		}
+		out[i] = e
+	}
+	return nil
+}

@@ -228,6 +228,52 @@ func benchCold(b *testing.B, store catalog.Store) {
 	res, err := store.Search(ctx, catalog.Query{Limit: 64})
 	require.NoError(b, err)
 	b.Logf("catalog of %d entries", res.Total)
+	// The store alone: the 50 entries of a CVE page's search, one Get
+	// each (what the handlers do) or in one catalog.GetMany.
+	var pages [][]catalog.EntryRef
+	for i := range 16 {
+		page, err := store.Search(ctx, catalog.Query{Vulnerability: fmt.Sprintf("CVE-2024-%04d", 3+i*17)})
+		require.NoError(b, err)
+		var refs []catalog.EntryRef
+		for _, s := range page.Entries {
+			refs = append(refs, s.Ref())
+		}
+		pages = append(pages, refs)
+	}
+	for _, m := range []struct {
+		name string
+		get  func(refs []catalog.EntryRef) error
+	}{
+		{"store/get-each", func(refs []catalog.EntryRef) error {
+			for _, r := range refs {
+				if _, err := store.Get(ctx, r.Repository, r.Digest); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"store/get-many", func(refs []catalog.EntryRef) error {
+			_, err := catalog.GetMany(ctx, store, refs)
+			return err
+		}},
+	} {
+		b.Run(m.name, func(b *testing.B) {
+			times := make([]time.Duration, 0, b.N)
+			i := 0
+			for b.Loop() {
+				refs := pages[i%len(pages)]
+				i++
+				start := time.Now()
+				if err := m.get(refs); err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, time.Since(start))
+			}
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2])/1e6, "ms-p50")
+			b.ReportMetric(float64(times[len(times)*99/100])/1e6, "ms-p99")
+		})
+	}
 	for _, r := range coldRoutes(res.Entries) {
 		b.Run(r.name, func(b *testing.B) {
 			for _, p := range r.paths {

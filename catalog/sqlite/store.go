@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -55,7 +57,7 @@ type Store struct {
 	stmts struct {
 		// On the readers: each search and each Get runs them (preparing
 		// a statement costs as much as running it).
-		head, summaries, get, getBody *sql.Stmt
+		head, summaries, get, getBody, getMany *sql.Stmt
 	}
 
 	mu     sync.RWMutex // guards closed
@@ -133,6 +135,12 @@ func Open(ctx context.Context, file string, opts Options) (*Store, error) {
 			FROM (SELECT e.id AS id, coalesce((SELECT max(seq) FROM changes c WHERE c.entry_id = e.id), 0) AS seq
 				FROM entries e WHERE e.repository = ? AND e.digest = ?)`},
 		{&s.stmts.getBody, `SELECT body FROM bodies WHERE entry_id = ?`},
+		// Get for a JSON array of [repository, digest, cached id, cached
+		// change]: the index of each ref found, with what get reads.
+		{&s.stmts.getMany, `SELECT k, id, seq, CASE WHEN id = cid AND seq = cseq THEN NULL ELSE (SELECT body FROM bodies WHERE entry_id = id) END
+			FROM (SELECT j.key AS k, e.id AS id, coalesce((SELECT max(seq) FROM changes c WHERE c.entry_id = e.id), 0) AS seq,
+					j.value ->> 2 AS cid, j.value ->> 3 AS cseq
+				FROM json_each(?) j JOIN entries e ON e.repository = j.value ->> 0 AND e.digest = j.value ->> 1)`},
 	} {
 		if *st.dst, err = r.PrepareContext(ctx, st.text); err != nil {
 			s.Close()
@@ -216,7 +224,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for _, st := range []*sql.Stmt{s.stmts.head, s.stmts.summaries, s.stmts.get, s.stmts.getBody} {
+	for _, st := range []*sql.Stmt{s.stmts.head, s.stmts.summaries, s.stmts.get, s.stmts.getBody, s.stmts.getMany} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -383,7 +391,17 @@ func (p *putter) put(ctx context.Context, r *row) error {
 // Get implements catalog.Store.
 func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*catalog.Entry, error) {
 	var e *catalog.Entry
-	err := s.use(ctx, func() error {
+	err := s.use(ctx, func() (err error) {
+		e, err = s.get(ctx, repository, d)
+		return err
+	})
+	return e, err
+}
+
+// get is Get inside use.
+func (s *Store) get(ctx context.Context, repository string, d digest.Digest) (*catalog.Entry, error) {
+	var e *catalog.Entry
+	err := func() error {
 		key := repository + "@" + d.String()
 		cachedID, cachedSeq, _ := s.cache.Version(key)
 		var id, seq int64
@@ -415,7 +433,7 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 			s.cache.Put(key, id, seq, e.Clone())
 		}
 		return nil
-	})
+	}()
 	return e, err
 }
 
@@ -600,4 +618,94 @@ func (s *Store) Repositories(ctx context.Context) ([]string, error) {
 		return rows.Err()
 	})
 	return out, err
+}
+
+var _ catalog.BatchGetter = (*Store)(nil)
+
+// getManyChunk is how many entries one query of GetMany reads.
+const getManyChunk = 200
+
+// GetMany implements catalog.BatchGetter: one query per 200 refs reads
+// each entry's id and last change, and its body unless the cache has the
+// entry at that change.
+func (s *Store) GetMany(ctx context.Context, refs []catalog.EntryRef) ([]*catalog.Entry, error) {
+	out := make([]*catalog.Entry, len(refs))
+	err := s.use(ctx, func() error {
+		for start := 0; start < len(refs); start += getManyChunk {
+			if err := s.getMany(ctx, refs[start:min(start+getManyChunk, len(refs))], out[start:]); err != nil {
+				return fmt.Errorf("catalog/sqlite: get: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// getMany reads the entries of refs into out.
+func (s *Store) getMany(ctx context.Context, refs []catalog.EntryRef, out []*catalog.Entry) error {
+	// [repository, digest, cached id, cached change] per ref. A ref that
+	// no entry can have (not UTF-8, or with NUL: JSON would change it) is
+	// left out: it is not found.
+	args := make([][4]any, len(refs))
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		keys[i] = r.Repository + "@" + r.Digest.String()
+		if !utf8.ValidString(keys[i]) || strings.IndexByte(keys[i], 0) >= 0 {
+			args[i] = [4]any{"", "", 0, 0}
+			continue
+		}
+		id, seq, _ := s.cache.Version(keys[i])
+		args[i] = [4]any{r.Repository, r.Digest.String(), id, seq}
+	}
+	arg, err := json.Marshal(args)
+	if err != nil {
+		return err
+	}
+	rows, err := s.stmts.getMany.QueryContext(ctx, string(arg))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var evicted []int
+	for rows.Next() {
+		var i int
+		var id, seq int64
+		var body []byte
+		if err := rows.Scan(&i, &id, &seq, &body); err != nil {
+			return err
+		}
+		if i < 0 || i >= len(refs) {
+			return fmt.Errorf("row for ref %d of %d", i, len(refs))
+		}
+		if body == nil {
+			if out[i] = s.cache.Get(keys[i], id, seq); out[i] == nil {
+				evicted = append(evicted, i)
+			}
+			continue
+		}
+		e, err := entrycodec.Decode(body)
+		if err != nil {
+			return err
+		}
+		if s.cache != nil {
+			s.cache.Put(keys[i], id, seq, e.Clone())
+		}
+		out[i] = e
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	// Evicted between the query and now: read them again (get's errors
+	// say where they come from).
+	for _, i := range evicted {
+		e, err := s.get(ctx, refs[i].Repository, refs[i].Digest)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return err
+		}
+		out[i] = e
+	}
+	return nil
 }

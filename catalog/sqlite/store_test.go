@@ -259,3 +259,28 @@ func TestReadsJSONBodies(t *testing.T) {
 		require.Equal(t, e.Summary(), res.Entries[0], "summary of %s", e.Key())
 	}
 }
+
+// TestGetManySmallCache: with a cache smaller than the refs, GetMany's
+// own decoded entries evict the cached ones it planned to use, which it
+// then reads again.
+func TestGetManySmallCache(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "catalog.db"), sqlite.Options{EntryCache: 2})
+	require.NoError(t, err)
+	defer s.Close()
+	entries := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 14, Entries: 20})
+	require.NoError(t, s.PutAll(ctx, entries))
+	var refs []catalog.EntryRef
+	for _, e := range entries {
+		refs = append(refs, catalog.EntryRef{Repository: e.Repository, Digest: e.Digest})
+	}
+	for round := range 3 {
+		got, err := s.GetMany(ctx, refs)
+		require.NoError(t, err)
+		for i, e := range entries {
+			want, _ := catalog.Marshal(e)
+			have, _ := catalog.Marshal(got[i])
+			require.Equal(t, string(want), string(have), "round %d, entry %d", round, i)
+		}
+	}
+}
