@@ -81,11 +81,23 @@ func TestDecodeGoStdlibFromOtherTools(t *testing.T) {
 			absent:          []string{"debian", "/usr/local/bin/app"},
 		},
 		{
-			file: "osv-scanner-2.x.cdx.json", mediaType: sbom.MediaTypeCycloneDX,
-			stdlibVersion:   "1.19.8",
-			stdlibLocations: [][]string{{"usr/local/bin/app", "usr/local/bin/worker"}},
+			// osv-scanner lists only the vulnerable packages, and in
+			// CycloneDX the toolchain once, without locations.
+			file: "osv-scanner-2.3.0.cdx.json", mediaType: sbom.MediaTypeCycloneDX,
+			stdlibVersion:   "1.26.8",
+			stdlibLocations: [][]string{nil},
 			stdlibLayer:     []string{""},
-			names:           []string{"github.com/opencontainers/go-digest", "libc6"},
+			absent:          []string{"go"},
+		},
+		{
+			// In SPDX (written by its osv-scalibr) the toolchain is "go",
+			// once per binary, located by sourceInfo.
+			file: "osv-scanner-2.3.0.spdx.json", mediaType: sbom.MediaTypeSPDX,
+			stdlibVersion:   "1.26.8",
+			stdlibLocations: [][]string{{"usr/local/bin/app"}, {"usr/local/bin/worker"}},
+			stdlibLayer:     []string{"", ""},
+			names:           []string{"libc6"},
+			absent:          []string{"go", "main"},
 		},
 	}
 	for _, tc := range tests {
@@ -169,3 +181,66 @@ func TestNormalizePackage(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeCycloneDXOccurrences: a CycloneDX 1.5 component found in
+// several files (every location in evidence.occurrences, as osv-scalibr
+// writes them) keeps them all, and the toolchain named stdlib with a plain
+// version is kept as it is. The document is written for this test.
+func TestDecodeCycloneDXOccurrences(t *testing.T) {
+	doc, err := sbom.Decode([]byte(cdxOccurrences), sbom.MediaTypeCycloneDX)
+	require.NoError(t, err)
+	std := byName(doc, sbom.GoStdlib)
+	require.Len(t, std, 1)
+	assert.Equal(t, "1.19.8", std[0].Version)
+	assert.Equal(t, "pkg:golang/stdlib@1.19.8", std[0].PURL)
+	assert.Equal(t, []string{"usr/local/bin/app", "usr/local/bin/worker"}, std[0].Locations)
+	for _, n := range []string{"github.com/opencontainers/go-digest", "libc6"} {
+		assert.NotEmpty(t, byName(doc, n), "package %q listed", n)
+	}
+}
+
+const cdxOccurrences = `{
+  "$schema": "http://cyclonedx.org/schema/bom-1.5.schema.json",
+  "bomFormat": "CycloneDX",
+  "specVersion": "1.5",
+  "version": 1,
+  "components": [
+    {
+      "bom-ref": "pkg:deb/debian/libc6@2.36-9+deb12u4?arch=amd64&distro=bookworm",
+      "type": "library",
+      "name": "libc6",
+      "version": "2.36-9+deb12u4",
+      "purl": "pkg:deb/debian/libc6@2.36-9+deb12u4?arch=amd64&distro=bookworm",
+      "evidence": {
+        "occurrences": [
+          {"location": "/var/lib/dpkg/status"}
+        ]
+      }
+    },
+    {
+      "bom-ref": "pkg:golang/github.com/opencontainers/go-digest@1.0.0",
+      "type": "library",
+      "name": "github.com/opencontainers/go-digest",
+      "version": "1.0.0",
+      "purl": "pkg:golang/github.com/opencontainers/go-digest@1.0.0",
+      "evidence": {
+        "occurrences": [
+          {"location": "/usr/local/bin/app"}
+        ]
+      }
+    },
+    {
+      "bom-ref": "pkg:golang/stdlib@1.19.8",
+      "type": "library",
+      "name": "stdlib",
+      "version": "1.19.8",
+      "purl": "pkg:golang/stdlib@1.19.8",
+      "evidence": {
+        "occurrences": [
+          {"location": "/usr/local/bin/app"},
+          {"location": "/usr/local/bin/worker"}
+        ]
+      }
+    }
+  ]
+}`

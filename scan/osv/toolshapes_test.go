@@ -2,8 +2,10 @@ package osv_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +63,8 @@ func TestMatchSBOMsOfOtherTools(t *testing.T) {
 			[]scan.Location{{Path: "usr/local/bin/app", Layer: syftLayer}, {Path: "usr/local/bin/worker", Layer: syftLayer}}},
 		{"syft-1.57.2.cdx.json", sbom.MediaTypeCycloneDX, "GO-2026-9901", "1.26.8",
 			[]scan.Location{{Path: "usr/local/bin/app", Layer: syftLayer}, {Path: "usr/local/bin/worker", Layer: syftLayer}}},
-		{"osv-scanner-2.x.cdx.json", sbom.MediaTypeCycloneDX, "GO-2024-2687", "1.19.8",
+		{"osv-scanner-2.3.0.cdx.json", sbom.MediaTypeCycloneDX, "GO-2026-9901", "1.26.8", nil},
+		{"osv-scanner-2.3.0.spdx.json", sbom.MediaTypeSPDX, "GO-2026-9901", "1.26.8",
 			[]scan.Location{{Path: "usr/local/bin/app"}, {Path: "usr/local/bin/worker"}}},
 	}
 	for _, tc := range tests {
@@ -110,4 +113,66 @@ func TestMatchNormalizesHandBuiltPackages(t *testing.T) {
 	assert.Equal(t, scan.Package{Name: "stdlib", Version: "1.22.1", PURL: "pkg:golang/stdlib@1.22.1", Ecosystem: "Go"}, f.Package)
 	assert.Equal(t, []scan.Location{{Path: "usr/bin/a", Layer: "sha256:aa"}, {Path: "usr/bin/b", Layer: "sha256:bb"}}, f.Locations)
 	assert.Equal(t, "sha256:aa", f.Layer, "Layer is the first listing's")
+}
+
+// TestFindingsEqualOSVScanner: matching the SBOM osv-scanner 2.3.0 wrote of
+// an image gives the findings osv-scanner itself reported for that image,
+// from the same records (testdata/osv-scanner-2.3.0.results.json, its JSON
+// output of the same run; sbom/testdata/README.md): the same advisories
+// for the same package versions, each binary holding the toolchain as a
+// location.
+func TestFindingsEqualOSVScanner(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, "testdata/db", dir)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Go", "GO-2026-9901.json"), []byte(stdlib126), 0o644))
+	db, err := osv.Load(context.Background(), dir, osv.Options{Now: func() time.Time { return fixedTime }})
+	require.NoError(t, err)
+
+	var theirs struct {
+		Results []struct {
+			Source struct {
+				Path string `json:"path"`
+			} `json:"source"`
+			Packages []struct {
+				Package struct {
+					Name      string `json:"name"`
+					Version   string `json:"version"`
+					Ecosystem string `json:"ecosystem"`
+				} `json:"package"`
+				Vulnerabilities []struct {
+					ID string `json:"id"`
+				} `json:"vulnerabilities"`
+			} `json:"packages"`
+		} `json:"results"`
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "osv-scanner-2.3.0.results.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &theirs))
+	// One line per advisory, ecosystem and package version; the files
+	// osv-scanner found the package in.
+	want := map[string][]string{}
+	for _, r := range theirs.Results {
+		for _, p := range r.Packages {
+			for _, v := range p.Vulnerabilities {
+				k := v.ID + " " + p.Package.Ecosystem + " " + p.Package.Version
+				want[k] = append(want[k], strings.TrimPrefix(r.Source.Path, "/"))
+			}
+		}
+	}
+	require.Len(t, want, 2, "osv-scanner's findings: the Go toolchain and glibc")
+
+	sb, err := os.ReadFile(filepath.Join("..", "..", "sbom", "testdata", "osv-scanner-2.3.0.spdx.json"))
+	require.NoError(t, err)
+	doc, err := sbom.Decode(sb, sbom.MediaTypeSPDX)
+	require.NoError(t, err)
+	rep, err := db.Match(context.Background(), doc.Packages)
+	require.NoError(t, err)
+	got := map[string][]string{}
+	for _, f := range rep.Findings {
+		k := f.ID + " " + f.Package.Ecosystem + " " + f.Package.Version
+		for _, l := range f.Locations {
+			got[k] = append(got[k], l.Path)
+		}
+	}
+	assert.Equal(t, want, got, "cssc's findings from osv-scanner's SBOM, against osv-scanner's own")
 }
