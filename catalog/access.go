@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -152,15 +153,28 @@ func NewAccessPolicy(rules []AccessRule) (*AccessPolicy, error) {
 	return p, nil
 }
 
+// maxDoubleStars caps the "**" segments of a pattern (matching costs
+// grow with their number).
+const maxDoubleStars = 3
+
 func compilePattern(pat string) ([]string, error) {
 	if pat == "" || strings.ContainsAny(pat, "@\x00") {
 		return nil, fmt.Errorf("pattern %q", pat)
 	}
-	segs := strings.Split(pat, "/")
-	for _, s := range segs {
+	var segs []string
+	stars := 0
+	for _, s := range strings.Split(pat, "/") {
 		if s == "**" {
+			if len(segs) > 0 && segs[len(segs)-1] == "**" {
+				continue // "**/**" is "**"
+			}
+			if stars++; stars > maxDoubleStars {
+				return nil, fmt.Errorf("pattern %q: more than %d ** segments", pat, maxDoubleStars)
+			}
+			segs = append(segs, s)
 			continue
 		}
+		segs = append(segs, s)
 		if strings.Contains(s, "**") {
 			return nil, fmt.Errorf("pattern %q: ** must be a whole segment", pat)
 		}
@@ -335,4 +349,27 @@ func (v *Visibility) Policy() *AccessPolicy {
 		return nil
 	}
 	return v.policy
+}
+
+// Allows reports whether the caller of v may use e, and if not, why and
+// how to ask, in one line. Its signature is catalog/resolve's
+// Options.Access hook: a resolver that reads the whole store then says
+// "restricted" (with how to ask) for images the caller may not use,
+// rather than "none".
+func (v *Visibility) Allows(_ context.Context, e *Entry) (allowed bool, reason string) {
+	if v.Visible(e.Repository) {
+		return true, ""
+	}
+	a := v.policy.Access(e.Repository, e.Repository+"@"+e.Digest.String())
+	reason = "restricted (access level " + a.Level + ")"
+	if len(a.Groups) > 0 {
+		reason += ": members of " + strings.Join(a.Groups, ", ") + " may use it"
+	}
+	if a.HowToAsk != "" {
+		reason += "; " + a.HowToAsk
+	}
+	if a.RequestURL != "" {
+		reason += " " + a.RequestURL
+	}
+	return false, reason
 }

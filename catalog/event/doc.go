@@ -11,7 +11,13 @@
 //     signatures over CloudEvents' structured JSON), retried with backoff
 //     and de-duplicated by event id; its Handler is the receiving side;
 //   - [Multi] fans out to several sinks; [Async] decouples a slow sink
-//     from its producer through a bounded queue.
+//     from its producer through a bounded queue;
+//   - [Restrict] keeps a subscriber's sink to the events it may see:
+//     events about an image of a restricted access level (see
+//     catalog.AccessPolicy) go only to subscribers that serve one of the
+//     level's groups. Wrap each webhook in it with the visibility of the
+//     groups it serves; producers emit every event and need not know the
+//     rules.
 //
 // Event ids are derived from the event's type, source, subject and data
 // ([New]), so a producer that repeats work (a rescan retried after a crash)

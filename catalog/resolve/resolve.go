@@ -109,8 +109,10 @@ type Options struct {
 	// "/" ("registry.corp/golden/"). Empty means every entry.
 	Repository string
 	// Access decides whether the caller may use a golden entry, and if
-	// not, why (and how to ask). Nil means that entries with an access
-	// level (Entry.AccessLevel) are restricted and the others are not.
+	// not, why (and how to ask). With access rules, give the caller's
+	// visibility: policy.For(groups...).Allows (catalog.AccessPolicy),
+	// over the whole Store. Nil means that entries with an access level
+	// (Entry.AccessLevel) are restricted and the others are not.
 	Access func(ctx context.Context, e *catalog.Entry) (allowed bool, reason string)
 	// Now is the clock that end of life is judged by. Nil means time.Now.
 	Now func() time.Time

@@ -1,0 +1,118 @@
+package catalog_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/catalogtest"
+)
+
+func TestAccessPatterns(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, repo string
+		want          bool
+	}{
+		{"**/licensed/*", "registry.corp/golden/licensed/oracle", true},
+		{"**/licensed/*", "registry.corp/licensed/oracle", true},
+		{"**/licensed/*", "registry.corp/golden/licensed/oracle/jdk", false},
+		{"**/licensed/**", "registry.corp/golden/licensed/oracle/jdk", true},
+		{"**/licensed/*", "registry.corp/golden/unlicensed/oracle", false},
+		{"registry.corp/golden/licensed/*", "registry.corp/golden/licensed/oracle", true},
+		{"registry.corp/golden/licensed/*", "mirror.corp/golden/licensed/oracle", false},
+		{"registry.corp/golden/**", "registry.corp/golden", true},
+		{"registry.corp/golden/**", "registry.corp/golden/a/b/c", true},
+		{"*.corp/golden/app?", "mirror.corp/golden/app1", true},
+		{"*.corp/golden/app?", "mirror.corp/golden/app12", false},
+		{"localhost:5000/x/*", "localhost:5000/x/y", true},
+		{"oci:/var/golden/data/**", "oci:/var/golden/data/x", true},
+		{"oci:/var/golden/data/**", "oci:/var/golden/datax", false},
+		{"**", "anything/at/all", true},
+		{"registry.corp/[a-c]*/x", "registry.corp/beta/x", true},
+	} {
+		p, err := catalog.NewAccessPolicy([]catalog.AccessRule{{Name: "r", Repositories: []string{tc.pattern}, Level: "l", Groups: []string{"g"}}})
+		require.NoError(t, err, tc.pattern)
+		got := p.Access(tc.repo, "").Restricted()
+		assert.Equal(t, tc.want, got, "pattern %q, repository %q", tc.pattern, tc.repo)
+		assert.Equal(t, !tc.want, p.For().Visible(tc.repo), "an outsider sees %q under %q", tc.repo, tc.pattern)
+		assert.True(t, p.For("g").Visible(tc.repo), "a member sees everything")
+	}
+}
+
+func TestAccessPolicyRefusesBadRules(t *testing.T) {
+	for name, rules := range map[string][]catalog.AccessRule{
+		"no name":           {{Repositories: []string{"**/x"}, Level: "l"}},
+		"duplicate name":    {{Name: "a", Repositories: []string{"**/x"}, Level: "l"}, {Name: "a", Repositories: []string{"**/y"}, Level: "l"}},
+		"no pattern":        {{Name: "a", Level: "l"}},
+		"no host":           {{Name: "a", Repositories: []string{"licensed/*"}, Level: "l"}},
+		"bad glob":          {{Name: "a", Repositories: []string{"registry.corp/[x"}, Level: "l"}},
+		"partial **":        {{Name: "a", Repositories: []string{"registry.corp/x**"}, Level: "l"}},
+		"digest in pattern": {{Name: "a", Repositories: []string{"registry.corp/x@sha256:aa"}, Level: "l"}},
+		"empty group":       {{Name: "a", Repositories: []string{"**/x"}, Level: "l", Groups: []string{""}}},
+		"level newline":     {{Name: "a", Repositories: []string{"**/x"}, Level: "l\n"}},
+	} {
+		_, err := catalog.NewAccessPolicy(rules)
+		assert.ErrorIs(t, err, catalog.ErrInvalidAccess, name)
+	}
+	p, err := catalog.NewAccessPolicy(nil)
+	require.NoError(t, err, "no rules: everything public")
+	assert.False(t, p.For().Restricts())
+}
+
+func TestAccessPolicy(t *testing.T) {
+	p, err := catalog.NewAccessPolicy(catalogtest.AccessRules())
+	require.NoError(t, err)
+	// First match wins: the public exception before the team rule.
+	a := p.Access("registry.corp/golden/payments/app01", "x")
+	assert.Equal(t, &catalog.Access{Level: catalog.AccessPublic, Rule: "payments-app01-public"}, a)
+	ref := "registry.corp/golden/payments/app02@sha256:aa"
+	a = p.Access("registry.corp/golden/payments/app02", ref)
+	assert.Equal(t, &catalog.Access{Level: "licensed", Rule: "payments", Groups: []string{"pay"}, HowToAsk: "Ask the payments team",
+		RequestURL: "/requests/new?ref=" + url.QueryEscape(ref)}, a)
+	assert.Equal(t, &catalog.Access{Level: catalog.AccessPublic}, p.Access("registry.corp/golden/web/app02", ""), "no rule: public")
+
+	e := &catalog.Entry{Repository: "registry.corp/golden/payments/app02", Digest: "sha256:aa"}
+	p.Apply(e)
+	assert.Equal(t, "licensed", e.AccessLevel)
+	assert.Equal(t, "payments", e.Access.Rule)
+	c := e.Clone()
+	c.Access.Groups[0] = "changed"
+	assert.Equal(t, "pay", e.Access.Groups[0], "Clone copies the access")
+
+	// Visibility keys: the same allowed rules share a key.
+	assert.Equal(t, p.For().Key(), p.For("nobody").Key())
+	assert.NotEqual(t, p.For().Key(), p.For("pay").Key())
+	assert.Equal(t, "", p.For("pay", "data").Key(), "sees everything")
+	assert.Equal(t, p.For("data").Key(), p.For("sre").Key(), "data and sre see the same")
+	var nilPolicy *catalog.AccessPolicy
+	assert.True(t, nilPolicy.For().Visible("anything"))
+	var nilVis *catalog.Visibility
+	assert.True(t, nilVis.Visible("anything"))
+
+	// The resolve hook says how to ask.
+	ok, why := p.For().Allows(context.Background(), e)
+	assert.False(t, ok)
+	assert.Contains(t, why, "restricted (access level licensed): members of pay may use it; Ask the payments team /requests/new?ref=")
+	ok, _ = p.For("pay").Allows(context.Background(), e)
+	assert.True(t, ok)
+}
+
+func FuzzAccessPattern(f *testing.F) {
+	f.Add("**/licensed/*", "registry.corp/golden/licensed/oracle")
+	f.Add("registry.corp/**/x/**", "registry.corp/a/x/b/x")
+	f.Add("*:*/[", "a:b/c")
+	f.Fuzz(func(t *testing.T, pattern, repo string) {
+		p, err := catalog.NewAccessPolicy([]catalog.AccessRule{{Name: "r", Repositories: []string{pattern}, Level: "l", Groups: []string{"g"}}})
+		if err != nil {
+			return
+		}
+		v := p.For()
+		_ = v.Visible(repo)
+		_ = p.Access(repo, repo)
+		assert.True(t, p.For("g").Visible(repo))
+	})
+}
