@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cssc-go/cssc/catalog"
 )
 
 // Config is the service's configuration file (YAML or JSON). Relative paths
@@ -41,8 +43,10 @@ type Config struct {
 	Lifecycle Lifecycle `yaml:"lifecycle"`
 	// Webhooks receive the catalog's events (CloudEvents, HMAC-signed).
 	Webhooks []Webhook `yaml:"webhooks"`
-	// Access decides who may use the write actions (rescan now, set
-	// owner). Empty means read-only.
+	// Access says who callers are (headers from an authenticating proxy),
+	// who may see which images (access rules) and who may use the write
+	// actions (rescan now, set owner). Empty means read-only, every image
+	// public.
 	Access Access `yaml:"access"`
 
 	dir string
@@ -143,11 +147,17 @@ type Webhook struct {
 	Secret string `yaml:"secret"`
 	// Types, if not empty, are the event types sent (the others are not).
 	Types []string `yaml:"types"`
+	// Groups are the groups the receiver serves: it gets the events about
+	// images of restricted access levels (access.rules) granted to one of
+	// them. Empty means events about public images only.
+	Groups []string `yaml:"groups"`
 }
 
-// Access configures the write actions. Requests carry the caller's
-// identity in headers that an authenticating proxy sets; they are trusted
-// only from the proxies' addresses.
+// Access configures who callers are, what they may see and what they may
+// change. Requests carry the caller's identity and groups in headers that
+// an authenticating proxy sets; they are trusted only from the proxies'
+// addresses, and a request from anywhere else is an anonymous outsider
+// whatever headers it carries.
 type Access struct {
 	// Proxies are the addresses (CIDR prefixes) of the authenticating
 	// proxies. Empty means no write action is allowed.
@@ -160,8 +170,15 @@ type Access struct {
 	// Writers are the groups allowed to rescan and set owners. Required
 	// with Proxies.
 	Writers []string `yaml:"writers"`
+	// Rules give images access levels by repository pattern (the first
+	// matching rule decides; see catalog.AccessRule): an image of a
+	// restricted level is invisible, in the portal, the API and the
+	// webhooks, to everybody outside the rule's groups. Empty means every
+	// image is public.
+	Rules []catalog.AccessRule `yaml:"rules"`
 
 	proxies []netip.Prefix
+	policy  *catalog.AccessPolicy
 }
 
 // loadConfig reads and checks a configuration file.
@@ -249,6 +266,18 @@ func (c *Config) check() error {
 	}
 	if len(a.Proxies) > 0 && len(a.Writers) == 0 {
 		return fmt.Errorf("access.writers: required with access.proxies")
+	}
+	if len(a.Rules) > 0 {
+		p, err := catalog.NewAccessPolicy(a.Rules)
+		if err != nil {
+			return fmt.Errorf("access.rules: %w", err)
+		}
+		a.policy = p
+	}
+	for i, w := range c.Webhooks {
+		if len(w.Groups) > 0 && a.policy == nil {
+			return fmt.Errorf("webhooks[%d].groups: without access.rules every image is public", i)
+		}
 	}
 	return nil
 }

@@ -196,7 +196,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 	}
 	if len(cfg.Access.proxies) > 0 {
 		so.Authorizer = proxyAuthorizer{cfg.Access}
+		so.Identifier = proxyAuthorizer{cfg.Access}
 	}
+	so.Access = cfg.Access.policy
 	if lc != nil {
 		so.Retirer = server.RetirerFunc(lc.retire)
 	}
@@ -351,14 +353,16 @@ func sinks(cfg *Config, logger *slog.Logger) (*event.AsyncSink, error) {
 		if err != nil {
 			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
 		}
-		var sink event.Sink = sender
+		// Only the events about images the receiver's groups may see.
+		var sink event.Sink = event.Restrict(sender, cfg.Access.policy.For(w.Groups...))
 		if len(w.Types) > 0 {
+			restricted := sink
 			types := w.Types
 			sink = event.Func(func(ctx context.Context, e event.Event) error {
 				if !slices.Contains(types, e.Type) {
 					return nil
 				}
-				return sender.Emit(ctx, e)
+				return restricted.Emit(ctx, e)
 			})
 		}
 		all = append(all, sink)
@@ -366,7 +370,7 @@ func sinks(cfg *Config, logger *slog.Logger) (*event.AsyncSink, error) {
 	return event.Async(event.Multi(all...), event.AsyncOptions{Logger: logger}), nil
 }
 
-var _ server.Identifier = proxyAuthorizer{}
+var _ server.GroupIdentifier = proxyAuthorizer{}
 
 // proxyAuthorizer trusts the identity headers of requests that come from
 // an authenticating proxy, and allows writes to members of the writer
@@ -388,14 +392,30 @@ func (p proxyAuthorizer) Identify(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get(p.a.UserHeader))
 }
 
+// Groups names the caller's groups: the groups header (comma-separated)
+// of a request from a proxy that names a user, none otherwise (an
+// outsider, who sees public images only).
+func (p proxyAuthorizer) Groups(r *http.Request) []string {
+	if p.Identify(r) == "" {
+		return nil
+	}
+	var out []string
+	for g := range strings.SplitSeq(r.Header.Get(p.a.GroupsHeader), ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 // Authorize allows writes to members of the writer groups.
 func (p proxyAuthorizer) Authorize(r *http.Request, a server.Action) error {
 	user := p.Identify(r)
 	if user == "" {
 		return fmt.Errorf("%w: no user from an authenticating proxy", server.ErrUnauthenticated)
 	}
-	for g := range strings.SplitSeq(r.Header.Get(p.a.GroupsHeader), ",") {
-		if slices.Contains(p.a.Writers, strings.TrimSpace(g)) {
+	for _, g := range p.Groups(r) {
+		if slices.Contains(p.a.Writers, g) {
 			return nil
 		}
 	}

@@ -430,4 +430,50 @@ func TestConfigErrors(t *testing.T) {
 	require.NoError(t, err, "the README example loads")
 	assert.NotEmpty(t, cfg.Webhooks)
 	assert.NotEmpty(t, cfg.Access.Writers)
+	assert.NotNil(t, cfg.Access.policy, "the README example has access rules")
+}
+
+// TestAccessConfig loads access rules and checks the proxy identity:
+// groups from a proxy's connection are the caller's, headers from
+// anywhere else make an outsider.
+func TestAccessConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "catalog.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(`store: {sqlite: a.db}
+golden: {location: registry.corp/golden}
+signing: {key: k, certificate: c, verify: v}
+osv: {path: o}
+webhooks: [{url: 'https://h', secret: s, groups: [oracle-licensees]}]
+access:
+  proxies: [10.20.0.0/16]
+  writers: [catalog-admins]
+  rules:
+    - {name: licensed, repositories: ["**/licensed/*"], level: licensed, groups: [oracle-licensees], howToAsk: ask}
+`), 0o644))
+	cfg, err := loadConfig(p)
+	require.NoError(t, err)
+	require.NotNil(t, cfg.Access.policy)
+	pa := proxyAuthorizer{cfg.Access}
+	req := func(remote string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-User", "olga")
+		r.Header.Set("X-Forwarded-Groups", "oracle-licensees, catalog-admins")
+		return r
+	}
+	assert.Equal(t, []string{"oracle-licensees", "catalog-admins"}, pa.Groups(req("10.20.3.4:5000")), "groups from the proxy")
+	assert.Empty(t, pa.Groups(req("192.0.2.1:5000")), "headers from elsewhere are ignored")
+	repo := "registry.corp/golden/licensed/oracle"
+	assert.True(t, cfg.Access.policy.For(pa.Groups(req("10.20.3.4:5000"))...).Visible(repo))
+	assert.False(t, cfg.Access.policy.For(pa.Groups(req("192.0.2.1:5000"))...).Visible(repo))
+
+	for name, body := range map[string]string{
+		"bad pattern":              "access: {rules: [{name: a, repositories: [licensed/*], level: l}]}\n",
+		"webhook groups, no rules": "webhooks: [{url: 'https://h', secret: s, groups: [x]}]\n",
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+		require.NoError(t, os.WriteFile(p, []byte("store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\n"+body), 0o644))
+		_, err := loadConfig(p)
+		assert.Error(t, err, name)
+	}
 }
