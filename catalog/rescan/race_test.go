@@ -57,3 +57,34 @@ func TestSweepNotClosedBeforeItsJobs(t *testing.T) {
 	assert.Equal(t, catalog.SweepFinished, rec.State)
 	assert.Equal(t, map[string]int{rescan.OutcomeWritten: 6}, rec.Outcomes, "every job counted in the sweep record")
 }
+
+// The sweep log is shared with other work (upstream tracking, the
+// lifecycle): a rescanner closes its own sweeps only. It closed a
+// tracking sweep whose check jobs had ended, with the jobs' outcomes,
+// before the tracker could count its tracks, and its Drain waited for
+// such sweeps.
+func TestOtherSweepsLeftAlone(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, fixtureOptions{})
+	f.seed(images()...)
+	other := &catalog.Sweep{ID: "upstream-1", Kind: "upstream", Started: time.Now().UTC(), State: catalog.SweepRunning}
+	require.NoError(t, f.queue.PutSweep(ctx, other))
+	_, err := f.queue.Enqueue(ctx, catalog.Job{Kind: "upstream.check", Key: "check-1", Group: other.ID})
+	require.NoError(t, err)
+	js, err := f.queue.Claim(ctx, catalog.ClaimRequest{Owner: "tracker", Kinds: []string{"upstream.check"}})
+	require.NoError(t, err)
+	require.Len(t, js, 1)
+	require.NoError(t, f.queue.Complete(ctx, catalog.Completion{Job: js[0], Outcome: "checked"}))
+
+	r := f.rescanner(t, nil)
+	sw, err := r.SetDatabase(ctx, osvDB(t, filepath.Join(t.TempDir(), "db1"), db1Records()))
+	require.NoError(t, err)
+	drain(t, r)
+	rec, err := f.queue.Sweep(ctx, sw.ID)
+	require.NoError(t, err)
+	assert.Equal(t, catalog.SweepFinished, rec.State, "the rescan sweep is closed")
+	got, err := f.queue.Sweep(ctx, other.ID)
+	require.NoError(t, err)
+	assert.Equal(t, catalog.SweepRunning, got.State, "another package's sweep is left to it")
+	assert.Empty(t, got.Outcomes)
+}

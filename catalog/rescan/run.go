@@ -245,7 +245,7 @@ func (r *Rescanner) finalizeSweeps(ctx context.Context) int {
 	}
 	open := 0
 	for _, sw := range sweeps {
-		if sw.State != catalog.SweepRunning {
+		if sw.State != catalog.SweepRunning || !ownSweep(sw) {
 			continue
 		}
 		done, err := r.finalize(ctx, sw)
@@ -257,6 +257,17 @@ func (r *Rescanner) finalizeSweeps(ctx context.Context) int {
 		}
 	}
 	return open
+}
+
+// ownSweep reports whether sw is a rescan sweep: the sweep log is shared
+// with other work (upstream tracking, the lifecycle), whose sweeps their
+// own packages close.
+func ownSweep(sw *catalog.Sweep) bool {
+	switch sw.Kind {
+	case catalog.SweepFull, catalog.SweepDelta, catalog.SweepRequest, catalog.SweepMalware:
+		return true
+	}
+	return false
 }
 
 // finalize closes sw if its jobs have all ended, and reports whether they

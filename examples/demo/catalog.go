@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/lifecycle"
 	"github.com/cssc-go/cssc/catalog/rescan"
@@ -39,6 +40,13 @@ type catalogConfig struct {
 	verifier sign.Verifier
 	identity string
 	logger   *slog.Logger
+	// For upstream tracking: the pipeline that acquired the images, the
+	// upstream registry's host, its request counts, and how to make
+	// acquisitions match against a newer database.
+	pipeline  *acquire.Pipeline
+	upstream  string
+	requests  *requestCounter
+	installDB func(*osv.DB)
 }
 
 // catalogStage is the Catalog stage over the demo's golden images: an
@@ -58,6 +66,7 @@ type catalogOutcome struct {
 	delta    *catalog.Sweep   // the sweep of the newer database
 	affected []*catalog.Entry // entries with the new advisory after it
 	retired  []*lifecycle.Change
+	upstream *upstreamOutcome
 }
 
 func newCatalogStage(cfg catalogConfig) (*catalogStage, error) {
@@ -135,6 +144,7 @@ func (cs *catalogStage) run(ctx context.Context, out io.Writer) (*catalogOutcome
 	if err != nil {
 		return nil, err
 	}
+	cs.cfg.installDB(newer)
 	fmt.Fprintf(out, "== rescan: newer OSV database %s installed\n", newer.Version())
 	if co.delta, err = cs.sweep(ctx, newer); err != nil {
 		return nil, err
@@ -164,6 +174,12 @@ func (cs *catalogStage) run(ctx context.Context, out io.Writer) (*catalogOutcome
 	// Lifecycle: the platform team declares library/clean superseded, with
 	// an end of life already past.
 	if co.retired, err = cs.retire(ctx, out); err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(out)
+
+	// Upstream: the publisher moves a tag; golden follows.
+	if co.upstream, err = cs.followUpstream(ctx, out); err != nil {
 		return nil, err
 	}
 	fmt.Fprintln(out)

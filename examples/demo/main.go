@@ -12,7 +12,11 @@
 // installed, and prints for each image the decision, why, and where its
 // artifacts are. It then runs the Catalog stage over the golden images:
 // it indexes them, installs a newer bundled OSV database and rescans only
-// the image it affects, and retires an image past its end of life. With
+// the image it affects, and retires an image past its end of life. Last,
+// the publisher of the multi-arch image moves its tag to a patched
+// rebuild: a tracking sweep sees the move with HEAD requests only, the new
+// digest goes through the whole pipeline, the golden tag follows and the
+// image it replaced is deprecated with a pointer to its replacement. With
 // -serve it keeps the catalog portal running on loopback until interrupted.
 package main
 
@@ -31,6 +35,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -145,7 +150,8 @@ func run(ctx context.Context, o options, out io.Writer) (*outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	requests := &requestCounter{next: handler}
+	srv := &http.Server{Handler: requests, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 	upstream := ln.Addr().String()
@@ -157,7 +163,13 @@ func run(ctx context.Context, o options, out io.Writer) (*outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	scanners = append(scanners, osv.NewScanner(db))
+	// Acquisitions match against the newest database the demo installed
+	// (the catalog stage installs a newer one before the upstream move).
+	var vulnDB atomic.Pointer[osv.DB]
+	vulnDB.Store(db)
+	scanners = append(scanners, scan.ScannerFunc(func(ctx context.Context, img *scan.Image) (*scan.Report, error) {
+		return osv.NewScanner(vulnDB.Load()).Scan(ctx, img)
+	}))
 	var eicar []byte
 	malware := "clamd is not installed: no malware scan (apt-get install clamav-daemon to add it)"
 	clamdDir, err := os.MkdirTemp("", "clamd")
@@ -300,7 +312,8 @@ func run(ctx context.Context, o options, out io.Writer) (*outcome, error) {
 	}
 
 	cs, err := newCatalogStage(catalogConfig{client: client, golden: golden, dir: dir, db: db, signer: signer,
-		verifier: enterprise, identity: enterpriseIdentity, logger: logger})
+		verifier: enterprise, identity: enterpriseIdentity, logger: logger,
+		pipeline: p, upstream: upstream, requests: requests, installDB: vulnDB.Store})
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,27 @@ func TestDemo(t *testing.T) {
 	assert.True(t, c.EndOfLife.Before(time.Now()), "end of life %s is past", c.EndOfLife)
 	assert.NotEmpty(t, c.Marker, "a signed lifecycle marker records it")
 
-	// 4. -serve: the portal serves the catalog, retirement included.
+	// 4. Upstream: the publisher's patched rebuild of the multi image is
+	// seen with HEADs only, acquired through the pipeline, and golden
+	// follows; the image it replaced points at its replacement.
+	uo := co.upstream
+	require.NotNil(t, uo)
+	assert.Equal(t, 3, uo.tracks, "every golden tag acquired from a source tag is tracked")
+	assert.Equal(t, int64(3), uo.heads, "one HEAD per tracked tag")
+	assert.Zero(t, uo.gets, "no manifest GET before the acquisition")
+	assert.Equal(t, catalog.SweepFinished, uo.sweep.State)
+	assert.Equal(t, 1, uo.sweep.Outcomes["acquisition-promoted"], "outcomes %v", uo.sweep.Outcomes)
+	assert.Equal(t, catalog.TrackCurrent, uo.track.State, uo.track.Reason)
+	assert.Equal(t, uo.rebuild, uo.track.SourceDigest, "golden follows the rebuild")
+	assert.Equal(t, uo.rebuild, uo.after.Source.Digest, "the new golden entry comes from the rebuild")
+	assert.NotEqual(t, uo.before, uo.after.Digest, "the golden tag moved")
+	assert.True(t, uo.after.Trusted(), "the new golden image is enterprise-signed")
+	assert.False(t, uo.after.HasVulnerability(advisory), "the rebuild fixes %s", advisory)
+	assert.Equal(t, catalog.StatusDeprecated, uo.replaced.Status, "the replaced image is deprecated")
+	assert.Equal(t, golden+sample.Multi+":"+sample.Tag+"@"+uo.after.Digest.String(), uo.replaced.Replacement, "replacement pointer")
+	assert.Contains(t, uo.events, "dev.cssc.catalog.upstream.promoted")
+
+	// 5. -serve: the portal serves the catalog, retirement included.
 	assert.Equal(t, http.StatusOK, portal.page, "the portal's home page")
 	assert.Equal(t, http.StatusOK, portal.search)
 	require.Equal(t, 1, portal.retired.Total, "the portal shows the retired image")
@@ -118,6 +138,8 @@ func TestDemo(t *testing.T) {
 		"delta sweep: 1 of 3 images rescanned: 1 written",
 		"critical DSA-5770-1 (" + advisory,
 		"active -> retired",
+		"tracking sweep: 3 tags checked with 3 manifest HEADs and 0 GETs",
+		"acquired through the whole pipeline: promoted; golden tag 1.0 follows",
 		"catalog portal: http://127.0.0.1:",
 	} {
 		assert.Contains(t, out.String(), want)

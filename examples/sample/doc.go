@@ -2,7 +2,8 @@
 // demo, the examples and the pipeline tests acquire: a clean Debian image,
 // one with a critical vulnerability, an Alpine image signed by its publisher
 // with a publisher SBOM, a multi-arch index, and (optionally) one carrying
-// the EICAR test file. It also bundles a small offline OSV database whose
+// the EICAR test file; RebuildMulti pushes the publisher's patched rebuild
+// of the multi-arch image under the same tag. It also bundles a small offline OSV database whose
 // records are modelled on real ones, and builds the notation verifier and
 // trust policy that trust the sample publisher.
 //

@@ -213,6 +213,39 @@ func Seed(ctx context.Context, client *registry.Client, prefix string, opts Opti
 	return w, nil
 }
 
+// patchedMultiPackages are those of the publisher's patched rebuild of the
+// Multi image: Expat fixed for DSA-5770-1.
+var patchedMultiPackages = append(cleanPackages[:len(cleanPackages):len(cleanPackages)],
+	imagetest.Package{Name: "libexpat1", Version: "2.5.0-1+deb12u1", Source: "expat"})
+
+// RebuildMulti pushes the publisher's patched rebuild of the Multi image
+// under prefix (a multi-arch index whose Expat, 2.5.0-1+deb12u1, is fixed
+// for the advisory of OSVUpdate) and moves its tag to it, as a publisher
+// does. It returns the new index.
+func RebuildMulti(ctx context.Context, client *registry.Client, prefix string) (ocispec.Descriptor, error) {
+	repo, err := client.Repository(ctx, registry.Join(prefix, Multi))
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	var children []ocispec.Descriptor
+	for _, arch := range []string{"amd64", "arm64"} {
+		d, err := imagetest.Image{
+			Platform: ocispec.Platform{OS: "linux", Architecture: arch},
+			Layers:   []imagetest.Blob{imagetest.Layer(debian(patchedMultiPackages...)...)},
+			Env:      []string{"ARCH=" + arch},
+		}.Push(ctx, repo)
+		if err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		children = append(children, d)
+	}
+	idx, err := imagetest.PushIndex(ctx, repo, children...)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return idx, repo.Tag(ctx, idx, Tag)
+}
+
 // Verifier returns a notation verifier that trusts ca for signatures made
 // by identity (an X.509 subject as trust policies write it,
 // "C=US, ST=WA, O=..., CN=..."), at level strict, offline revocation, in
