@@ -18,6 +18,7 @@ import (
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/lifecycle"
+	"github.com/cssc-go/cssc/catalog/requests"
 	"github.com/cssc-go/cssc/catalog/rescan"
 	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/examples/sample"
@@ -58,6 +59,8 @@ type catalogStage struct {
 	queue  *catalog.MemoryQueue
 	syncer *catalog.Syncer
 	rescan *rescan.Rescanner
+	// requests takes the teams' requests (set by requestDemo).
+	requests *requests.Service
 }
 
 // catalogOutcome is what the Catalog stage did.
@@ -265,7 +268,11 @@ func (cs *catalogStage) retire(ctx context.Context, out io.Writer) ([]*lifecycle
 
 // serve serves the catalog portal on listen until ctx ends.
 func (cs *catalogStage) serve(ctx context.Context, listen string, out io.Writer, ready func(url string)) error {
-	h, err := server.New(server.Options{Store: cs.store, Registry: cs.cfg.client, Sweeps: cs.queue, Title: "cssc demo catalog", Logger: cs.cfg.logger})
+	opts := server.Options{Store: cs.store, Registry: cs.cfg.client, Sweeps: cs.queue, Title: "cssc demo catalog", Logger: cs.cfg.logger}
+	if cs.requests != nil {
+		opts.Requests = cs.requests // listed; the portal is read-only
+	}
+	h, err := server.New(opts)
 	if err != nil {
 		return err
 	}

@@ -116,8 +116,9 @@ func main() {
 
 // outcome is what a run did, for its test.
 type outcome struct {
-	records []*acquire.Record
-	catalog *catalogOutcome
+	records  []*acquire.Record
+	catalog  *catalogOutcome
+	requests *requestOutcome
 }
 
 // run acquires the sample images, catalogs the golden ones, rescans and
@@ -322,11 +323,15 @@ func run(ctx context.Context, o options, out io.Writer) (*outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	ro, err := cs.requestDemo(ctx, out, p, upstream)
+	if err != nil {
+		return nil, err
+	}
 	fmt.Fprintf(out, "done in %s; the OCI layouts are in %s\n", time.Since(start).Round(time.Millisecond), dir)
 	if o.serve {
 		if err := cs.serve(serveCtx, o.listen, out, o.ready); err != nil {
 			return nil, err
 		}
 	}
-	return &outcome{records: records, catalog: co}, nil
+	return &outcome{records: records, catalog: co, requests: ro}, nil
 }

@@ -126,7 +126,22 @@ func TestDemo(t *testing.T) {
 	assert.Equal(t, golden+sample.Multi+":"+sample.Tag+"@"+uo.after.Digest.String(), uo.replaced.Replacement, "replacement pointer")
 	assert.Contains(t, uo.events, "dev.cssc.catalog.upstream.promoted")
 
-	// 5. -serve: the portal serves the catalog, retirement included.
+	// 5. A team's request goes from submission to promotion, through an
+	// approver and the full pipeline; a look-alike name waits, flagged.
+	ro := res.requests
+	require.NotNil(t, ro)
+	require.Equal(t, catalog.RequestPromoted, ro.request.State, "reasons %v", ro.request.Reasons)
+	var path []string
+	for _, h := range ro.request.History {
+		path = append(path, string(h.State))
+	}
+	assert.Equal(t, "pending approved acquiring promoted", strings.Join(path, " "))
+	assert.Equal(t, []string{"submitted", "approved", "acquiring", "promoted", "submitted"}, ro.events)
+	require.NotNil(t, ro.typosquat.Typosquat, "library/mu1ti is flagged")
+	assert.Equal(t, catalog.RequestPending, ro.typosquat.State)
+	assert.True(t, strings.HasSuffix(ro.typosquat.Typosquat.Resembles, "/"+sample.Multi), "resembles %s", ro.typosquat.Typosquat.Resembles)
+
+	// 6. -serve: the portal serves the catalog, retirement included.
 	assert.Equal(t, http.StatusOK, portal.page, "the portal's home page")
 	assert.Equal(t, http.StatusOK, portal.search)
 	require.Equal(t, 1, portal.retired.Total, "the portal shows the retired image")
@@ -140,6 +155,8 @@ func TestDemo(t *testing.T) {
 		"active -> retired",
 		"tracking sweep: 3 tags checked with 3 manifest HEADs and 0 GETs",
 		"acquired through the whole pipeline: promoted; golden tag 1.0 follows",
+		"pending -> approved -> acquiring -> promoted",
+		"already golden, pull oci:",
 		"catalog portal: http://127.0.0.1:",
 	} {
 		assert.Contains(t, out.String(), want)
