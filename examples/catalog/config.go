@@ -48,6 +48,9 @@ type Config struct {
 	// actions (rescan now, set owner). Empty means read-only, every image
 	// public.
 	Access Access `yaml:"access"`
+	// Requests lets teams ask for images the catalog does not have.
+	// Absent means no requests.
+	Requests *Requests `yaml:"requests"`
 
 	dir string
 }
@@ -273,6 +276,9 @@ func (c *Config) check() error {
 			return fmt.Errorf("access.rules: %w", err)
 		}
 		a.policy = p
+	}
+	if err := c.Requests.check(a); err != nil {
+		return err
 	}
 	for i, w := range c.Webhooks {
 		if len(w.Groups) > 0 && a.policy == nil {

@@ -84,6 +84,7 @@ type store interface {
 	catalog.Queue
 	catalog.Coordinator
 	catalog.SweepLog
+	catalog.RequestStore
 }
 
 var (
@@ -195,12 +196,19 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		Owners: server.StoreOwners{Store: st},
 	}
 	if len(cfg.Access.proxies) > 0 {
-		so.Authorizer = proxyAuthorizer{cfg.Access}
-		so.Identifier = proxyAuthorizer{cfg.Access}
+		so.Authorizer = proxyAuthorizer{a: cfg.Access, r: cfg.Requests}
+		so.Identifier = proxyAuthorizer{a: cfg.Access, r: cfg.Requests}
 	}
 	so.Access = cfg.Access.policy
 	if lc != nil {
 		so.Retirer = server.RetirerFunc(lc.retire)
+	}
+	reqs, err := newRequests(cfg, st, nil, syncer, events, logger)
+	if err != nil {
+		return err
+	}
+	if reqs != nil {
+		so.Requests = reqs
 	}
 	h, err := server.New(so)
 	if err != nil {
@@ -376,7 +384,10 @@ var _ server.GroupIdentifier = proxyAuthorizer{}
 // an authenticating proxy, and allows writes to members of the writer
 // groups. Requests from elsewhere are unauthenticated, whatever headers
 // they carry.
-type proxyAuthorizer struct{ a Access }
+type proxyAuthorizer struct {
+	a Access
+	r *Requests // nil: no requests
+}
 
 // Identify names the caller: the user header of a request from a proxy,
 // "" otherwise.
@@ -414,7 +425,11 @@ func (p proxyAuthorizer) Authorize(r *http.Request, a server.Action) error {
 	if user == "" {
 		return fmt.Errorf("%w: no user from an authenticating proxy", server.ErrUnauthenticated)
 	}
-	for _, g := range p.Groups(r) {
+	groups := p.Groups(r)
+	if handled, err := p.authorizeRequest(user, groups, a); handled {
+		return err
+	}
+	for _, g := range groups {
 		if slices.Contains(p.a.Writers, g) {
 			return nil
 		}

@@ -453,7 +453,7 @@ access:
 	cfg, err := loadConfig(p)
 	require.NoError(t, err)
 	require.NotNil(t, cfg.Access.policy)
-	pa := proxyAuthorizer{cfg.Access}
+	pa := proxyAuthorizer{a: cfg.Access}
 	req := func(remote string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = remote
