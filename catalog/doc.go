@@ -27,6 +27,10 @@
 //     patched rebuilds through the acquire pipeline);
 //     catalog/resolve maps a team's Dockerfiles and manifests to golden
 //     images pinned by digest.
+//   - [RequestStore] keeps the teams' requests for images the catalog does
+//     not have (catalog/requests takes them, applies the approval rules
+//     and typosquat checks, and runs approved ones through the acquire
+//     pipeline as jobs in the [Queue]).
 //
 // A limitation of rebuilding from the registry: a registry lists
 // repositories and tags, never untagged manifests. An image that lifecycle

@@ -13,7 +13,7 @@
 // are paged with opaque cursors and a maximum page size; a bad parameter is
 // a 400 with a JSON body that names it.
 //
-// The portal (/, /images/..., /cve/..., /compare, /sweeps) is rendered with
+// The portal (/, /images/..., /cve/..., /compare, /sweeps, /requests) is rendered with
 // html/template from embedded templates and works without JavaScript; a
 // small embedded script adds copy buttons and a table filter. Charts
 // (findings by severity over time, the catalog's severity spread) are drawn
@@ -24,6 +24,13 @@
 // decides per request and action, and an implementation of the action
 // (Rescanner, Retirer, OwnerSetter); without an Authorizer every write is
 // refused. Writes are protected against cross-origin requests.
+//
+// Teams ask for images the catalog does not have through the requests
+// routes (POST /api/v1/requests, /requests and its form): a RequestDesk
+// (catalog/requests) takes them, and the Authorizer decides who may
+// request (ActionRequest) and who may approve or deny (ActionApproveRequest,
+// ActionDenyRequest). Bad input is a 400 naming the field, a source the
+// rules do not take a 422, too many requests a 429 with Retry-After.
 //
 // Data the catalog core does not hold is plugged in through small
 // interfaces: SweepLister for the sweeps page (rescans and lifecycle runs).
