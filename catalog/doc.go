@@ -22,6 +22,16 @@
 //     [Syncer.Reconcile] walks a whole golden registry or OCI layout,
 //     fetching only what changed. [Syncer.Index] indexes one image by
 //     digest.
+//   - Access levels: an [AccessPolicy] (compiled from [AccessRule]s on
+//     repository patterns, the first match deciding) gives every entry a
+//     level and the rule that set it ([Access]: who may see and pull it,
+//     how to ask). A caller's [Visibility] (AccessPolicy.For their groups;
+//     no groups, an outsider: public entries only) is honoured by every
+//     store through [Query.Visibility], inside the search, so totals,
+//     facets and pages count only what the caller may see; [View] is a
+//     Store as one caller sees it, where a restricted entry answers exactly
+//     as an unknown one. Levels are decided from the repository when read,
+//     never stored, so a changed rule applies to every entry at once.
 //   - [TrackStore] keeps the state of upstream tracking (catalog/upstream
 //     watches the source tags of golden images and follows a publisher's
 //     patched rebuilds through the acquire pipeline);

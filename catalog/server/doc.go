@@ -32,6 +32,17 @@
 // ActionDenyRequest). Bad input is a 400 naming the field, a source the
 // rules do not take a 422, too many requests a 429 with Retry-After.
 //
+// Access levels (Options.Access, a catalog.AccessPolicy): the caller's
+// groups come from the embedding service through Options.Identifier (or
+// the Authorizer) implementing GroupIdentifier; a caller it does not
+// identify has no groups and sees public images only. Every read of every
+// route goes through a catalog.View of the caller, so an image of a
+// restricted level is absent, for anybody outside its groups, from search
+// results, facet counts (cached per visibility), reverse queries, CVE
+// pages, comparisons, exports, downloads, tag history and sweeps, and its
+// URLs answer exactly as those of an unknown digest. Members see, in the
+// API and on the image page, who may pull it and how to ask for access.
+//
 // Data the catalog core does not hold is plugged in through small
 // interfaces: SweepLister for the sweeps page (rescans and lifecycle runs).
 package server
