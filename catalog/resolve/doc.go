@@ -23,7 +23,10 @@
 // pinned by digest. The result says golden, deprecated (usable, with the
 // replacement), end-of-life (with the replacement), restricted
 // (Options.Access is the hook; by default an entry with an access level
-// is restricted), none, or unresolved (an ARG without a value). Rewrite
+// is restricted; with access rules give the caller's visibility,
+// catalog.AccessPolicy.For(groups...).Allows, which says who may use the
+// image and how to ask), none, or unresolved (an ARG without a value).
+// Rewrite
 // puts the pinned references into the file, in place, and leaves
 // everything else byte for byte.
 //
