@@ -222,9 +222,18 @@ func BenchmarkSearchAccess(b *testing.B) {
 	}
 	outsider := policy.For()
 	ctx := context.Background()
-	for _, c := range searchClasses(now) {
+	base := searchClasses(now)
+	// "all-classes" mixes every class's queries: the search p99 over the
+	// whole workload.
+	classes := append(slices.Clone(base), searchClass{"all-classes", func(i int) catalog.Query {
+		return base[i%len(base)].gen(i / len(base))
+	}})
+	for _, c := range classes {
 		b.Run(c.name, func(b *testing.B) {
 			qs := make([]catalog.Query, 64)
+			if c.name == "all-classes" {
+				qs = make([]catalog.Query, 64*len(base))
+			}
 			for i := range qs {
 				qs[i] = c.gen(i)
 				qs[i].Facets, qs[i].Now = true, now
