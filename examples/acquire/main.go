@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -23,20 +22,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/cssc-go/cssc/acquire"
-	"github.com/cssc-go/cssc/attest"
-	"github.com/cssc-go/cssc/policy"
-	"github.com/cssc-go/cssc/registry"
-	"github.com/cssc-go/cssc/sbom"
-	"github.com/cssc-go/cssc/sbom/scalibr"
-	"github.com/cssc-go/cssc/scan"
-	"github.com/cssc-go/cssc/scan/clamav"
-	"github.com/cssc-go/cssc/scan/osv"
-	"github.com/cssc-go/cssc/sign"
-	"github.com/cssc-go/cssc/sign/cosign"
-	"github.com/cssc-go/cssc/sign/notation"
+	"github.com/cssc-go/cssc/examples/internal/pipeline"
 )
 
 // Exit statuses.
@@ -81,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	bars := *progress == "bars" || (*progress == "auto" && isTerminal(stdout))
 	display := newDisplay(stdout, bars)
-	p, client, err := build(ctx, cfg, logger, display.event)
+	p, client, err := pipeline.Build(ctx, &cfg.Config, pipeline.Options{Logger: logger, OnEvent: display.event})
 	if err != nil {
 		fmt.Fprintln(stderr, "acquire:", err)
 		return exitError
@@ -161,7 +148,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // that trickles bytes forever cannot hold a run.
 func imageContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if timeout == 0 {
-		timeout = defaultImageTimeout
+		timeout = pipeline.DefaultImageTimeout
 	}
 	if timeout < 0 {
 		return context.WithCancel(ctx)
@@ -172,179 +159,6 @@ func imageContext(ctx context.Context, timeout time.Duration) (context.Context, 
 type acquireSource struct {
 	ref       string
 	platforms []string
-}
-
-// build turns the configuration into a pipeline.
-func build(ctx context.Context, cfg *Config, logger *slog.Logger, onEvent func(acquire.Event)) (*acquire.Pipeline, *registry.Client, error) {
-	opts := registry.Options{PlainHTTP: cfg.PlainHTTP, Logger: logger,
-		StallTimeout: cfg.Limits.StallTimeout, MaxRetries: cfg.Limits.Retries}
-	if cfg.DockerConfig != "" {
-		creds, err := registry.DockerCredentials(cfg.path(cfg.DockerConfig))
-		if err != nil {
-			return nil, nil, err
-		}
-		opts.Credentials = creds
-	}
-	client := registry.NewClient(opts)
-
-	// Publisher verifiers.
-	var verifiers sign.Multi
-	if cfg.Trust.Notation != "" {
-		v, err := notationVerifier(cfg.path(cfg.Trust.Notation), cfg.Trust.Revocation, logger)
-		if err != nil {
-			return nil, nil, fmt.Errorf("trust.notation: %w", err)
-		}
-		verifiers = append(verifiers, v)
-	}
-	if len(cfg.Trust.CosignKeys) > 0 {
-		var keys []crypto.PublicKey
-		for _, k := range cfg.Trust.CosignKeys {
-			data, err := os.ReadFile(cfg.path(k))
-			if err != nil {
-				return nil, nil, fmt.Errorf("trust.cosignKeys: %w", err)
-			}
-			key, err := cosign.ParsePublicKey(data)
-			if err != nil {
-				return nil, nil, fmt.Errorf("trust.cosignKeys: %s: %w", k, err)
-			}
-			keys = append(keys, key)
-		}
-		v, err := cosign.New(cosign.Options{PublicKeys: keys, IgnoreTransparencyLogUnsafe: true, Logger: logger})
-		if err != nil {
-			return nil, nil, fmt.Errorf("trust.cosignKeys: %w", err)
-		}
-		verifiers = append(verifiers, v)
-	}
-
-	// The enterprise signer.
-	var signer sign.Signer
-	var err error
-	if pl := cfg.Signing.Plugin; pl != nil {
-		signer, err = notation.NewPluginSigner(ctx, cfg.path(pl.Dir), pl.Name, pl.KeyID, notation.SignerOptions{Logger: logger})
-	} else {
-		signer, err = notation.NewSignerFromFiles(cfg.path(cfg.Signing.Key), cfg.path(cfg.Signing.Certificate), notation.SignerOptions{Logger: logger})
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing: %w", err)
-	}
-	var self sign.Verifier
-	if cfg.Signing.Verify != "" {
-		v, err := notationVerifier(cfg.path(cfg.Signing.Verify), cfg.Trust.Revocation, logger)
-		if err != nil {
-			return nil, nil, fmt.Errorf("signing.verify: %w", err)
-		}
-		self = v
-	}
-
-	// Scanners.
-	db, err := osv.Load(ctx, cfg.path(cfg.OSV), osv.Options{Logger: logger})
-	if err != nil {
-		return nil, nil, fmt.Errorf("osv: %w", err)
-	}
-	scanners := []scan.Scanner{osv.NewScanner(db)}
-	if cfg.Clamd != "" {
-		cl, err := clamav.New(clamav.Options{Address: cfg.Clamd, Logger: logger})
-		if err != nil {
-			return nil, nil, fmt.Errorf("clamd: %w", err)
-		}
-		scanners = append(scanners, cl)
-	}
-
-	// Policy and lifecycle.
-	raw, err := os.ReadFile(cfg.path(cfg.Policy))
-	if err != nil {
-		return nil, nil, err
-	}
-	doc, err := policy.Parse(raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	pol, err := policy.Compile(doc)
-	if err != nil {
-		return nil, nil, err
-	}
-	lc, err := lifecycle(cfg.Lifecycle)
-	if err != nil {
-		return nil, nil, err
-	}
-	builder := cfg.BuilderID
-	if builder == "" {
-		builder = "https://github.com/cssc-go/cssc/examples/acquire"
-	}
-	pc := acquire.Config{
-		Client:     client,
-		Importer:   acquire.NewImporter(client, acquire.ImporterOptions{BlobAttempts: cfg.Limits.BlobAttempts, Logger: logger}),
-		Quarantine: cfg.Quarantine,
-		Golden:     cfg.Golden,
-		Scanners:   scanners,
-		SBOM: &attest.SBOMEnricher{
-			Generate: func(ctx context.Context, s *attest.Subject) (*sbom.Document, error) {
-				return scalibr.Generate(ctx, s.Content, s.Descriptor, scalibr.Options{Logger: logger})
-			},
-			// One walk per platform feeds SBOM generation and clamd.
-			Start: func(ctx context.Context, s *attest.Subject) (attest.SBOMFiles, error) {
-				return scalibr.Start(s.Descriptor, scalibr.Options{Logger: logger})
-			},
-		},
-		Provenance:                &attest.ProvenanceEnricher{BuilderID: builder},
-		Lifecycle:                 lc,
-		Signer:                    signer,
-		EnterpriseVerifier:        self,
-		Policy:                    pol,
-		PolicyRef:                 &attest.PolicyRef{Name: pol.Name(), URI: cfg.Policy, Digest: digest.Digest(pol.Digest())},
-		PromotePublisherArtifacts: true,
-		Concurrency:               cfg.Concurrency,
-		OnEvent:                   onEvent,
-		Logger:                    logger,
-	}
-	if len(verifiers) > 0 {
-		pc.PublisherVerifier = verifiers
-	}
-	p, err := acquire.NewPipeline(pc)
-	return p, client, err
-}
-
-func notationVerifier(dir, revocation string, logger *slog.Logger) (*notation.Verifier, error) {
-	tp, ts, err := notation.LoadConfigDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	rev := notation.RevocationOffline
-	switch revocation {
-	case "", "offline":
-	case "online":
-		rev = notation.RevocationOnline
-	case "skip":
-		rev = notation.RevocationSkipUnsafe
-	default:
-		return nil, fmt.Errorf("revocation %q: want online, offline or skip", revocation)
-	}
-	return notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: rev, Logger: logger})
-}
-
-func lifecycle(l Lifecycle) (attest.Enricher, error) {
-	if l.EndOfLife == "" && len(l.Rules) == 0 {
-		return nil, nil
-	}
-	e := &attest.LifecycleEnricher{}
-	if l.EndOfLife != "" {
-		d, err := attest.ParseDate(l.EndOfLife)
-		if err != nil {
-			return nil, fmt.Errorf("lifecycle.endOfLife: %w", err)
-		}
-		e.EndOfLife = d
-	}
-	for i, r := range l.Rules {
-		d, err := attest.ParseDate(r.EndOfLife)
-		if err != nil {
-			return nil, fmt.Errorf("lifecycle.rules[%d].endOfLife: %w", i, err)
-		}
-		e.Rules = append(e.Rules, attest.LifecycleRule{Repository: r.Repository, Tag: r.Tag, EndOfLife: d})
-	}
-	if err := e.Validate(); err != nil {
-		return nil, err
-	}
-	return e, nil
 }
 
 func isTerminal(w io.Writer) bool {
