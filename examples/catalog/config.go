@@ -51,6 +51,9 @@ type Config struct {
 	// Requests lets teams ask for images the catalog does not have.
 	// Absent means no requests.
 	Requests *Requests `yaml:"requests"`
+	// Upstream configures upstream tracking: golden follows the tags its
+	// publishers move, through the Acquire pipeline. Empty means none.
+	Upstream Upstream `yaml:"upstream"`
 
 	dir string
 }
@@ -240,6 +243,9 @@ func (c *Config) check() error {
 		if d.v < 0 {
 			return fmt.Errorf("%s: negative", d.name)
 		}
+	}
+	if err := c.Upstream.check(); err != nil {
+		return err
 	}
 	if c.Lifecycle.Releases != "" && c.Lifecycle.Config == "" {
 		return fmt.Errorf("lifecycle.releases without lifecycle.config")

@@ -8,8 +8,9 @@
 // an offline OSV database (a new database put in place is diffed and only
 // the affected images are rescanned) and, when clamd is configured, for
 // malware, runs the lifecycle (deprecation and retirement past end of life)
-// when configured, sends events to webhooks, and serves the catalog's API
-// and web portal. See README.md for the configuration.
+// when configured, follows the tags publishers move upstream through the
+// Acquire pipeline when configured, sends events to webhooks, and serves
+// the catalog's API and web portal. See README.md for the configuration.
 package main
 
 import (
@@ -77,14 +78,15 @@ func main() {
 }
 
 // store is what the service needs from a catalog store: entries, the job
-// queue, cluster locks and sweep records. catalog/sqlite and
-// catalog/postgres are all four.
+// queue, cluster locks, sweep records, requests and upstream tracks.
+// catalog/sqlite and catalog/postgres are all six.
 type store interface {
 	catalog.Store
 	catalog.Queue
 	catalog.Coordinator
 	catalog.SweepLog
 	catalog.RequestStore
+	catalog.TrackStore
 }
 
 var (
@@ -184,6 +186,10 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 	}
 
 	lc, err := newLifecycle(cfg, st, client, signer, verifier, events, logger)
+	if err != nil {
+		return err
+	}
+	tracker, err := newTracker(ctx, cfg, golden, st, client, syncer, lc, signer, verifier, events, logger)
 	if err != nil {
 		return err
 	}
@@ -298,6 +304,16 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		}
 		return nil
 	})
+	if tracker != nil {
+		// Sweeps every upstream.interval (the first at once: it also
+		// discovers the golden tags to track), checks and acquisitions.
+		g.Go(func() error {
+			if err := tracker.Run(gctx); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("upstream tracking: %w", err)
+			}
+			return nil
+		})
+	}
 	err = g.Wait()
 	if ctx.Err() != nil {
 		return nil

@@ -61,6 +61,10 @@ type goldenWorld struct {
 	key, cert, trust  string
 	promoted          int
 	multiRepo, osvDir string
+	// The upstream registry and a notation directory that trusts its
+	// publisher, for the pipeline of upstream tracking.
+	up             *registrytest.Registry
+	publisherTrust string
 }
 
 func acquireGolden(t *testing.T) *goldenWorld {
@@ -121,7 +125,8 @@ provenance: {required: true}
 		sources = append(sources, img.Location)
 	}
 	records, _ := p.RunAll(ctx, sources, acquire.RunOptions{})
-	g := &goldenWorld{reg: gold, key: keyPath, cert: certPath, trust: notationDir(t, "corp", ca, identity)}
+	g := &goldenWorld{reg: gold, key: keyPath, cert: certPath, trust: notationDir(t, "corp", ca, identity),
+		up: up, publisherTrust: notationDir(t, "publisher", world.PublisherCA, world.PublisherIdentity)}
 	for _, rec := range records {
 		if rec.Outcome == acquire.OutcomePromoted {
 			g.promoted++
@@ -404,13 +409,15 @@ access:
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"missing everything": `listen: ":0"`,
-		"two stores":         "store: {sqlite: a.db, postgres: postgres://x}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\n",
-		"unknown field":      "stroe: {sqlite: a.db}\n",
-		"bad proxy":          "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\naccess: {proxies: [nowhere], writers: [x]}\n",
-		"proxy, no writers":  "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\naccess: {proxies: [10.0.0.0/8]}\n",
-		"webhook, no secret": "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nwebhooks: [{url: 'https://h'}]\n",
-		"negative interval":  "store: {sqlite: a.db}\ngolden: {location: r/g, reconcile: -1s}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\n",
+		"missing everything":    `listen: ":0"`,
+		"two stores":            "store: {sqlite: a.db, postgres: postgres://x}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\n",
+		"unknown field":         "stroe: {sqlite: a.db}\n",
+		"bad proxy":             "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\naccess: {proxies: [nowhere], writers: [x]}\n",
+		"proxy, no writers":     "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\naccess: {proxies: [10.0.0.0/8]}\n",
+		"webhook, no secret":    "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nwebhooks: [{url: 'https://h'}]\n",
+		"negative interval":     "store: {sqlite: a.db}\ngolden: {location: r/g, reconcile: -1s}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\n",
+		"tracking, no pipeline": "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nupstream: {interval: 1h}\n",
+		"budget, no period":     "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nupstream: {pipeline: a.yaml, budgets: {docker.io: {requests: 10}}}\n",
 	} {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))

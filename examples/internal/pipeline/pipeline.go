@@ -7,6 +7,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/attest"
@@ -142,6 +144,37 @@ type LifecycleRule struct {
 	Repository string `yaml:"repository"`
 	Tag        string `yaml:"tag"`
 	EndOfLife  string `yaml:"endOfLife"`
+}
+
+// MaxConfigBytes caps a configuration file Load reads: 1 MiB.
+const MaxConfigBytes = 1 << 20
+
+// Load reads and checks the pipeline settings of a configuration file in
+// examples/acquire's format; its sources, if any, are ignored. Relative
+// paths are relative to the file. Unknown keys are errors.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxConfigBytes {
+		return nil, fmt.Errorf("config %s: larger than 1 MiB", path)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var file struct {
+		Config  `yaml:",inline"`
+		Sources yaml.Node `yaml:"sources"`
+	}
+	if err := dec.Decode(&file); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c := file.Config
+	c.SetDir(filepath.Dir(path))
+	if err := c.Check(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
 }
 
 // SetDir sets the directory relative paths are relative to.

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/examples/sample"
+	"github.com/cssc-go/cssc/registry"
+)
+
+// TestUpstreamTracking: with upstream tracking configured, the service
+// tracks the source tags of the golden images; when the publisher moves
+// one to a patched rebuild, a sweep acquires it through the configured
+// pipeline, the golden tag follows, and the image it replaced is
+// deprecated with a pointer to its replacement.
+func TestUpstreamTracking(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: acquires the sample images first")
+	}
+	g := acquireGolden(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(`
+apiVersion: cssc.dev/policy/v1
+name: catalog-upstream-test
+mode: enforce
+sources: {allowed: ["127.0.0.1:*/**"]}
+vulnerabilities: {maxSeverity: high, unfixed: report}
+sbom: {required: true}
+provenance: {required: true}
+`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "acquire.yaml"), fmt.Appendf(nil, `
+quarantine: oci:%[1]s
+golden: %[2]s/golden
+plainHTTP: [%[2]q, %[3]q]
+trust:
+  notation: %[4]s
+signing:
+  key: %[5]s
+  certificate: %[6]s
+  verify: %[7]s
+osv: %[8]s
+policy: policy.yaml
+lifecycle:
+  endOfLife: "2099-01-01"
+sources:
+  - image: ignored/by/the/catalog:1.0
+`, filepath.Join(dir, "quarantine"), g.reg.Host, g.up.Host, g.publisherTrust, g.key, g.cert, g.trust, g.osvDir), 0o644))
+	cfgPath := filepath.Join(dir, "catalog.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, fmt.Appendf(nil, `
+listen: 127.0.0.1:0
+store:
+  sqlite: catalog.db
+golden:
+  location: %[1]s/golden
+  plainHTTP: [%[1]q]
+  reconcile: 1h
+signing:
+  key: %[2]s
+  certificate: %[3]s
+  verify: %[4]s
+  identities: [%[5]q]
+osv:
+  path: %[6]s
+rescan:
+  poll: 50ms
+upstream:
+  pipeline: acquire.yaml
+  interval: 200ms
+  poll: 50ms
+  budgets:
+    %[7]q: {requests: 1000, per: 1m}
+  maxAcquisitionsPerDay: 2
+`, g.reg.Host, g.key, g.cert, g.trust, identity, g.osvDir, g.up.Host), 0o644))
+	cfg, err := loadConfig(cfgPath)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	go func() { done <- serve(ctx, cfg, logger, func(a string) { addr <- a }) }()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("the service stopped: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the service did not start")
+	}
+	var res catalog.Result
+	require.Eventually(t, func() bool {
+		return getJSON(t, base+"/api/v1/search?repository="+url.QueryEscape(g.multiRepo), &res) == http.StatusOK && res.Total == 1
+	}, time.Minute, 100*time.Millisecond, "the reconcile indexes the multi image")
+	before := res.Entries[0].Digest
+
+	// The tracker discovers the golden tags (its first sweep) and checks
+	// them; then the publisher moves library/multi:1.0.
+	st, err := openStore(ctx, cfg, logger) // a second handle, as a second instance
+	require.NoError(t, err)
+	defer st.Close()
+	require.Eventually(t, func() bool {
+		tr, err := st.Track(ctx, g.multiRepo, sample.Tag)
+		return err == nil && !tr.Checked.IsZero()
+	}, time.Minute, 50*time.Millisecond, "the multi tag is tracked and checked")
+	client := registry.NewClient(registry.Options{PlainHTTP: []string{g.up.Host, g.reg.Host}, MaxRetries: -1})
+	rebuild, err := sample.RebuildMulti(ctx, client, g.up.Host)
+	require.NoError(t, err)
+
+	golden, err := client.Repository(ctx, g.multiRepo)
+	require.NoError(t, err)
+	var after catalog.Entry
+	require.Eventually(t, func() bool {
+		d, err := golden.Resolve(ctx, sample.Tag)
+		if err != nil || d.Digest == before {
+			return false
+		}
+		return getJSON(t, base+"/api/v1/images/"+g.multiRepo+"@"+d.Digest.String(), &after) == http.StatusOK
+	}, 2*time.Minute, 100*time.Millisecond, "the golden tag follows the rebuild, and the new image is catalogued")
+	assert.Equal(t, rebuild.Digest, after.Source.Digest, "golden's new image is the rebuild")
+	assert.True(t, after.Trusted(), "enterprise-signed")
+	tr, err := st.Track(ctx, g.multiRepo, sample.Tag)
+	require.NoError(t, err)
+	assert.Equal(t, rebuild.Digest, tr.SourceDigest, "the track follows the rebuild")
+	var old catalog.Entry
+	require.Eventually(t, func() bool {
+		return getJSON(t, base+"/api/v1/images/"+g.multiRepo+"@"+before.String(), &old) == http.StatusOK &&
+			old.Status == catalog.StatusDeprecated
+	}, time.Minute, 100*time.Millisecond, "the replaced image is deprecated")
+	assert.Equal(t, g.multiRepo+":"+sample.Tag+"@"+after.Digest.String(), old.Replacement, "replacement pointer")
+
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err, "a cancelled service stops cleanly")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the service did not stop")
+	}
+}
