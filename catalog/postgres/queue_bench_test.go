@@ -16,13 +16,20 @@ import (
 )
 
 // BenchmarkLeaseClaims measures claims per second: 8 claimers (two
-// stores, as two instances) take jobs in batches of 100 with FOR UPDATE
+// stores, as two instances) take jobs in batches of 100 (and of 10, as
+// the rescanner and the tracker do with a few free slots) with FOR UPDATE
 // SKIP LOCKED and complete them in batches, until 100,000 jobs are done.
 // Outside the timer it checks that the claims were real: every job of the
 // run was handed out exactly once, and the table says each is done after
 // exactly one attempt.
 func BenchmarkLeaseClaims(b *testing.B) {
-	const jobs, batch, claimers = 100_000, 100, 8
+	for _, batch := range []int{100, 10} {
+		b.Run(fmt.Sprint("batch=", batch), func(b *testing.B) { benchmarkLeaseClaims(b, batch) })
+	}
+}
+
+func benchmarkLeaseClaims(b *testing.B, batch int) {
+	const jobs, claimers = 100_000, 8
 	ctx := context.Background()
 	dsn := pgtest.New(b)
 	stores := []catalog.Queue{open(b, dsn), open(b, dsn)}
