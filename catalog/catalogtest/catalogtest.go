@@ -724,6 +724,38 @@ func testAccess(t *testing.T, s catalog.Store) {
 	all := append(slices.Clone(entries[1:]), extra...)
 	t.Run("after changes", func(t *testing.T) { run(t, all) })
 
+	// Searches of several callers at once while entries change (for the
+	// race detector: what each visibility hides is kept per index state).
+	var wg sync.WaitGroup
+	more := Corpus(CorpusOptions{Seed: 7, Entries: 30})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, e := range more {
+			assert.NoError(t, s.Put(ctx, e))
+		}
+	}()
+	for _, v := range []*catalog.Visibility{policy.For(), policy.For("pay"), policy.For("data"), nil} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				q := catalog.Query{Visibility: v, Facets: i%2 == 0, Limit: 5}
+				if i%3 == 0 {
+					q.Text = "app"
+				}
+				res, err := s.Search(ctx, q)
+				if !assert.NoError(t, err) {
+					return
+				}
+				for _, sm := range res.Entries {
+					assert.True(t, v.Visible(sm.Repository), "%s seen by %q", sm.Repository, v.Key())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
 	// A view answers for a hidden entry as for an unknown one.
 	out := catalog.NewView(s, policy.For())
 	_, err = out.Get(ctx, hiddenEntry.Repository, hiddenEntry.Digest)
