@@ -437,7 +437,10 @@ func TestConfigErrors(t *testing.T) {
 	require.NoError(t, err, "the README example loads")
 	assert.NotEmpty(t, cfg.Webhooks)
 	assert.NotEmpty(t, cfg.Access.Writers)
-	assert.NotNil(t, cfg.Access.policy, "the README example has access rules")
+	require.NotNil(t, cfg.Access.policy, "the README example has access rules")
+	a := cfg.Access.policy.Access("registry.corp/golden/licensed/oracle-jdk", "x")
+	assert.Equal(t, "licensed", a.Level)
+	assert.Contains(t, a.HowToAsk, "#licensing", "the how-to-ask text is whole (a # in YAML starts a comment unless quoted)")
 }
 
 // TestAccessConfig loads access rules and checks the proxy identity:

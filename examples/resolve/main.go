@@ -32,6 +32,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/postgres"
 	"github.com/cssc-go/cssc/catalog/resolve"
@@ -74,10 +76,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	prefix := fs.String("repository", "", "consider only golden images under this location prefix")
 	write := fs.Bool("write", false, "pin the usable references in the files, in place")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	rules := fs.String("access", "", "access rules (YAML or JSON list, as access.rules of examples/catalog): images the team's groups may not use are restricted")
+	groups := fs.String("groups", "", "the team's groups, comma-separated, for -access")
 	bargs := buildArgs{}
 	fs.Var(bargs, "arg", "build argument KEY=VALUE for Dockerfiles (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: resolve -catalog DSN-or-sqlite-file [-repository PREFIX] [-arg KEY=VALUE]... [-write] [-json] FILE...")
+		fmt.Fprintln(stderr, "usage: resolve -catalog DSN-or-sqlite-file [-repository PREFIX] [-access RULES -groups G1,G2] [-arg KEY=VALUE]... [-write] [-json] FILE...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -87,13 +91,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
+	opts := resolve.Options{Repository: *prefix}
+	if *rules != "" {
+		policy, err := loadRules(*rules)
+		if err != nil {
+			fmt.Fprintln(stderr, "resolve:", err)
+			return exitError
+		}
+		var gs []string
+		for g := range strings.SplitSeq(*groups, ",") {
+			if g = strings.TrimSpace(g); g != "" {
+				gs = append(gs, g)
+			}
+		}
+		opts.Access = policy.For(gs...).Allows
+	} else if *groups != "" {
+		fmt.Fprintln(stderr, "resolve: -groups needs -access")
+		return exitUsage
+	}
 	store, err := openStore(ctx, *dsn)
 	if err != nil {
 		fmt.Fprintln(stderr, "resolve:", err)
 		return exitError
 	}
 	defer store.Close()
-	r, err := resolve.New(resolve.Options{Store: store, Repository: *prefix})
+	opts.Store = store
+	r, err := resolve.New(opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "resolve:", err)
 		return exitError
@@ -217,3 +240,25 @@ func printTable(w io.Writer, results []resolve.Result) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// loadRules reads a list of access rules (YAML or JSON, at most 1 MiB).
+func loadRules(path string) (*catalog.AccessPolicy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 1<<20 {
+		return nil, fmt.Errorf("%s: larger than 1 MiB", path)
+	}
+	var rules []catalog.AccessRule
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&rules); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	p, err := catalog.NewAccessPolicy(rules)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}

@@ -93,3 +93,35 @@ func TestResolveCommandUsage(t *testing.T) {
 	assert.Equal(t, exitError, run(context.Background(), []string{"-catalog", filepath.Join(t.TempDir(), "missing.db"), "f"}, &out, &errOut))
 	assert.True(t, strings.Contains(errOut.String(), "missing.db"), errOut.String())
 }
+
+// TestResolveCommandAccess gives the command the catalog's access rules
+// and a team's groups: an image the team may not use is restricted, with
+// who may and how to ask; a member's team resolves it.
+func TestResolveCommandAccess(t *testing.T) {
+	db := seed(t)
+	dir := t.TempDir()
+	dockerfile := filepath.Join(dir, "Dockerfile")
+	require.NoError(t, os.WriteFile(dockerfile, []byte("FROM nginx:1.27\n"), 0o644))
+	rules := filepath.Join(dir, "access.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte(`- name: web-only
+  repositories: ["**/library/nginx"]
+  level: licensed
+  groups: [web-team]
+  howToAsk: "ask in #web-access"
+`), 0o644))
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-catalog", db, "-access", rules, "-groups", "data", dockerfile}, &out, &errOut)
+	assert.Equal(t, exitUnusable, code, "%s", errOut.String())
+	assert.Contains(t, out.String(), "restricted")
+	assert.Contains(t, out.String(), "members of web-team may use it; ask in #web-access")
+
+	out.Reset()
+	code = run(context.Background(), []string{"-catalog", db, "-access", rules, "-groups", "data, web-team", dockerfile}, &out, &errOut)
+	assert.Equal(t, exitOK, code, "%s %s", out.String(), errOut.String())
+	assert.Contains(t, out.String(), golden+"library/nginx:1.27@")
+
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"-catalog", db, "-groups", "x", dockerfile}, &out, &errOut), "-groups without -access")
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("- {name: a, repositories: [licensed/*], level: l}\n"), 0o644))
+	assert.Equal(t, exitError, run(context.Background(), []string{"-catalog", db, "-access", bad, dockerfile}, &out, &errOut), "a pattern that names no host")
+}
