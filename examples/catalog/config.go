@@ -51,8 +51,16 @@ type Config struct {
 	// Requests lets teams ask for images the catalog does not have.
 	// Absent means no requests.
 	Requests *Requests `yaml:"requests"`
-	// Upstream configures upstream tracking: golden follows the tags its
-	// publishers move, through the Acquire pipeline. Empty means none.
+	// Acquire is the service's Acquire pipeline: a configuration file in
+	// examples/acquire's format (its sources are ignored; its golden must
+	// be golden.location; its plainHTTP and dockerConfig also reach the
+	// source registries). Tags moved upstream and approved requests go
+	// through it. Empty means this instance acquires nothing: no upstream
+	// tracking, and approved requests wait for an instance that has a
+	// pipeline.
+	Acquire string `yaml:"acquire"`
+	// Upstream tunes upstream tracking (on with Acquire): golden follows
+	// the tags its publishers move.
 	Upstream Upstream `yaml:"upstream"`
 
 	dir string
@@ -244,7 +252,7 @@ func (c *Config) check() error {
 			return fmt.Errorf("%s: negative", d.name)
 		}
 	}
-	if err := c.Upstream.check(); err != nil {
+	if err := c.Upstream.check(c.Acquire); err != nil {
 		return err
 	}
 	if c.Lifecycle.Releases != "" && c.Lifecycle.Config == "" {

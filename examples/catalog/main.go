@@ -8,9 +8,10 @@
 // an offline OSV database (a new database put in place is diffed and only
 // the affected images are rescanned) and, when clamd is configured, for
 // malware, runs the lifecycle (deprecation and retirement past end of life)
-// when configured, follows the tags publishers move upstream through the
-// Acquire pipeline when configured, sends events to webhooks, and serves
-// the catalog's API and web portal. See README.md for the configuration.
+// when configured, takes requests for images and, with an Acquire pipeline
+// configured, acquires the approved ones and follows the tags publishers
+// move upstream, sends events to webhooks, and serves the catalog's API and
+// web portal. See README.md for the configuration.
 package main
 
 import (
@@ -189,7 +190,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 	if err != nil {
 		return err
 	}
-	tracker, err := newTracker(ctx, cfg, golden, st, client, syncer, lc, signer, verifier, events, logger)
+	acquirer, tracker, err := newAcquisition(ctx, cfg, golden, st, client, syncer, lc, signer, verifier, events, logger)
 	if err != nil {
 		return err
 	}
@@ -209,7 +210,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 	if lc != nil {
 		so.Retirer = server.RetirerFunc(lc.retire)
 	}
-	reqs, err := newRequests(cfg, st, nil, syncer, events, logger)
+	reqs, err := newRequests(cfg, st, acquirer, syncer, events, logger)
 	if err != nil {
 		return err
 	}
@@ -310,6 +311,15 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		g.Go(func() error {
 			if err := tracker.Run(gctx); err != nil && gctx.Err() == nil {
 				return fmt.Errorf("upstream tracking: %w", err)
+			}
+			return nil
+		})
+	}
+	if reqs != nil && acquirer != nil {
+		// The acquisitions of approved requests, through the pipeline.
+		g.Go(func() error {
+			if err := reqs.Run(gctx); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("requests: %w", err)
 			}
 			return nil
 		})

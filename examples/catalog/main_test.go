@@ -409,15 +409,15 @@ access:
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"missing everything":    `listen: ":0"`,
-		"two stores":            "store: {sqlite: a.db, postgres: postgres://x}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\n",
-		"unknown field":         "stroe: {sqlite: a.db}\n",
-		"bad proxy":             "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\naccess: {proxies: [nowhere], writers: [x]}\n",
-		"proxy, no writers":     "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\naccess: {proxies: [10.0.0.0/8]}\n",
-		"webhook, no secret":    "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nwebhooks: [{url: 'https://h'}]\n",
-		"negative interval":     "store: {sqlite: a.db}\ngolden: {location: r/g, reconcile: -1s}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\n",
-		"tracking, no pipeline": "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nupstream: {interval: 1h}\n",
-		"budget, no period":     "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nupstream: {pipeline: a.yaml, budgets: {docker.io: {requests: 10}}}\n",
+		"missing everything":   `listen: ":0"`,
+		"two stores":           "store: {sqlite: a.db, postgres: postgres://x}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\n",
+		"unknown field":        "stroe: {sqlite: a.db}\n",
+		"bad proxy":            "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\naccess: {proxies: [nowhere], writers: [x]}\n",
+		"proxy, no writers":    "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\naccess: {proxies: [10.0.0.0/8]}\n",
+		"webhook, no secret":   "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nwebhooks: [{url: 'https://h'}]\n",
+		"negative interval":    "store: {sqlite: a.db}\ngolden: {location: r/g, reconcile: -1s}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\n",
+		"tracking, no acquire": "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nupstream: {interval: 1h}\n",
+		"budget, no period":    "store: {sqlite: a.db}\ngolden: {location: r/g}\nsigning: {key: k, certificate: c, verify: v}\nosv: {path: o}\nacquire: a.yaml\nupstream: {budgets: {docker.io: {requests: 10}}}\n",
 	} {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -17,20 +18,16 @@ import (
 	"github.com/cssc-go/cssc/sign"
 )
 
-// Upstream configures upstream tracking (catalog/upstream): the source tag
-// of every golden tag acquired from a tag is watched with HEAD requests
-// only, and a tag the publisher moved is acquired through the Acquire
-// pipeline; the golden tag follows only if the new image passes. Empty
-// Pipeline means no tracking.
+// Upstream tunes upstream tracking (catalog/upstream), which runs when
+// the service has an Acquire pipeline (Config.Acquire): the source tag of
+// every golden tag acquired from a tag is watched with HEAD requests only,
+// and a tag the publisher moved is acquired through the pipeline; the
+// golden tag follows only if the new image passes.
 type Upstream struct {
-	// Pipeline is the Acquire pipeline moved tags go through: a
-	// configuration file in examples/acquire's format (its sources are
-	// ignored; its plainHTTP and dockerConfig also reach the source
-	// registries for the HEAD checks). Its golden must be
-	// golden.location. Empty means no tracking.
-	Pipeline string `yaml:"pipeline"`
 	// Interval is how often every tracked tag is checked (one HEAD each).
-	// Zero means one hour.
+	// Zero means one hour; negative means this instance starts no sweep
+	// (it still works on the checks and acquisitions of other instances'
+	// sweeps).
 	Interval time.Duration `yaml:"interval"`
 	// Budgets are request budgets per source registry host ("docker.io",
 	// "ghcr.io"), per instance: a check over budget waits for the next
@@ -60,10 +57,10 @@ type Budget struct {
 
 func (b Budget) upstream() upstream.Budget { return upstream.Budget{Requests: b.Requests, Per: b.Per} }
 
-// check validates the tracking settings.
-func (u *Upstream) check() error {
-	if u.Interval < 0 || u.MaxAcquisitionsPerDay < 0 || u.RetryFailed < 0 || u.Poll < 0 {
-		return fmt.Errorf("upstream: negative interval, maxAcquisitionsPerDay, retryFailed or poll")
+// check validates the tracking settings; acquire is Config.Acquire.
+func (u *Upstream) check(acquire string) error {
+	if u.MaxAcquisitionsPerDay < 0 || u.RetryFailed < 0 || u.Poll < 0 {
+		return fmt.Errorf("upstream: negative maxAcquisitionsPerDay, retryFailed or poll")
 	}
 	for h, b := range u.Budgets {
 		if b.Requests < 0 || b.Per < 0 || (b.Requests > 0) != (b.Per > 0) {
@@ -73,29 +70,31 @@ func (u *Upstream) check() error {
 	if b := u.DefaultBudget; b.Requests < 0 || b.Per < 0 || (b.Requests > 0) != (b.Per > 0) {
 		return fmt.Errorf("upstream.defaultBudget: want requests and per, both positive")
 	}
-	if u.Pipeline == "" && (u.Interval != 0 || len(u.Budgets) > 0 || u.DefaultBudget != (Budget{}) || u.MaxAcquisitionsPerDay != 0) {
-		return fmt.Errorf("upstream: settings without upstream.pipeline (tracking is off)")
+	if acquire == "" && !reflect.DeepEqual(*u, Upstream{}) {
+		return fmt.Errorf("upstream: tracking settings without acquire (no pipeline, no tracking)")
 	}
 	return nil
 }
 
-// newTracker returns the upstream tracker the configuration asks for, or
-// nil when tracking is off. Its pipeline reports promotions to syncer (the
-// new entry and the golden tag's history) and to the tracker (the track
-// follows); the image a promotion replaced is superseded by the lifecycle
-// (lc, or one with the default window when lifecycle is off).
-func newTracker(ctx context.Context, cfg *Config, golden string, st store, client *registry.Client, syncer *catalog.Syncer,
-	lc *lifecycleRunner, signer sign.Signer, verifier sign.Verifier, events event.Sink, logger *slog.Logger) (*upstream.Tracker, error) {
-	u := cfg.Upstream
-	if u.Pipeline == "" {
-		return nil, nil
+// newAcquisition returns what the service acquires with, or nils when it
+// has no pipeline (Config.Acquire): the pipeline as an upstream.Acquirer
+// (for the tracker and for approved requests) and the upstream tracker.
+// The pipeline reports promotions to syncer (the new entry and the golden
+// tag's history) and to the tracker (the track follows); the image a
+// promotion replaced is superseded by the lifecycle (lc, or one with the
+// default window when lifecycle is off).
+func newAcquisition(ctx context.Context, cfg *Config, golden string, st store, client *registry.Client, syncer *catalog.Syncer,
+	lc *lifecycleRunner, signer sign.Signer, verifier sign.Verifier, events event.Sink, logger *slog.Logger) (upstream.Acquirer, *upstream.Tracker, error) {
+	if cfg.Acquire == "" {
+		return nil, nil, nil
 	}
-	pcfg, err := pipeline.Load(cfg.path(u.Pipeline))
+	u := cfg.Upstream
+	pcfg, err := pipeline.Load(cfg.path(cfg.Acquire))
 	if err != nil {
-		return nil, fmt.Errorf("upstream.pipeline: %w", err)
+		return nil, nil, fmt.Errorf("acquire: %w", err)
 	}
 	if strings.TrimSuffix(pcfg.Golden, "/") != strings.TrimSuffix(golden, "/") {
-		return nil, fmt.Errorf("upstream.pipeline: its golden %s is not golden.location %s", pcfg.Golden, golden)
+		return nil, nil, fmt.Errorf("acquire: the pipeline's golden %s is not golden.location %s", pcfg.Golden, golden)
 	}
 	var tracker *upstream.Tracker
 	p, _, err := pipeline.Build(ctx, pcfg, pipeline.Options{Logger: logger,
@@ -105,20 +104,21 @@ func newTracker(ctx context.Context, cfg *Config, golden string, st store, clien
 			tracker.Promoted(ctx, rec)
 		}})
 	if err != nil {
-		return nil, fmt.Errorf("upstream.pipeline: %w", err)
+		return nil, nil, fmt.Errorf("acquire: %w", err)
 	}
+	acquirer := upstream.PipelineAcquirer{Pipeline: p, Golden: pcfg.Golden}
 	var superseder upstream.Superseder
 	if lc != nil {
 		superseder = lc.r
 	} else {
 		pol, err := lifecycle.Compile(lifecycle.Config{})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r, err := lifecycle.New(lifecycle.Options{Store: st, Policy: pol, Open: client.Repository, Signer: signer, Verifier: verifier,
 			Identities: cfg.Signing.Identities, Events: events, Sweeps: st, Coordinator: st, Logger: logger})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		superseder = r
 	}
@@ -126,7 +126,7 @@ func newTracker(ctx context.Context, cfg *Config, golden string, st store, clien
 	if pcfg.DockerConfig != "" {
 		creds, err := registry.DockerCredentials(pcfg.Path(pcfg.DockerConfig))
 		if err != nil {
-			return nil, fmt.Errorf("upstream.pipeline: dockerConfig: %w", err)
+			return nil, nil, fmt.Errorf("acquire: dockerConfig: %w", err)
 		}
 		ro.Credentials = creds
 	}
@@ -137,7 +137,7 @@ func newTracker(ctx context.Context, cfg *Config, golden string, st store, clien
 	tracker, err = upstream.New(upstream.Options{
 		Tracks: st, Queue: st, Coordinator: st, Sweeps: st, Store: st,
 		Registry:              ro,
-		Acquirer:              upstream.PipelineAcquirer{Pipeline: p, Golden: pcfg.Golden},
+		Acquirer:              acquirer,
 		Syncer:                syncer,
 		Lifecycle:             superseder,
 		Events:                events,
@@ -150,7 +150,7 @@ func newTracker(ctx context.Context, cfg *Config, golden string, st store, clien
 		Logger:                logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("upstream: %w", err)
+		return nil, nil, fmt.Errorf("upstream: %w", err)
 	}
-	return tracker, nil
+	return acquirer, tracker, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,11 +22,12 @@ import (
 	"github.com/cssc-go/cssc/registry"
 )
 
-// TestUpstreamTracking: with upstream tracking configured, the service
+// TestUpstreamTracking: with an Acquire pipeline configured, the service
 // tracks the source tags of the golden images; when the publisher moves
-// one to a patched rebuild, a sweep acquires it through the configured
-// pipeline, the golden tag follows, and the image it replaced is
-// deprecated with a pointer to its replacement.
+// one to a patched rebuild, a sweep acquires it through the pipeline, the
+// golden tag follows, and the image it replaced is deprecated with a
+// pointer to its replacement. An approved request goes through the same
+// pipeline (and is denied by its policy).
 func TestUpstreamTracking(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: acquires the sample images first")
@@ -75,8 +78,16 @@ osv:
   path: %[6]s
 rescan:
   poll: 50ms
+access:
+  proxies: [127.0.0.1]
+  writers: [catalog-admins]
+requests:
+  rules:
+    sources: ["127.0.0.1:*/**"]
+    autoApprove: [{name: test-upstream, match: ["127.0.0.1:*/**"]}]
+  approvers: [catalog-admins]
+acquire: acquire.yaml
 upstream:
-  pipeline: acquire.yaml
   interval: 200ms
   poll: 50ms
   budgets:
@@ -144,6 +155,28 @@ upstream:
 			old.Status == catalog.StatusDeprecated
 	}, time.Minute, 100*time.Millisecond, "the replaced image is deprecated")
 	assert.Equal(t, g.multiRepo+":"+sample.Tag+"@"+after.Digest.String(), old.Replacement, "replacement pointer")
+
+	// An approved request is acquired through the same pipeline: the
+	// vulnerable sample is denied by its policy, with the reasons.
+	body := fmt.Sprintf(`{"reference":%q,"reason":"test","owner":"team-test"}`, g.up.Host+"/"+sample.Vulnerable+":"+sample.Tag)
+	req, err := http.NewRequest(http.MethodPost, base+"/api/v1/requests", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-User", "dana")
+	req.Header.Set("X-Forwarded-Groups", "developers")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", answer)
+	var a struct{ Request catalog.Request }
+	require.NoError(t, json.Unmarshal(answer, &a))
+	require.Equal(t, catalog.RequestApproved, a.Request.State, "auto-approved")
+	var got catalog.Request
+	require.Eventually(t, func() bool {
+		return getJSON(t, base+"/api/v1/requests/"+a.Request.ID, &got) == http.StatusOK && got.State == catalog.RequestDenied
+	}, time.Minute, 100*time.Millisecond, "the request's acquisition runs and the policy denies it")
+	assert.NotEmpty(t, got.Reasons, "the policy's reasons")
 
 	cancel()
 	select {
