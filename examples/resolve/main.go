@@ -13,7 +13,10 @@
 // line starts with FROM. -arg gives build arguments; -repository limits
 // the golden images to a location prefix ("registry.corp/golden/");
 // -write pins the usable references in the files, in place; -json prints
-// the results as JSON instead of a table.
+// the results as JSON instead of a table. -request URL opens a request
+// (with -reason and -owner) on the catalog service at URL for each image
+// that has no golden equivalent (POST /api/v1/requests; -header K=V adds
+// a header such as Authorization).
 //
 // Exit status: 0 when every reference has a usable golden equivalent, 3
 // when some have none, are restricted, past end of life or unresolved, 1
@@ -26,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,6 +40,7 @@ import (
 
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/postgres"
+	"github.com/cssc-go/cssc/catalog/requests"
 	"github.com/cssc-go/cssc/catalog/resolve"
 	"github.com/cssc-go/cssc/catalog/sqlite"
 )
@@ -80,14 +85,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	groups := fs.String("groups", "", "the team's groups, comma-separated, for -access")
 	bargs := buildArgs{}
 	fs.Var(bargs, "arg", "build argument KEY=VALUE for Dockerfiles (repeatable)")
+	requestURL := fs.String("request", "", "open a request on the catalog service at this URL for each image with no golden equivalent")
+	reason := fs.String("reason", "", "why the team needs the images (with -request)")
+	owner := fs.String("owner", "", "the team responsible for the images (with -request)")
+	headers := buildArgs{}
+	fs.Var(headers, "header", "header KEY=VALUE sent with -request (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: resolve -catalog DSN-or-sqlite-file [-repository PREFIX] [-access RULES -groups G1,G2] [-arg KEY=VALUE]... [-write] [-json] FILE...")
+		fmt.Fprintln(stderr, "usage: resolve -catalog DSN-or-sqlite-file [-repository PREFIX] [-access RULES -groups G1,G2] [-arg KEY=VALUE]... [-write] [-json]")
+		fmt.Fprintln(stderr, "               [-request URL -reason TEXT -owner TEAM [-header KEY=VALUE]...] FILE...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if *dsn == "" || fs.NArg() == 0 {
+	if *dsn == "" || fs.NArg() == 0 || *requestURL != "" && (*reason == "" || *owner == "") {
 		fs.Usage()
 		return exitUsage
 	}
@@ -130,17 +141,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		all = append(all, results...)
 	}
+	var opened []resolve.Opened
+	if *requestURL != "" {
+		h := http.Header{}
+		for k, v := range headers {
+			h.Set(k, v)
+		}
+		c := &requests.Client{BaseURL: *requestURL, Header: h}
+		if opened, err = resolve.OpenRequests(ctx, c, requests.Submission{Reason: *reason, Owner: *owner}, all); err != nil {
+			fmt.Fprintln(stderr, "resolve:", err)
+			return exitError
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if all == nil {
 			all = []resolve.Result{}
 		}
-		if err := enc.Encode(all); err != nil {
+		var v any = all
+		if *requestURL != "" {
+			v = map[string]any{"results": all, "requests": opened}
+		}
+		if err := enc.Encode(v); err != nil {
 			return exitError
 		}
 	} else {
 		printTable(stdout, all)
+		printOpened(stdout, opened)
 	}
 	for _, res := range all {
 		if !res.Status.Usable() {
@@ -237,6 +265,22 @@ func printTable(w io.Writer, results []resolve.Result) {
 		fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t%s\n", r.File, r.Line, image, r.Status, golden, oneLine(r.Reason))
 	}
 	tw.Flush()
+}
+
+// printOpened says what became of each request.
+func printOpened(w io.Writer, opened []resolve.Opened) {
+	for _, o := range opened {
+		switch a := o.Answer; {
+		case o.Err != "":
+			fmt.Fprintf(w, "request %s: refused: %s\n", o.Image, oneLine(o.Err))
+		case a.Golden != nil:
+			fmt.Fprintf(w, "request %s: golden now: %s\n", o.Image, a.Golden.Pull)
+		case a.Joined:
+			fmt.Fprintf(w, "request %s: joined request %s (%s)\n", o.Image, a.Request.ID, a.Request.State)
+		default:
+			fmt.Fprintf(w, "request %s: opened request %s (%s)\n", o.Image, a.Request.ID, a.Request.State)
+		}
+	}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

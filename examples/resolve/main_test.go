@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/requests"
 	"github.com/cssc-go/cssc/catalog/resolve"
+	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/catalog/sqlite"
 )
 
@@ -125,3 +129,60 @@ func TestResolveCommandAccess(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte("- {name: a, repositories: [licensed/*], level: l}\n"), 0o644))
 	assert.Equal(t, exitError, run(context.Background(), []string{"-catalog", db, "-access", bad, dockerfile}, &out, &errOut), "a pattern that names no host")
 }
+
+// TestResolveOpensRequests: -request opens a request on a catalog service
+// (catalog/server with catalog/requests) for each image with no golden
+// equivalent, once per image; a source the service does not take is
+// reported as refused.
+func TestResolveOpensRequests(t *testing.T) {
+	db := seed(t)
+	store := catalog.NewMemoryStore()
+	svc, err := requests.New(requests.Options{Requests: store, Queue: catalog.NewMemoryQueue(), Store: store, Golden: golden,
+		Rules: requests.Rules{Sources: []string{"docker.io/library/*"}}})
+	require.NoError(t, err)
+	h, err := server.New(server.Options{Store: store, Requests: svc,
+		Authorizer: identify{server.AuthorizerFunc(func(r *http.Request, a server.Action) error {
+			if r.Header.Get("Authorization") != "Bearer team-token" {
+				return server.ErrUnauthenticated
+			}
+			return nil
+		})}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	dir := t.TempDir()
+	dockerfile := filepath.Join(dir, "Dockerfile")
+	require.NoError(t, os.WriteFile(dockerfile, []byte("FROM nginx:1.27\nFROM ubuntu:24.04 AS a\nFROM ubuntu:24.04 AS b\nFROM quay.io/x/y:1\n"), 0o644))
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-catalog", db, "-request", srv.URL, "-reason", "the web tier", "-owner", "team-web",
+		"-header", "Authorization=Bearer team-token", dockerfile}, &out, &errOut)
+	assert.Equal(t, exitUnusable, code, "%s", errOut.String())
+	assert.Contains(t, out.String(), "request ubuntu:24.04: opened request ")
+	assert.Contains(t, out.String(), "request quay.io/x/y:1: refused: requests: quay.io/x/y is not from a source")
+	assert.NotContains(t, out.String(), "request docker.io/library/nginx", "nginx is golden")
+	all, err := svc.Requests(context.Background(), catalog.RequestQuery{})
+	require.NoError(t, err)
+	require.Len(t, all, 1, "one request for ubuntu, though it appears twice")
+	assert.Equal(t, "docker.io/library/ubuntu:24.04", all[0].Reference)
+	assert.Equal(t, "the web tier", all[0].Reason)
+	assert.Equal(t, "team-web", all[0].Owner)
+	assert.Equal(t, "team-token-holder", all[0].Requester, "the service names the requester")
+
+	out.Reset()
+	code = run(context.Background(), []string{"-catalog", db, "-request", srv.URL, "-reason", "r", "-owner", "o", "-json", dockerfile}, &out, &errOut)
+	assert.Equal(t, exitUnusable, code)
+	var res struct {
+		Requests []resolve.Opened `json:"requests"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &res), "%s", out.String())
+	require.Len(t, res.Requests, 2)
+	assert.Contains(t, res.Requests[0].Err, "401 Unauthorized", "without the token the service refuses")
+
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"-catalog", db, "-request", srv.URL, dockerfile}, &out, &errOut), "-request needs -reason and -owner")
+}
+
+// identify names every caller with the team token.
+type identify struct{ server.AuthorizerFunc }
+
+func (identify) Identify(r *http.Request) string { return "team-token-holder" }
