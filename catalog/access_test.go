@@ -116,3 +116,37 @@ func FuzzAccessPattern(f *testing.F) {
 		assert.True(t, p.For("g").Visible(repo))
 	})
 }
+
+// TestViewReplacement: an entry's replacement that names an image the
+// caller may not see is left out of the entry the caller gets.
+func TestViewReplacement(t *testing.T) {
+	ctx := context.Background()
+	p, err := catalog.NewAccessPolicy(catalogtest.AccessRules())
+	require.NoError(t, err)
+	s := catalog.NewMemoryStore()
+	e := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 1, Entries: 2})[1] // search/app00: public
+	require.True(t, p.For().Visible(e.Repository))
+	for _, tc := range []struct {
+		replacement string
+		outsider    string
+	}{
+		{"registry.corp/golden/payments/app09:2.0", ""},
+		{"registry.corp/golden/payments/app09@sha256:aa", ""},
+		{"registry.corp/golden/search/app01:2.0", "registry.corp/golden/search/app01:2.0"},
+		{"registry.corp/golden/payments/app01:2.0", "registry.corp/golden/payments/app01:2.0"}, // the public exception
+	} {
+		e.Replacement = tc.replacement
+		require.NoError(t, s.Put(ctx, e))
+		got, err := catalog.NewView(s, p.For()).Get(ctx, e.Repository, e.Digest)
+		require.NoError(t, err)
+		assert.Equal(t, tc.outsider, got.Replacement, "outsider, replacement %s", tc.replacement)
+		got, err = catalog.NewView(s, p.For("pay")).Get(ctx, e.Repository, e.Digest)
+		require.NoError(t, err)
+		assert.Equal(t, tc.replacement, got.Replacement, "member")
+		many, err := catalog.GetMany(ctx, catalog.NewView(s, p.For()), []catalog.EntryRef{{Repository: e.Repository, Digest: e.Digest}})
+		require.NoError(t, err)
+		assert.Equal(t, tc.outsider, many[0].Replacement, "GetMany")
+	}
+	assert.Equal(t, "registry.corp:5000/x", catalog.ReferenceRepository("registry.corp:5000/x"))
+	assert.Equal(t, "registry.corp:5000/x", catalog.ReferenceRepository("registry.corp:5000/x:1"))
+}

@@ -61,14 +61,13 @@ func (w *View) GetMany(ctx context.Context, refs []EntryRef) ([]*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := w.v.Policy()
 	for i, e := range out {
 		switch {
 		case e == nil:
 		case !w.v.Visible(refs[i].Repository):
 			out[i] = nil
-		case p != nil:
-			p.Apply(e)
+		default:
+			w.apply(e)
 		}
 	}
 	return out, nil

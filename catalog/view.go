@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -52,10 +53,31 @@ func (w *View) Get(ctx context.Context, repository string, d digest.Digest) (*En
 	if err != nil {
 		return nil, err
 	}
+	w.apply(e)
+	return e, nil
+}
+
+// apply records the access of e, and drops a replacement that names an
+// image the caller may not see.
+func (w *View) apply(e *Entry) {
 	if p := w.v.Policy(); p != nil {
 		p.Apply(e)
 	}
-	return e, nil
+	if e.Replacement != "" && !w.v.Visible(ReferenceRepository(e.Replacement)) {
+		e.Replacement = ""
+	}
+}
+
+// ReferenceRepository returns the repository of an image reference:
+// what comes before "@digest", else before a ":tag" after the last "/".
+func ReferenceRepository(ref string) string {
+	if i := strings.LastIndex(ref, "@"); i >= 0 {
+		return ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") && strings.Contains(ref, "/") {
+		return ref[:i]
+	}
+	return ref
 }
 
 // Delete implements Store: a hidden entry is ErrNotFound.
