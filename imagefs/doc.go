@@ -12,7 +12,9 @@
 // downloads, decompresses and verifies each layer once for both: a file
 // only one visitor wants is streamed to it, a file several want is read
 // once (into memory up to [ShareOptions.MaxSharedMemory], else into a
-// private temporary file), and a visitor that fails stops alone. The
+// private temporary file, which a visitor may keep reading after its
+// Visit returns: [SharedCopy.Detach]), and a visitor that fails stops
+// alone. The
 // catalog's rescans do not walk again: they re-match the stored SBOM.
 //
 // The sub-package imagefs/imagetest builds deterministic OCI images (layers,

@@ -10,6 +10,14 @@
 // report's kind is artifact.ReportKindMalware and its tool carries clamd's
 // engine and signature database versions (from the VERSION command).
 //
+// Scanner.StartFiles is the same scan fed by a walk the caller shares with
+// other visitors (imagefs.WalkAll: the pipeline's one pass with SBOM
+// generation). There, a file over 1 MiB that the walk copied to a private
+// temporary file for its visitors ([imagefs.SharedCopy]) is handed to a
+// worker through its own handle on that copy: the walk goes on while
+// clamd scans it, several large files are scanned at once, and nothing is
+// copied again. Every file is still scanned before Finish returns.
+//
 // Fail closed: any reply other than "OK" or "FOUND" (INSTREAM size limit
 // exceeded, a clamd error, a timeout, a dropped connection) fails the scan
 // with an error wrapping scan.ErrScanFailed, never a clean report. A file
