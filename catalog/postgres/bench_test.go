@@ -194,26 +194,7 @@ func BenchmarkSearch(b *testing.B) {
 	n := envInt("CSSC_BENCH_ENTRIES", 100_000)
 	s := searchStore.fill(b, n, catalogtest.CorpusOptions{})
 	bs := &searchStore
-	classes := []benchQuery{
-		{"all", catalog.Query{}},
-		{"text-rare", catalog.Query{Text: "pkg123-util"}},
-		{"text-common", catalog.Query{Text: "ssl"}},
-		{"text-two-words", catalog.Query{Text: "payments pkg042"}},
-		{"text-short", catalog.Query{Text: "v7"}},
-		{"text-cve", catalog.Query{Text: "cve-2024-0042"}},
-		{"repository-prefix", catalog.Query{Repository: "registry.corp/golden/search/"}},
-		{"digest", catalog.Query{Digest: catalogtest.Digest(fmt.Sprintf("entry-%d-%d", 1000+(n-1)/1000, (n-1)%1000))}},
-		{"tag", catalog.Query{Tag: "latest"}},
-		{"facets-narrow", catalog.Query{Status: catalog.StatusDeprecated, Platform: "linux/arm64", MaxSeverity: catalog.SeverityHigh, Owner: "team-search"}},
-		{"severity-fixable", catalog.Query{MaxSeverity: catalog.SeverityMedium, Fixable: true}},
-		{"label", catalog.Query{Label: "pci=true"}},
-		{"signer-untrusted", catalog.Query{Signer: "C=US, ST=WA, O=Corp, CN=Corp Legacy Signing", Trusted: new(false)}},
-		{"package", catalog.Query{Package: &catalog.PackageQuery{Name: "pkg007-core"}}},
-		{"package-range", catalog.Query{Package: &catalog.PackageQuery{Name: "pkg007-core", Range: ">= 2.3.0, < 2.5.0"}}},
-		{"cve", catalog.Query{Vulnerability: "CVE-2024-0042"}},
-		{"license", catalog.Query{License: "MPL-2.0"}},
-		{"eol-30d", catalog.Query{EndOfLifeBefore: catalogtest.Now().Add(30 * 24 * time.Hour), EndOfLifeAfter: catalogtest.Now()}},
-	}
+	classes := searchClasses(n)
 	for _, facets := range []bool{false, true} {
 		for _, c := range classes {
 			b.Run(fmt.Sprintf("%s/facets=%v", c.name, facets), func(b *testing.B) {
@@ -234,6 +215,79 @@ func BenchmarkSearch(b *testing.B) {
 		q.Limit = 50
 		measure(b, bs, q)
 	})
+}
+
+// BenchmarkSearchAccess measures what access filtering adds to search:
+// every class of BenchmarkSearch, with facets, mixed, each query run
+// twice per iteration (which first alternates): as a caller inside the
+// service and as an outsider from whom one rule hides a fifth of the
+// entries ("**/payments/*"). It reports both percentiles and the p99
+// ratio (outsider / inside).
+func BenchmarkSearchAccess(b *testing.B) {
+	n := envInt("CSSC_BENCH_ENTRIES", 100_000)
+	s := searchStore.fill(b, n, catalogtest.CorpusOptions{})
+	policy, err := catalog.NewAccessPolicy([]catalog.AccessRule{
+		{Name: "payments", Repositories: []string{"**/payments/*"}, Level: "licensed", Groups: []string{"payments"}},
+	})
+	require.NoError(b, err)
+	outsider := policy.For()
+	classes := searchClasses(n)
+	ctx := context.Background()
+	var open, hidden []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		q := classes[i%len(classes)].q
+		q.Facets, q.Now = true, catalogtest.Now()
+		for k := range 2 {
+			qq := q
+			if (i/len(classes)+k)%2 == 1 {
+				qq.Visibility = outsider
+			}
+			t0 := time.Now()
+			if _, err := s.Search(ctx, qq); err != nil {
+				b.Fatal(err)
+			}
+			if qq.Visibility != nil {
+				hidden = append(hidden, time.Since(t0))
+			} else {
+				open = append(open, time.Since(t0))
+			}
+		}
+	}
+	b.StopTimer()
+	pct := func(lat []time.Duration, p float64) float64 {
+		slices.Sort(lat)
+		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(open, 0.50), "p50-ms")
+	b.ReportMetric(pct(open, 0.99), "p99-ms")
+	b.ReportMetric(pct(hidden, 0.50), "outsider-p50-ms")
+	b.ReportMetric(pct(hidden, 0.99), "outsider-p99-ms")
+	b.ReportMetric(pct(hidden, 0.99)/pct(open, 0.99), "p99-ratio")
+}
+
+// searchClasses are BenchmarkSearch's query classes over n entries.
+func searchClasses(n int) []benchQuery {
+	return []benchQuery{
+		{"all", catalog.Query{}},
+		{"text-rare", catalog.Query{Text: "pkg123-util"}},
+		{"text-common", catalog.Query{Text: "ssl"}},
+		{"text-two-words", catalog.Query{Text: "payments pkg042"}},
+		{"text-short", catalog.Query{Text: "v7"}},
+		{"text-cve", catalog.Query{Text: "cve-2024-0042"}},
+		{"repository-prefix", catalog.Query{Repository: "registry.corp/golden/search/"}},
+		{"digest", catalog.Query{Digest: catalogtest.Digest(fmt.Sprintf("entry-%d-%d", 1000+(n-1)/1000, (n-1)%1000))}},
+		{"tag", catalog.Query{Tag: "latest"}},
+		{"facets-narrow", catalog.Query{Status: catalog.StatusDeprecated, Platform: "linux/arm64", MaxSeverity: catalog.SeverityHigh, Owner: "team-search"}},
+		{"severity-fixable", catalog.Query{MaxSeverity: catalog.SeverityMedium, Fixable: true}},
+		{"label", catalog.Query{Label: "pci=true"}},
+		{"signer-untrusted", catalog.Query{Signer: "C=US, ST=WA, O=Corp, CN=Corp Legacy Signing", Trusted: new(false)}},
+		{"package", catalog.Query{Package: &catalog.PackageQuery{Name: "pkg007-core"}}},
+		{"package-range", catalog.Query{Package: &catalog.PackageQuery{Name: "pkg007-core", Range: ">= 2.3.0, < 2.5.0"}}},
+		{"cve", catalog.Query{Vulnerability: "CVE-2024-0042"}},
+		{"license", catalog.Query{License: "MPL-2.0"}},
+		{"eol-30d", catalog.Query{EndOfLifeBefore: catalogtest.Now().Add(30 * 24 * time.Hour), EndOfLifeAfter: catalogtest.Now()}},
+	}
 }
 
 // BenchmarkReverse: reverse queries over 10,000 images of 200 packages per
