@@ -100,6 +100,27 @@ func TestRequestToPromotion(t *testing.T) {
 			require.NoError(t, evs[3].Decode(&ch))
 			assert.Equal(t, "carol", ch.Requester)
 			assert.Equal(t, c.Request.Reasons, ch.Reasons, "the denial event carries the policy's reasons")
+
+			// A reference pinned by digest alone (a multi-arch index):
+			// promoted and catalogued by digest.
+			srcRepo, err := p.client.Repository(ctx, registry.Join(w.src, sample.Multi))
+			require.NoError(t, err)
+			desc, err := srcRepo.Resolve(ctx, sample.Tag)
+			require.NoError(t, err)
+			pinned := registry.Join(w.src, sample.Multi) + "@" + desc.Digest.String()
+			d, err := s.Submit(ctx, requests.Submission{Reference: pinned, Reason: "pinned in our Dockerfile", Owner: "team-web", Requester: "dave"})
+			require.NoError(t, err)
+			require.NotNil(t, d.Request)
+			assert.Empty(t, d.Request.Tag)
+			drain()
+			d.Request, err = s.Request(ctx, d.Request.ID)
+			require.NoError(t, err)
+			require.Equal(t, catalog.RequestPromoted, d.Request.State, "reasons %v", d.Request.Reasons)
+			_, err = st.store.Get(ctx, d.Request.Golden, d.Request.Digest)
+			require.NoError(t, err, "the image requested by digest is catalogued")
+			again, err = s.Submit(ctx, requests.Submission{Reference: pinned, Reason: "me too", Owner: "team-api", Requester: "erin"})
+			require.NoError(t, err)
+			require.NotNil(t, again.Golden, "asking again by digest answers with the golden image")
 		})
 	}
 }

@@ -14,6 +14,13 @@ import (
 	"github.com/cssc-go/cssc/catalog/upstream"
 )
 
+// digestIndexer indexes one image by digest (*catalog.Syncer).
+type digestIndexer interface {
+	Index(ctx context.Context, location string, d digest.Digest) (*catalog.Entry, error)
+}
+
+var _ digestIndexer = (*catalog.Syncer)(nil)
+
 // Job outcomes beside the acquisition's own.
 const (
 	outcomeStale = "stale" // the request ended before the job ran
@@ -263,8 +270,15 @@ func (s *Service) acquireJob(ctx context.Context, j catalog.Job) (string, bool, 
 	}
 	if res.Promoted && s.opts.Syncer != nil {
 		// Index the promotion before the request says so: a requester
-		// told "promoted" finds the image in the catalog.
+		// told "promoted" finds the image in the catalog. An image
+		// requested by digest alone has no tag for a reconcile to find:
+		// it is indexed by digest when the syncer can.
 		s.opts.Syncer.ReconcileRepository(context.WithoutCancel(ctx), r.Golden)
+		if ix, ok := s.opts.Syncer.(digestIndexer); ok && r.Tag == "" && res.Digest != "" {
+			if _, err := ix.Index(context.WithoutCancel(ctx), r.Golden, res.Digest); err != nil {
+				s.log.WarnContext(ctx, "requests: index the promoted image", "request", r.ID, "digest", res.Digest, "error", err)
+			}
+		}
 	}
 	end := s.opts.Now()
 	attempt := r.Attempts
