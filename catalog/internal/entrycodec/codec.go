@@ -34,6 +34,12 @@ import (
 )
 
 // Magic is the first byte of the binary form; Version the second.
+//
+// The form grows by adding: a field added to catalog.Entry (or to
+// catalog.Summary) is written after the last one, and Decode leaves it zero
+// when the bytes end before it, so that what an earlier version wrote
+// stays readable. Anything else (a field removed or reordered) takes a new
+// Version.
 const (
 	Magic   = 0xCE
 	Version = 1
@@ -289,6 +295,10 @@ type reader struct {
 	err   error
 	arena []string // the string lists' elements, handed out in windows
 }
+
+// more reports whether bytes are left: fields added to the form later
+// are read only if so.
+func (r *reader) more() bool { return r.err == nil && r.i < len(r.s) }
 
 func (r *reader) fail() {
 	if r.err == nil {
@@ -576,7 +586,10 @@ func DecodeSummary(b []byte) (catalog.Summary, error) {
 	s.Malware = r.malware()
 	s.EndOfLife = r.endOfLife()
 	s.Problems = r.intn()
-	s.AccessLevel = r.str()
+	// Fields added later: absent in what earlier versions wrote.
+	if r.more() {
+		s.AccessLevel = r.str()
+	}
 	if r.err != nil || r.i != len(r.s) {
 		return catalog.Summary{}, fmt.Errorf("%w: summary: %w at byte %d", catalog.ErrInvalidEntry, errCorrupt, r.i)
 	}

@@ -285,6 +285,12 @@ func TestSummaryRoundTrip(t *testing.T) {
 	nonZero(reflect.ValueOf(s), "Summary", missing)
 	require.Empty(t, missing)
 	summaryRoundTrip(t, s)
+	// A summary written before AccessLevel was added ends before it.
+	s.AccessLevel = ""
+	b := EncodeSummary(&s)
+	got, err := DecodeSummary(b[:len(b)-1])
+	require.NoError(t, err, "a summary without its last field")
+	assert.Equal(t, s, got)
 	for name, b := range map[string][]byte{"truncated": EncodeSummary(&s)[:20], "unknown version": {Magic, 7}, "not JSON": []byte("{")} {
 		_, err := DecodeSummary(b)
 		assert.ErrorIs(t, err, catalog.ErrInvalidEntry, name)
