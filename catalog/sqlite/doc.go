@@ -46,8 +46,8 @@
 // its last change, and the stored bytes are read and decoded again only
 // when that number moved, so a changed entry is never served stale. With
 // the cache off (or cold), a Get of an entry of 40 packages per platform
-// image costs about 40 us of CPU, half of it SQLite reading the row. GetMany (catalog.GetMany)
-// reads many entries in one query.
+// image costs about 40 us of CPU, half of it SQLite reading the row.
+// GetMany (catalog.GetMany) reads many entries in one query.
 //
 // SQLite has one writer: writes go through one connection, reads through
 // a small pool (WAL mode), so searches never wait for a write. For several
