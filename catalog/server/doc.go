@@ -42,6 +42,9 @@
 // pages, comparisons, exports, downloads, tag history and sweeps, and its
 // URLs answer exactly as those of an unknown digest. Members see, in the
 // API and on the image page, who may pull it and how to ask for access.
+// Sweep records are catalog-wide: their totals (images, outcomes, images
+// affected) count every image; their failures and reasons that name an
+// image the caller may not see are left out.
 //
 // Data the catalog core does not hold is plugged in through small
 // interfaces: SweepLister for the sweeps page (rescans and lifecycle runs).
