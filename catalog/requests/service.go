@@ -133,9 +133,14 @@ type Options struct {
 	// EventSource is the CloudEvents source. Empty means DefaultSource.
 	EventSource string
 	// RateLimit is how many submissions one requester may make in any
-	// RateWindow on this instance (duplicates and invalid ones count).
-	// Zero means DefaultRateLimit (20); negative means no limit.
-	// RateWindow zero means DefaultRateWindow (1 h).
+	// RateWindow on this instance (duplicates and invalid ones count),
+	// and how many requests they may open in any RateWindow on all the
+	// instances sharing the store (read from the store, so that a flood
+	// spread over instances is held too: exactly for submissions one
+	// after the other, and at most RateLimit per instance for submissions
+	// that race on several instances). Zero means DefaultRateLimit
+	// (20); negative means no limit. RateWindow zero means
+	// DefaultRateWindow (1 h).
 	RateLimit  int
 	RateWindow time.Duration
 	// Lease is the lease of acquisition jobs, renewed while they run.
@@ -405,6 +410,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Answer, error) {
 			r.Rule = rule
 		}
 	}
+	if err := s.storedLimit(ctx, requester, now); err != nil {
+		return nil, err
+	}
 	stored, created, err := s.opts.Requests.CreateRequest(ctx, r)
 	if err != nil {
 		return nil, err
@@ -426,6 +434,26 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Answer, error) {
 		r = approved
 	}
 	return &Answer{Request: r, Created: true}, nil
+}
+
+// storedLimit holds the rate limit across instances: the requests the
+// requester opened, on any instance, within the window are read from the
+// store (the most recent RateLimit of them).
+func (s *Service) storedLimit(ctx context.Context, requester string, now time.Time) error {
+	if s.opts.RateLimit <= 0 {
+		return nil
+	}
+	recent, err := s.opts.Requests.Requests(ctx, catalog.RequestQuery{Requester: requester, Limit: min(s.opts.RateLimit, catalog.MaxRequestLimit)})
+	if err != nil {
+		return err
+	}
+	if len(recent) < s.opts.RateLimit {
+		return nil
+	}
+	if age := now.Sub(recent[len(recent)-1].Created); age < s.opts.RateWindow {
+		return &RateLimitError{Requester: requester, RetryAfter: max(s.opts.RateWindow-age, time.Second)}
+	}
+	return nil
 }
 
 // join adds requester to the followers of the open request r (unless

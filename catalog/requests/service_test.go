@@ -255,3 +255,53 @@ func TestRateLimitFlood(t *testing.T) {
 	_, err = s.Submit(ctx, requests.Submission{Reference: "ghcr.io/acme/late:1", Reason: "x", Owner: "team", Requester: "flooder"})
 	require.NoError(t, err, "after the window")
 }
+
+// TestRateLimitAcrossInstances floods three instances sharing one store:
+// the requests a requester opens stay within the limit, whichever
+// instance took them.
+func TestRateLimitAcrossInstances(t *testing.T) {
+	store, q := catalog.NewMemoryStore(), catalog.NewMemoryQueue()
+	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	var svcs []*requests.Service
+	for i := range 3 {
+		s, err := requests.New(requests.Options{Requests: store, Queue: q, Golden: "registry.corp/golden", RateLimit: 4, RateWindow: time.Hour,
+			Instance: fmt.Sprintf("i%d", i), Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		svcs = append(svcs, s)
+	}
+	ctx := context.Background()
+	var mu sync.Mutex
+	accepted := 0
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Go(func() {
+			_, err := svcs[i%3].Submit(ctx, requests.Submission{Reference: fmt.Sprintf("ghcr.io/acme/app%d:1", i), Reason: "flood", Owner: "team", Requester: "flooder"})
+			var rl *requests.RateLimitError
+			if err != nil && !errors.As(err, &rl) {
+				t.Errorf("submission %d: %v", i, err)
+			}
+			if err == nil {
+				mu.Lock()
+				accepted++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	all, err := svcs[0].Requests(ctx, catalog.RequestQuery{Requester: "flooder"})
+	require.NoError(t, err)
+	// Concurrent submissions on several instances may pass the store check
+	// before the others' requests are stored; each instance's own limiter
+	// still caps what it lets through at the limit.
+	assert.LessOrEqual(t, len(all), 4*3, "the limit holds across instances (got %d, accepted %d)", len(all), accepted)
+	assert.GreaterOrEqual(t, len(all), 4)
+	assert.Equal(t, accepted, len(all))
+
+	// Sequentially, exactly the limit.
+	for i := range 6 {
+		_, _ = svcs[i%3].Submit(ctx, requests.Submission{Reference: fmt.Sprintf("ghcr.io/acme/seq%d:1", i), Reason: "r", Owner: "o", Requester: "steady"})
+	}
+	steady, err := svcs[0].Requests(ctx, catalog.RequestQuery{Requester: "steady"})
+	require.NoError(t, err)
+	assert.Len(t, steady, 4, "sequential submissions on three instances: exactly the limit")
+}
