@@ -400,41 +400,61 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 
 // get is Get inside use.
 func (s *Store) get(ctx context.Context, repository string, d digest.Digest) (*catalog.Entry, error) {
-	var e *catalog.Entry
-	err := func() error {
-		key := repository + "@" + d.String()
-		cachedID, cachedSeq, _ := s.cache.Version(key)
-		var id, seq int64
+	key := repository + "@" + d.String()
+	cachedID, cachedSeq, _ := s.cache.Version(key)
+	id, seq, e, found, err := s.getRow(ctx, cachedID, cachedSeq, repository, d)
+	if err != nil {
+		return nil, fmt.Errorf("catalog/sqlite: get: %w", err)
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
+	}
+	if e == nil { // the cache has it at that change
+		if e = s.cache.Get(key, id, seq); e != nil {
+			return e, nil
+		}
+		// Evicted meanwhile.
 		var body []byte
-		err := s.stmts.get.QueryRowContext(ctx, cachedID, cachedSeq, repository, d.String()).Scan(&id, &seq, &body)
+		err := s.stmts.getBody.QueryRowContext(ctx, id).Scan(&body)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
+			return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 		}
 		if err != nil {
-			return fmt.Errorf("catalog/sqlite: get: %w", err)
-		}
-		if body == nil {
-			if e = s.cache.Get(key, id, seq); e != nil {
-				return nil
-			}
-			// Evicted meanwhile.
-			err := s.stmts.getBody.QueryRowContext(ctx, id).Scan(&body)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
-			}
-			if err != nil {
-				return fmt.Errorf("catalog/sqlite: get: %w", err)
-			}
+			return nil, fmt.Errorf("catalog/sqlite: get: %w", err)
 		}
 		if e, err = entrycodec.Decode(body); err != nil {
-			return err
+			return nil, err
 		}
-		if s.cache != nil {
-			s.cache.Put(key, id, seq, e.Clone())
+	}
+	if s.cache != nil {
+		s.cache.Put(key, id, seq, e.Clone())
+	}
+	return e, nil
+}
+
+// getRow runs the get statement: the entry's id and last change, and the
+// entry decoded from its body unless the cache has it at that change (nil
+// then). It decodes from the row's own bytes (sql.RawBytes): decoding
+// copies them once, so database/sql need not copy them first.
+func (s *Store) getRow(ctx context.Context, cachedID, cachedSeq int64, repository string, d digest.Digest) (id, seq int64, e *catalog.Entry, found bool, err error) {
+	rows, err := s.stmts.get.QueryContext(ctx, cachedID, cachedSeq, repository, d.String())
+	if err != nil {
+		return 0, 0, nil, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return 0, 0, nil, false, rows.Err()
+	}
+	var body sql.RawBytes
+	if err := rows.Scan(&id, &seq, &body); err != nil {
+		return 0, 0, nil, false, err
+	}
+	if body != nil {
+		if e, err = entrycodec.Decode(body); err != nil {
+			return 0, 0, nil, false, err
 		}
-		return nil
-	}()
-	return e, err
+	}
+	return id, seq, e, true, rows.Close()
 }
 
 // Delete implements catalog.Store.
@@ -673,7 +693,7 @@ func (s *Store) getMany(ctx context.Context, refs []catalog.EntryRef, out []*cat
 	for rows.Next() {
 		var i int
 		var id, seq int64
-		var body []byte
+		var body sql.RawBytes // decoding copies it
 		if err := rows.Scan(&i, &id, &seq, &body); err != nil {
 			return err
 		}
