@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -111,7 +112,9 @@ func TestClaimPlan(t *testing.T) {
 }
 
 // TestClaimIsHeapOnly: a claim writes the leased row as a heap-only tuple
-// (no index entry), which pageinspect shows in the table's pages.
+// and an extension too, so neither adds an entry to any index: pageinspect
+// shows the new row versions as heap-only, and every index of the table
+// holds one entry per job.
 func TestClaimIsHeapOnly(t *testing.T) {
 	ctx := context.Background()
 	s, conn := openInternal(t)
@@ -121,13 +124,27 @@ func TestClaimIsHeapOnly(t *testing.T) {
 	js, err := s.Claim(ctx, catalog.ClaimRequest{Owner: "w", Kinds: []string{"k"}, Max: 10})
 	require.NoError(t, err)
 	require.Len(t, js, 10)
-	heapOnly := func() int {
-		var n int
-		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM generate_series(0, pg_relation_size('cssc_jobs') / 8192 - 1) AS p,
-			heap_page_items(get_raw_page('cssc_jobs', p::int)) WHERE t_infomask2 & 32768 <> 0`).Scan(&n)) // HEAP_ONLY_TUPLE
-		return n
+	var heapOnly int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM generate_series(0, pg_relation_size('cssc_jobs') / 8192 - 1) AS p,
+		heap_page_items(get_raw_page('cssc_jobs', p::int)) WHERE t_infomask2 & 32768 <> 0`).Scan(&heapOnly)) // HEAP_ONLY_TUPLE
+	assert.Equal(t, 10, heapOnly, "heap-only row versions after claiming 10 jobs")
+	entries := func() map[string]int {
+		rows, err := conn.Query(ctx, `SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'cssc_jobs'::regclass`)
+		require.NoError(t, err)
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		out := map[string]int{}
+		for _, name := range names {
+			var n int
+			// 20 entries fit in the root leaf, block 1 (block 0 is the
+			// metapage).
+			require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM bt_page_items($1, 1)", name).Scan(&n))
+			out[name] = n
+		}
+		return out
 	}
-	assert.Equal(t, 10, heapOnly(), "heap-only row versions after claiming 10 jobs")
-	require.NoError(t, s.Extend(ctx, 1e9, js...))
-	assert.Equal(t, 20, heapOnly(), "heap-only row versions after extending their leases")
+	want := map[string]int{"cssc_jobs_pkey": 20, "cssc_jobs_key_key": 20, "cssc_jobs_claim": 20, "cssc_jobs_group": 20}
+	assert.Equal(t, want, entries(), "index entries after claiming 10 of 20 jobs")
+	require.NoError(t, s.Extend(ctx, time.Hour, js...))
+	assert.Equal(t, want, entries(), "index entries after extending their leases")
 }
