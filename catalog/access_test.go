@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -149,4 +150,85 @@ func TestViewReplacement(t *testing.T) {
 	}
 	assert.Equal(t, "registry.corp:5000/x", catalog.ReferenceRepository("registry.corp:5000/x"))
 	assert.Equal(t, "registry.corp:5000/x", catalog.ReferenceRepository("registry.corp:5000/x:1"))
+}
+
+// TestRedact: references to images the caller may not see are replaced in
+// free text, whatever surrounds them; other text is left alone.
+func TestRedact(t *testing.T) {
+	p, err := catalog.NewAccessPolicy(catalogtest.AccessRules())
+	require.NoError(t, err)
+	out := p.For()
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"the base OS (debian 12) ends first", "the base OS (debian 12) ends first"},
+		{"use registry.corp/golden/payments/app09:2.0.", "use " + catalog.Redacted + "."},
+		{"superseded by registry.corp/golden/payments/app09@sha256:aa, see (registry.corp/golden/payments/app08)",
+			"superseded by " + catalog.Redacted + ", see (" + catalog.Redacted + ")"},
+		{"\"registry.corp/golden/payments/app09\"", "\"" + catalog.Redacted + "\""},
+		{"registry.corp/golden/search/app01:2.0 and registry.corp/golden/payments/app01:2.0", "registry.corp/golden/search/app01:2.0 and registry.corp/golden/payments/app01:2.0"},
+		{"https://endoflife.date/nginx sha256:aa", "https://endoflife.date/nginx sha256:aa"},
+	} {
+		got, changed := out.Redact(tc.in)
+		assert.Equal(t, tc.want, got, "outsider: %q", tc.in)
+		assert.Equal(t, tc.in != tc.want, changed, "changed: %q", tc.in)
+		got, changed = p.For("pay").Redact(tc.in)
+		assert.Equal(t, tc.in, got, "member: %q", tc.in)
+		assert.False(t, changed)
+	}
+	var nilV *catalog.Visibility
+	got, _ := nilV.Redact("registry.corp/golden/payments/app09")
+	assert.Equal(t, "registry.corp/golden/payments/app09", got, "nil visibility sees everything")
+}
+
+// TestViewRedactsFreeText: a public entry's free text that names an image
+// the caller may not see (end-of-life reason and sources, source
+// reference, labels, problems) reaches the caller redacted, through Get,
+// GetMany and Search, and the store's entry is untouched; a member reads
+// it whole.
+func TestViewRedactsFreeText(t *testing.T) {
+	ctx := context.Background()
+	p, err := catalog.NewAccessPolicy(catalogtest.AccessRules())
+	require.NoError(t, err)
+	s := catalog.NewMemoryStore()
+	e := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 1, Entries: 2})[1] // search/app00: public
+	require.True(t, p.For().Visible(e.Repository))
+	hidden := "registry.corp/golden/payments/app09"
+	e.Source.Reference = hidden + ":2.0"
+	e.EndOfLife = &catalog.EndOfLife{Date: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Source: "override",
+		Reason: "moved to " + hidden + "@sha256:aa.", Sources: []catalog.EndOfLifeSource{{Role: "image", Source: "override", Detail: "see " + hidden}}}
+	e.Labels = map[string]string{"successor": hidden, "tier": "gold"}
+	e.Problems = []catalog.Problem{{Subject: e.Digest, Evidence: catalog.EvidenceSBOM, Reason: catalog.ReasonUnreadable, Detail: "copied from " + hidden}}
+	require.NoError(t, s.Put(ctx, e))
+
+	check := func(name string, got *catalog.Entry) {
+		t.Helper()
+		assert.Equal(t, catalog.Redacted, got.Source.Reference, "%s: source", name)
+		assert.Equal(t, "moved to "+catalog.Redacted+".", got.EndOfLife.Reason, "%s: end-of-life reason", name)
+		assert.Equal(t, "see "+catalog.Redacted, got.EndOfLife.Sources[0].Detail, "%s: end-of-life source", name)
+		assert.Equal(t, map[string]string{"successor": catalog.Redacted, "tier": "gold"}, got.Labels, "%s: labels", name)
+		assert.Equal(t, "copied from "+catalog.Redacted, got.Problems[0].Detail, "%s: problem", name)
+	}
+	view := catalog.NewView(s, p.For())
+	got, err := view.Get(ctx, e.Repository, e.Digest)
+	require.NoError(t, err)
+	check("Get", got)
+	many, err := catalog.GetMany(ctx, view, []catalog.EntryRef{{Repository: e.Repository, Digest: e.Digest}})
+	require.NoError(t, err)
+	check("GetMany", many[0])
+	res, err := view.Search(ctx, catalog.Query{Repository: e.Repository})
+	require.NoError(t, err)
+	require.Len(t, res.Entries, 1)
+	assert.Equal(t, "moved to "+catalog.Redacted+".", res.Entries[0].EndOfLife.Reason, "search: end-of-life reason")
+	assert.Equal(t, catalog.Redacted, res.Entries[0].Labels["successor"], "search: label")
+
+	stored, err := s.Get(ctx, e.Repository, e.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, e.EndOfLife.Reason, stored.EndOfLife.Reason, "the store's entry is untouched")
+	res, err = s.Search(ctx, catalog.Query{Repository: e.Repository})
+	require.NoError(t, err)
+	assert.Equal(t, e.EndOfLife.Reason, res.Entries[0].EndOfLife.Reason, "the store's summary is untouched")
+	member, err := catalog.NewView(s, p.For("pay")).Get(ctx, e.Repository, e.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, e.EndOfLife.Reason, member.EndOfLife.Reason, "a member reads the names")
+	assert.Equal(t, e.Labels, member.Labels)
 }

@@ -378,6 +378,17 @@ type Sweep struct {
 	// Failures names up to MaxStatusFailures images whose rescan failed,
 	// and why.
 	Failures []SweepFailure `json:"failures,omitempty"`
+	// Subject is the one image ("repository@digest") a sweep of a single
+	// image is about (SweepRequest); empty for a sweep over many. Readers
+	// that show sweeps to callers with access levels leave out the sweep
+	// of an image the caller may not see.
+	Subject string `json:"subject,omitempty"`
+	// TotalsWithheld is never stored: a reader sets it on the copy it
+	// shows a caller who may not see every image (access levels), from
+	// which it removed what counts or names images across the whole
+	// catalog (Images, Outcomes, Diff.Affected, a Reason): those totals
+	// were taken over every image and would reveal the hidden ones.
+	TotalsWithheld bool `json:"totalsWithheld,omitempty"`
 }
 
 // SweepDiff describes a database update.

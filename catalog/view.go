@@ -13,7 +13,9 @@ import (
 // entries the caller's Visibility allows, and exactly as the store answers
 // for an entry it does not have (an error wrapping ErrNotFound, an empty
 // tag map, no tag history), so that a restricted entry's existence does
-// not leak. Entries and summaries it returns carry their access
+// not leak. A visible entry's replacement that names a hidden image is
+// left out, and hidden images named in its free text are redacted
+// (Visibility.Redact). Entries and summaries it returns carry their access
 // (AccessPolicy.Apply). Writes pass through to the store, except Delete of
 // a hidden entry, which is ErrNotFound; Close does nothing (the view does
 // not own the store). Create one with NewView.
@@ -57,15 +59,15 @@ func (w *View) Get(ctx context.Context, repository string, d digest.Digest) (*En
 	return e, nil
 }
 
-// apply records the access of e, and drops a replacement that names an
-// image the caller may not see.
+// apply records the access of e, drops a replacement that names an
+// image the caller may not see, and redacts such names in e's free text
+// (Visibility.Redact): the source reference, the end-of-life reason and
+// sources, the problems' details and the labels' values.
 func (w *View) apply(e *Entry) {
 	if p := w.v.Policy(); p != nil {
 		p.Apply(e)
 	}
-	if e.Replacement != "" && !w.v.Visible(ReferenceRepository(e.Replacement)) {
-		e.Replacement = ""
-	}
+	redactEntry(e, w.v)
 }
 
 // ReferenceRepository returns the repository of an image reference:
@@ -104,6 +106,7 @@ func (w *View) Search(ctx context.Context, q Query) (*Result, error) {
 			if a := p.Access(s.Repository, ""); a.Restricted() {
 				s.AccessLevel = a.Level
 			}
+			redactSummary(s, w.v)
 		}
 	}
 	return res, nil

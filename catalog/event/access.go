@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -15,9 +16,12 @@ import (
 // from the event's subject ("repository@digest", "repository:tag") and
 // from a "repository" member of its data (event.Image and the catalog's
 // tag events carry one); an event that names no repository (a sweep, a
-// request, by its id) passes. Give each subscriber (each webhook) the
-// visibility of the groups it serves: policy.For(groups...). A nil v
-// passes everything.
+// request, by its id) passes. An event that passes but names a hidden
+// image elsewhere in its data (a lifecycle event's replacement, a reason,
+// any string or object key at any depth) passes with those names
+// redacted (catalog.Visibility.Redact); one whose data is not JSON is
+// dropped. Give each subscriber (each webhook) the visibility of the
+// groups it serves: policy.For(groups...). A nil v passes everything.
 func Restrict(sink Sink, v *catalog.Visibility) Sink {
 	if !v.Restricts() {
 		return sink
@@ -33,7 +37,11 @@ type restricted struct {
 func (r *restricted) Emit(ctx context.Context, events ...Event) error {
 	keep := make([]Event, 0, len(events))
 	for _, e := range events {
-		if Visible(e, r.v) {
+		if !Visible(e, r.v) {
+			continue
+		}
+		e, ok := Redact(e, r.v)
+		if ok {
 			keep = append(keep, e)
 		}
 	}
@@ -83,4 +91,68 @@ func Repositories(e Event) []string {
 		}
 	}
 	return out
+}
+
+// Redact returns e with every reference to an image v hides in its data
+// redacted (catalog.Visibility.Redact, applied to every string and object
+// key at any depth), and true; e itself when nothing names such an image.
+// It returns false when e's data cannot be read (not JSON, over
+// MaxDataBytes) while v hides something: such an event cannot be checked
+// and must not be delivered. Redact leaves the subject alone: Visible
+// decides on it.
+func Redact(e Event, v *catalog.Visibility) (Event, bool) {
+	if !v.Restricts() || len(e.Data) == 0 {
+		return e, true
+	}
+	if len(e.Data) > MaxDataBytes {
+		return e, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(e.Data))
+	dec.UseNumber()
+	var data any
+	if err := dec.Decode(&data); err != nil || dec.More() {
+		return e, false
+	}
+	data, changed := redactValue(data, v)
+	if !changed {
+		return e, true
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return e, false
+	}
+	e.Data = b
+	return e, true
+}
+
+// redactValue redacts the strings and keys of a decoded JSON value.
+func redactValue(x any, v *catalog.Visibility) (any, bool) {
+	switch x := x.(type) {
+	case string:
+		return v.Redact(x)
+	case []any:
+		changed := false
+		for i := range x {
+			var c bool
+			if x[i], c = redactValue(x[i], v); c {
+				changed = true
+			}
+		}
+		return x, changed
+	case map[string]any:
+		changed := false
+		for k, val := range x {
+			nv, c := redactValue(val, v)
+			nk, ck := v.Redact(k)
+			if ck {
+				delete(x, k)
+			}
+			if c || ck {
+				x[nk] = nv
+				changed = true
+			}
+		}
+		return x, changed
+	}
+	return x, false
 }

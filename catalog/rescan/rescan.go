@@ -488,7 +488,8 @@ func (r *Rescanner) Request(ctx context.Context, repository string, d digest.Dig
 	}
 	at := r.now()
 	sw := &catalog.Sweep{ID: sweepID("request", at, repository+"@"+d.String()), Kind: catalog.SweepRequest, Trigger: "request",
-		Scanner: osv.ToolName, DatabaseVersion: cur, Started: at, State: catalog.SweepRunning, Reason: "requested rescan of " + repository + "@" + d.String()}
+		Scanner: osv.ToolName, DatabaseVersion: cur, Started: at, State: catalog.SweepRunning, Reason: "requested rescan of " + repository + "@" + d.String(),
+		Subject: repository + "@" + d.String()}
 	if err := r.enqueueSweep(ctx, sw, KindVulnerability+"/"+cur, "request/"+sw.ID+"/", []entryKey{{repository, d}}, PriorityRequest, at, force); err != nil {
 		return nil, err
 	}

@@ -3,14 +3,18 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,6 +22,7 @@ import (
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/postgres"
 	"github.com/cssc-go/cssc/catalog/server"
+	"github.com/cssc-go/cssc/catalog/server/internal/demodata"
 	"github.com/cssc-go/cssc/catalog/sqlite"
 	"github.com/cssc-go/cssc/internal/pgtest"
 )
@@ -94,14 +99,22 @@ func TestAccessWalk(t *testing.T) {
 func testAccessWalk(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 	ctx := context.Background()
 	policy := accessRules(t)
-	tweak := func(o *server.Options) {
-		withAccess(o)
-		o.Access = policy
-	}
-	full := newEnv(t, envOptions{store: newStore(t), tweak: tweak})
-	ref := newEnv(t, envOptions{store: newStore(t), tweak: tweak, reg: full.reg})
-
 	outsider := policy.For()
+	// Each catalog's sweeps are those its images would have had: the
+	// full catalog's count the restricted images, the reference's do not.
+	var fullSweeps, refSweeps []*catalog.Sweep
+	tweak := func(sweeps *[]*catalog.Sweep) func(o *server.Options) {
+		return func(o *server.Options) {
+			withAccess(o)
+			o.Access = policy
+			o.Sweeps = server.SweepListerFunc(func(ctx context.Context, limit int) ([]*catalog.Sweep, error) {
+				return (*sweeps)[:min(limit, len(*sweeps))], nil
+			})
+		}
+	}
+	full := newEnv(t, envOptions{store: newStore(t), tweak: tweak(&fullSweeps)})
+	ref := newEnv(t, envOptions{store: newStore(t), tweak: tweak(&refSweeps), reg: full.reg})
+
 	var hidden, visible []*catalog.Entry
 	for _, e := range full.demo.Entries {
 		if outsider.Visible(e.Repository) {
@@ -115,6 +128,39 @@ func testAccessWalk(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 	for i, e := range ref.demo.Entries {
 		require.Equal(t, full.demo.Entries[i].Key(), e.Key(), "both catalogs hold the same images")
 	}
+
+	nginx := full.demo.Entry("library/nginx", "1.27.3")
+	debian := full.demo.Entry("library/debian", "12")
+	alpine := full.demo.Entry("library/alpine", "3.20")
+	python := full.demo.Entry("library/python", "3.12-slim")
+	require.NotNil(t, python)
+	refOf := func(e *catalog.Entry) string { return e.Repository + "@" + e.Digest.String() }
+	payments := hidden[slices.IndexFunc(hidden, func(e *catalog.Entry) bool { return strings.Contains(e.Repository, "/payments/") })]
+
+	// Public entries whose free text names restricted images: debian's
+	// replacement, end-of-life reason and source detail, a label and a
+	// problem; python's source reference. Both catalogs hold them.
+	for _, st := range []catalog.Store{full.store, ref.store} {
+		e, err := st.Get(ctx, debian.Repository, debian.Digest)
+		require.NoError(t, err)
+		e.Replacement = nginx.Repository + ":1.27.3"
+		require.NotNil(t, e.EndOfLife, "debian has an end of life")
+		eol := *e.EndOfLife
+		eol.Reason = "superseded by " + refOf(nginx) + " and " + payments.Repository + ":2.4."
+		eol.Sources = append(slices.Clone(eol.Sources), catalog.EndOfLifeSource{Role: "runtime", Source: "override", Date: eol.Date,
+			Detail: "as " + nginx.Repository + ":1.27 (override)"})
+		e.EndOfLife = &eol
+		e.Labels = maps.Clone(e.Labels)
+		e.Labels["successor"] = nginx.Repository
+		e.Problems = append(slices.Clone(e.Problems), catalog.Problem{Subject: e.Digest, Evidence: catalog.EvidenceVulnReport,
+			Reason: catalog.ReasonRescanFailed, Detail: "report copied from " + payments.Repository + "@" + payments.Digest.String()})
+		require.NoError(t, st.Put(ctx, e))
+		p, err := st.Get(ctx, python.Repository, python.Digest)
+		require.NoError(t, err)
+		p.Source.Reference = nginx.Repository + ":1.27.3"
+		require.NoError(t, st.Put(ctx, p))
+	}
+	fullSweeps, refSweeps = walkSweeps(full.demo.Entries, debian, nginx), walkSweeps(visible, debian, nginx)
 
 	// What must never show to an outsider who did not name it: the
 	// restricted repositories, digests, children, reports and SBOMs.
@@ -139,10 +185,6 @@ func testAccessWalk(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		}
 	}
 
-	nginx := full.demo.Entry("library/nginx", "1.27.3")
-	debian := full.demo.Entry("library/debian", "12")
-	alpine := full.demo.Entry("library/alpine", "3.20")
-	refOf := func(e *catalog.Entry) string { return e.Repository + "@" + e.Digest.String() }
 	var cve, pkg, lic string
 	for _, c := range nginx.Children {
 		if len(c.Findings) > 0 && cve == "" {
@@ -272,6 +314,18 @@ func testAccessWalk(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 	require.Equal(t, http.StatusOK, r.status)
 	assert.Contains(t, string(r.body), "Ask the web team in #web-access.", "the image page says how to ask")
 	assert.Contains(t, string(r.body), "web-team", "the image page says who may pull")
+	var sweeps struct {
+		Sweeps []*catalog.Sweep `json:"sweeps"`
+	}
+	full.get(t, "/api/v1/sweeps", member...).json(t, &sweeps)
+	require.Len(t, sweeps.Sweeps, len(fullSweeps), "a member of every group sees every sweep")
+	for i, sw := range sweeps.Sweeps {
+		assert.False(t, sw.TotalsWithheld, "%s: a member of every group sees the totals", sw.ID)
+		assert.Equal(t, fullSweeps[i].Images, sw.Images, "%s: images", sw.ID)
+		assert.Equal(t, fullSweeps[i].Reason, sw.Reason, "%s: reason", sw.ID)
+	}
+	r = full.get(t, "/images/"+refOf(debian), member...)
+	assert.Contains(t, string(r.body), nginx.Repository, "a member reads the names of restricted images in a public entry's text")
 	// A member of one group only sees that group's images.
 	r = full.get(t, "/api/v1/search?facets=true", "X-User", "walt", "X-Groups", "web-team")
 	r.json(t, &res)
@@ -297,6 +351,22 @@ func testAccessWalk(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 			}
 		}
 	}
+	// What the outsider reads of the public entries and the sweeps.
+	r = full.get(t, apiImage(debian))
+	require.Equal(t, http.StatusOK, r.status)
+	r.json(t, &img)
+	assert.Empty(t, img.Replacement, "a replacement the outsider may not see is left out")
+	assert.Equal(t, "superseded by "+catalog.Redacted+" and "+catalog.Redacted+".", img.EndOfLife.Reason, "end-of-life reason")
+	assert.Equal(t, catalog.Redacted, img.Labels["successor"], "label")
+	r = full.get(t, "/api/v1/sweeps")
+	sweeps.Sweeps = nil
+	r.json(t, &sweeps)
+	require.Len(t, sweeps.Sweeps, len(fullSweeps)-1, "the request sweep of the restricted image is not listed")
+	for _, sw := range sweeps.Sweeps {
+		assert.True(t, sw.TotalsWithheld, "%s: the outsider is told the totals are withheld", sw.ID)
+		assert.Zero(t, sw.Images, "%s: no image count", sw.ID)
+		assert.Empty(t, sw.Outcomes, "%s: no outcomes", sw.ID)
+	}
 	// Nothing was written for the outsider.
 	full.mu.Lock()
 	assert.Empty(t, full.rescans, "no rescan of a restricted image for an outsider")
@@ -305,4 +375,69 @@ func testAccessWalk(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 	e, err := full.store.Get(ctx, nginx.Repository, nginx.Digest)
 	require.NoError(t, err)
 	assert.Equal(t, nginx.Owner, e.Owner, "owner unchanged")
+}
+
+// walkSweeps returns the sweeps a catalog of entries would have recorded:
+// a skipped sweep, a lifecycle run over every image, a delta rescan of the
+// images with findings (those with problems failing, and another whose
+// error names a restricted image), a malware sweep of every image,
+// and a requested rescan of each of two images, the most recent first.
+func walkSweeps(entries []*catalog.Entry, failing, named *catalog.Entry) []*catalog.Sweep {
+	now := demodata.Now
+	lifecycle := map[string]int{}
+	affected, delta := 0, map[string]int{}
+	var failures []catalog.SweepFailure
+	for _, e := range entries {
+		switch e.Status {
+		case catalog.StatusDeprecated, catalog.StatusRetired:
+			lifecycle[string(e.Status)]++
+		default:
+			lifecycle["unchanged"]++
+		}
+		if e.Vulnerabilities.Total() == 0 {
+			continue
+		}
+		affected++
+		switch {
+		case len(e.Problems) > 0, e == failing:
+			delta["failed"]++
+			msg := "report signature: signer: context deadline exceeded"
+			if e == failing {
+				msg = "pushing the report: blob mounted from " + named.Repository + ": unauthorized"
+			}
+			failures = append(failures, catalog.SweepFailure{Job: "vulnerability/osv-2026-02-27/" + e.Key(), Error: msg})
+		default:
+			delta["written"]++
+		}
+	}
+	reason := fmt.Sprintf("%d deprecated, %d retired", lifecycle["deprecated"], lifecycle["retired"])
+	sweeps := []*catalog.Sweep{
+		{ID: "sweep-0007", Kind: catalog.SweepFull, Trigger: "periodic", Scanner: "osv", DatabaseVersion: "osv-2026-02-27",
+			Started: now.Add(-time.Hour), Finished: now.Add(-time.Hour + time.Second), State: catalog.SweepSkipped, Reason: "skipped: database unchanged"},
+		{ID: "sweep-0006", Kind: "lifecycle", Trigger: "periodic", Started: now.Add(-2 * time.Hour), Finished: now.Add(-2*time.Hour + time.Second),
+			State: catalog.SweepFinished, Reason: reason, Images: len(entries), Outcomes: lifecycle},
+		{ID: "sweep-0005", Kind: catalog.SweepDelta, Trigger: "database", Scanner: "osv", DatabaseVersion: "osv-2026-02-27", PreviousVersion: "osv-2026-02-14",
+			Started: now.Add(-3 * time.Hour), Finished: now.Add(-3*time.Hour + time.Second), State: catalog.SweepFinished,
+			Reason: fmt.Sprintf("3 advisories added; %d images affected", affected), Diff: &catalog.SweepDiff{Added: 3, Packages: 2, Affected: affected},
+			Images: affected, Outcomes: delta, Failures: failures},
+		{ID: "sweep-0004", Kind: catalog.SweepMalware, Trigger: "signatures", Scanner: "clamav", DatabaseVersion: "clamav-27551",
+			Started: now.Add(-4 * time.Hour), Finished: now.Add(-4*time.Hour + time.Second), State: catalog.SweepFinished,
+			Images: len(entries), Outcomes: map[string]int{"unchanged": len(entries)}},
+	}
+	for _, e := range entries {
+		at := now.Add(-6 * time.Hour)
+		switch e {
+		case failing:
+		case named:
+			at = now.Add(-7 * time.Hour)
+		default:
+			continue
+		}
+		ref := e.Repository + "@" + e.Digest.String()
+		sweeps = append(sweeps, &catalog.Sweep{ID: "request-" + e.Digest.Encoded()[:12], Kind: catalog.SweepRequest, Trigger: "request",
+			Scanner: "osv", DatabaseVersion: "osv-2026-02-27", Started: at, Finished: at.Add(time.Second), State: catalog.SweepFinished,
+			Reason: "requested rescan of " + ref, Subject: ref, Images: 1, Outcomes: map[string]int{"written": 1}})
+	}
+	slices.SortStableFunc(sweeps, func(a, b *catalog.Sweep) int { return b.Started.Compare(a.Started) })
+	return sweeps
 }

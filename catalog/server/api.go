@@ -589,8 +589,16 @@ func (h *Handler) apiSweeps(w http.ResponseWriter, r *http.Request) error {
 	return h.writeJSON(w, r, http.StatusOK, map[string]any{"sweeps": sweeps})
 }
 
-// sweeps lists the recent sweeps; the failures of images the caller may
-// not see are left out.
+// sweeps lists the recent sweeps. A caller who may not see every image
+// (access levels) gets copies that say nothing of the hidden ones: the
+// sweep of one hidden image is left out; the totals taken over the whole
+// catalog (images, outcomes, images affected) and the reasons, which are
+// free text that may count or name images, are withheld
+// (Sweep.TotalsWithheld), except the reason of a skipped sweep (which
+// touched no image) with hidden names redacted; failures keep only those
+// of visible images. A sweep records no breakdown by repository, so its
+// totals cannot be recomputed for one caller; withholding them is the
+// only answer that is the same whether or not the hidden images exist.
 func (h *Handler) sweeps(r *http.Request, limit int) ([]*catalog.Sweep, error) {
 	if h.opts.Sweeps == nil {
 		return []*catalog.Sweep{}, nil
@@ -606,35 +614,42 @@ func (h *Handler) sweeps(r *http.Request, limit int) ([]*catalog.Sweep, error) {
 		s = []*catalog.Sweep{}
 	}
 	if v := h.visibility(r); v.Restricts() {
-		// Reasons are free text that may name an image: one that names a
-		// hidden repository is left out.
-		repos, err := h.opts.Store.Repositories(r.Context())
-		if err != nil {
-			return nil, err
-		}
-		var hidden []string
-		for _, repo := range repos {
-			if !v.Visible(repo) {
-				hidden = append(hidden, repo)
+		out := make([]*catalog.Sweep, 0, len(s))
+		for _, sw := range s {
+			if sw.Subject != "" && !v.Visible(catalog.ReferenceRepository(sw.Subject)) {
+				continue
 			}
-		}
-		out := make([]*catalog.Sweep, len(s))
-		for i, sw := range s {
-			c := *sw
-			if slices.ContainsFunc(hidden, func(repo string) bool { return strings.Contains(c.Reason, repo) }) {
-				c.Reason = ""
-			}
-			c.Failures = nil
-			for _, f := range sw.Failures {
-				if jobVisible(v, f.Job) {
-					c.Failures = append(c.Failures, f)
-				}
-			}
-			out[i] = &c
+			out = append(out, scopeSweep(sw, v))
 		}
 		s = out
 	}
 	return s, nil
+}
+
+// scopeSweep returns the copy of sw a caller who sees v may read (see
+// sweeps).
+func scopeSweep(sw *catalog.Sweep, v *catalog.Visibility) *catalog.Sweep {
+	c := *sw
+	c.TotalsWithheld = true
+	c.Images, c.Outcomes = 0, nil
+	if sw.Diff != nil {
+		d := *sw.Diff
+		d.Affected = 0
+		c.Diff = &d
+	}
+	if c.State == catalog.SweepSkipped {
+		c.Reason, _ = v.Redact(c.Reason)
+	} else {
+		c.Reason = ""
+	}
+	c.Failures = nil
+	for _, f := range sw.Failures {
+		if jobVisible(v, f.Job) {
+			f.Error, _ = v.Redact(f.Error)
+			c.Failures = append(c.Failures, f)
+		}
+	}
+	return &c
 }
 
 // jobVisible reports whether a job key ("<kind>/<...>/repository@digest")

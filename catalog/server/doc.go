@@ -40,11 +40,18 @@
 // restricted level is absent, for anybody outside its groups, from search
 // results, facet counts (cached per visibility), reverse queries, CVE
 // pages, comparisons, exports, downloads, tag history and sweeps, and its
-// URLs answer exactly as those of an unknown digest. Members see, in the
+// URLs answer exactly as those of an unknown digest. A visible image's
+// free text that names a hidden one (its replacement, end-of-life reason
+// and sources, source reference, labels, problems) reaches the caller
+// with the name redacted (catalog.Visibility.Redact). Members see, in the
 // API and on the image page, who may pull it and how to ask for access.
-// Sweep records are catalog-wide: their totals (images, outcomes, images
-// affected) count every image; their failures and reasons that name an
-// image the caller may not see are left out.
+// Sweep records are catalog-wide and keep no breakdown by image, so a
+// caller who may not see every image gets them with the totals taken
+// over the whole catalog withheld (images, outcomes, images affected, the
+// reasons of sweeps that ran; Sweep.TotalsWithheld says so), without the
+// sweep of a single hidden image (Sweep.Subject), and with the failures
+// of visible images only: what such a caller reads of the sweeps is the
+// same whether or not the hidden images exist.
 //
 // Data the catalog core does not hold is plugged in through small
 // interfaces: SweepLister for the sweeps page (rescans and lifecycle runs).

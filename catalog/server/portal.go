@@ -633,6 +633,9 @@ func (h *Handler) pageCompare(w http.ResponseWriter, r *http.Request) error {
 type sweepsPage struct {
 	Sweeps     []sweepRow
 	Configured bool
+	// TotalsWithheld: the caller may not see every image, and the sweeps'
+	// image counts are withheld (see Handler.sweeps).
+	TotalsWithheld bool
 }
 
 func (h *Handler) pageSweeps(w http.ResponseWriter, r *http.Request) error {
@@ -651,7 +654,8 @@ func (h *Handler) pageSweeps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.renderPage(w, r, http.StatusOK, "sweeps", pageData{Title: "Sweeps", Nav: "sweeps", Body: &sweepsPage{Sweeps: sweepRows(s), Configured: h.opts.Sweeps != nil}})
+	h.renderPage(w, r, http.StatusOK, "sweeps", pageData{Title: "Sweeps", Nav: "sweeps", Body: &sweepsPage{Sweeps: sweepRows(s), Configured: h.opts.Sweeps != nil,
+		TotalsWithheld: h.visibility(r).Restricts()}})
 	return nil
 }
 
