@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
-var _ RequestStore = (*MemoryStore)(nil)
+var _ LimitedRequestStore = (*MemoryStore)(nil)
 
 // memRequests are the requests of a MemoryStore: their bytes and
 // revisions by ID, and the open request of each key.
@@ -25,6 +26,12 @@ type memRequest struct {
 
 // CreateRequest implements RequestStore.
 func (m *MemoryStore) CreateRequest(ctx context.Context, r *Request) (*Request, bool, error) {
+	return m.CreateRequestLimited(ctx, r, RequestLimit{})
+}
+
+// CreateRequestLimited implements LimitedRequestStore: the count and the
+// insert happen under the store's lock.
+func (m *MemoryStore) CreateRequestLimited(ctx context.Context, r *Request, limit RequestLimit) (*Request, bool, error) {
 	if r != nil && r.Revision != 0 {
 		return nil, false, fmt.Errorf("%w: a new request has revision 0, not %d", ErrInvalidRequest, r.Revision)
 	}
@@ -39,6 +46,19 @@ func (m *MemoryStore) CreateRequest(ctx context.Context, r *Request) (*Request, 
 	}
 	if m.reqs == nil {
 		m.reqs = &memRequests{byID: map[string]memRequest{}, open: map[string]string{}}
+	}
+	if limit.Max > 0 {
+		since := RequestTime(limit.Since)
+		var times []time.Time
+		for _, mr := range m.reqs.byID {
+			if mr.r.Requester == r.Requester && mr.r.Created.After(since) {
+				times = append(times, mr.r.Created)
+			}
+		}
+		if len(times) >= limit.Max {
+			slices.SortFunc(times, func(a, b time.Time) int { return b.Compare(a) })
+			return nil, false, &RequestLimitError{Requester: r.Requester, Max: limit.Max, Oldest: times[limit.Max-1]}
+		}
 	}
 	if id, ok := m.reqs.open[r.Key]; ok && r.Open() {
 		mr := m.reqs.byID[id]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,71 @@ func RunRequests(t *testing.T, newStore NewRequestStore) {
 		testRequestRestart(t, s, newStore(t))
 	})
 	t.Run("Invalid", func(t *testing.T) { testRequestInvalid(t, newStore(t)) })
+	t.Run("Limit", func(t *testing.T) {
+		s, ok := newStore(t).(catalog.LimitedRequestStore)
+		if !ok {
+			t.Skip("not a catalog.LimitedRequestStore")
+		}
+		testRequestLimit(t, s)
+	})
+}
+
+// testRequestLimit checks CreateRequestLimited: the window, the count per
+// requester, the oldest time reported, and that racing creations of one
+// requester never pass the limit together.
+func testRequestLimit(t *testing.T, s catalog.LimitedRequestStore) {
+	ctx := context.Background()
+	now := Now()
+	limit := catalog.RequestLimit{Max: 3, Since: now.Add(-time.Hour)}
+	old := Request("old", "old", "1", "alice")
+	old.Created = now.Add(-2 * time.Hour) // outside the window
+	_, created, err := s.CreateRequestLimited(ctx, old, limit)
+	require.NoError(t, err)
+	require.True(t, created)
+	for i := range 3 {
+		r := Request(fmt.Sprintf("in%d", i), fmt.Sprintf("app%d", i), "1", "alice")
+		r.Created = now.Add(time.Duration(i-3) * time.Minute)
+		_, created, err := s.CreateRequestLimited(ctx, r, limit)
+		require.NoError(t, err, "request %d of 3", i)
+		assert.True(t, created)
+	}
+	_, _, err = s.CreateRequestLimited(ctx, Request("over", "over", "1", "alice"), limit)
+	var le *catalog.RequestLimitError
+	require.ErrorAs(t, err, &le, "the fourth request in the window")
+	assert.ErrorIs(t, err, catalog.ErrRequestLimit)
+	assert.True(t, le.Oldest.Equal(now.Add(-3*time.Minute)), "oldest %v, want %v", le.Oldest, now.Add(-3*time.Minute))
+	_, err = s.Request(ctx, "over")
+	assert.ErrorIs(t, err, catalog.ErrNotFound, "nothing written past the limit")
+	// A duplicate of an open request is refused too; another requester is not.
+	_, _, err = s.CreateRequestLimited(ctx, Request("dup", "app0", "1", "alice"), limit)
+	assert.ErrorIs(t, err, catalog.ErrRequestLimit, "a duplicate past the limit")
+	_, created, err = s.CreateRequestLimited(ctx, Request("bob1", "bobapp", "1", "bob"), limit)
+	require.NoError(t, err)
+	assert.True(t, created, "another requester")
+	_, created, err = s.CreateRequestLimited(ctx, Request("bob2", "bobapp", "1", "bob"), limit)
+	require.NoError(t, err)
+	assert.False(t, created, "a duplicate within the limit collapses")
+
+	// Racing: 40 creations of one requester, limit 5.
+	race := catalog.RequestLimit{Max: 5, Since: now.Add(-time.Hour)}
+	var wg sync.WaitGroup
+	var ok, limited atomic.Int32
+	for i := range 40 {
+		wg.Go(func() {
+			_, created, err := s.CreateRequestLimited(ctx, Request(fmt.Sprintf("race%d", i), fmt.Sprintf("race%d", i), "1", "carol"), race)
+			switch {
+			case err == nil && created:
+				ok.Add(1)
+			case errors.Is(err, catalog.ErrRequestLimit):
+				limited.Add(1)
+			default:
+				t.Errorf("creation %d: created %v, %v", i, created, err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 5, ok.Load(), "created while racing")
+	assert.EqualValues(t, 35, limited.Load(), "limited while racing")
 }
 
 // Request returns a valid pending request id for

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -12,13 +13,22 @@ import (
 	"github.com/cssc-go/cssc/catalog"
 )
 
-var _ catalog.RequestStore = (*Store)(nil)
+var _ catalog.LimitedRequestStore = (*Store)(nil)
 
 // CreateRequest implements catalog.RequestStore: an insert that the
 // partial unique index on open keys turns away when an open request holds
 // the key; then the open request is read (and, should it have closed in
 // between, the insert tried again).
 func (s *Store) CreateRequest(ctx context.Context, r *catalog.Request) (*catalog.Request, bool, error) {
+	return s.CreateRequestLimited(ctx, r, catalog.RequestLimit{})
+}
+
+// CreateRequestLimited implements catalog.LimitedRequestStore. With a
+// limit, the count and the insert run in one transaction that holds a
+// transaction-scoped advisory lock on the requester, so that the
+// transactions of one requester (on any instance) count one after the
+// other; without one, it is CreateRequest's single insert.
+func (s *Store) CreateRequestLimited(ctx context.Context, r *catalog.Request, limit catalog.RequestLimit) (*catalog.Request, bool, error) {
 	if r != nil && r.Revision != 0 {
 		return nil, false, fmt.Errorf("%w: a new request has revision 0, not %d", catalog.ErrInvalidRequest, r.Revision)
 	}
@@ -28,6 +38,9 @@ func (s *Store) CreateRequest(ctx context.Context, r *catalog.Request) (*catalog
 	}
 	if err := s.check(ctx); err != nil {
 		return nil, false, err
+	}
+	if limit.Max > 0 {
+		return s.createLimited(ctx, r, doc, limit)
 	}
 	for range 5 {
 		tag, err := s.pool.Exec(ctx, `INSERT INTO cssc_requests (id, key, state, open, requester, created, revision, doc)
@@ -55,6 +68,70 @@ func (s *Store) CreateRequest(ctx context.Context, r *catalog.Request) (*catalog
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return nil, false, s.wrap("create request", err)
 		}
+	}
+	return nil, false, fmt.Errorf("%w: request for %s: the open request kept changing", catalog.ErrConflict, r.Key)
+}
+
+// createLimited counts and inserts under the requester's advisory lock.
+// An open request that holds the key is read in the same transaction;
+// the insert cannot then race with another open request of the key
+// without the unique index answering, which retries the whole step.
+func (s *Store) createLimited(ctx context.Context, r *catalog.Request, doc []byte, limit catalog.RequestLimit) (*catalog.Request, bool, error) {
+	for range 5 {
+		var stored *catalog.Request
+		created := false
+		err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('cssc/request-limit/' || $1, 0))`, r.Requester); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT created FROM cssc_requests WHERE requester = $1 AND created > $2
+				ORDER BY created DESC, id DESC LIMIT $3`, r.Requester, catalog.RequestTime(limit.Since), limit.Max)
+			if err != nil {
+				return err
+			}
+			times, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+			if err != nil {
+				return err
+			}
+			if len(times) >= limit.Max {
+				return &catalog.RequestLimitError{Requester: r.Requester, Max: limit.Max, Oldest: times[limit.Max-1].UTC()}
+			}
+			if r.Open() {
+				got, err := scanRequest(tx.QueryRow(ctx, `SELECT revision, doc FROM cssc_requests WHERE key = $1 AND open`, r.Key))
+				if err == nil {
+					stored = got
+					return nil
+				}
+				if !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO cssc_requests (id, key, state, open, requester, created, revision, doc)
+				VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT (id) DO NOTHING`,
+				r.ID, r.Key, string(r.State), r.Open(), r.Requester, catalog.RequestTime(r.Created), doc)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("%w: request id %s is taken", catalog.ErrConflict, r.ID)
+			}
+			stored, created = r, true
+			return nil
+		})
+		var pe *pgconn.PgError
+		var le *catalog.RequestLimitError
+		switch {
+		case err == nil:
+			if created {
+				r.Revision = 1
+			}
+			return stored, created, nil
+		case errors.As(err, &le), errors.Is(err, catalog.ErrConflict):
+			return nil, false, err
+		case errors.As(err, &pe) && pe.Code == "23505":
+			continue // an open request of the key came in meanwhile: read it
+		}
+		return nil, false, s.wrap("create request", err)
 	}
 	return nil, false, fmt.Errorf("%w: request for %s: the open request kept changing", catalog.ErrConflict, r.Key)
 }

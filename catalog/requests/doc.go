@@ -27,4 +27,10 @@
 //
 // The requests themselves live in a catalog.RequestStore: MemoryStore,
 // catalog/sqlite or catalog/postgres.
+//
+// A per-requester rate limit (Options.RateLimit per Options.RateWindow)
+// holds under a flood: each instance caps the submissions it takes, and
+// the requests a requester opens are counted in the store in the same
+// atomic step as the insert (catalog.LimitedRequestStore), so that
+// instances racing on one store together let through exactly the limit.
 package requests

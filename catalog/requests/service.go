@@ -135,10 +135,13 @@ type Options struct {
 	// RateLimit is how many submissions one requester may make in any
 	// RateWindow on this instance (duplicates and invalid ones count),
 	// and how many requests they may open in any RateWindow on all the
-	// instances sharing the store (read from the store, so that a flood
-	// spread over instances is held too: exactly for submissions one
-	// after the other, and at most RateLimit per instance for submissions
-	// that race on several instances). Zero means DefaultRateLimit
+	// instances sharing the store: exactly, even for submissions that
+	// race on several instances, when Requests is a
+	// catalog.LimitedRequestStore (MemoryStore, catalog/sqlite and
+	// catalog/postgres are: the count and the insert are one atomic
+	// step); with another RequestStore the count is read before the
+	// insert, exact for submissions one after the other and at most
+	// RateLimit per instance for racing ones. Zero means DefaultRateLimit
 	// (20); negative means no limit. RateWindow zero means
 	// DefaultRateWindow (1 h).
 	RateLimit  int
@@ -410,10 +413,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Answer, error) {
 			r.Rule = rule
 		}
 	}
-	if err := s.storedLimit(ctx, requester, now); err != nil {
-		return nil, err
-	}
-	stored, created, err := s.opts.Requests.CreateRequest(ctx, r)
+	stored, created, err := s.create(ctx, r, now)
 	if err != nil {
 		return nil, err
 	}
@@ -436,9 +436,29 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Answer, error) {
 	return &Answer{Request: r, Created: true}, nil
 }
 
-// storedLimit holds the rate limit across instances: the requests the
-// requester opened, on any instance, within the window are read from the
-// store (the most recent RateLimit of them).
+// create stores r, holding the rate limit across instances: atomically
+// when the store is a catalog.LimitedRequestStore, else by reading the
+// requests the requester opened within the window first.
+func (s *Service) create(ctx context.Context, r *catalog.Request, now time.Time) (*catalog.Request, bool, error) {
+	ls, ok := s.opts.Requests.(catalog.LimitedRequestStore)
+	if !ok || s.opts.RateLimit <= 0 {
+		if err := s.storedLimit(ctx, r.Requester, now); err != nil {
+			return nil, false, err
+		}
+		return s.opts.Requests.CreateRequest(ctx, r)
+	}
+	stored, created, err := ls.CreateRequestLimited(ctx, r, catalog.RequestLimit{Max: s.opts.RateLimit, Since: now.Add(-s.opts.RateWindow)})
+	var le *catalog.RequestLimitError
+	if errors.As(err, &le) {
+		return nil, false, &RateLimitError{Requester: r.Requester, RetryAfter: max(s.opts.RateWindow-now.Sub(le.Oldest), time.Second)}
+	}
+	return stored, created, err
+}
+
+// storedLimit holds the rate limit across instances for a store that
+// cannot count and insert atomically: the requests the requester opened,
+// on any instance, within the window are read from the store (the most
+// recent RateLimit of them).
 func (s *Service) storedLimit(ctx context.Context, requester string, now time.Time) error {
 	if s.opts.RateLimit <= 0 {
 		return nil

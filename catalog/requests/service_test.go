@@ -256,46 +256,54 @@ func TestRateLimitFlood(t *testing.T) {
 	require.NoError(t, err, "after the window")
 }
 
-// TestRateLimitAcrossInstances floods three instances sharing one store:
-// the requests a requester opens stay within the limit, whichever
-// instance took them.
+// TestRateLimitAcrossInstances floods three instances, each with its own
+// handle on one store (memory, SQLite, PostgreSQL): the requests a
+// requester opens stay exactly within the limit, whichever instance took
+// them, even when the submissions race.
 func TestRateLimitAcrossInstances(t *testing.T) {
-	store, q := catalog.NewMemoryStore(), catalog.NewMemoryQueue()
+	for name, kind := range storeKinds() {
+		t.Run(name, func(t *testing.T) {
+			rateLimitAcrossInstances(t, kind(t))
+		})
+	}
+}
+
+func rateLimitAcrossInstances(t *testing.T, open func() stores) {
 	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 	var svcs []*requests.Service
 	for i := range 3 {
-		s, err := requests.New(requests.Options{Requests: store, Queue: q, Golden: "registry.corp/golden", RateLimit: 4, RateWindow: time.Hour,
+		st := open()
+		s, err := requests.New(requests.Options{Requests: st.reqs, Queue: st.queue, Golden: "registry.corp/golden", RateLimit: 4, RateWindow: time.Hour,
 			Instance: fmt.Sprintf("i%d", i), Now: func() time.Time { return now }})
 		require.NoError(t, err)
 		svcs = append(svcs, s)
 	}
 	ctx := context.Background()
-	var mu sync.Mutex
-	accepted := 0
+	var accepted, limited atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 300 {
 		wg.Go(func() {
 			_, err := svcs[i%3].Submit(ctx, requests.Submission{Reference: fmt.Sprintf("ghcr.io/acme/app%d:1", i), Reason: "flood", Owner: "team", Requester: "flooder"})
 			var rl *requests.RateLimitError
-			if err != nil && !errors.As(err, &rl) {
+			switch {
+			case err == nil:
+				accepted.Add(1)
+			case errors.As(err, &rl):
+				limited.Add(1)
+				if rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour {
+					t.Errorf("submission %d: retry after %v, want within the window", i, rl.RetryAfter)
+				}
+			default:
 				t.Errorf("submission %d: %v", i, err)
-			}
-			if err == nil {
-				mu.Lock()
-				accepted++
-				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
 	all, err := svcs[0].Requests(ctx, catalog.RequestQuery{Requester: "flooder"})
 	require.NoError(t, err)
-	// Concurrent submissions on several instances may pass the store check
-	// before the others' requests are stored; each instance's own limiter
-	// still caps what it lets through at the limit.
-	assert.LessOrEqual(t, len(all), 4*3, "the limit holds across instances (got %d, accepted %d)", len(all), accepted)
-	assert.GreaterOrEqual(t, len(all), 4)
-	assert.Equal(t, accepted, len(all))
+	assert.Len(t, all, 4, "racing submissions on three instances: exactly the limit (accepted %d, limited %d)", accepted.Load(), limited.Load())
+	assert.EqualValues(t, 4, accepted.Load(), "accepted submissions")
+	assert.EqualValues(t, 296, limited.Load(), "rate-limited submissions")
 
 	// Sequentially, exactly the limit.
 	for i := range 6 {
@@ -304,4 +312,9 @@ func TestRateLimitAcrossInstances(t *testing.T) {
 	steady, err := svcs[0].Requests(ctx, catalog.RequestQuery{Requester: "steady"})
 	require.NoError(t, err)
 	assert.Len(t, steady, 4, "sequential submissions on three instances: exactly the limit")
+
+	// Past the window, the flooder may ask again.
+	now = now.Add(time.Hour)
+	_, err = svcs[1].Submit(ctx, requests.Submission{Reference: "ghcr.io/acme/late:1", Reason: "r", Owner: "o", Requester: "flooder"})
+	assert.NoError(t, err, "after the window")
 }

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cssc-go/cssc/catalog"
 )
 
-var _ catalog.RequestStore = (*Store)(nil)
+var _ catalog.LimitedRequestStore = (*Store)(nil)
 
 func boolInt(b bool) int {
 	if b {
@@ -23,6 +24,14 @@ func boolInt(b bool) int {
 // (SQLite has one writer) that looks for the open request of the key and
 // inserts r if there is none.
 func (s *Store) CreateRequest(ctx context.Context, r *catalog.Request) (*catalog.Request, bool, error) {
+	return s.CreateRequestLimited(ctx, r, catalog.RequestLimit{})
+}
+
+// CreateRequestLimited implements catalog.LimitedRequestStore: the count
+// and the insert run in one write transaction (BEGIN IMMEDIATE), which
+// SQLite serializes with every other writer of the file, whichever
+// process or handle it comes from.
+func (s *Store) CreateRequestLimited(ctx context.Context, r *catalog.Request, limit catalog.RequestLimit) (*catalog.Request, bool, error) {
 	if r != nil && r.Revision != 0 {
 		return nil, false, fmt.Errorf("%w: a new request has revision 0, not %d", catalog.ErrInvalidRequest, r.Revision)
 	}
@@ -34,6 +43,11 @@ func (s *Store) CreateRequest(ctx context.Context, r *catalog.Request) (*catalog
 	created := false
 	err = s.use(ctx, func() error {
 		return s.tx(ctx, func(tx *sql.Tx) error {
+			if limit.Max > 0 {
+				if err := requestLimit(ctx, tx, r.Requester, limit); err != nil {
+					return err
+				}
+			}
 			if r.Open() {
 				got, err := scanRequest(tx.QueryRowContext(ctx, `SELECT revision, doc FROM image_requests WHERE key = ? AND open = 1`, r.Key))
 				if err == nil {
@@ -63,6 +77,32 @@ func (s *Store) CreateRequest(ctx context.Context, r *catalog.Request) (*catalog
 		return nil, false, err
 	}
 	return stored, created, nil
+}
+
+// requestLimit fails with a *catalog.RequestLimitError when requester
+// created limit.Max requests or more after limit.Since.
+func requestLimit(ctx context.Context, tx *sql.Tx, requester string, limit catalog.RequestLimit) error {
+	rows, err := tx.QueryContext(ctx, `SELECT created FROM image_requests WHERE requester = ? AND created > ?
+		ORDER BY created DESC, id DESC LIMIT ?`, requester, catalog.RequestTime(limit.Since).UnixMicro(), limit.Max)
+	if err != nil {
+		return fmt.Errorf("catalog/sqlite: create request: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	var oldest int64
+	for rows.Next() {
+		if err := rows.Scan(&oldest); err != nil {
+			return fmt.Errorf("catalog/sqlite: create request: %w", err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("catalog/sqlite: create request: %w", err)
+	}
+	if n >= limit.Max {
+		return &catalog.RequestLimitError{Requester: requester, Max: limit.Max, Oldest: time.UnixMicro(oldest).UTC()}
+	}
+	return nil
 }
 
 // PutRequest implements catalog.RequestStore.
