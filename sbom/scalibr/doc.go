@@ -61,7 +61,9 @@
 // between doc directories (libncursesw6 -> libtinfo6): machine-readable
 // files with their short names mapped to SPDX identifiers, free-text ones
 // (glibc, libstdc++, gnutls, krb5) classified with Google's
-// licenseclassifier (Options.NoLicenseClassifier
+// licenseclassifier once the walk is over, each distinct text once, by a
+// classifier built for that call and released when it returns, so that it
+// does not add to the walk's peak memory (Options.NoLicenseClassifier
 // turns it off); osv-scalibr reads none of these three); the path it was
 // found at;
 // and the digest of the layer holding that file. For dpkg packages listed in
