@@ -17,6 +17,8 @@
 //     range, CVE, licence and end-of-life window). Implementations:
 //     catalog/sqlite (embedded, one file) and catalog/postgres (several
 //     instances). catalog/catalogtest checks any implementation.
+//     [GetMany] reads many entries at once, in one query from a store
+//     that is a [BatchGetter] (both of those are).
 //   - [Syncer] keeps a Store in step with the registry: [Syncer.Promoted]
 //     is the hook the acquire pipeline calls on promotion, and
 //     [Syncer.Reconcile] walks a whole golden registry or OCI layout,
