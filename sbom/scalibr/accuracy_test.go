@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -288,4 +289,26 @@ func TestSessionInSharedWalk(t *testing.T) {
 	assert.ErrorContains(t, err, "layer corrupt")
 	_, err = s.Finish(ctx, nil)
 	assert.Error(t, err, "Finish twice")
+}
+
+// TestFreeTextCopyrightCountsAgainstMaxBuffered: the free-text copyright
+// files kept for the classifier until the walk ends count against
+// MaxBufferedBytes (each distinct text once), so a crafted image cannot make
+// the generator hold unbounded text.
+func TestFreeTextCopyrightCountsAgainstMaxBuffered(t *testing.T) {
+	ctx := context.Background()
+	// A text this process has not classified yet (licences are cached by
+	// content digest across calls).
+	libc := fmt.Appendf(copyrightFixture(t, "libc6"), "\n%d\n", time.Now().UnixNano())
+	repo := memRepo(t, "freetext-budget")
+	desc, err := imagetest.Image{Layers: []imagetest.Blob{imagetest.Layer(
+		imagetest.File{Path: "usr/share/doc/libc6/copyright", Data: libc},
+		imagetest.File{Path: "usr/share/doc/libc-bin/copyright", Data: libc},
+	)}}.Push(ctx, repo)
+	require.NoError(t, err)
+
+	_, err = scalibr.Generate(ctx, repo, desc, scalibr.Options{MaxBufferedBytes: int64(len(libc)) - 1})
+	assert.ErrorIs(t, err, scalibr.ErrTooLarge, "one text over the budget")
+	_, err = scalibr.Generate(ctx, repo, desc, scalibr.Options{MaxBufferedBytes: int64(len(libc))})
+	assert.NoError(t, err, "the same text twice is kept once")
 }

@@ -100,7 +100,8 @@ type Options struct {
 	// (~0.2-0.4 s of CPU, ~6 MiB held) and releases it when it returns.
 	NoLicenseClassifier bool
 	// MaxBufferedBytes caps the total size of the files kept until the end
-	// of the walk for deferred extractors; exceeding it fails Generate with
+	// of the walk for deferred extractors and of the distinct free-text
+	// copyright files kept for the classifier; exceeding it fails Generate with
 	// an error wrapping ErrTooLarge. <= 0 means DefaultMaxBufferedBytes
 	// (256 MiB).
 	MaxBufferedBytes int64
