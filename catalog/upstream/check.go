@@ -162,8 +162,12 @@ func (t *Tracker) checkJobs(sweep string, tracks []*catalog.Track) ([]catalog.Jo
 type observation struct {
 	digest digest.Digest
 	gone   bool
+	// why, for a gone source, says why when the HEAD alone tells (a
+	// repository gone or private upstream); empty means "ask the tags".
+	why string
 	// deferred: not asked (budget, Retry-After); err: the registry could
-	// not answer (an outage, 401/403); the track is left as it was.
+	// not answer (an outage, our credentials refused); the track is left
+	// as it was.
 	deferred bool
 	err      error
 }
@@ -216,7 +220,7 @@ func (t *Tracker) checkJob(ctx context.Context, j catalog.Job) (string, error) {
 			!o.gone && it.State == catalog.TrackCurrent && o.digest == it.SourceDigest:
 			touch = append(touch, key)
 		case o.gone:
-			if err := t.markGone(ctx, key, it.Source, now); err != nil {
+			if err := t.markGone(ctx, key, it.Source, o.why, now); err != nil {
 				return "", err
 			}
 		default:
@@ -271,12 +275,17 @@ func (t *Tracker) head(ctx context.Context, it checkItem, hostErrs *sync.Map) ob
 	if err != nil {
 		return observation{err: err}
 	}
-	desc, err := repo.Resolve(ctx, ref.Tag)
+	probe := new(authProbe)
+	desc, err := repo.Resolve(withProbe(ctx, probe), ref.Tag)
 	switch {
 	case err == nil:
 		return observation{digest: desc.Digest}
 	case errors.Is(err, registry.ErrNotFound):
 		return observation{gone: true}
+	case errors.Is(err, registry.ErrUnauthorized):
+		if code, ok := probe.refusedWithToken(); ok {
+			return observation{gone: true, why: fmt.Sprintf("the source repository is gone or private upstream: the registry refused a HEAD that carried a token it had just issued (%s); golden keeps serving what it has", code)}
+		}
 	}
 	if until, _ := t.hosts.blockedUntil(ref.Registry); !until.IsZero() {
 		return observation{deferred: true} // 429: the host said when to come back
@@ -286,15 +295,18 @@ func (t *Tracker) head(ctx context.Context, it checkItem, hostErrs *sync.Map) ob
 }
 
 // markGone records that a source tag is gone, and whether its whole
-// repository is (one tag listing, only when the state changes).
-func (t *Tracker) markGone(ctx context.Context, key catalog.TrackKey, source string, now time.Time) error {
-	why := "the source tag is gone upstream; golden keeps serving what it has"
-	if ref, err := registry.ParseRef(source); err == nil {
-		if repo, err := t.client.Repository(ctx, ref.Name()); err == nil {
-			stop := errors.New("stop")
-			err := repo.Tags(ctx, "", func([]string) error { return stop })
-			if errors.Is(err, registry.ErrNotFound) {
-				why = "the source repository is gone upstream; golden keeps serving what it has"
+// repository is (one tag listing, only when the state changes), unless
+// why says already (a repository gone or private upstream).
+func (t *Tracker) markGone(ctx context.Context, key catalog.TrackKey, source, why string, now time.Time) error {
+	if why == "" {
+		why = "the source tag is gone upstream; golden keeps serving what it has"
+		if ref, err := registry.ParseRef(source); err == nil {
+			if repo, err := t.client.Repository(ctx, ref.Name()); err == nil {
+				stop := errors.New("stop")
+				err := repo.Tags(ctx, "", func([]string) error { return stop })
+				if errors.Is(err, registry.ErrNotFound) {
+					why = "the source repository is gone upstream; golden keeps serving what it has"
+				}
 			}
 		}
 	}

@@ -38,7 +38,14 @@
 // time.
 //
 // A source tag or repository that disappears is recorded
-// (catalog.TrackGone, TypeGone) and golden keeps serving what it has.
+// (catalog.TrackGone, TypeGone) and golden keeps serving what it has. So
+// is a repository that the registry refuses with 401 or 403 and the error
+// code "insufficient_scope" to a HEAD carrying the token it has just
+// issued: Docker Hub's answer for a repository that does not exist or is
+// private, even to an anonymous client. The track's reason says "gone or
+// private upstream". Our own credentials refused (by the token service,
+// or with "invalid_token") are a failure instead: the track is left as
+// it was.
 //
 // No promotion loop: a tag that goes back to a digest golden already
 // followed and replaced is held (catalog.TrackHeld, TypeFlapping) until

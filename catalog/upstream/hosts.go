@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -264,7 +265,8 @@ func seconds(s int64) time.Duration {
 }
 
 // observer is the HTTP transport of the tracker's registry client: it
-// hands every response (retries and token requests included) to hosts.
+// hands every response (retries and token requests included) to hosts,
+// and each manifest request of a check to the check's authProbe.
 type observer struct {
 	base  http.RoundTripper
 	hosts *hosts
@@ -274,6 +276,90 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := o.base.RoundTrip(req)
 	if resp != nil {
 		o.hosts.observe(req.URL.Host, resp)
+		if p, ok := req.Context().Value(probeKey{}).(*authProbe); ok {
+			p.see(req, resp)
+		}
 	}
 	return resp, err
+}
+
+// authProbe records, for one check, the last manifest request the
+// tracker's transport saw: whether it carried a bearer token (so the
+// token exchange had succeeded), its status, and the error code of its
+// Bearer challenge (RFC 6750: "insufficient_scope", "invalid_token").
+type authProbe struct {
+	mu     sync.Mutex
+	bearer bool
+	status int
+	code   string
+}
+
+type probeKey struct{}
+
+// withProbe returns ctx carrying p for the transport to fill.
+func withProbe(ctx context.Context, p *authProbe) context.Context {
+	return context.WithValue(ctx, probeKey{}, p)
+}
+
+// see records a manifest request and its response.
+func (p *authProbe) see(req *http.Request, resp *http.Response) {
+	if !strings.Contains(req.URL.Path, "/manifests/") {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bearer = strings.HasPrefix(req.Header.Get("Authorization"), "Bearer ")
+	p.status = resp.StatusCode
+	p.code = ""
+	for _, c := range resp.Header.Values("WWW-Authenticate") {
+		if code := challengeError(c); code != "" {
+			p.code = code
+		}
+	}
+}
+
+// refusedWithToken reports whether the last manifest request carried a
+// token (the token exchange succeeded: our credentials, or anonymous
+// access, were accepted) and the registry still refused it with 401 or
+// 403 and the error code "insufficient_scope": what Docker Hub answers
+// for a repository that does not exist or is private. A refusal without
+// a token, or with "invalid_token", is our credentials' problem and is
+// not reported. It returns the status and code, for the record.
+func (p *authProbe) refusedWithToken() (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.bearer || (p.status != http.StatusUnauthorized && p.status != http.StatusForbidden) || !strings.EqualFold(p.code, "insufficient_scope") {
+		return "", false
+	}
+	return fmt.Sprintf("%d %s", p.status, p.code), true
+}
+
+// challengeError returns the error parameter of a Bearer challenge
+// (`Bearer realm="...",scope="...",error="insufficient_scope"`), or "".
+func challengeError(c string) string {
+	scheme, params, ok := strings.Cut(strings.TrimSpace(c), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	for params != "" {
+		params = strings.TrimLeft(params, " ,")
+		k, rest, ok := strings.Cut(params, "=")
+		if !ok {
+			return ""
+		}
+		var v string
+		if strings.HasPrefix(rest, `"`) {
+			end := strings.IndexByte(rest[1:], '"')
+			if end < 0 {
+				return ""
+			}
+			v, params = rest[1:1+end], rest[2+end:]
+		} else {
+			v, params, _ = strings.Cut(rest, ",")
+		}
+		if strings.EqualFold(strings.TrimSpace(k), "error") {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

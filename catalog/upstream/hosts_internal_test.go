@@ -48,3 +48,17 @@ func TestObserveLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestChallengeError(t *testing.T) {
+	for c, want := range map[string]string{
+		`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nope:pull",error="insufficient_scope"`: "insufficient_scope",
+		`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"`:                           "",
+		`Bearer error=invalid_token, realm="x"`:              "invalid_token",
+		`bearer realm="a,b", error="insufficient_scope"`:     "insufficient_scope",
+		`Basic realm="registry", error="insufficient_scope"`: "",
+		`Bearer realm="unterminated`:                         "",
+		``:                                                   "",
+	} {
+		assert.Equal(t, want, challengeError(c), "challenge %q", c)
+	}
+}
