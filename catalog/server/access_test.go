@@ -274,6 +274,10 @@ func testAccessWalk(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"/api/v1/images/" + nginx.Repository + ":latest", true}, {"/images/" + refOf(debian), false},
 		{"/compare?a=" + url.QueryEscape(refOf(nginx)) + "&b=" + url.QueryEscape(refOf(debian)), true},
 		{"/sweeps", false}, {"/api/v1/sweeps", false}, {"/api/v1/repositories", false},
+		// A visible image asked for a restricted image's report and SBOM.
+		{"/api/v1/images/" + refOf(debian) + "/reports/" + nginx.Reports[len(nginx.Reports)-1].Digest.String(), true},
+		{"/api/v1/images/" + refOf(debian) + "/sbom?digest=" + nginx.Children[0].Digest.String(), true},
+		{"/api/v1/images/" + refOf(debian) + "/reports", false}, {"/api/v1/images/" + refOf(debian) + "/tags", false},
 	} {
 		calls = append(calls, call{method: http.MethodGet, path: p.path, named: p.named})
 	}
@@ -343,6 +347,7 @@ func testAccessWalk(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 			}
 			assert.Equal(t, string(want.body), string(got.body), "%s (%v): body as without the restricted images", name, who)
 			assert.Equal(t, want.header.Get("Location"), got.header.Get("Location"), "%s: redirect", name)
+			assert.Equal(t, want.header.Get("ETag"), got.header.Get("ETag"), "%s: ETag", name)
 			if c.named {
 				continue
 			}
@@ -440,4 +445,101 @@ func walkSweeps(entries []*catalog.Entry, failing, named *catalog.Entry) []*cata
 	}
 	slices.SortStableFunc(sweeps, func(a, b *catalog.Sweep) int { return b.Started.Compare(a.Started) })
 	return sweeps
+}
+
+// TestAccessRequests: a request for an image of a restricted repository
+// is, for anybody outside its groups who did not ask for it, an unknown
+// request (absent from lists, 404 by id, on the API and the portal); those
+// who asked see it without the golden digest; names of restricted images
+// in a visible request (the name a typosquat resembles) are redacted. On
+// every store.
+func TestAccessRequests(t *testing.T) {
+	for _, name := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) { testAccessRequests(t, accessStores[name]) })
+	}
+}
+
+func testAccessRequests(t *testing.T, newStore func(t *testing.T) catalog.Store) {
+	policy := accessRules(t)
+	e := newEnv(t, envOptions{store: newStore(t), tweak: func(o *server.Options) {
+		withAccess(o)
+		o.Access = policy
+	}})
+	wendy := []string{"X-User", "wendy", "X-Groups", "web-team"}
+	oscar := []string{"X-User", "oscar"} // no groups
+	pat := []string{"X-User", "pat"}
+	mallory := []string{"X-User", "mallory", "X-Groups", "other"}
+	submit := func(ref string, who []string) *catalog.Request {
+		t.Helper()
+		body := `{"reference":"` + ref + `","reason":"walking the API","owner":"team-x"}`
+		r := e.call(t, http.MethodPost, "/api/v1/requests", strings.NewReader(body), append(who, "Content-Type", "application/json")...)
+		require.Equal(t, http.StatusCreated, r.status, "submit %s: %s", ref, r.body)
+		var a struct {
+			Request *catalog.Request `json:"request"`
+		}
+		r.json(t, &a)
+		require.NotNil(t, a.Request)
+		return a.Request
+	}
+	nginx := submit("docker.io/library/nginx:1.28", wendy)
+	redis := submit("docker.io/library/redis:7.4", oscar)
+	ngnix := submit("docker.io/library/ngnix:1.27", pat)
+	require.NotNil(t, ngnix.Typosquat, "ngnix resembles nginx")
+	assert.Equal(t, catalog.Redacted, ngnix.Typosquat.Resembles, "pat may not see nginx: the name it resembles is not shown")
+	var member catalog.Request
+	e.get(t, "/api/v1/requests/"+ngnix.ID, wendy...).json(t, &member)
+	require.NotNil(t, member.Typosquat)
+	assert.Equal(t, "docker.io/library/nginx", member.Typosquat.Resembles, "the web team reads which name it resembles")
+	require.False(t, policy.For().Visible(nginx.Golden), "the nginx request goes to a restricted repository: %s", nginx.Golden)
+
+	ids := func(who []string) []string {
+		t.Helper()
+		var l struct {
+			Requests []*catalog.Request `json:"requests"`
+		}
+		r := e.get(t, "/api/v1/requests", who...)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r.json(t, &l)
+		var out []string
+		for _, q := range l.Requests {
+			out = append(out, q.ID)
+		}
+		sort.Strings(out)
+		return out
+	}
+	sorted := func(s ...string) []string { sort.Strings(s); return s }
+	assert.Equal(t, sorted(nginx.ID, redis.ID, ngnix.ID), ids([]string{"X-User", "root", "X-Groups", "web-team,sre"}), "a member of every group sees every request")
+	assert.Equal(t, sorted(nginx.ID, ngnix.ID), ids(wendy), "the web team sees its request and the public one")
+	assert.Equal(t, sorted(redis.ID, ngnix.ID), ids(oscar), "oscar sees the request he made, and the public one")
+	assert.Equal(t, []string{ngnix.ID}, ids(mallory), "an outsider sees the public request only")
+
+	unknown := e.get(t, "/api/v1/requests/req-unknown", mallory...)
+	require.Equal(t, http.StatusNotFound, unknown.status)
+	unknownPage := e.get(t, "/requests/req-unknown", mallory...)
+	for _, id := range []string{nginx.ID, redis.ID} {
+		r := e.get(t, "/api/v1/requests/"+id, mallory...)
+		assert.Equal(t, unknown.status, r.status, "%s: as an unknown request", id)
+		assert.Equal(t, string(unknown.body), string(r.body), "%s: as an unknown request", id)
+		r = e.get(t, "/requests/"+id, mallory...)
+		assert.Equal(t, unknownPage.status, r.status, "%s: page as an unknown request", id)
+		assert.Equal(t, string(unknownPage.body), string(r.body), "%s: page as an unknown request", id)
+		r = e.call(t, http.MethodPost, "/api/v1/requests/"+id+"/approve", strings.NewReader(`{"reason":"ok"}`), append(mallory, "Content-Type", "application/json")...)
+		assert.Equal(t, http.StatusNotFound, r.status, "%s: an outsider cannot decide it: %s", id, r.body)
+	}
+	r := e.get(t, "/api/v1/requests/"+redis.ID, oscar...)
+	assert.Equal(t, http.StatusOK, r.status, "oscar sees his request")
+
+	for _, path := range []string{"/api/v1/requests", "/requests", "/api/v1/requests/" + ngnix.ID, "/requests/" + ngnix.ID} {
+		r := e.get(t, path, mallory...)
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)
+		// The form's placeholder is a static example, not a catalog name.
+		body := strings.ReplaceAll(string(r.body), `placeholder="docker.io/library/nginx:1.27"`, "")
+		for _, s := range []string{"library/nginx", "library/redis", nginx.ID, redis.ID} {
+			assert.NotContains(t, body, s, "%s names a restricted image or its request", path)
+		}
+	}
+	var got catalog.Request
+	e.get(t, "/api/v1/requests/"+ngnix.ID, mallory...).json(t, &got)
+	require.NotNil(t, got.Typosquat)
+	assert.Equal(t, catalog.Redacted, got.Typosquat.Resembles, "the outsider is told a typosquat resembles something, not what")
 }

@@ -51,7 +51,12 @@
 // reasons of sweeps that ran; Sweep.TotalsWithheld says so), without the
 // sweep of a single hidden image (Sweep.Subject), and with the failures
 // of visible images only: what such a caller reads of the sweeps is the
-// same whether or not the hidden images exist.
+// same whether or not the hidden images exist. A request for an image of
+// a repository the caller may not see is shown only to those who asked
+// for it (without the golden digest); to everybody else it is an unknown
+// request (absent from lists, 404 by id, not decidable); hidden names in
+// a visible request (the name a typosquat resembles, its rule) are
+// redacted.
 //
 // Data the catalog core does not hold is plugged in through small
 // interfaces: SweepLister for the sweeps page (rescans and lifecycle runs).

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -261,6 +262,10 @@ func (h *Handler) listRequests(r *http.Request) ([]*catalog.Request, string, cat
 	if len(list) == q.Limit {
 		next = encodeRequestCursor(catalog.CursorOf(list[len(list)-1]))
 	}
+	list = slices.DeleteFunc(list, func(req *catalog.Request) bool { return h.requestHidden(r, req) })
+	for i := range list {
+		list[i] = h.redact(r, list[i])
+	}
 	return list, next, q, nil
 }
 
@@ -304,6 +309,9 @@ func (h *Handler) oneRequest(r *http.Request) (*catalog.Request, error) {
 	req, err := d.Request(r.Context(), id)
 	if err != nil {
 		return nil, requestError(err, nil)
+	}
+	if h.requestHidden(r, req) {
+		return nil, requestError(catalog.ErrNotFound, nil)
 	}
 	return req, nil
 }
@@ -364,14 +372,59 @@ func (h *Handler) apiDecideRequest(w http.ResponseWriter, r *http.Request) error
 
 // redact returns req as the caller of r may see it: the golden digest of
 // an image in a repository they may not see is left out (a restricted
-// image answers as an unknown one everywhere).
+// image answers as an unknown one everywhere), and names of such images
+// in its free text (the name a typosquat resembles, the rule, reasons,
+// notes) are redacted (catalog.Visibility.Redact).
 func (h *Handler) redact(r *http.Request, req *catalog.Request) *catalog.Request {
-	if req == nil || req.Digest == "" || h.store(r).Visibility().Visible(req.Golden) {
+	v := h.visibility(r)
+	if req == nil || !v.Restricts() {
 		return req
 	}
 	c := req.Clone()
-	c.Digest, c.SourceDigest = "", ""
+	changed := false
+	if c.Digest != "" && !v.Visible(c.Golden) {
+		c.Digest, c.SourceDigest, changed = "", "", true
+	}
+	text := func(s *string) {
+		if x, ok := v.Redact(*s); ok {
+			*s, changed = x, true
+		}
+	}
+	if c.Typosquat != nil {
+		text(&c.Typosquat.Resembles)
+		text(&c.Typosquat.Detail)
+	}
+	for i := range c.Reasons {
+		text(&c.Reasons[i])
+	}
+	for i := range c.History {
+		text(&c.History[i].Note)
+	}
+	text(&c.Reason)
+	text(&c.Rule)
+	text(&c.Decider)
+	if !changed {
+		return req
+	}
 	return c
+}
+
+// requestHidden reports whether req is about an image the caller of r
+// may not see (its golden repository or its reference's repository is
+// hidden) and the caller is neither its requester nor a follower: such a
+// request answers as an unknown one and is left out of lists, since its
+// state would tell that the hidden image exists. Those who asked see
+// their request (redact).
+func (h *Handler) requestHidden(r *http.Request, req *catalog.Request) bool {
+	v := h.visibility(r)
+	if req == nil || !v.Restricts() || v.Visible(req.Golden) && v.Visible(catalog.ReferenceRepository(req.Reference)) {
+		return false
+	}
+	who := ""
+	if id := h.identifier(); id != nil {
+		who = strings.TrimSpace(id.Identify(r))
+	}
+	return who == "" || who != req.Requester && !slices.Contains(req.Followers, who)
 }
 
 // --- portal ---
