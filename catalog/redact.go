@@ -27,36 +27,31 @@ func (v *Visibility) Redact(text string) (string, bool) {
 	}
 	var b strings.Builder
 	changed := false
-	rest := text
-	for len(rest) > 0 {
-		i := strings.IndexFunc(rest, isRefRune)
-		if i < 0 {
-			b.WriteString(rest)
+	pos := 0 // text[:pos] is written to b (once changed)
+	for i := 0; i < len(text); {
+		j := strings.IndexFunc(text[i:], isRefRune)
+		if j < 0 {
 			break
 		}
-		b.WriteString(rest[:i])
-		rest = rest[i:]
-		j := strings.IndexFunc(rest, func(r rune) bool { return !isRefRune(r) })
-		if j < 0 {
-			j = len(rest)
+		i += j
+		k := strings.IndexFunc(text[i:], func(r rune) bool { return !isRefRune(r) })
+		if k < 0 {
+			k = len(text) - i
 		}
-		tok := rest[:j]
-		rest = rest[j:]
 		// Punctuation that ends a sentence or a clause is not part of
 		// the reference.
-		trimmed := strings.TrimRight(tok, ".:-_")
-		tail := tok[len(trimmed):]
-		if strings.Contains(trimmed, "/") && !v.Visible(ReferenceRepository(trimmed)) {
+		tok := strings.TrimRight(text[i:i+k], ".:-_")
+		if strings.Contains(tok, "/") && !v.Visible(ReferenceRepository(tok)) {
+			b.WriteString(text[pos:i])
 			b.WriteString(Redacted)
-			b.WriteString(tail)
-			changed = true
-			continue
+			pos, changed = i+len(tok), true
 		}
-		b.WriteString(tok)
+		i += k
 	}
 	if !changed {
 		return text, false
 	}
+	b.WriteString(text[pos:])
 	return b.String(), true
 }
 

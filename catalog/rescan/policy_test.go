@@ -159,8 +159,10 @@ func TestPriorities(t *testing.T) {
 	periodic, err := r2.Sweep(ctx) // periodic: all six
 	require.NoError(t, err)
 	require.Equal(t, catalog.SweepRunning, periodic.State)
-	_, err = r2.Request(ctx, f.entries[3].Repository, f.entries[3].Digest, true) // on demand
+	req, err := r2.Request(ctx, f.entries[3].Repository, f.entries[3].Digest, true) // on demand
 	require.NoError(t, err)
+	assert.Equal(t, f.entries[3].Repository+"@"+f.entries[3].Digest.String(), req.Subject,
+		"the sweep of one image names it, so that readers can leave it out for callers who may not see it")
 	os.mu.Lock()
 	os.order = nil
 	os.mu.Unlock()
