@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -416,6 +417,16 @@ func walkSweeps(entries []*catalog.Entry, failing, named *catalog.Entry) []*cata
 		}
 	}
 	reason := fmt.Sprintf("%d deprecated, %d retired", lifecycle["deprecated"], lifecycle["retired"])
+	// Upstream tracking failed to acquire the moved tags of the two images
+	// (job keys name the golden repository and tag, then the digest).
+	var upstreamFailures []catalog.SweepFailure
+	for _, e := range entries {
+		if (e == failing || e == named) && len(e.Tags) > 0 {
+			upstreamFailures = append(upstreamFailures, catalog.SweepFailure{
+				Job:   "upstream/acquire/" + e.Repository + ":" + e.Tags[0] + "@" + digest.FromString("moved "+e.Key()).String() + "/upstream-0001",
+				Error: "policy denied the new digest"})
+		}
+	}
 	sweeps := []*catalog.Sweep{
 		{ID: "sweep-0007", Kind: catalog.SweepFull, Trigger: "periodic", Scanner: "osv", DatabaseVersion: "osv-2026-02-27",
 			Started: now.Add(-time.Hour), Finished: now.Add(-time.Hour + time.Second), State: catalog.SweepSkipped, Reason: "skipped: database unchanged"},
@@ -425,6 +436,9 @@ func walkSweeps(entries []*catalog.Entry, failing, named *catalog.Entry) []*cata
 			Started: now.Add(-3 * time.Hour), Finished: now.Add(-3*time.Hour + time.Second), State: catalog.SweepFinished,
 			Reason: fmt.Sprintf("3 advisories added; %d images affected", affected), Diff: &catalog.SweepDiff{Added: 3, Packages: 2, Affected: affected},
 			Images: affected, Outcomes: delta, Failures: failures},
+		{ID: "upstream-0001", Kind: "upstream", Trigger: "periodic", Started: now.Add(-150 * time.Minute), Finished: now.Add(-150*time.Minute + time.Second),
+			State: catalog.SweepFinished, Images: len(entries), Outcomes: map[string]int{"unchanged": len(entries) - len(upstreamFailures), "failed": len(upstreamFailures)},
+			Failures: upstreamFailures},
 		{ID: "sweep-0004", Kind: catalog.SweepMalware, Trigger: "signatures", Scanner: "clamav", DatabaseVersion: "clamav-27551",
 			Started: now.Add(-4 * time.Hour), Finished: now.Add(-4*time.Hour + time.Second), State: catalog.SweepFinished,
 			Images: len(entries), Outcomes: map[string]int{"unchanged": len(entries)}},

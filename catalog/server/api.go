@@ -652,16 +652,17 @@ func scopeSweep(sw *catalog.Sweep, v *catalog.Visibility) *catalog.Sweep {
 	return &c
 }
 
-// jobVisible reports whether a job key ("<kind>/<...>/repository@digest")
-// names no repository v hides. The key's repository is not delimited, so
-// every path suffix of it is checked: a key is hidden when any could be a
-// hidden repository.
+// jobVisible reports whether a job key ("<kind>/<...>/repository@digest",
+// "upstream/acquire/repository:tag@digest/<sweep>") names no repository v
+// hides. The key's repository is not delimited, so every path suffix of
+// it is checked, with and without a ":tag": a key is hidden when any
+// could be a hidden repository.
 func jobVisible(v *catalog.Visibility, key string) bool {
 	if i := strings.LastIndex(key, "@"); i >= 0 {
 		key = key[:i]
 	}
 	for {
-		if !v.Visible(key) {
+		if !v.Visible(key) || !v.Visible(catalog.ReferenceRepository(key)) {
 			return false
 		}
 		i := strings.Index(key, "/")
