@@ -160,7 +160,11 @@ func (h *Handler) apiImage(w http.ResponseWriter, r *http.Request) error {
 		if err := p.done(); err != nil {
 			return err
 		}
-		return h.writeJSON(w, r, http.StatusOK, e)
+		up, err := h.upstream(r.Context(), r, e)
+		if err != nil {
+			return err
+		}
+		return h.writeJSON(w, r, http.StatusOK, imageAnswer{Entry: e, Upstream: up})
 	case suffix == "tags":
 		if err := p.done(); err != nil {
 			return err

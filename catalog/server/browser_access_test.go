@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/server"
 )
 
@@ -19,16 +20,20 @@ import (
 // whom the restricted images (nginx, payments, redis) are absent from the
 // search and their pages are the catalog's "not found" page, and as a
 // member of the web team, who finds nginx with who may pull it and how to
-// ask for access.
+// ask for access, and the failed acquisition of its moved upstream tag
+// (which the outsider's "not found" page does not betray).
 func TestAccessInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: not in -short mode")
 	}
 	policy := accessRules(t)
-	e := newEnv(t, envOptions{tweak: func(o *server.Options) {
+	store := catalog.NewMemoryStore()
+	e := newEnv(t, envOptions{store: store, tweak: func(o *server.Options) {
 		withAccess(o)
 		o.Access = policy
+		o.Tracks = store
 	}})
+	upstreamTracks(t, store, e.demo)
 	b := newBrowser(t, e.srv.URL)
 	total := len(e.demo.Entries)
 	nginx := e.demo.Entry("library/nginx", "1.27.3")
@@ -104,6 +109,10 @@ func TestAccessInBrowser(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "/requests/new?ref="+url.QueryEscape(ref), href, "the request link carries the reference")
 		assert.True(t, strings.Contains(b.text("#pull-cmd"), nginx.Digest.String()), "the pull command")
+		up := b.text("#upstream-table")
+		assert.Contains(t, up, "docker.io/library/nginx:1.27.3", "the source tag")
+		assert.Contains(t, up, "acquisition failed", "the failed acquisition of the moved tag shows on the entry")
+		assert.Contains(t, up, "CVE-2024-6119 (high) is above the maximum severity medium", "with the policy's reasons")
 		b.shot("access-04-member-image")
 		b.checkConsole("member")
 	})

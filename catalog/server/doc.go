@@ -32,6 +32,16 @@
 // ActionDenyRequest). Bad input is a 400 naming the field, a source the
 // rules do not take a 422, too many requests a 429 with Retry-After.
 //
+// Upstream tracking (Options.Tracks, the catalog.TrackStore that
+// catalog/upstream keeps): the image API answer lists, under "upstream",
+// the tracking state of each golden tag of the image (source tag, last
+// check, the digest golden follows and the one last seen upstream, and
+// the state: in sync, moved and being acquired, acquisition failed with
+// the policy's reasons, gone or private upstream, capped, flapping and
+// held), and the image page shows it in a small table. It is read
+// through the caller's view: a restricted image's tracks are as
+// invisible as the image.
+//
 // Access levels (Options.Access, a catalog.AccessPolicy): the caller's
 // groups come from the embedding service through Options.Identifier (or
 // the Authorizer) implementing GroupIdentifier; a caller it does not

@@ -390,6 +390,7 @@ type imagePage struct {
 	Problems   []catalog.Problem
 	Labels     [][2]string
 	Registry   bool
+	Upstream   []UpstreamTag
 }
 
 type otherImage struct {
@@ -469,6 +470,9 @@ func (h *Handler) pageImage(w http.ResponseWriter, r *http.Request) error {
 	slices.SortStableFunc(v.Tags, func(a, b catalog.TagRecord) int {
 		return cmp.Or(-cmpBool(a.Current, b.Current), strings.Compare(a.Tag, b.Tag))
 	})
+	if v.Upstream, err = h.upstream(ctx, r, e); err != nil {
+		return err
+	}
 	v.Findings = findingRows(e)
 	v.FindTotal = len(v.Findings)
 	if h.opts.Registry != nil {

@@ -73,6 +73,14 @@ type Options struct {
 	// Identify, if it has one, names the requester (else "anonymous",
 	// which all callers then share for the rate limit).
 	Requests RequestDesk
+	// Tracks gives the upstream tracking state of each golden tag
+	// (catalog/upstream keeps it in a catalog.TrackStore: catalog/sqlite,
+	// catalog/postgres, catalog.MemoryStore): the image API answer lists
+	// it under "upstream" and the image page shows it (source tag, last
+	// check, last digest seen upstream, in sync / moved / acquisition
+	// failed with the reasons / gone upstream / flapping and held), read
+	// through the caller's access view. Nil means neither shows it.
+	Tracks catalog.TrackReader
 	// Sweeps lists recent rescans and lifecycle runs for the sweeps page
 	// and /api/v1/sweeps. Nil means the page says that none are recorded.
 	Sweeps SweepLister

@@ -82,5 +82,8 @@
 //	//   tracker.Discover(ctx) (each sweep does it too)
 //	go tracker.Run(ctx) // on every instance
 //
-// Tracker.Track returns a track's state for an API or a page to show.
+// Tracker.Track returns a track's state for an API or a page to show;
+// catalog/server shows every golden tag's state on the image's API answer
+// and page when its Options.Tracks is the store (so a failed acquisition
+// shows on the entry).
 package upstream
