@@ -543,6 +543,31 @@ func testAccessRequests(t *testing.T, newStore func(t *testing.T) catalog.Store)
 	r := e.get(t, "/api/v1/requests/"+redis.ID, oscar...)
 	assert.Equal(t, http.StatusOK, r.status, "oscar sees his request")
 
+	// Once acquired, oscar learns that his request was promoted, not what
+	// the acquisition found: the image was golden already (an unchanged
+	// outcome) and its digest would tell him it exists.
+	rs, ok := e.store.(catalog.RequestStore)
+	require.True(t, ok, "the store keeps the requests")
+	stored, err := rs.Request(context.Background(), redis.ID)
+	require.NoError(t, err)
+	stored.Digest, stored.SourceDigest, stored.Outcome = digest.FromString("golden redis"), digest.FromString("source redis"), "unchanged"
+	stored.Move(catalog.RequestPromoted, demodata.Now, "worker-1", "the image passed the pipeline: unchanged")
+	require.NoError(t, rs.PutRequest(context.Background(), stored))
+	var seen catalog.Request
+	e.get(t, "/api/v1/requests/"+redis.ID, oscar...).json(t, &seen)
+	assert.Equal(t, catalog.RequestPromoted, seen.State, "oscar is told his request was promoted")
+	assert.Empty(t, seen.Digest, "not the golden digest")
+	assert.Empty(t, seen.SourceDigest)
+	assert.Empty(t, seen.Outcome, "not the outcome")
+	page := e.get(t, "/requests/"+redis.ID, oscar...)
+	require.Equal(t, http.StatusOK, page.status)
+	for _, s := range []string{"unchanged", stored.Digest.Encoded(), stored.SourceDigest.Encoded()} {
+		assert.NotContains(t, string(page.body), s, "the request page tells oscar nothing the acquisition found")
+	}
+	e.get(t, "/api/v1/requests/"+redis.ID, "X-User", "sam", "X-Groups", "sre").json(t, &seen)
+	assert.Equal(t, stored.Digest, seen.Digest, "SRE sees the golden digest")
+	assert.Equal(t, "unchanged", seen.Outcome)
+
 	for _, path := range []string{"/api/v1/requests", "/requests", "/api/v1/requests/" + ngnix.ID, "/requests/" + ngnix.ID} {
 		r := e.get(t, path, mallory...)
 		require.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)

@@ -382,8 +382,19 @@ func (h *Handler) redact(r *http.Request, req *catalog.Request) *catalog.Request
 	}
 	c := req.Clone()
 	changed := false
-	if c.Digest != "" && !v.Visible(c.Golden) {
-		c.Digest, c.SourceDigest, changed = "", "", true
+	if !v.Visible(c.Golden) {
+		// Only those who asked see it (requestHidden). What the
+		// acquisition found (the digests, an "unchanged" outcome: the
+		// image was golden already) would tell them the hidden image
+		// exists; that it was promoted is theirs to know.
+		if c.Digest != "" || c.SourceDigest != "" || c.Outcome != "" {
+			c.Digest, c.SourceDigest, c.Outcome, changed = "", "", "", true
+		}
+		for i := range c.History {
+			if c.History[i].State == catalog.RequestPromoted && c.History[i].Note != "" {
+				c.History[i].Note, changed = "", true
+			}
+		}
 	}
 	text := func(s *string) {
 		if x, ok := v.Redact(*s); ok {
