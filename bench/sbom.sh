@@ -16,6 +16,8 @@
 #   BUILD_PEERS=1  build both from the Go module proxy first (slow: syft
 #                  takes about an hour of CPU on 2 cores; osv-scalibr ~4 min)
 #   SKIP_RSS=1     skip the peak-memory runs (one child process per mode)
+#   MEMCLASSES=1   with the peak-memory runs, log each child's Go runtime
+#                  memory classes (runtime/metrics) at its peak
 set -eu
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
@@ -32,5 +34,6 @@ export OSV_SCALIBR=${OSV_SCALIBR:-} SYFT=${SYFT:-}
 go test ./bench/sbombench -run '^$' -bench BenchmarkSBOM -benchtime "${N}x" -count "$COUNT" -timeout 60m 2>/dev/null |
 	grep -E '^(Benchmark|goos|goarch|cpu|pkg)'
 if [ "${SKIP_RSS:-0}" != 1 ]; then
-	SBOMBENCH_RSS=1 go test ./bench/sbombench -count 1 -run '^TestPeakRSS$' -v -timeout 60m 2>/dev/null | grep 'peak RSS'
+	SBOMBENCH_RSS=1 SBOMBENCH_MEMCLASSES=${MEMCLASSES:-} go test ./bench/sbombench -count 1 -run '^TestPeakRSS$' -v -timeout 60m 2>/dev/null |
+		grep -E 'peak RSS|memory classes'
 fi

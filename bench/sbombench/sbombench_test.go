@@ -382,7 +382,9 @@ func lastLines(b []byte) string {
 
 // TestPeakRSS runs each mode once in a child process and logs its peak
 // resident memory (getrusage ru_maxrss), wall and CPU time: the memory
-// figures of bench/README.md. It runs only when SBOMBENCH_RSS=1.
+// figures of bench/README.md. It runs only when SBOMBENCH_RSS=1; with
+// SBOMBENCH_MEMCLASSES=1 each child also logs the Go runtime's memory
+// classes at its peak (see sampleMemClasses).
 func TestPeakRSS(t *testing.T) {
 	if os.Getenv("SBOMBENCH_RSS") == "" {
 		t.Skip("set SBOMBENCH_RSS=1 (bench/sbom.sh does)")
@@ -426,6 +428,10 @@ func TestPeakRSS(t *testing.T) {
 			}
 			fmt.Sscanf(string(out.Bytes()[i:]), "MAXRSS %d", &kib)
 			rss = append(rss, kib)
+			if j := bytes.Index(out.Bytes(), []byte("memory classes at the peak")); j >= 0 {
+				line, _, _ := bytes.Cut(out.Bytes()[j:], []byte("\n"))
+				t.Logf("%-28s %s", name, line)
+			}
 		}
 		t.Logf("%-28s peak RSS %s MiB, wall %s, cpu %s", name, fmtKiB(rss), fmtDur(wall), fmtDur(cpu))
 	}
@@ -469,6 +475,10 @@ func TestChild(t *testing.T) {
 	f := prepare(t)
 	for _, m := range modes {
 		if m.name == name {
+			if os.Getenv("SBOMBENCH_MEMCLASSES") != "" {
+				stop := sampleMemClasses(t)
+				defer stop()
+			}
 			if _, err := m.run(context.Background(), f, os.Getenv("SBOMBENCH_CLAMD")); err != nil {
 				t.Fatal(err)
 			}
