@@ -72,10 +72,13 @@ func (s *Store) CreateRequestLimited(ctx context.Context, r *catalog.Request, li
 	return nil, false, fmt.Errorf("%w: request for %s: the open request kept changing", catalog.ErrConflict, r.Key)
 }
 
-// createLimited counts and inserts under the requester's advisory lock.
-// An open request that holds the key is read in the same transaction;
-// the insert cannot then race with another open request of the key
-// without the unique index answering, which retries the whole step.
+// errRetry asks createLimited to run its transaction again.
+var errRetry = errors.New("retry")
+
+// createLimited counts and inserts under the requester's advisory lock:
+// the insert that the partial unique index on open keys turns away when
+// an open request holds the key (which is then read), as CreateRequest
+// does.
 func (s *Store) createLimited(ctx context.Context, r *catalog.Request, doc []byte, limit catalog.RequestLimit) (*catalog.Request, bool, error) {
 	for range 5 {
 		var stored *catalog.Request
@@ -96,27 +99,30 @@ func (s *Store) createLimited(ctx context.Context, r *catalog.Request, doc []byt
 			if len(times) >= limit.Max {
 				return &catalog.RequestLimitError{Requester: r.Requester, Max: limit.Max, Oldest: times[limit.Max-1].UTC()}
 			}
-			if r.Open() {
-				got, err := scanRequest(tx.QueryRow(ctx, `SELECT revision, doc FROM cssc_requests WHERE key = $1 AND open`, r.Key))
-				if err == nil {
-					stored = got
-					return nil
-				}
-				if !errors.Is(err, pgx.ErrNoRows) {
-					return err
-				}
-			}
 			tag, err := tx.Exec(ctx, `INSERT INTO cssc_requests (id, key, state, open, requester, created, revision, doc)
-				VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT (id) DO NOTHING`,
+				VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT DO NOTHING`,
 				r.ID, r.Key, string(r.State), r.Open(), r.Requester, catalog.RequestTime(r.Created), doc)
 			if err != nil {
 				return err
 			}
-			if tag.RowsAffected() == 0 {
+			if tag.RowsAffected() == 1 {
+				stored, created = r, true
+				return nil
+			}
+			// Either the id is taken or an open request holds the key.
+			var taken bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cssc_requests WHERE id = $1)`, r.ID).Scan(&taken); err != nil {
+				return err
+			}
+			if taken {
 				return fmt.Errorf("%w: request id %s is taken", catalog.ErrConflict, r.ID)
 			}
-			stored, created = r, true
-			return nil
+			got, err := scanRequest(tx.QueryRow(ctx, `SELECT revision, doc FROM cssc_requests WHERE key = $1 AND open`, r.Key))
+			if errors.Is(err, pgx.ErrNoRows) {
+				return errRetry // the open request closed meanwhile
+			}
+			stored = got
+			return err
 		})
 		var pe *pgconn.PgError
 		var le *catalog.RequestLimitError
@@ -128,8 +134,8 @@ func (s *Store) createLimited(ctx context.Context, r *catalog.Request, doc []byt
 			return stored, created, nil
 		case errors.As(err, &le), errors.Is(err, catalog.ErrConflict):
 			return nil, false, err
-		case errors.As(err, &pe) && pe.Code == "23505":
-			continue // an open request of the key came in meanwhile: read it
+		case errors.Is(err, errRetry), errors.As(err, &pe) && pe.Code == "23505":
+			continue
 		}
 		return nil, false, s.wrap("create request", err)
 	}
