@@ -386,6 +386,27 @@ func (h *Handler) apiRepositories(w http.ResponseWriter, r *http.Request) error 
 	return h.writeJSON(w, r, http.StatusOK, map[string]any{"repositories": repos})
 }
 
+// entries reads the entries of a search page through the caller's view in
+// one catalog.GetMany (one query on the SQLite and PostgreSQL stores, where
+// one Get per image costs a round trip each). An entry gone or hidden since
+// the search fails the request as Get would: catalog.ErrNotFound.
+func (h *Handler) entries(ctx context.Context, r *http.Request, page []catalog.Summary) ([]*catalog.Entry, error) {
+	refs := make([]catalog.EntryRef, len(page))
+	for i, s := range page {
+		refs[i] = s.Ref()
+	}
+	out, err := catalog.GetMany(ctx, h.store(r), refs)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range out {
+		if e == nil {
+			return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, refs[i].Repository, refs[i].Digest)
+		}
+	}
+	return out, nil
+}
+
 // ImageFindings is an image with the findings a reverse query selected.
 type ImageFindings struct {
 	catalog.Summary
@@ -422,11 +443,12 @@ func (h *Handler) vulnerability(r *http.Request, id string) (*VulnerabilityResul
 	}
 	out := &VulnerabilityResult{ID: id, Aliases: []string{}, Total: res.Total, Next: res.Next, Images: []ImageFindings{}, Severity: ""}
 	best := -2
-	for _, s := range res.Entries {
-		e, err := h.store(r).Get(r.Context(), s.Repository, s.Digest)
-		if err != nil {
-			return nil, err
-		}
+	entries, err := h.entries(r.Context(), r, res.Entries)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range res.Entries {
+		e := entries[i]
 		img := ImageFindings{Summary: s, Findings: []FindingRow{}}
 		for _, f := range findingRows(e) {
 			if !strings.EqualFold(f.ID, id) && !slices.ContainsFunc(f.Aliases, func(a string) bool { return strings.EqualFold(a, id) }) {
@@ -482,16 +504,15 @@ func (h *Handler) apiPackage(w http.ResponseWriter, r *http.Request) error {
 		Next      string          `json:"next,omitempty"`
 		Images    []ImagePackages `json:"images"`
 	}{Name: pq.Name, Ecosystem: pq.Ecosystem, Range: pq.Range, Total: res.Total, Next: res.Next, Images: []ImagePackages{}}
-	for _, s := range res.Entries {
-		e, err := h.store(r).Get(r.Context(), s.Repository, s.Digest)
-		if err != nil {
-			return err
-		}
-		img := ImagePackages{Summary: s, Packages: []PackageRow{}}
-		for _, p := range packageRows(e) {
-			if pq.MatchesPackage(vr, p.Package) {
-				img.Packages = append(img.Packages, p)
-			}
+	entries, err := h.entries(r.Context(), r, res.Entries)
+	if err != nil {
+		return err
+	}
+	out.Images = make([]ImagePackages, 0, len(res.Entries))
+	for i, s := range res.Entries {
+		img := ImagePackages{Summary: s, Packages: matchingPackageRows(entries[i], pq, vr)}
+		if img.Packages == nil {
+			img.Packages = []PackageRow{}
 		}
 		out.Images = append(out.Images, img)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/cssc-go/cssc/catalog"
@@ -14,6 +15,10 @@ import (
 
 // exportPage is the page size an export walks the store with.
 const exportPage = 500
+
+// exportBatch is the number of entries an export reads in one
+// catalog.GetMany and holds decoded at once.
+const exportBatch = 50
 
 // ExportRow is one finding of one image in a findings export.
 type ExportRow struct {
@@ -164,15 +169,17 @@ func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) error {
 	return h.exportEntries(w, r, format, "search", func(ctx context.Context, yield func(*catalog.Entry) error) error {
 		res := first
 		for n := 0; ; {
-			for _, s := range res.Entries {
-				e, err := h.store(r).Get(ctx, s.Repository, s.Digest)
+			for batch := range slices.Chunk(res.Entries, exportBatch) {
+				entries, err := h.entries(ctx, r, batch)
 				if err != nil {
 					return err
 				}
-				if err := yield(e); err != nil {
-					return err
+				for _, e := range entries {
+					if err := yield(e); err != nil {
+						return err
+					}
+					n++
 				}
-				n++
 			}
 			if res.Next == "" || n >= h.opts.MaxExportEntries {
 				return nil

@@ -97,27 +97,88 @@ func sortFindings(rows []FindingRow) {
 	})
 }
 
-// packageRows merges the packages of every child.
+// packageRows merges the packages of every child: one row per distinct
+// (ecosystem, name, version, PURL), with the platforms it is on in child
+// order, sorted by name, version and ecosystem (rows equal on those three
+// in the order they first appear).
 func packageRows(e *catalog.Entry) []PackageRow {
 	type pk struct{ eco, name, version, purl string }
-	idx := map[pk]int{}
-	var rows []PackageRow
+	n := 0
 	for _, c := range e.Children {
-		for _, p := range c.Packages {
+		n += len(c.Packages)
+	}
+	idx := make(map[pk]int, n)
+	rows := make([]PackageRow, 0, n)
+	for _, c := range e.Children {
+		name := childName(c)
+		for i := range c.Packages {
+			p := &c.Packages[i]
 			k := pk{p.Ecosystem, p.Name, p.Version, p.PURL}
-			i, ok := idx[k]
+			j, ok := idx[k]
 			if !ok {
-				i = len(rows)
-				idx[k] = i
-				rows = append(rows, PackageRow{Package: p})
+				j = len(rows)
+				idx[k] = j
+				rows = append(rows, PackageRow{Package: *p})
 			}
-			rows[i].Platforms = append(rows[i].Platforms, childName(c))
+			rows[j].Platforms = append(rows[j].Platforms, name)
 		}
 	}
-	slices.SortFunc(rows, func(a, b PackageRow) int {
-		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version), strings.Compare(a.Ecosystem, b.Ecosystem))
-	})
+	sortPackageRows(rows)
 	return rows
+}
+
+// matchingPackageRows returns the rows of packageRows(e) that pq matches
+// in vr (PackageQuery.MatchesPackage of the row's package, which is the
+// first package of its row), in the same order, without merging and
+// sorting the packages that cannot match. A row can match only if its
+// package's name is pq.Name or its source name is; every package of a row
+// has the row's name, so the rows built are those of pq.Name and of the
+// names of packages whose source is pq.Name, each with all its packages.
+func matchingPackageRows(e *catalog.Entry, pq *catalog.PackageQuery, vr catalog.VersionRange) []PackageRow {
+	names := []string{pq.Name}
+	for _, c := range e.Children {
+		for i := range c.Packages {
+			p := &c.Packages[i]
+			if p.SourceName == pq.Name && !slices.Contains(names, p.Name) {
+				names = append(names, p.Name)
+			}
+		}
+	}
+	var rows []PackageRow
+	for _, c := range e.Children {
+		for i := range c.Packages {
+			p := &c.Packages[i]
+			if !slices.Contains(names, p.Name) {
+				continue
+			}
+			j := slices.IndexFunc(rows, func(r PackageRow) bool {
+				return r.Name == p.Name && r.Version == p.Version && r.Ecosystem == p.Ecosystem && r.PURL == p.PURL
+			})
+			if j < 0 {
+				j = len(rows)
+				rows = append(rows, PackageRow{Package: *p})
+			}
+			rows[j].Platforms = append(rows[j].Platforms, childName(c))
+		}
+	}
+	rows = slices.DeleteFunc(rows, func(r PackageRow) bool { return !pq.MatchesPackage(vr, r.Package) })
+	sortPackageRows(rows)
+	return rows
+}
+
+// sortPackageRows sorts rows by name, version and ecosystem, keeping the
+// order of rows equal on all three (a stable sort: a subset of rows sorts
+// as it does among all of them).
+func sortPackageRows(rows []PackageRow) {
+	slices.SortStableFunc(rows, func(a, b PackageRow) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Version, b.Version); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Ecosystem, b.Ecosystem)
+	})
 }
 
 // LicenseCount is a licence and the number of packages declaring it.
