@@ -185,8 +185,9 @@ func BenchmarkPortal(b *testing.B) {
 	}
 }
 
-// coldRoutes are the routes that read whole entries (Store.Get), each with
-// several variants so that consecutive requests show other images.
+// coldRoutes are the routes that read whole entries (Store.Get, or
+// catalog.GetMany for a page of images), each with several variants so
+// that consecutive requests show other images.
 func coldRoutes(corpus []catalog.Summary) []struct {
 	name  string
 	paths []string
@@ -230,7 +231,7 @@ func benchCold(b *testing.B, store catalog.Store) {
 	require.NoError(b, err)
 	b.Logf("catalog of %d entries", res.Total)
 	// The store alone: the 50 entries of a CVE page's search, one Get
-	// each (what the handlers do) or in one catalog.GetMany.
+	// each (what the handlers did) or in one catalog.GetMany (what they do).
 	var pages [][]catalog.EntryRef
 	for i := range 16 {
 		page, err := store.Search(ctx, catalog.Query{Vulnerability: fmt.Sprintf("CVE-2024-%04d", 3+i*17)})
