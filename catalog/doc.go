@@ -32,8 +32,11 @@
 //     store through [Query.Visibility], inside the search, so totals,
 //     facets and pages count only what the caller may see; [View] is a
 //     Store as one caller sees it, where a restricted entry answers exactly
-//     as an unknown one. Levels are decided from the repository when read,
-//     never stored, so a changed rule applies to every entry at once.
+//     as an unknown one, and a visible entry's free text that names a
+//     hidden image (replacement, end-of-life reason, labels, problems) is
+//     redacted ([Visibility.Redact]). Levels are decided from the
+//     repository when read, never stored, so a changed rule applies to
+//     every entry at once.
 //   - [TrackStore] keeps the state of upstream tracking (catalog/upstream
 //     watches the source tags of golden images and follows a publisher's
 //     patched rebuilds through the acquire pipeline);

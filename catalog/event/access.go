@@ -19,8 +19,8 @@ import (
 // request, by its id) passes. An event that passes but names a hidden
 // image elsewhere in its data (a lifecycle event's replacement, a reason,
 // any string or object key at any depth) passes with those names
-// redacted (catalog.Visibility.Redact); one whose data is not JSON is
-// dropped. Give each subscriber (each webhook) the visibility of the
+// redacted (catalog.Visibility.Redact); one whose data is not JSON, or
+// whose subject names a hidden image in any form, is dropped. Give each subscriber (each webhook) the visibility of the
 // groups it serves: policy.For(groups...). A nil v passes everything.
 func Restrict(sink Sink, v *catalog.Visibility) Sink {
 	if !v.Restricts() {
@@ -97,11 +97,16 @@ func Repositories(e Event) []string {
 // redacted (catalog.Visibility.Redact, applied to every string and object
 // key at any depth), and true; e itself when nothing names such an image.
 // It returns false when e's data cannot be read (not JSON, over
-// MaxDataBytes) while v hides something: such an event cannot be checked
-// and must not be delivered. Redact leaves the subject alone: Visible
-// decides on it.
+// MaxDataBytes) while v hides something, or when its subject names a
+// hidden image anywhere in it: such an event must not be delivered.
 func Redact(e Event, v *catalog.Visibility) (Event, bool) {
-	if !v.Restricts() || len(e.Data) == 0 {
+	if !v.Restricts() {
+		return e, true
+	}
+	if _, hidden := v.Redact(e.Subject); hidden {
+		return e, false // a subject that names a hidden image anywhere
+	}
+	if len(e.Data) == 0 {
 		return e, true
 	}
 	if len(e.Data) > MaxDataBytes {

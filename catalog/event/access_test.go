@@ -21,8 +21,8 @@ import (
 // its reason, its actions, nested members and keys) reaches a subscriber
 // outside the restricted image's groups with those names redacted and
 // everything else as it was; a member's subscriber gets the event byte
-// for byte; an event whose data cannot be read is not delivered to the
-// outsider.
+// for byte; an event whose data cannot be read, or whose subject names a
+// restricted image, is not delivered to the outsider.
 func TestRestrictRedactsData(t *testing.T) {
 	ctx := context.Background()
 	policy, err := catalog.NewAccessPolicy([]catalog.AccessRule{
@@ -50,6 +50,8 @@ func TestRestrictRedactsData(t *testing.T) {
 	require.NoError(t, err)
 	broken := plain
 	broken.ID, broken.Data = "broken", json.RawMessage(`{"replacement": "`+secret+`"`)
+	odd := plain
+	odd.ID, odd.Subject = "odd", "moved to "+secret // a subject Visible cannot parse
 
 	type got struct {
 		mu     sync.Mutex
@@ -64,11 +66,11 @@ func TestRestrictRedactsData(t *testing.T) {
 		})
 	}
 	var outsider, member got
-	require.NoError(t, event.Restrict(collect(&outsider), policy.For()).Emit(ctx, deprecated, plain, broken))
-	require.NoError(t, event.Restrict(collect(&member), policy.For("web-team")).Emit(ctx, deprecated, plain, broken))
+	require.NoError(t, event.Restrict(collect(&outsider), policy.For()).Emit(ctx, deprecated, plain, broken, odd))
+	require.NoError(t, event.Restrict(collect(&member), policy.For("web-team")).Emit(ctx, deprecated, plain, broken, odd))
 
-	require.Len(t, member.events, 3, "a member's subscriber gets every event")
-	assert.Equal(t, []event.Event{deprecated, plain, broken}, member.events, "as they were")
+	require.Len(t, member.events, 4, "a member's subscriber gets every event")
+	assert.Equal(t, []event.Event{deprecated, plain, broken, odd}, member.events, "as they were")
 	require.Len(t, outsider.events, 2, "the outsider's subscriber gets no event it cannot check")
 	assert.Equal(t, plain, outsider.events[1], "an event that names no restricted image is untouched")
 	e := outsider.events[0]
