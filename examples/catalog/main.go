@@ -195,7 +195,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(add
 		return err
 	}
 
-	so := server.Options{Store: st, Registry: client, Sweeps: st, Title: cfg.Title, Logger: logger,
+	so := server.Options{Store: st, Registry: client, Sweeps: st, Tracks: st, Title: cfg.Title, Logger: logger,
 		Rescanner: server.RescannerFunc(func(ctx context.Context, repository string, d digest.Digest) error {
 			_, err := rescanner.Request(ctx, repository, d, false)
 			return err

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/server"
 	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/registry"
 )
@@ -149,6 +150,14 @@ upstream:
 	tr, err := st.Track(ctx, g.multiRepo, sample.Tag)
 	require.NoError(t, err)
 	assert.Equal(t, rebuild.Digest, tr.SourceDigest, "the track follows the rebuild")
+	// The service shows the tracking state on the image's answer.
+	var shown struct{ Upstream []server.UpstreamTag }
+	require.Eventually(t, func() bool {
+		return getJSON(t, base+"/api/v1/images/"+g.multiRepo+"@"+after.Digest.String(), &shown) == http.StatusOK &&
+			len(shown.Upstream) == 1 && shown.Upstream[0].Followed == rebuild.Digest
+	}, time.Minute, 100*time.Millisecond, "the image answer lists its tracked tag")
+	assert.Equal(t, sample.Tag, shown.Upstream[0].Tag)
+	assert.Equal(t, catalog.TrackCurrent, shown.Upstream[0].State)
 	var old catalog.Entry
 	require.Eventually(t, func() bool {
 		return getJSON(t, base+"/api/v1/images/"+g.multiRepo+"@"+before.String(), &old) == http.StatusOK &&

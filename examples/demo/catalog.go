@@ -268,7 +268,7 @@ func (cs *catalogStage) retire(ctx context.Context, out io.Writer) ([]*lifecycle
 
 // serve serves the catalog portal on listen until ctx ends.
 func (cs *catalogStage) serve(ctx context.Context, listen string, out io.Writer, ready func(url string)) error {
-	opts := server.Options{Store: cs.store, Registry: cs.cfg.client, Sweeps: cs.queue, Title: "cssc demo catalog", Logger: cs.cfg.logger}
+	opts := server.Options{Store: cs.store, Registry: cs.cfg.client, Sweeps: cs.queue, Tracks: cs.store, Title: "cssc demo catalog", Logger: cs.cfg.logger}
 	if cs.requests != nil {
 		opts.Requests = cs.requests // listed; the portal is read-only
 	}
