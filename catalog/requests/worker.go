@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/inflight"
 	"github.com/cssc-go/cssc/catalog/upstream"
 )
 
@@ -38,59 +38,17 @@ func (s *Service) Run(ctx context.Context) error { return s.work(ctx, false) }
 // jobs have ended, then returns. Tests and batch programs use it.
 func (s *Service) Drain(ctx context.Context) error { return s.work(ctx, true) }
 
-type running struct {
-	job    catalog.Job
-	cancel context.CancelFunc
-}
-
 func (s *Service) work(ctx context.Context, drain bool) error {
 	if s.opts.Acquirer == nil {
 		return fmt.Errorf("%w: Run needs an Acquirer", ErrInvalidConfig)
 	}
-	var (
-		mu       sync.Mutex
-		inflight = map[int64]*running{}
-		wg       sync.WaitGroup
-		slots    = make(chan struct{}, s.opts.Concurrency)
-	)
-	defer wg.Wait()
+	active := inflight.New(s.opts.Queue, s.log, "requests")
+	slots := make(chan struct{}, s.opts.Concurrency)
+	defer active.Wait()
 
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
-	go func() {
-		tick := time.NewTicker(max(s.opts.Lease/3, 10*time.Millisecond))
-		defer tick.Stop()
-		for {
-			select {
-			case <-renewCtx.Done():
-				return
-			case <-tick.C:
-			}
-			mu.Lock()
-			var jobs []catalog.Job
-			for _, rj := range inflight {
-				jobs = append(jobs, rj.job)
-			}
-			mu.Unlock()
-			if len(jobs) == 0 {
-				continue
-			}
-			err := s.opts.Queue.Extend(renewCtx, s.opts.Lease, jobs...)
-			var lle *catalog.LeaseLostError
-			if errors.As(err, &lle) {
-				mu.Lock()
-				for _, id := range lle.IDs {
-					if rj, ok := inflight[id]; ok {
-						s.log.Warn("requests: lease lost, abandoning job", "job", rj.job.Key)
-						rj.cancel()
-					}
-				}
-				mu.Unlock()
-			} else if err != nil && renewCtx.Err() == nil {
-				s.log.Warn("requests: renewing leases", "error", err)
-			}
-		}
-	}()
+	go active.Renew(renewCtx, s.opts.Lease)
 
 	var lastRepair time.Time
 	for {
@@ -113,27 +71,13 @@ func (s *Service) work(ctx context.Context, drain bool) error {
 			}
 			claimed = len(jobs)
 			for _, j := range jobs {
-				slots <- struct{}{}
-				jctx, cancel := context.WithCancel(ctx)
-				mu.Lock()
-				inflight[j.ID] = &running{job: j, cancel: cancel}
-				mu.Unlock()
-				wg.Go(func() {
-					defer func() { <-slots }()
-					defer cancel()
-					s.runJob(jctx, j)
-					mu.Lock()
-					delete(inflight, j.ID)
-					mu.Unlock()
-				})
+				active.Start(ctx, j, s.opts.Lease, slots, s.runJob)
 			}
 		}
 		if claimed > 0 {
 			continue
 		}
-		mu.Lock()
-		busy := len(inflight)
-		mu.Unlock()
+		busy := active.Len()
 		if drain && busy == 0 {
 			return nil
 		}

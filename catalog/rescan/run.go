@@ -2,14 +2,13 @@ package rescan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/inflight"
 )
 
 // Run works until ctx ends: it claims the jobs of the versions this
@@ -43,17 +42,14 @@ func (r *Rescanner) kinds() []string {
 }
 
 func (r *Rescanner) work(ctx context.Context, drain bool) error {
-	var (
-		active = &inflight{jobs: map[int64]*running{}}
-		wg     sync.WaitGroup
-		slots  = make(chan struct{}, r.opts.Concurrency)
-	)
-	defer wg.Wait()
+	active := inflight.New(r.opts.Queue, r.log, "rescan")
+	slots := make(chan struct{}, r.opts.Concurrency)
+	defer active.Wait()
 
 	// Leases are renewed for every job in flight.
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
-	go r.renewLeases(renewCtx, active)
+	go active.Renew(renewCtx, r.opts.Lease)
 
 	var lastHousekeeping time.Time
 	for {
@@ -82,22 +78,14 @@ func (r *Rescanner) work(ctx context.Context, drain bool) error {
 			}
 		}
 		if len(jobs) == 0 {
-			done, err := r.idle(ctx, drain, paused, active.len(), free)
+			done, err := r.idle(ctx, drain, paused, active.Len(), free)
 			if done || err != nil {
 				return err
 			}
 			continue
 		}
 		for _, j := range jobs {
-			slots <- struct{}{}
-			jctx, cancel := context.WithCancel(ctx)
-			active.add(&running{job: j, cancel: cancel})
-			wg.Go(func() {
-				defer func() { <-slots }()
-				defer cancel()
-				r.runJob(jctx, j)
-				active.remove(j.ID)
-			})
+			active.Start(ctx, j, r.opts.Lease, slots, r.runJob)
 		}
 	}
 }
@@ -128,86 +116,6 @@ func (r *Rescanner) idle(ctx context.Context, drain, paused bool, busy, free int
 		r.finalizeSweeps(ctx)
 	}
 	return false, nil
-}
-
-// renewLeases extends the leases of the jobs in flight every third of a
-// lease until ctx ends, and cancels the jobs whose lease was lost.
-func (r *Rescanner) renewLeases(ctx context.Context, in *inflight) {
-	t := time.NewTicker(max(r.opts.Lease/3, 10*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		jobs := in.snapshot()
-		if len(jobs) == 0 {
-			continue
-		}
-		err := r.opts.Queue.Extend(ctx, r.opts.Lease, jobs...)
-		var lle *catalog.LeaseLostError
-		if errors.As(err, &lle) {
-			in.cancel(lle.IDs, func(rj *running) {
-				r.log.Warn("rescan: lease lost, abandoning job", "job", rj.job.Key)
-			})
-		} else if err != nil && ctx.Err() == nil {
-			r.log.Warn("rescan: renewing leases", "error", err)
-		}
-	}
-}
-
-type running struct {
-	job    catalog.Job
-	cancel context.CancelFunc
-}
-
-// inflight is the set of jobs in flight, by id; safe for concurrent use.
-type inflight struct {
-	mu   sync.Mutex
-	jobs map[int64]*running
-}
-
-func (in *inflight) add(rj *running) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.jobs[rj.job.ID] = rj
-}
-
-func (in *inflight) remove(id int64) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	delete(in.jobs, id)
-}
-
-func (in *inflight) len() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.jobs)
-}
-
-// snapshot returns the jobs in flight.
-func (in *inflight) snapshot() []catalog.Job {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	jobs := make([]catalog.Job, 0, len(in.jobs))
-	for _, rj := range in.jobs {
-		jobs = append(jobs, rj.job)
-	}
-	return jobs
-}
-
-// cancel cancels the jobs in flight among ids, calling before for each
-// first.
-func (in *inflight) cancel(ids []int64, before func(*running)) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	for _, id := range ids {
-		if rj, ok := in.jobs[id]; ok {
-			before(rj)
-			rj.cancel()
-		}
-	}
 }
 
 // housekeeping starts what is due: the periodic sweep and a malware

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/inflight"
 )
 
 // Run works until ctx ends: it starts a sweep when one is due
@@ -23,57 +23,17 @@ func (t *Tracker) Run(ctx context.Context) error { return t.work(ctx, false) }
 // is started. Tests and batch programs use it after Sweep.
 func (t *Tracker) Drain(ctx context.Context) error { return t.work(ctx, true) }
 
-type running struct {
-	job    catalog.Job
-	lease  time.Duration
-	cancel context.CancelFunc
-}
-
 func (t *Tracker) work(ctx context.Context, drain bool) error {
 	var (
-		mu       sync.Mutex
-		inflight = map[int64]*running{}
-		wg       sync.WaitGroup
+		active   = inflight.New(t.opts.Queue, t.log, "upstream")
 		checks   = make(chan struct{}, t.opts.Concurrency)
 		acquires = make(chan struct{}, t.opts.Acquisitions)
 	)
-	defer wg.Wait()
+	defer active.Wait()
 
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
-	go func() {
-		tick := time.NewTicker(max(min(t.opts.Lease, t.opts.AcquireLease)/3, 10*time.Millisecond))
-		defer tick.Stop()
-		for {
-			select {
-			case <-renewCtx.Done():
-				return
-			case <-tick.C:
-			}
-			mu.Lock()
-			byLease := map[time.Duration][]catalog.Job{}
-			for _, rj := range inflight {
-				byLease[rj.lease] = append(byLease[rj.lease], rj.job)
-			}
-			mu.Unlock()
-			for lease, jobs := range byLease {
-				err := t.opts.Queue.Extend(renewCtx, lease, jobs...)
-				var lle *catalog.LeaseLostError
-				if errors.As(err, &lle) {
-					mu.Lock()
-					for _, id := range lle.IDs {
-						if rj, ok := inflight[id]; ok {
-							t.log.Warn("upstream: lease lost, abandoning job", "job", rj.job.Key)
-							rj.cancel()
-						}
-					}
-					mu.Unlock()
-				} else if err != nil && renewCtx.Err() == nil {
-					t.log.Warn("upstream: renewing leases", "error", err)
-				}
-			}
-		}
-	}()
+	go active.Renew(renewCtx, min(t.opts.Lease, t.opts.AcquireLease))
 
 	var lastHousekeeping time.Time
 	for {
@@ -106,28 +66,13 @@ func (t *Tracker) work(ctx context.Context, drain bool) error {
 			}
 			claimed += len(jobs)
 			for _, j := range jobs {
-				k.slots <- struct{}{}
-				jctx, cancel := context.WithCancel(ctx)
-				rj := &running{job: j, lease: k.lease, cancel: cancel}
-				mu.Lock()
-				inflight[j.ID] = rj
-				mu.Unlock()
-				wg.Go(func() {
-					defer func() { <-k.slots }()
-					defer cancel()
-					t.runJob(jctx, j)
-					mu.Lock()
-					delete(inflight, j.ID)
-					mu.Unlock()
-				})
+				active.Start(ctx, j, k.lease, k.slots, t.runJob)
 			}
 		}
 		if claimed > 0 {
 			continue
 		}
-		mu.Lock()
-		busy := len(inflight)
-		mu.Unlock()
+		busy := active.Len()
 		if drain && busy == 0 && t.finalizeSweeps(ctx) == 0 {
 			return nil
 		}
