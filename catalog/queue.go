@@ -307,12 +307,16 @@ func (s *GroupStatus) Active() int { return s.Pending + s.Leased }
 
 // CutCause cuts a failure cause to MaxCauseBytes on a rune boundary and
 // makes it valid UTF-8 without NUL. Queues store causes through it.
-func CutCause(s string) string {
+func CutCause(s string) string { return cutText(s, MaxCauseBytes) }
+
+// cutText makes s valid UTF-8 without NUL and cuts it to max bytes on a
+// rune boundary.
+func cutText(s string, max int) string {
 	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
-	if len(s) <= MaxCauseBytes {
+	if len(s) <= max {
 		return s
 	}
-	n := MaxCauseBytes
+	n := max
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

@@ -348,17 +348,7 @@ func RequestTime(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-func cutRequestText(s string) string {
-	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
-	if len(s) <= MaxRequestText {
-		return s
-	}
-	n := MaxRequestText
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+func cutRequestText(s string) string { return cutText(s, MaxRequestText) }
 
 // RequestQuery selects requests.
 type RequestQuery struct {

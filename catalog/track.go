@@ -294,10 +294,10 @@ func MarshalTrack(t *Track) ([]byte, error) {
 	c := t.Clone()
 	c.Revision, c.Checked = 0, time.Time{}
 	c.Since = utc(c.Since)
-	c.Reason = cutText(c.Reason)
+	c.Reason = cutText(c.Reason, MaxTrackText)
 	if c.Failure != nil {
 		c.Failure.At = utc(c.Failure.At)
-		c.Failure.Reason = cutText(c.Failure.Reason)
+		c.Failure.Reason = cutText(c.Failure.Reason, MaxTrackText)
 	}
 	for i := range c.Attempts {
 		c.Attempts[i].Started = utc(c.Attempts[i].Started)
@@ -330,19 +330,6 @@ func UnmarshalTrack(b []byte, revision int64, checked time.Time) (*Track, error)
 	}
 	t.Revision, t.Checked = revision, utc(checked)
 	return &t, nil
-}
-
-// cutText cuts s to MaxTrackText bytes on a rune boundary.
-func cutText(s string) string {
-	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
-	if len(s) <= MaxTrackText {
-		return s
-	}
-	n := MaxTrackText
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // TrackQuery selects tracks.
