@@ -1,19 +1,13 @@
 package requests_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -23,6 +17,7 @@ import (
 	"github.com/cssc-go/cssc/catalog/requests"
 	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/internal/pgtest"
+	"github.com/cssc-go/cssc/internal/proctest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/sign"
 )
@@ -54,20 +49,11 @@ func TestRequestWorkerProcess(t *testing.T) {
 	defer store.Close()
 	w := world{src: os.Getenv(envSrc), dst: os.Getenv(envDst), pkiDir: os.Getenv(envPKI)}
 	delay, _ := time.ParseDuration(os.Getenv(envSignDelay))
-	var out sync.Mutex
-	p := w.newParts(t, store, func(real sign.Signer) sign.Signer {
-		return sign.SignerFunc(func(ctx context.Context, repo registry.Repository, subject ocispec.Descriptor) (ocispec.Descriptor, error) {
-			out.Lock()
-			fmt.Printf("signing %s\n", subject.Digest)
-			out.Unlock()
-			time.Sleep(delay)
-			return real.Sign(ctx, repo, subject)
-		})
-	})
+	p := w.newParts(t, store, func(real sign.Signer) sign.Signer { return proctest.Signer(real, delay) })
 	s, err := requests.New(requests.Options{Requests: store, Queue: store, Store: store, Golden: w.golden(), Acquirer: p.acquirer,
 		Syncer: p.syncer, Rules: w.rules(), Instance: name, Lease: 2 * time.Second, Poll: 50 * time.Millisecond})
 	require.NoError(t, err)
-	fmt.Println("ready")
+	proctest.Ready()
 	if err := s.Run(ctx); err != nil && ctx.Err() == nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -90,57 +76,11 @@ func TestKillWorkerMidAcquisition(t *testing.T) {
 	w := newWorld(t)
 	p := w.newParts(t, store, nil)
 
-	var (
-		mu      sync.Mutex
-		signing = map[string]int{} // worker -> signatures started
-	)
-	start := func(name string) (*exec.Cmd, <-chan struct{}) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestRequestWorkerProcess$", "-test.v")
-		cmd.Env = append(os.Environ(), envWorker+"="+name, envDSN+"="+dsn, envSrc+"="+w.src, envDst+"="+w.dst,
-			envPKI+"="+w.pkiDir, envSignDelay+"=150ms")
-		stdout, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		cmd.Stderr = os.Stderr
-		require.NoError(t, cmd.Start())
-		ready := make(chan struct{})
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			once := sync.Once{}
-			for sc.Scan() {
-				line := sc.Text()
-				if line == "ready" {
-					once.Do(func() { close(ready) })
-				}
-				if strings.HasPrefix(line, "signing ") {
-					mu.Lock()
-					signing[name]++
-					mu.Unlock()
-				}
-				if strings.Contains(line, "FAIL") || strings.Contains(line, "panic") {
-					t.Logf("%s: %s", name, line)
-				}
-			}
-		}()
-		return cmd, ready
-	}
-	cmds := map[string]*exec.Cmd{}
+	workers := map[string]*proctest.Worker{}
 	for _, name := range []string{"w0", "w1"} {
-		cmd, ready := start(name)
-		cmds[name] = cmd
-		select {
-		case <-ready:
-		case <-time.After(time.Minute):
-			t.Fatal("a worker did not start")
-		}
+		workers[name] = proctest.Start(t, name, "TestRequestWorkerProcess", envWorker+"="+name, envDSN+"="+dsn,
+			envSrc+"="+w.src, envDst+"="+w.dst, envPKI+"="+w.pkiDir, envSignDelay+"=150ms")
 	}
-	t.Cleanup(func() {
-		for _, c := range cmds {
-			_ = c.Process.Signal(syscall.SIGTERM)
-		}
-		for _, c := range cmds {
-			_ = c.Wait()
-		}
-	})
 
 	// Submit from this process (an API instance): approved by the rule,
 	// queued in PostgreSQL.
@@ -153,10 +93,8 @@ func TestKillWorkerMidAcquisition(t *testing.T) {
 	// Kill the worker that signs, in the middle of a signature.
 	var victim string
 	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for name, n := range signing {
-			if n >= 2 {
+		for name, wk := range workers {
+			if n, _ := wk.Signing(); n >= 2 {
 				victim = name
 				return true
 			}
@@ -164,9 +102,7 @@ func TestKillWorkerMidAcquisition(t *testing.T) {
 		return false
 	}, time.Minute, 5*time.Millisecond, "a worker signs")
 	time.Sleep(20 * time.Millisecond) // inside the 150 ms before the signature is pushed
-	require.NoError(t, cmds[victim].Process.Signal(syscall.SIGKILL))
-	_ = cmds[victim].Wait()
-	delete(cmds, victim)
+	require.NoError(t, workers[victim].Kill())
 	r, err := s.Request(ctx, a.Request.ID)
 	require.NoError(t, err)
 	require.Equal(t, catalog.RequestAcquiring, r.State, "the kill leaves the request acquiring")

@@ -1,15 +1,11 @@
 package rescan_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,9 +20,9 @@ import (
 	"github.com/cssc-go/cssc/catalog/postgres"
 	"github.com/cssc-go/cssc/catalog/rescan"
 	"github.com/cssc-go/cssc/internal/pgtest"
+	"github.com/cssc-go/cssc/internal/proctest"
 	"github.com/cssc-go/cssc/registry"
 	"github.com/cssc-go/cssc/scan/osv"
-	"github.com/cssc-go/cssc/sign"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -62,14 +58,7 @@ func TestWorkerProcess(t *testing.T) {
 	p := pki{keyPath: filepath.Join(dir, "golden.key"), chainPath: filepath.Join(dir, "golden.crt"), caPath: filepath.Join(dir, "ca.crt")}
 	real := p.signer(t)
 	delay, _ := time.ParseDuration(os.Getenv(envSignDelay))
-	var out sync.Mutex
-	signer := sign.SignerFunc(func(ctx context.Context, repo registry.Repository, subject ocispec.Descriptor) (ocispec.Descriptor, error) {
-		out.Lock()
-		fmt.Printf("signing %s\n", subject.Digest)
-		out.Unlock()
-		time.Sleep(delay)
-		return real.Sign(ctx, repo, subject)
-	})
+	signer := proctest.Signer(real, delay)
 	r, err := rescan.New(rescan.Options{Store: store, Queue: store, Coordinator: store, Sweeps: store,
 		Open: client.Repository, Signer: signer, Verifier: p.verifier(t), Instance: name,
 		Lease: 2 * time.Second, Poll: 50 * time.Millisecond, Retry: 100 * time.Millisecond, Interval: -1, Concurrency: 2})
@@ -79,7 +68,7 @@ func TestWorkerProcess(t *testing.T) {
 	if _, err := r.SetDatabase(ctx, db); err != nil {
 		t.Fatalf("set database: %v", err)
 	}
-	fmt.Println("ready")
+	proctest.Ready()
 	if err := r.Run(ctx); err != nil && ctx.Err() == nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -108,73 +97,22 @@ func TestKillOneOfThreeInstances(t *testing.T) {
 	dbDir := filepath.Join(t.TempDir(), "osv")
 	db := osvDB(t, dbDir, db1Records())
 
-	var (
-		mu      sync.Mutex
-		signing = map[string]int{}    // worker -> signatures started
-		last    = map[string]string{} // worker -> digest it signs last
-	)
-	startWorker := func(name string) (*exec.Cmd, <-chan struct{}) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerProcess$", "-test.v")
-		cmd.Env = append(os.Environ(), envWorker+"="+name, envDSN+"="+dsn, envRegistry+"="+f.reg.Host,
-			envPKI+"="+filepath.Dir(f.pki.keyPath), envDB+"="+dbDir, envSignDelay+"=150ms")
-		stdout, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		cmd.Stderr = os.Stderr
-		require.NoError(t, cmd.Start())
-		ready := make(chan struct{})
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			once := sync.Once{}
-			for sc.Scan() {
-				line := sc.Text()
-				if line == "ready" {
-					once.Do(func() { close(ready) })
-				}
-				if d, ok := strings.CutPrefix(line, "signing "); ok {
-					mu.Lock()
-					signing[name]++
-					last[name] = d
-					mu.Unlock()
-				}
-				if strings.Contains(line, "FAIL") || strings.Contains(line, "panic") {
-					t.Logf("%s: %s", name, line)
-				}
-			}
-		}()
-		return cmd, ready
-	}
-	var cmds []*exec.Cmd
+	var workers []*proctest.Worker
 	for i := range 3 {
-		cmd, ready := startWorker(fmt.Sprintf("w%d", i))
-		cmds = append(cmds, cmd)
-		select {
-		case <-ready:
-		case <-time.After(time.Minute):
-			t.Fatal("a worker did not start")
-		}
+		name := fmt.Sprintf("w%d", i)
+		workers = append(workers, proctest.Start(t, name, "TestWorkerProcess", envWorker+"="+name, envDSN+"="+dsn,
+			envRegistry+"="+f.reg.Host, envPKI+"="+filepath.Dir(f.pki.keyPath), envDB+"="+dbDir, envSignDelay+"=150ms"))
 	}
-	t.Cleanup(func() {
-		for _, c := range cmds {
-			_ = c.Process.Signal(syscall.SIGTERM)
-		}
-		for _, c := range cmds {
-			_ = c.Wait()
-		}
-	})
 
 	// Kill w1 in the middle of a signature, after it signed a few.
 	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return signing["w1"] >= 3
+		n, _ := workers[1].Signing()
+		return n >= 3
 	}, time.Minute, 5*time.Millisecond, "w1 signs reports")
 	time.Sleep(20 * time.Millisecond) // inside the 150 ms before the signature is pushed
-	require.NoError(t, cmds[1].Process.Signal(syscall.SIGKILL))
-	_ = cmds[1].Wait()
-	mu.Lock()
-	t.Logf("w1 killed after starting %d signatures", signing["w1"])
-	victim := last["w1"]
-	mu.Unlock()
+	require.NoError(t, workers[1].Kill())
+	signed, victim := workers[1].Signing()
+	t.Logf("w1 killed after starting %d signatures", signed)
 
 	// What w1 was signing is attached and unsigned: the state a crash
 	// leaves, which the others must repair.
