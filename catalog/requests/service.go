@@ -596,6 +596,18 @@ func (s *Service) Approve(ctx context.Context, id, by, note string) (*catalog.Re
 	if note, err = checkOptional("note", note, catalog.MaxRequestReason); err != nil {
 		return nil, err
 	}
+	if note == "" {
+		note = "approved by " + by
+	}
+	return s.decide(ctx, id, func(r *catalog.Request) (*catalog.Request, error) {
+		return s.approve(ctx, r, by, note)
+	})
+}
+
+// decide reads the pending request id and calls fn with it, again (up to
+// ten times) while fn fails with catalog.ErrConflict. A request that is
+// not pending fails with ErrWrongState.
+func (s *Service) decide(ctx context.Context, id string, fn func(r *catalog.Request) (*catalog.Request, error)) (*catalog.Request, error) {
 	for range 10 {
 		r, err := s.opts.Requests.Request(ctx, id)
 		if err != nil {
@@ -604,10 +616,7 @@ func (s *Service) Approve(ctx context.Context, id, by, note string) (*catalog.Re
 		if r.State != catalog.RequestPending {
 			return r, fmt.Errorf("%w: request %s is %s, not pending", ErrWrongState, id, r.State)
 		}
-		if note == "" {
-			note = "approved by " + by
-		}
-		r, err = s.approve(ctx, r, by, note)
+		r, err = fn(r)
 		if errors.Is(err, catalog.ErrConflict) {
 			continue
 		}
@@ -665,29 +674,17 @@ func (s *Service) Deny(ctx context.Context, id, by, reason string) (*catalog.Req
 	if reason, err = checkField("reason", reason, catalog.MaxRequestReason); err != nil {
 		return nil, err
 	}
-	for range 10 {
-		r, err := s.opts.Requests.Request(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if r.State != catalog.RequestPending {
-			return r, fmt.Errorf("%w: request %s is %s, not pending", ErrWrongState, id, r.State)
-		}
+	return s.decide(ctx, id, func(r *catalog.Request) (*catalog.Request, error) {
 		now := s.opts.Now()
 		r.Move(catalog.RequestDenied, now, by, reason)
 		r.Decider, r.Reasons = by, []string{reason}
-		err = s.opts.Requests.PutRequest(ctx, r)
-		if errors.Is(err, catalog.ErrConflict) {
-			continue
-		}
-		if err != nil {
+		if err := s.opts.Requests.PutRequest(ctx, r); err != nil {
 			return nil, err
 		}
 		s.log.InfoContext(ctx, "requests: denied", "request", r.ID, "reference", r.Reference, "by", by)
 		s.emit(ctx, TypeDenied, now, r, by)
 		return r, nil
-	}
-	return nil, fmt.Errorf("%w: request %s kept changing", catalog.ErrConflict, id)
+	})
 }
 
 // Request returns the request with id (an error wrapping
