@@ -175,17 +175,8 @@ func readAction(r *http.Request, api bool) (actionInput, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case api && (ct == "application/json" || ct == ""):
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil && !errors.Is(err, io.EOF) {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return in, &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("request body over %d bytes", maxBodyBytes)}
-			}
-			return in, &Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "request body is not the expected JSON object: " + err.Error()}
-		}
-		if dec.More() {
-			return in, &Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "request body has data after the JSON object"}
+		if err := decodeBody(r.Body, maxBodyBytes, &in); err != nil {
+			return in, err
 		}
 	case ct == "application/x-www-form-urlencoded":
 		if err := r.ParseForm(); err != nil {
@@ -202,6 +193,30 @@ func readAction(r *http.Request, api bool) (actionInput, error) {
 		}
 	}
 	return in, nil
+}
+
+// decodeBody decodes body, capped at limit bytes by http.MaxBytesReader,
+// into v: one JSON object, unknown fields refused; an empty body leaves v
+// as it is.
+func decodeBody(body io.Reader, limit int, v any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return bodyTooLarge(limit)
+		}
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "request body is not the expected JSON object: " + err.Error()}
+	}
+	if dec.More() {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "request body has data after the JSON object"}
+	}
+	return nil
+}
+
+// bodyTooLarge is the answer to a body over limit bytes.
+func bodyTooLarge(limit int) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("request body over %d bytes", limit)}
 }
 
 // act runs a write action on an existing image: it checks that writes

@@ -3,10 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -77,27 +74,17 @@ const maxRequestBody = 8 << 10
 func readRequestInput(r *http.Request, api bool) (requestInput, error) {
 	var in requestInput
 	r.Body = http.MaxBytesReader(nil, r.Body, maxRequestBody)
-	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("request body over %d bytes", maxRequestBody)}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case api && (ct == "application/json" || ct == ""):
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil && !errors.Is(err, io.EOF) {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return in, tooLarge
-			}
-			return in, &Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "request body is not the expected JSON object: " + err.Error()}
-		}
-		if dec.More() {
-			return in, &Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "request body has data after the JSON object"}
+		if err := decodeBody(r.Body, maxRequestBody, &in); err != nil {
+			return in, err
 		}
 	case ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data" && !api:
 		if err := r.ParseForm(); err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return in, tooLarge
+				return in, bodyTooLarge(maxRequestBody)
 			}
 			return in, &Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "malformed form: " + err.Error()}
 		}
