@@ -151,7 +151,10 @@ func TestStallInBody(t *testing.T) {
 }
 
 // TestSlowIsNotStalled: a registry that trickles bytes, and a reader that
-// pauses between reads, are not stalls.
+// pauses between reads, are not stalls. The margins hold on a loaded
+// machine under -race: the trickle's 10 ms gaps are 50 times below the
+// stall timeout, while the whole body takes longer than it (so a timeout on
+// the body as a whole would fail) and the reader pauses for three times it.
 func TestSlowIsNotStalled(t *testing.T) {
 	ctx := context.Background()
 	trickle := func(next http.Handler) http.Handler {
@@ -174,10 +177,11 @@ func TestSlowIsNotStalled(t *testing.T) {
 		})
 	}
 	reg := registrytest.Start(t, registrytest.OCI, registrytest.Options{Middleware: trickle})
-	data := imagetest.Random(2, 40<<10)
+	const stall = 500 * time.Millisecond
+	data := imagetest.Random(2, 80<<10) // 80 gaps of 10 ms: over 800 ms in all
 	d := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
 	require.NoError(t, reg.Repository(t, "slow/ok").Push(ctx, d, strings.NewReader(string(data))))
-	client := registry.NewClient(registry.Options{PlainHTTP: []string{reg.Host}, StallTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	client := registry.NewClient(registry.Options{PlainHTTP: []string{reg.Host}, StallTimeout: stall, MaxRetries: -1})
 	repo, err := client.Repository(ctx, reg.Location("slow/ok"))
 	require.NoError(t, err)
 	rc, err := repo.Fetch(ctx, d)
@@ -186,7 +190,7 @@ func TestSlowIsNotStalled(t *testing.T) {
 	head := make([]byte, 1024)
 	_, err = io.ReadFull(rc, head)
 	require.NoError(t, err)
-	time.Sleep(300 * time.Millisecond) // the reader is slow, not the registry
+	time.Sleep(3 * stall) // the reader is slow, not the registry
 	rest, err := content.ReadAll(io.MultiReader(strings.NewReader(string(head)), rc), d)
 	require.NoError(t, err, "a trickle (a KiB every 10 ms) and a slow reader are not stalls")
 	assert.Len(t, rest, len(data))
