@@ -32,10 +32,7 @@ func (m *MemoryStore) CreateRequest(ctx context.Context, r *Request) (*Request, 
 // CreateRequestLimited implements LimitedRequestStore: the count and the
 // insert happen under the store's lock.
 func (m *MemoryStore) CreateRequestLimited(ctx context.Context, r *Request, limit RequestLimit) (*Request, bool, error) {
-	if r != nil && r.Revision != 0 {
-		return nil, false, fmt.Errorf("%w: a new request has revision 0, not %d", ErrInvalidRequest, r.Revision)
-	}
-	b, err := MarshalRequest(r)
+	b, err := MarshalNewRequest(r)
 	if err != nil {
 		return nil, false, err
 	}

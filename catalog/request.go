@@ -325,6 +325,16 @@ func MarshalRequest(r *Request) ([]byte, error) {
 	return b, nil
 }
 
+// MarshalNewRequest is MarshalRequest for a request to be created
+// (RequestStore.CreateRequest): one with revision 0, which it checks
+// first.
+func MarshalNewRequest(r *Request) ([]byte, error) {
+	if r != nil && r.Revision != 0 {
+		return nil, fmt.Errorf("%w: a new request has revision 0, not %d", ErrInvalidRequest, r.Revision)
+	}
+	return MarshalRequest(r)
+}
+
 // UnmarshalRequest decodes a request encoded by MarshalRequest and gives
 // it its revision.
 func UnmarshalRequest(b []byte, revision int64) (*Request, error) {

@@ -29,10 +29,7 @@ func (s *Store) CreateRequest(ctx context.Context, r *catalog.Request) (*catalog
 // transactions of one requester (on any instance) count one after the
 // other; without one, it is CreateRequest's single insert.
 func (s *Store) CreateRequestLimited(ctx context.Context, r *catalog.Request, limit catalog.RequestLimit) (*catalog.Request, bool, error) {
-	if r != nil && r.Revision != 0 {
-		return nil, false, fmt.Errorf("%w: a new request has revision 0, not %d", catalog.ErrInvalidRequest, r.Revision)
-	}
-	doc, err := catalog.MarshalRequest(r)
+	doc, err := catalog.MarshalNewRequest(r)
 	if err != nil {
 		return nil, false, err
 	}

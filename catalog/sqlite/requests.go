@@ -32,10 +32,7 @@ func (s *Store) CreateRequest(ctx context.Context, r *catalog.Request) (*catalog
 // SQLite serializes with every other writer of the file, whichever
 // process or handle it comes from.
 func (s *Store) CreateRequestLimited(ctx context.Context, r *catalog.Request, limit catalog.RequestLimit) (*catalog.Request, bool, error) {
-	if r != nil && r.Revision != 0 {
-		return nil, false, fmt.Errorf("%w: a new request has revision 0, not %d", catalog.ErrInvalidRequest, r.Revision)
-	}
-	doc, err := catalog.MarshalRequest(r)
+	doc, err := catalog.MarshalNewRequest(r)
 	if err != nil {
 		return nil, false, err
 	}
