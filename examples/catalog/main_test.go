@@ -193,6 +193,61 @@ func getJSON(t *testing.T, u string, v any, header ...string) int {
 	return resp.StatusCode
 }
 
+// service is a catalog service a test runs.
+type service struct {
+	base   string // "http://" and the address it listens on
+	logger *slog.Logger
+	cancel context.CancelFunc
+	done   chan error
+	ended  bool
+}
+
+// startService runs serve with cfg (logging to stderr with -v) and waits
+// up to a minute for it to listen. A service the test did not stop is
+// cancelled and waited for (up to 30 s) when the test ends.
+func startService(t *testing.T, cfg *Config) *service {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &service{cancel: cancel, done: make(chan error, 1), logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if testing.Verbose() {
+		s.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	addr := make(chan string, 1)
+	go func() { s.done <- serve(ctx, cfg, s.logger, func(a string) { addr <- a }) }()
+	t.Cleanup(func() {
+		if !s.ended {
+			cancel()
+			select {
+			case <-s.done:
+			case <-time.After(30 * time.Second):
+			}
+		}
+	})
+	select {
+	case a := <-addr:
+		s.base = "http://" + a
+	case err := <-s.done:
+		s.ended = true
+		t.Fatalf("the service stopped: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the service did not start")
+	}
+	return s
+}
+
+// stop cancels the service and checks that it stops cleanly within 30 s.
+func (s *service) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	s.ended = true
+	select {
+	case err := <-s.done:
+		assert.NoError(t, err, "a cancelled service stops cleanly")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the service did not stop")
+	}
+}
+
 func TestService(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: acquires the sample images first")
@@ -239,23 +294,8 @@ access:
 	cfg, err := loadConfig(cfgPath)
 	require.NoError(t, err)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	go func() { done <- serve(ctx, cfg, logger, func(a string) { addr <- a }) }()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("the service stopped: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("the service did not start")
-	}
+	svc := startService(t, cfg)
+	base := svc.base
 
 	// The golden images are indexed, trusted, and scanned.
 	var res catalog.Result
@@ -397,13 +437,7 @@ access:
 	assert.Equal(t, catalog.StatusRetired, gone.Status)
 	assert.Equal(t, "registry.corp/golden/library/multi:1.1", gone.Replacement)
 
-	cancel()
-	select {
-	case err := <-done:
-		assert.NoError(t, err, "a cancelled service stops cleanly")
-	case <-time.After(30 * time.Second):
-		t.Fatal("the service did not stop")
-	}
+	svc.stop(t)
 }
 
 func TestConfigErrors(t *testing.T) {

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -95,20 +92,7 @@ access:
 %[6]s`, g.reg.Host, g.key, g.cert, g.trust, g.osvDir, requestsYAML), 0o644))
 	cfg, err := loadConfig(cfgPath)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(a string) { addr <- a }) }()
-	defer func() { cancel(); <-done }()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("the service stopped: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("the service did not start")
-	}
+	base := startService(t, cfg).base
 
 	call := func(path, body, user, groups string) (int, []byte) {
 		t.Helper()

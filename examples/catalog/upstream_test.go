@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -98,24 +96,9 @@ upstream:
 	cfg, err := loadConfig(cfgPath)
 	require.NoError(t, err)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	go func() { done <- serve(ctx, cfg, logger, func(a string) { addr <- a }) }()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("the service stopped: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("the service did not start")
-	}
+	ctx := t.Context()
+	svc := startService(t, cfg)
+	base, logger := svc.base, svc.logger
 	var res catalog.Result
 	require.Eventually(t, func() bool {
 		return getJSON(t, base+"/api/v1/search?repository="+url.QueryEscape(g.multiRepo), &res) == http.StatusOK && res.Total == 1
@@ -187,11 +170,5 @@ upstream:
 	}, time.Minute, 100*time.Millisecond, "the request's acquisition runs and the policy denies it")
 	assert.NotEmpty(t, got.Reasons, "the policy's reasons")
 
-	cancel()
-	select {
-	case err := <-done:
-		assert.NoError(t, err, "a cancelled service stops cleanly")
-	case <-time.After(30 * time.Second):
-		t.Fatal("the service did not stop")
-	}
+	svc.stop(t)
 }
