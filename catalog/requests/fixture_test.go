@@ -15,9 +15,8 @@ import (
 	"github.com/cssc-go/cssc/acquire"
 	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/catalog"
-	"github.com/cssc-go/cssc/catalog/postgres"
+	"github.com/cssc-go/cssc/catalog/internal/storetest"
 	"github.com/cssc-go/cssc/catalog/requests"
-	"github.com/cssc-go/cssc/catalog/sqlite"
 	"github.com/cssc-go/cssc/catalog/upstream"
 	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/internal/pgtest"
@@ -60,33 +59,8 @@ type stores struct {
 // storeKinds opens each kind of store: memory, SQLite, PostgreSQL. A
 // second open in the same test gives another handle on the same store.
 func storeKinds() map[string]func(t *testing.T) func() stores {
-	return map[string]func(t *testing.T) func() stores{
-		"memory": func(t *testing.T) func() stores {
-			m, q := catalog.NewMemoryStore(), catalog.NewMemoryQueue()
-			return func() stores { return stores{m, m, q} }
-		},
-		"sqlite": func(t *testing.T) func() stores {
-			file := filepath.Join(t.TempDir(), "catalog.db")
-			return func() stores {
-				s, err := sqlite.Open(context.Background(), file, sqlite.Options{})
-				require.NoError(t, err)
-				t.Cleanup(func() { s.Close() })
-				return stores{s, s, s}
-			}
-		},
-		"postgres": func(t *testing.T) func() stores {
-			if testing.Short() {
-				t.Skip("starts PostgreSQL")
-			}
-			dsn := pgtest.New(t)
-			return func() stores {
-				s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
-				require.NoError(t, err)
-				t.Cleanup(func() { s.Close() })
-				return stores{s, s, s}
-			}
-		},
-	}
+	return storetest.Kinds(func(m *catalog.MemoryStore, q *catalog.MemoryQueue) stores { return stores{m, m, q} },
+		func(s storetest.Store) stores { return stores{s, s, s} })
 }
 
 // world is what a worker needs to run the real pipeline: the source and

@@ -5,7 +5,6 @@ import (
 	"crypto/x509/pkix"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,9 +19,8 @@ import (
 	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/event"
+	"github.com/cssc-go/cssc/catalog/internal/storetest"
 	"github.com/cssc-go/cssc/catalog/lifecycle"
-	"github.com/cssc-go/cssc/catalog/postgres"
-	"github.com/cssc-go/cssc/catalog/sqlite"
 	"github.com/cssc-go/cssc/catalog/upstream"
 	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/imagefs/imagetest"
@@ -157,33 +155,8 @@ type stores struct {
 // (SQLite: the file again; PostgreSQL: another pool), as a restarted or
 // second instance has.
 func storeKinds() map[string]func(t *testing.T) func() stores {
-	return map[string]func(t *testing.T) func() stores{
-		"memory": func(t *testing.T) func() stores {
-			m, q := catalog.NewMemoryStore(), catalog.NewMemoryQueue()
-			return func() stores { return stores{m, m, q, q, q} }
-		},
-		"sqlite": func(t *testing.T) func() stores {
-			file := filepath.Join(t.TempDir(), "catalog.db")
-			return func() stores {
-				s, err := sqlite.Open(context.Background(), file, sqlite.Options{})
-				require.NoError(t, err)
-				t.Cleanup(func() { s.Close() })
-				return stores{s, s, s, s, s}
-			}
-		},
-		"postgres": func(t *testing.T) func() stores {
-			if testing.Short() {
-				t.Skip("starts PostgreSQL")
-			}
-			dsn := pgtest.New(t)
-			return func() stores {
-				s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
-				require.NoError(t, err)
-				t.Cleanup(func() { s.Close() })
-				return stores{s, s, s, s, s}
-			}
-		},
-	}
+	return storetest.Kinds(func(m *catalog.MemoryStore, q *catalog.MemoryQueue) stores { return stores{m, m, q, q, q} },
+		func(s storetest.Store) stores { return stores{s, s, s, s, s} })
 }
 
 // fixture is a source registry (counted) seeded with the sample images, a
