@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/eventtest"
 	"github.com/cssc-go/cssc/catalog/requests"
 	"github.com/cssc-go/cssc/examples/sample"
 	"github.com/cssc-go/cssc/registry"
@@ -30,7 +31,7 @@ func TestRequestToPromotion(t *testing.T) {
 			w := newWorld(t)
 			st := kind(t)()
 			p := w.newParts(t, st.store, nil)
-			events := &sink{}
+			events := &eventtest.Sink{}
 			s, err := requests.New(requests.Options{Requests: st.reqs, Queue: st.queue, Store: st.store, Golden: w.golden(),
 				Acquirer: p.acquirer, Syncer: p.syncer, Rules: w.rules(), Events: events, Poll: 10 * time.Millisecond})
 			require.NoError(t, err)
@@ -56,7 +57,7 @@ func TestRequestToPromotion(t *testing.T) {
 				states = append(states, string(h.State))
 			}
 			assert.Equal(t, "pending approved acquiring promoted", strings.Join(states, " "), "the request's path")
-			assert.Equal(t, []string{requests.TypeSubmitted, requests.TypeApproved, requests.TypeAcquiring, requests.TypePromoted}, types(events.take()))
+			assert.Equal(t, []string{requests.TypeSubmitted, requests.TypeApproved, requests.TypeAcquiring, requests.TypePromoted}, eventtest.Types(events.Take()))
 			e, err := st.store.Get(ctx, r.Golden, r.Digest)
 			require.NoError(t, err, "the promoted image is in the catalog")
 			assert.Contains(t, e.Tags, sample.Tag)
@@ -82,7 +83,7 @@ func TestRequestToPromotion(t *testing.T) {
 			b.Request, err = s.Request(ctx, b.Request.ID)
 			require.NoError(t, err)
 			assert.Equal(t, catalog.RequestPromoted, b.Request.State, "reasons %v", b.Request.Reasons)
-			events.take()
+			events.Take()
 
 			// The policy denies an image with a critical vulnerability.
 			c, err := s.Submit(ctx, requests.Submission{Reference: w.source(sample.Vulnerable), Reason: "legacy app", Owner: "team-legacy", Requester: "carol"})
@@ -94,8 +95,8 @@ func TestRequestToPromotion(t *testing.T) {
 			assert.Equal(t, "policy", c.Request.Decider)
 			require.NotEmpty(t, c.Request.Reasons)
 			assert.Contains(t, strings.Join(c.Request.Reasons, "; "), "vulnerabilities", "the policy's reasons: %v", c.Request.Reasons)
-			evs := events.take()
-			require.Equal(t, []string{requests.TypeSubmitted, requests.TypeApproved, requests.TypeAcquiring, requests.TypeDenied}, types(evs))
+			evs := events.Take()
+			require.Equal(t, []string{requests.TypeSubmitted, requests.TypeApproved, requests.TypeAcquiring, requests.TypeDenied}, eventtest.Types(evs))
 			var ch requests.Change
 			require.NoError(t, evs[3].Decode(&ch))
 			assert.Equal(t, "carol", ch.Requester)

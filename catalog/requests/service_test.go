@@ -16,47 +16,18 @@ import (
 
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/catalogtest"
-	"github.com/cssc-go/cssc/catalog/event"
+	"github.com/cssc-go/cssc/catalog/internal/eventtest"
 	"github.com/cssc-go/cssc/catalog/requests"
 )
-
-// sink collects events.
-type sink struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (s *sink) Emit(_ context.Context, evs ...event.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append(s.events, evs...)
-	return nil
-}
-
-func (s *sink) take() []event.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.events
-	s.events = nil
-	return out
-}
-
-func types(evs []event.Event) []string {
-	var out []string
-	for _, e := range evs {
-		out = append(out, e.Type)
-	}
-	return out
-}
 
 var testRules = requests.Rules{
 	Sources:     []string{"docker.io/library/*", "docker.io/nginxofficial/*", "ghcr.io/acme/**", "registry.corp/**"},
 	AutoApprove: []requests.Rule{{Name: "docker-official", Match: []string{"docker.io/library/*"}}},
 }
 
-func newService(t *testing.T, tune ...func(*requests.Options)) (*requests.Service, *catalog.MemoryStore, *sink) {
+func newService(t *testing.T, tune ...func(*requests.Options)) (*requests.Service, *catalog.MemoryStore, *eventtest.Sink) {
 	t.Helper()
-	store, q, events := catalog.NewMemoryStore(), catalog.NewMemoryQueue(), &sink{}
+	store, q, events := catalog.NewMemoryStore(), catalog.NewMemoryQueue(), &eventtest.Sink{}
 	o := requests.Options{Requests: store, Queue: q, Store: store, Golden: "registry.corp/golden", Rules: testRules, Events: events}
 	for _, fn := range tune {
 		fn(&o)
@@ -126,7 +97,7 @@ func TestSubmitRules(t *testing.T) {
 	assert.Equal(t, catalog.RequestApproved, a.Request.State, "approved by the rule")
 	assert.Equal(t, "rule:docker-official", a.Request.Decider)
 	assert.Equal(t, "registry.corp/golden/library/nginx", a.Request.Golden)
-	assert.Equal(t, []string{requests.TypeSubmitted, requests.TypeApproved}, types(events.take()))
+	assert.Equal(t, []string{requests.TypeSubmitted, requests.TypeApproved}, eventtest.Types(events.Take()))
 
 	// A duplicate joins the open request.
 	b := sub("docker.io/library/nginx:1.27", "bob")
@@ -134,9 +105,9 @@ func TestSubmitRules(t *testing.T) {
 	assert.True(t, b.Joined)
 	assert.Equal(t, a.Request.ID, b.Request.ID, "duplicates collapse into one request")
 	assert.Equal(t, []string{"bob"}, b.Request.Followers)
-	assert.Equal(t, []string{requests.TypeJoined}, types(events.take()))
+	assert.Equal(t, []string{requests.TypeJoined}, eventtest.Types(events.Take()))
 	sub("docker.io/library/nginx:1.27", "bob")
-	assert.Empty(t, events.take(), "asking twice joins once")
+	assert.Empty(t, events.Take(), "asking twice joins once")
 
 	// A look-alike of an official image is flagged and waits, although an
 	// auto-approve rule matches it.
@@ -155,7 +126,7 @@ func TestSubmitRules(t *testing.T) {
 	e := sub("ghcr.io/acme/payments:2.1", "carol")
 	assert.Equal(t, catalog.RequestPending, e.Request.State)
 	assert.Nil(t, e.Request.Typosquat)
-	events.take()
+	events.Take()
 
 	// Approve and deny.
 	got, err := s.Approve(ctx, e.Request.ID, "dave", "")
@@ -172,8 +143,8 @@ func TestSubmitRules(t *testing.T) {
 	assert.ErrorIs(t, err, requests.ErrInvalidInput, "a denial needs a reason")
 	_, err = s.Approve(ctx, "nope", "dave", "")
 	assert.ErrorIs(t, err, catalog.ErrNotFound)
-	evs := events.take()
-	require.Equal(t, []string{requests.TypeApproved, requests.TypeDenied}, types(evs))
+	evs := events.Take()
+	require.Equal(t, []string{requests.TypeApproved, requests.TypeDenied}, eventtest.Types(evs))
 	var ch requests.Change
 	require.NoError(t, evs[1].Decode(&ch))
 	assert.Equal(t, "mallory", ch.Requester, "the denial event names the requester, for them to be told")

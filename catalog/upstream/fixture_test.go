@@ -19,6 +19,7 @@ import (
 	"github.com/cssc-go/cssc/attest"
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/event"
+	"github.com/cssc-go/cssc/catalog/internal/eventtest"
 	"github.com/cssc-go/cssc/catalog/internal/storetest"
 	"github.com/cssc-go/cssc/catalog/lifecycle"
 	"github.com/cssc-go/cssc/catalog/upstream"
@@ -111,36 +112,6 @@ func (c *counter) take() map[string]int {
 	return out
 }
 
-// sink collects events.
-type sink struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (s *sink) Emit(_ context.Context, evs ...event.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append(s.events, evs...)
-	return nil
-}
-
-// take returns the events received since the last call.
-func (s *sink) take() []event.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.events
-	s.events = nil
-	return out
-}
-
-func types(evs []event.Event) []string {
-	var out []string
-	for _, e := range evs {
-		out = append(out, e.Type)
-	}
-	return out
-}
-
 // stores is what a tracker needs from a store.
 type stores struct {
 	store  catalog.Store
@@ -179,7 +150,7 @@ type fixture struct {
 	tracker   *upstream.Tracker
 	golden    string
 	clock     *clock
-	events    *sink
+	events    *eventtest.Sink
 }
 
 func newFixture(t *testing.T, open func() stores, tune ...func(*upstream.Options)) *fixture {
@@ -188,7 +159,7 @@ func newFixture(t *testing.T, open func() stores, tune ...func(*upstream.Options
 		t.Skip("end-to-end with real registries, notation, the OSV matcher and the pipeline")
 	}
 	ctx := context.Background()
-	f := &fixture{t: t, ctx: ctx, count: newCounter(), open: open, events: &sink{},
+	f := &fixture{t: t, ctx: ctx, count: newCounter(), open: open, events: &eventtest.Sink{},
 		clock: &clock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}}
 	f.src = registrytest.Start(t, registrytest.OCI, registrytest.Options{Middleware: f.count.middleware})
 	f.dst = registrytest.Start(t, registrytest.OCI)

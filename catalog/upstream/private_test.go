@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/eventtest"
 	"github.com/cssc-go/cssc/catalog/upstream"
 	"github.com/cssc-go/cssc/registry"
 )
@@ -96,7 +97,7 @@ func goneOrPrivateUpstream(t *testing.T, st stores) {
 	missing := put("library/missing", "1.0") // no such repository upstream
 	noTag := put("library/app", "9.9")       // the repository is there, the tag is not
 	w.count.set(dockerHubAuth(w.src.Host, "library/app"))
-	events := &sink{}
+	events := &eventtest.Sink{}
 	withCreds := func(user, pass string) func(*upstream.Options) {
 		return func(o *upstream.Options) {
 			o.Events = events
@@ -117,7 +118,7 @@ func goneOrPrivateUpstream(t *testing.T, st stores) {
 		assert.Equal(t, catalog.TrackCurrent, tr.State, "%s after refused credentials: %s", k, tr.Reason)
 		assert.False(t, tr.Checked.Equal(w.clock.Now()), "%s: a refusal is not a check", k)
 	}
-	assert.Empty(t, events.take(), "no event for our own credentials refused")
+	assert.Empty(t, events.Take(), "no event for our own credentials refused")
 	assert.Zero(t, w.count.take()["GET manifests"], "HEAD only")
 
 	// Anonymous, as Docker Hub is usually watched: the token exchange
@@ -141,7 +142,7 @@ func goneOrPrivateUpstream(t *testing.T, st stores) {
 	tr = mustTrack(t, w, w.keys[0])
 	assert.Equal(t, catalog.TrackCurrent, tr.State, tr.Reason)
 	assert.True(t, tr.Checked.Equal(w.clock.Now()), "the readable tag was checked")
-	assert.ElementsMatch(t, []string{upstream.TypeGone, upstream.TypeGone}, types(events.take()))
+	assert.ElementsMatch(t, []string{upstream.TypeGone, upstream.TypeGone}, eventtest.Types(events.Take()))
 
 	// With our (accepted) credentials, the same: still no access to it.
 	w.tracker = w.newTracker(st, withCreds("alice", "s3cret"))
@@ -151,7 +152,7 @@ func goneOrPrivateUpstream(t *testing.T, st stores) {
 	tr = mustTrack(t, w, missing)
 	assert.Equal(t, catalog.TrackGone, tr.State)
 	assert.True(t, tr.Checked.Equal(w.clock.Now()), "checked again, unchanged")
-	assert.Empty(t, events.take(), "no new event for a state that stays")
+	assert.Empty(t, events.Take(), "no new event for a state that stays")
 }
 
 func mustTrack(t *testing.T, w *watched, k catalog.TrackKey) *catalog.Track {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/event"
+	"github.com/cssc-go/cssc/catalog/internal/eventtest"
 	"github.com/cssc-go/cssc/catalog/lifecycle"
 	"github.com/cssc-go/cssc/catalog/upstream"
 	"github.com/cssc-go/cssc/examples/sample"
@@ -43,7 +44,7 @@ func followsThePublisher(t *testing.T, f *fixture) {
 	assert.Equal(t, first.SourceDigest, tr.SourceDigest)
 	assert.Equal(t, first.Digest, tr.GoldenDigest)
 	assert.Equal(t, registry.Join(f.src.Host, sample.Clean)+":"+sample.Tag, tr.Source)
-	f.events.take()
+	f.events.Take()
 
 	// Unchanged: one HEAD, nothing else, and the check time moves.
 	f.count.take()
@@ -55,7 +56,7 @@ func followsThePublisher(t *testing.T, f *fixture) {
 	assert.Equal(t, map[string]int{"current": 1}, sw.Outcomes)
 	tr = f.track(sample.Clean)
 	assert.True(t, tr.Checked.Equal(f.clock.Now()), "checked at %v, want %v", tr.Checked, f.clock.Now())
-	assert.Empty(t, f.events.take())
+	assert.Empty(t, f.events.Take())
 
 	// A patched rebuild: acquired, promoted, golden follows.
 	patched := f.publish(sample.Clean, sample.Tag, "patched", cleanPackages)
@@ -88,8 +89,8 @@ func followsThePublisher(t *testing.T, f *fixture) {
 	e, err := f.st.store.Get(ctx, goldenRepo, newGolden)
 	require.NoError(t, err)
 	assert.Equal(t, patched.Digest, e.Source.Digest, "the new entry's source")
-	evs := f.events.take()
-	assert.ElementsMatch(t, []string{upstream.TypeMoved, event.TypeTagMoved, lifecycle.TypeDeprecated, upstream.TypePromoted}, types(evs))
+	evs := f.events.Take()
+	assert.ElementsMatch(t, []string{upstream.TypeMoved, event.TypeTagMoved, lifecycle.TypeDeprecated, upstream.TypePromoted}, eventtest.Types(evs))
 	for _, ev := range evs {
 		if ev.Type == upstream.TypePromoted {
 			var c upstream.Change
@@ -114,7 +115,7 @@ func followsThePublisher(t *testing.T, f *fixture) {
 	assert.Contains(t, tr.Failure.Reason, "DSA-5764-1", "the policy's reason is on the track")
 	assert.Equal(t, patched.Digest, tr.SourceDigest, "golden still follows the patched image")
 	assert.Equal(t, newGolden, f.goldenTag(sample.Clean, sample.Tag), "the golden tag stayed")
-	assert.Equal(t, []string{upstream.TypeMoved, upstream.TypeFailed}, types(f.events.take()))
+	assert.Equal(t, []string{upstream.TypeMoved, upstream.TypeFailed}, eventtest.Types(f.events.Take()))
 
 	// Checked again before RetryFailed: no acquisition, no GET.
 	f.count.take()
@@ -122,7 +123,7 @@ func followsThePublisher(t *testing.T, f *fixture) {
 	f.sweep()
 	assert.Equal(t, map[string]int{"HEAD manifests": 1}, f.count.take(), "a recent failure is not acquired again")
 	assert.Equal(t, catalog.TrackFailed, f.track(sample.Clean).State)
-	assert.Empty(t, f.events.take())
+	assert.Empty(t, f.events.Take())
 
 	// The tag flaps back to the digest golden followed first: held, no pull.
 	src := f.src.Repository(t, sample.Clean)
@@ -136,10 +137,10 @@ func followsThePublisher(t *testing.T, f *fixture) {
 	tr = f.track(sample.Clean)
 	assert.Equal(t, catalog.TrackHeld, tr.State, tr.Reason)
 	assert.Equal(t, first.SourceDigest, tr.Observed)
-	assert.Equal(t, []string{upstream.TypeFlapping}, types(f.events.take()))
+	assert.Equal(t, []string{upstream.TypeFlapping}, eventtest.Types(f.events.Take()))
 	f.clock.Add(time.Hour)
 	f.sweep()
-	assert.Empty(t, f.events.take(), "held stays held, quietly")
+	assert.Empty(t, f.events.Take(), "held stays held, quietly")
 
 	// The tag disappears upstream: recorded; golden keeps serving.
 	require.NoError(t, registry.Untag(ctx, src, sample.Tag))
@@ -149,7 +150,7 @@ func followsThePublisher(t *testing.T, f *fixture) {
 	assert.Equal(t, catalog.TrackGone, tr.State)
 	assert.Contains(t, tr.Reason, "tag is gone")
 	assert.Equal(t, newGolden, f.goldenTag(sample.Clean, sample.Tag), "golden keeps serving")
-	assert.Equal(t, []string{upstream.TypeGone}, types(f.events.take()))
+	assert.Equal(t, []string{upstream.TypeGone}, eventtest.Types(f.events.Take()))
 
 	// A repository that is gone altogether is told apart.
 	_, err = f.tracker.Register(ctx, upstream.Registration{Source: registry.Join(f.src.Host, "library/vanished") + ":2.0",
@@ -183,7 +184,7 @@ func TestOutageLeavesTracksAsTheyWere(t *testing.T) {
 		before[n] = f.track(n)
 	}
 	patched := f.publish(sample.Clean, sample.Tag, "patched", cleanPackages)
-	f.events.take()
+	f.events.Take()
 
 	f.count.set(func(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "maintenance", http.StatusServiceUnavailable)
@@ -198,7 +199,7 @@ func TestOutageLeavesTracksAsTheyWere(t *testing.T) {
 		assert.Equal(t, before[n], f.track(n), "%s left as it was", n)
 	}
 	assert.Equal(t, first.Digest, f.goldenTag(sample.Clean, sample.Tag))
-	assert.Empty(t, f.events.take())
+	assert.Empty(t, f.events.Take())
 
 	f.count.set(nil)
 	f.clock.Add(time.Hour)
@@ -229,12 +230,12 @@ func TestHeadDigestGetCannotServe(t *testing.T) {
 		}
 		return false
 	})
-	f.events.take()
+	f.events.Take()
 	var all []string
 	for range 6 {
 		f.clock.Add(time.Hour)
 		f.sweep()
-		all = append(all, types(f.events.take())...)
+		all = append(all, eventtest.Types(f.events.Take())...)
 	}
 	tr := f.track(sample.Clean)
 	assert.Equal(t, catalog.TrackCapped, tr.State, tr.Reason)
@@ -246,7 +247,7 @@ func TestHeadDigestGetCannotServe(t *testing.T) {
 	f.clock.Add(24 * time.Hour)
 	f.sweep()
 	assert.Equal(t, 3, f.track(sample.Clean).Acquisitions)
-	assert.Equal(t, []string{upstream.TypeMoved, upstream.TypeFailed}, types(f.events.take()))
+	assert.Equal(t, []string{upstream.TypeMoved, upstream.TypeFailed}, eventtest.Types(f.events.Take()))
 }
 
 // TestReleaseAHeldTrack: released, a held track acquires what the tag
