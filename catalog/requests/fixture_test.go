@@ -2,9 +2,7 @@ package requests_test
 
 import (
 	"context"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
@@ -130,17 +128,9 @@ func (w world) newParts(t testing.TB, store catalog.Store, wrap func(sign.Signer
 	if wrap != nil {
 		p.signer = wrap(s)
 	}
-	tp, err := notation.ParseTrustPolicy(sample.TrustPolicy("corp", corpIdentity))
-	require.NoError(t, err)
 	raw, err := os.ReadFile(filepath.Join(w.pkiDir, "ca.crt"))
 	require.NoError(t, err)
-	ts := &notation.TrustStore{}
-	for block, rest := pem.Decode(raw); block != nil; block, rest = pem.Decode(rest) {
-		c, err := x509.ParseCertificate(block.Bytes)
-		require.NoError(t, err)
-		require.NoError(t, ts.Add(notation.StoreCA, "corp", c))
-	}
-	v, err := notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: notation.RevocationOffline})
+	v, err := sample.VerifierPEM("corp", raw, corpIdentity)
 	require.NoError(t, err)
 	p.verifier = v
 	cataloger, err := catalog.NewCataloger(catalog.CatalogerOptions{Verifier: v, Identities: []string{corpIdentity}})

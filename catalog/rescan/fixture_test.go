@@ -2,9 +2,7 @@ package rescan_test
 
 import (
 	"context"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -69,17 +67,9 @@ func (p pki) signer(t testing.TB) *notation.Signer {
 
 func (p pki) verifier(t testing.TB) *notation.Verifier {
 	t.Helper()
-	tp, err := notation.ParseTrustPolicy(sample.TrustPolicy("corp", identity))
-	require.NoError(t, err)
 	raw, err := os.ReadFile(p.caPath)
 	require.NoError(t, err)
-	ts := &notation.TrustStore{}
-	for block, rest := pem.Decode(raw); block != nil; block, rest = pem.Decode(rest) {
-		c, err := x509.ParseCertificate(block.Bytes)
-		require.NoError(t, err)
-		require.NoError(t, ts.Add(notation.StoreCA, "corp", c))
-	}
-	v, err := notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: notation.RevocationOffline})
+	v, err := sample.VerifierPEM("corp", raw, identity)
 	require.NoError(t, err)
 	return v
 }

@@ -2,8 +2,10 @@ package sample
 
 import (
 	"context"
+	"crypto/x509"
 	"embed"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io/fs"
 	"time"
@@ -253,13 +255,33 @@ func RebuildMulti(ctx context.Context, client *registry.Client, prefix string) (
 // as notation users write them; none means every scope, "*"). The demo and
 // the tests verify publisher and enterprise signatures with it.
 func Verifier(name string, ca *devpki.CA, identity string, scopes ...string) (*notation.Verifier, error) {
+	return verifier(name, identity, scopes, ca.Certificate)
+}
+
+// VerifierPEM is Verifier for a CA given as PEM: it trusts every
+// certificate in caPEM (a worker process reads them from a file).
+func VerifierPEM(name string, caPEM []byte, identity string, scopes ...string) (*notation.Verifier, error) {
+	var cas []*x509.Certificate
+	for block, rest := pem.Decode(caPEM); block != nil; block, rest = pem.Decode(rest) {
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		cas = append(cas, c)
+	}
+	return verifier(name, identity, scopes, cas...)
+}
+
+func verifier(name, identity string, scopes []string, cas ...*x509.Certificate) (*notation.Verifier, error) {
 	tp, err := notation.ParseTrustPolicy(TrustPolicy(name, identity, scopes...))
 	if err != nil {
 		return nil, err
 	}
 	ts := &notation.TrustStore{}
-	if err := ts.Add(notation.StoreCA, name, ca.Certificate); err != nil {
-		return nil, err
+	for _, c := range cas {
+		if err := ts.Add(notation.StoreCA, name, c); err != nil {
+			return nil, err
+		}
 	}
 	return notation.NewVerifier(notation.VerifierOptions{TrustPolicy: tp, TrustStore: ts, Revocation: notation.RevocationOffline})
 }
