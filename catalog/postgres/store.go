@@ -260,14 +260,7 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 			return nil, s.wrap("get", err)
 		}
 	}
-	e, err := entrycodec.Decode(doc)
-	if err != nil {
-		return nil, err
-	}
-	if s.cache != nil {
-		s.cache.Put(key, id, seq, e.Clone())
-	}
-	return e, nil
+	return s.cache.Decode(key, id, seq, doc)
 }
 
 // Delete implements catalog.Store.
@@ -395,12 +388,9 @@ func (s *Store) getMany(ctx context.Context, refs []catalog.EntryRef, out []*cat
 			}
 			continue
 		}
-		e, err := entrycodec.Decode(doc)
+		e, err := s.cache.Decode(keys[i], id, seq, doc)
 		if err != nil {
 			return err
-		}
-		if s.cache != nil {
-			s.cache.Put(keys[i], id, seq, e.Clone())
 		}
 		out[i] = e
 	}

@@ -706,12 +706,9 @@ func (s *Store) getMany(ctx context.Context, refs []catalog.EntryRef, out []*cat
 			}
 			continue
 		}
-		e, err := entrycodec.Decode(body)
+		e, err := s.cache.Decode(keys[i], id, seq, body)
 		if err != nil {
 			return err
-		}
-		if s.cache != nil {
-			s.cache.Put(keys[i], id, seq, e.Clone())
 		}
 		out[i] = e
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/catalog/internal/entrycodec"
 )
 
 // Cache is a least-recently-used set of decoded entries by key, each with
@@ -94,6 +95,19 @@ func (c *Cache) Put(key string, id, seq int64, e *catalog.Entry) {
 		c.lru.Remove(old)
 		delete(c.m, old.Value.(*item).key)
 	}
+}
+
+// Decode decodes doc, the stored document of the entry with key read at
+// store id and change number seq, and caches a copy of the entry.
+func (c *Cache) Decode(key string, id, seq int64, doc []byte) (*catalog.Entry, error) {
+	e, err := entrycodec.Decode(doc)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		c.Put(key, id, seq, e.Clone())
+	}
+	return e, nil
 }
 
 // Forget drops the entry with key.
