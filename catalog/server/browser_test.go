@@ -18,18 +18,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
+	"github.com/cssc-go/cssc/internal/cienv"
 )
 
 // EnvScreenshots names the directory the browser test writes its
 // screenshots to (default: a temporary directory of the test).
 const EnvScreenshots = "CSSC_SCREENSHOTS"
-
-// ci reports whether CI asks for a CI run, where a missing browser is a
-// failure rather than a skip.
-func ci() bool {
-	v := strings.TrimSpace(os.Getenv("CI"))
-	return v != "" && v != "0" && !strings.EqualFold(v, "false")
-}
 
 // chromiumPath finds Debian's chromium.
 func chromiumPath(t *testing.T) string {
@@ -45,7 +39,7 @@ func chromiumPath(t *testing.T) string {
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p
 	}
-	if ci() {
+	if cienv.Set() { // a missing browser fails rather than skips
 		t.Fatal("CI is set and chromium is missing (apt-get install chromium): the portal browser tests must run")
 	}
 	t.Skip("SKIPPED: chromium is not installed (apt-get install chromium); set CI=1 to make this a failure")

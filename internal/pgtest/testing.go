@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cssc-go/cssc/internal/cienv"
 )
 
 // shared is the test binary's server, started on first use.
@@ -105,10 +106,7 @@ func New(tb testing.TB) string {
 
 // CI reports whether the environment variable CI asks for a CI run, in
 // which a missing PostgreSQL fails tests instead of skipping them.
-func CI() bool {
-	v := strings.TrimSpace(os.Getenv("CI"))
-	return v != "" && v != "0" && !strings.EqualFold(v, "false")
-}
+func CI() bool { return cienv.Set() }
 
 func missing(tb testing.TB, err error) {
 	tb.Helper()

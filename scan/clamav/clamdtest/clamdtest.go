@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cssc-go/cssc/internal/cienv"
 )
 
 // Signature names of the test database, as clamd reports them (clamd
@@ -92,12 +94,16 @@ func WriteDatabase(dir string) error {
 }
 
 // Start starts clamd with the test database and stops it when the test
-// ends. It skips the test if clamd is not installed, and fails it if clamd
-// does not answer PING within 60 seconds.
+// ends. It skips the test if clamd is not installed (fails it when the
+// environment variable CI is set), and fails it if clamd does not answer
+// PING within 60 seconds.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	bin := Binary()
 	if bin == "" {
+		if cienv.Set() {
+			tb.Fatal("clamd is not installed (Debian: apt-get install clamav-daemon) and CI is set: refusing to skip the test that needs a real clamd")
+		}
 		tb.Skip("clamd is not installed (Debian: apt-get install clamav-daemon); skipping the test that needs a real clamd")
 	}
 	// Unix socket paths are limited to ~108 bytes: use a short directory.
