@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -376,7 +377,7 @@ func (t *Tracker) Discover(ctx context.Context) (int, error) {
 		if err != nil {
 			return added, err
 		}
-		for _, tag := range sortedKeys(tags) {
+		for _, tag := range slices.Sorted(maps.Keys(tags)) {
 			if tracked[catalog.TrackKey{Golden: repo, Tag: tag}] {
 				continue
 			}
@@ -401,15 +402,6 @@ func (t *Tracker) Discover(ctx context.Context) (int, error) {
 		t.log.InfoContext(ctx, "upstream: tracks discovered", "added", added)
 	}
 	return added, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Release lets a held, capped or failed track go on: its failures and
