@@ -247,18 +247,16 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 	if err != nil {
 		return nil, s.wrap("get", err)
 	}
-	if doc == nil {
-		if e := s.cache.Get(key, id, seq); e != nil {
-			return e, nil
-		}
-		// Evicted meanwhile.
-		err := s.pool.QueryRow(ctx, `SELECT doc FROM cssc_entry_docs WHERE entry_id = $1`, id).Scan(&doc)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
-		}
-		if err != nil {
-			return nil, s.wrap("get", err)
-		}
+	if e, err := s.cache.Load(key, id, seq, doc); e != nil || err != nil {
+		return e, err
+	}
+	// Evicted between the query and now.
+	err = s.pool.QueryRow(ctx, `SELECT doc FROM cssc_entry_docs WHERE entry_id = $1`, id).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
+	}
+	if err != nil {
+		return nil, s.wrap("get", err)
 	}
 	return s.cache.Decode(key, id, seq, doc)
 }
@@ -382,15 +380,12 @@ func (s *Store) getMany(ctx context.Context, refs []catalog.EntryRef, out []*cat
 		if i < 0 || i >= n {
 			return fmt.Errorf("row for ref %d of %d", i, n)
 		}
-		if doc == nil {
-			if out[i] = s.cache.Get(keys[i], id, seq); out[i] == nil {
-				evicted = append(evicted, i)
-			}
-			continue
-		}
-		e, err := s.cache.Decode(keys[i], id, seq, doc)
+		e, err := s.cache.Load(keys[i], id, seq, doc)
 		if err != nil {
 			return err
+		}
+		if e == nil {
+			evicted = append(evicted, i)
 		}
 		out[i] = e
 	}

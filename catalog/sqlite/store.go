@@ -401,42 +401,35 @@ func (s *Store) Get(ctx context.Context, repository string, d digest.Digest) (*c
 // get is Get inside use.
 func (s *Store) get(ctx context.Context, repository string, d digest.Digest) (*catalog.Entry, error) {
 	key := repository + "@" + d.String()
-	cachedID, cachedSeq, _ := s.cache.Version(key)
-	id, seq, e, found, err := s.getRow(ctx, cachedID, cachedSeq, repository, d)
+	id, seq, e, found, err := s.getRow(ctx, key, repository, d)
 	if err != nil {
 		return nil, fmt.Errorf("catalog/sqlite: get: %w", err)
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 	}
-	if e == nil { // the cache has it at that change
-		if e = s.cache.Get(key, id, seq); e != nil {
-			return e, nil
-		}
-		// Evicted meanwhile.
-		var body []byte
-		err := s.stmts.getBody.QueryRowContext(ctx, id).Scan(&body)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("catalog/sqlite: get: %w", err)
-		}
-		if e, err = entrycodec.Decode(body); err != nil {
-			return nil, err
-		}
+	if e != nil {
+		return e, nil
 	}
-	if s.cache != nil {
-		s.cache.Put(key, id, seq, e.Clone())
+	// Evicted between the query and now.
+	var body []byte
+	err = s.stmts.getBody.QueryRowContext(ctx, id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s@%s", catalog.ErrNotFound, repository, d)
 	}
-	return e, nil
+	if err != nil {
+		return nil, fmt.Errorf("catalog/sqlite: get: %w", err)
+	}
+	return s.cache.Decode(key, id, seq, body)
 }
 
 // getRow runs the get statement: the entry's id and last change, and the
-// entry decoded from its body unless the cache has it at that change (nil
-// then). It decodes from the row's own bytes (sql.RawBytes): decoding
-// copies them once, so database/sql need not copy them first.
-func (s *Store) getRow(ctx context.Context, cachedID, cachedSeq int64, repository string, d digest.Digest) (id, seq int64, e *catalog.Entry, found bool, err error) {
+// entry, decoded from its body and cached or, when the cache has it at
+// that change (the statement then reads no body), taken from the cache (nil
+// if evicted since). It decodes from the row's own bytes (sql.RawBytes):
+// decoding copies them once, so database/sql need not copy them first.
+func (s *Store) getRow(ctx context.Context, key, repository string, d digest.Digest) (id, seq int64, e *catalog.Entry, found bool, err error) {
+	cachedID, cachedSeq, _ := s.cache.Version(key)
 	rows, err := s.stmts.get.QueryContext(ctx, cachedID, cachedSeq, repository, d.String())
 	if err != nil {
 		return 0, 0, nil, false, err
@@ -449,10 +442,8 @@ func (s *Store) getRow(ctx context.Context, cachedID, cachedSeq int64, repositor
 	if err := rows.Scan(&id, &seq, &body); err != nil {
 		return 0, 0, nil, false, err
 	}
-	if body != nil {
-		if e, err = entrycodec.Decode(body); err != nil {
-			return 0, 0, nil, false, err
-		}
+	if e, err = s.cache.Load(key, id, seq, body); err != nil {
+		return 0, 0, nil, false, err
 	}
 	return id, seq, e, true, rows.Close()
 }
@@ -700,15 +691,12 @@ func (s *Store) getMany(ctx context.Context, refs []catalog.EntryRef, out []*cat
 		if i < 0 || i >= len(refs) {
 			return fmt.Errorf("row for ref %d of %d", i, len(refs))
 		}
-		if body == nil {
-			if out[i] = s.cache.Get(keys[i], id, seq); out[i] == nil {
-				evicted = append(evicted, i)
-			}
-			continue
-		}
-		e, err := s.cache.Decode(keys[i], id, seq, body)
+		e, err := s.cache.Load(keys[i], id, seq, body)
 		if err != nil {
 			return err
+		}
+		if e == nil {
+			evicted = append(evicted, i)
 		}
 		out[i] = e
 	}

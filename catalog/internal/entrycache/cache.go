@@ -110,6 +110,17 @@ func (c *Cache) Decode(key string, id, seq int64, doc []byte) (*catalog.Entry, e
 	return e, nil
 }
 
+// Load returns the entry with key read at store id and change number seq:
+// decoded from doc and cached, or, when doc is nil (the store did not read
+// it because the cache had the entry at that change), a copy of the cached
+// entry, nil if it was evicted since.
+func (c *Cache) Load(key string, id, seq int64, doc []byte) (*catalog.Entry, error) {
+	if doc == nil {
+		return c.Get(key, id, seq), nil
+	}
+	return c.Decode(key, id, seq, doc)
+}
+
 // Forget drops the entry with key.
 func (c *Cache) Forget(key string) {
 	if c == nil {

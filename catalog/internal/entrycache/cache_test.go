@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/catalogtest"
@@ -34,4 +35,24 @@ func TestCache(t *testing.T) {
 	var none *Cache = New(0)
 	none.Put("a", 1, 1, entries[0])
 	assert.Nil(t, none.Get("a", 1, 1))
+}
+
+func TestLoad(t *testing.T) {
+	e := catalogtest.Corpus(catalogtest.CorpusOptions{Seed: 2, Entries: 1})[0]
+	doc, err := catalog.Marshal(e)
+	require.NoError(t, err)
+	c := New(1)
+	got, err := c.Load("a", 1, 10, doc)
+	require.NoError(t, err)
+	have, _ := catalog.Marshal(got)
+	assert.Equal(t, string(doc), string(have), "decoded from the document")
+	got, err = c.Load("a", 1, 10, nil)
+	require.NoError(t, err)
+	have, _ = catalog.Marshal(got)
+	assert.Equal(t, string(doc), string(have), "no document: the cached entry")
+	got, err = c.Load("a", 1, 11, nil)
+	require.NoError(t, err)
+	assert.Nil(t, got, "no document and not cached at that change: evicted")
+	_, err = c.Load("a", 1, 12, []byte("not an entry"))
+	assert.Error(t, err)
 }
