@@ -167,9 +167,11 @@ func (s *Store) backfill(ctx context.Context) (int, error) {
 func (s *Store) reencode(ctx context.Context) (int, error) {
 	done := 0
 	for {
-		n := 0
+		// rewritten counts the entries of the batch, wasJSON those whose body
+		// was JSON (a body already binary under the mark is rewritten too).
+		var rewritten, wasJSON int
 		err := s.tx(ctx, func(tx *sql.Tx) error {
-			n = 0
+			rewritten, wasJSON = 0, 0
 			rows, err := tx.QueryContext(ctx, `SELECT e.id, b.body FROM entries e JOIN bodies b ON b.entry_id = e.id
 				WHERE e.body_json = 1 LIMIT 500`)
 			if err != nil {
@@ -178,7 +180,6 @@ func (s *Store) reencode(ctx context.Context) (int, error) {
 			type item struct {
 				id            int64
 				body, summary []byte
-				json          bool
 			}
 			var batch []item
 			for rows.Next() {
@@ -193,8 +194,11 @@ func (s *Store) reencode(ctx context.Context) (int, error) {
 					rows.Close()
 					return fmt.Errorf("entry %d: %w", it.id, err)
 				}
+				if !entrycodec.IsBinary(body) {
+					wasJSON++
+				}
 				sm := e.Summary()
-				it.body, it.summary, it.json = entrycodec.Encode(e), entrycodec.EncodeSummary(&sm), !entrycodec.IsBinary(body)
+				it.body, it.summary = entrycodec.Encode(e), entrycodec.EncodeSummary(&sm)
 				batch = append(batch, it)
 			}
 			if err := rows.Close(); err != nil {
@@ -204,24 +208,19 @@ func (s *Store) reencode(ctx context.Context) (int, error) {
 				if _, err := tx.ExecContext(ctx, `UPDATE bodies SET body = ?, summary = ? WHERE entry_id = ?`, it.body, it.summary, it.id); err != nil {
 					return err
 				}
-				if it.json {
-					n++
-				}
 				if _, err := tx.ExecContext(ctx, `UPDATE entries SET body_json = 0 WHERE id = ?`, it.id); err != nil {
 					return err
 				}
 			}
-			if len(batch) == 0 {
-				n = -1
-			}
+			rewritten = len(batch)
 			return nil
 		})
 		if err != nil {
 			return done, err
 		}
-		if n < 0 {
+		if rewritten == 0 {
 			return done, nil
 		}
-		done += n
+		done += wasJSON
 	}
 }
