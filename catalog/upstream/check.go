@@ -70,14 +70,20 @@ func (t *Tracker) sweep(ctx context.Context, force bool) (*catalog.Sweep, error)
 	if ok, err := t.opts.Coordinator.SwapValue(ctx, keySweepAt, last, at.Format(time.RFC3339Nano)); err != nil || !ok {
 		return nil, err
 	}
-	if t.opts.Store != nil {
-		if _, err := t.Discover(ctx); err != nil {
-			t.log.WarnContext(ctx, "upstream: discovering tracks", "error", err)
-		}
-	}
 	tracks, err := catalog.AllTracks(ctx, t.opts.Tracks, catalog.TrackQuery{})
 	if err != nil {
 		return nil, err
+	}
+	if t.opts.Store != nil {
+		added, err := t.discover(ctx, tracks)
+		if err != nil {
+			t.log.WarnContext(ctx, "upstream: discovering tracks", "error", err)
+		}
+		if added > 0 { // read again only when discovery added tracks
+			if tracks, err = catalog.AllTracks(ctx, t.opts.Tracks, catalog.TrackQuery{}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, tr := range tracks {
 		if tr.Supersede != "" {

@@ -359,11 +359,16 @@ func (t *Tracker) Discover(ctx context.Context) (int, error) {
 	if t.opts.Store == nil {
 		return 0, fmt.Errorf("%w: Discover needs Options.Store", ErrInvalidConfig)
 	}
-	tracked := map[catalog.TrackKey]bool{}
 	all, err := catalog.AllTracks(ctx, t.opts.Tracks, catalog.TrackQuery{})
 	if err != nil {
 		return 0, err
 	}
+	return t.discover(ctx, all)
+}
+
+// discover is Discover given every track stored (all).
+func (t *Tracker) discover(ctx context.Context, all []*catalog.Track) (int, error) {
+	tracked := map[catalog.TrackKey]bool{}
 	for _, tr := range all {
 		tracked[tr.Key()] = true
 	}
