@@ -165,7 +165,7 @@ func visibleRanges(h *hidden, start, end int) [][2]int {
 // withoutHidden returns the candidates c without the slots h hides. It
 // needs slot order to be result order (st.monotone): a hidden range of
 // positions is then the range of slots from its first to its last.
-func (st *state) withoutHidden(c *set, h *hidden, slots int) *set {
+func (st *state) withoutHidden(c *set, h *hidden) *set {
 	if c.list != nil {
 		out := make([]uint32, 0, len(c.list))
 		ri := 0
@@ -189,6 +189,5 @@ func (st *state) withoutHidden(c *set, h *hidden, slots int) *set {
 			}
 		}
 	}
-	_ = slots
 	return &set{bits: b, n: popcount(b)}
 }

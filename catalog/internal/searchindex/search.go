@@ -669,7 +669,7 @@ func (ix *Index) Search(q catalog.Query) (*Result, error) {
 	if f.unconditional() && st.monotone {
 		c := f.candidates
 		if h != nil {
-			c = st.withoutHidden(c, h, slots)
+			c = st.withoutHidden(c, h)
 		}
 		st.candidatesOnly(q, after, c, res)
 		switch {
