@@ -278,12 +278,18 @@ func (p *AccessPolicy) Access(repository string, ref string) *Access {
 // Entry.AccessLevel (the level of a restricted entry, empty for a public
 // one).
 func (p *AccessPolicy) Apply(e *Entry) {
-	a := p.Access(e.Repository, e.Repository+"@"+e.Digest.String())
-	e.Access = a
-	e.AccessLevel = ""
-	if a.Restricted() {
-		e.AccessLevel = a.Level
+	e.Access = p.Access(e.Repository, e.Repository+"@"+e.Digest.String())
+	e.AccessLevel = p.restrictedLevel(e.Repository)
+}
+
+// restrictedLevel returns the level of the entries of repository when it
+// is restricted, empty when they are public (Entry.AccessLevel,
+// Summary.AccessLevel). It builds no Access.
+func (p *AccessPolicy) restrictedLevel(repository string) string {
+	if i := p.ruleIndex(repository); i >= 0 && !p.rules[i].public {
+		return p.rules[i].Level
 	}
+	return ""
 }
 
 // For returns the visibility of a caller who is a member of groups (none:

@@ -102,10 +102,7 @@ func (w *View) Search(ctx context.Context, q Query) (*Result, error) {
 	if p := w.v.Policy(); p != nil {
 		for i := range res.Entries {
 			s := &res.Entries[i]
-			s.AccessLevel = ""
-			if a := p.Access(s.Repository, ""); a.Restricted() {
-				s.AccessLevel = a.Level
-			}
+			s.AccessLevel = p.restrictedLevel(s.Repository)
 			redactSummary(s, w.v)
 		}
 	}
