@@ -119,10 +119,10 @@ type Options struct {
 }
 
 // Resolver maps external image references to their golden equivalents
-// in a catalog. It reads the catalog once, at the first Resolve (one Get
-// per entry; Options.Repository narrows it), and answers from memory
-// after that; make a new one to see later changes. It is safe for
-// concurrent use.
+// in a catalog. It reads the catalog once, at the first Resolve (one
+// catalog.GetMany per search page; Options.Repository narrows it), and
+// answers from memory after that; make a new one to see later changes. It
+// is safe for concurrent use.
 type Resolver struct {
 	opts Options
 
@@ -154,14 +154,18 @@ func (r *Resolver) index(ctx context.Context) error {
 				r.indexErr = fmt.Errorf("resolve: read the catalog: %w", err)
 				return
 			}
-			for _, s := range res.Entries {
-				e, err := r.opts.Store.Get(ctx, s.Repository, s.Digest)
-				if errors.Is(err, catalog.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					r.indexErr = fmt.Errorf("resolve: read the catalog: %w", err)
-					return
+			refs := make([]catalog.EntryRef, len(res.Entries))
+			for i, s := range res.Entries {
+				refs[i] = s.Ref()
+			}
+			entries, err := catalog.GetMany(ctx, r.opts.Store, refs)
+			if err != nil {
+				r.indexErr = fmt.Errorf("resolve: read the catalog: %w", err)
+				return
+			}
+			for _, e := range entries {
+				if e == nil {
+					continue // gone since the search
 				}
 				if src, err := registry.ParseRef(e.Source.Reference); err == nil {
 					r.bySource[src.Name()] = append(r.bySource[src.Name()], e)
