@@ -344,11 +344,12 @@ func (h *Handler) apiTags(w http.ResponseWriter, r *http.Request) error {
 	if repo == "" {
 		return badParam("repository", "parameter \"repository\" is required")
 	}
-	cur, err := h.store(r).Tags(r.Context(), repo)
+	st := h.store(r)
+	cur, err := st.Tags(r.Context(), repo)
 	if err != nil {
 		return err
 	}
-	hist, err := h.store(r).TagHistory(r.Context(), repo, tag)
+	hist, err := st.TagHistory(r.Context(), repo, tag)
 	if err != nil {
 		return err
 	}
@@ -386,16 +387,17 @@ func (h *Handler) apiRepositories(w http.ResponseWriter, r *http.Request) error 
 	return h.writeJSON(w, r, http.StatusOK, map[string]any{"repositories": repos})
 }
 
-// entries reads the entries of a search page through the caller's view in
-// one catalog.GetMany (one query on the SQLite and PostgreSQL stores, where
-// one Get per image costs a round trip each). An entry gone or hidden since
+// pageEntries reads the entries of a search page through st, the
+// caller's view (Handler.store), in one catalog.GetMany (one query on the
+// SQLite and PostgreSQL stores, where one Get per image costs a round
+// trip each). An entry gone or hidden since
 // the search fails the request as Get would: catalog.ErrNotFound.
-func (h *Handler) entries(ctx context.Context, r *http.Request, page []catalog.Summary) ([]*catalog.Entry, error) {
+func pageEntries(ctx context.Context, st catalog.Store, page []catalog.Summary) ([]*catalog.Entry, error) {
 	refs := make([]catalog.EntryRef, len(page))
 	for i, s := range page {
 		refs[i] = s.Ref()
 	}
-	out, err := catalog.GetMany(ctx, h.store(r), refs)
+	out, err := catalog.GetMany(ctx, st, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +445,7 @@ func (h *Handler) vulnerability(r *http.Request, id string) (*VulnerabilityResul
 	}
 	out := &VulnerabilityResult{ID: id, Aliases: []string{}, Total: res.Total, Next: res.Next, Images: []ImageFindings{}, Severity: ""}
 	best := -2
-	entries, err := h.entries(r.Context(), r, res.Entries)
+	entries, err := pageEntries(r.Context(), h.store(r), res.Entries)
 	if err != nil {
 		return nil, err
 	}
@@ -504,7 +506,7 @@ func (h *Handler) apiPackage(w http.ResponseWriter, r *http.Request) error {
 		Next      string          `json:"next,omitempty"`
 		Images    []ImagePackages `json:"images"`
 	}{Name: pq.Name, Ecosystem: pq.Ecosystem, Range: pq.Range, Total: res.Total, Next: res.Next, Images: []ImagePackages{}}
-	entries, err := h.entries(r.Context(), r, res.Entries)
+	entries, err := pageEntries(r.Context(), h.store(r), res.Entries)
 	if err != nil {
 		return err
 	}

@@ -159,7 +159,8 @@ func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) error {
 		return badParam("cursor", "an export walks every match: cursor and limit do not apply")
 	}
 	q.Limit = exportPage
-	first, err := h.store(r).Search(r.Context(), q)
+	st := h.store(r) // the caller's view, worked out once for the whole walk
+	first, err := st.Search(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) error {
 		res := first
 		for n := 0; ; {
 			for batch := range slices.Chunk(res.Entries, exportBatch) {
-				entries, err := h.entries(ctx, r, batch)
+				entries, err := pageEntries(ctx, st, batch)
 				if err != nil {
 					return err
 				}
@@ -185,7 +186,7 @@ func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 			q.Cursor = res.Next
-			if res, err = h.store(r).Search(ctx, q); err != nil {
+			if res, err = st.Search(ctx, q); err != nil {
 				return err
 			}
 		}
