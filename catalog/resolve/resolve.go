@@ -130,6 +130,7 @@ type Resolver struct {
 	indexErr error
 	bySource map[string][]*catalog.Entry // source repository name -> entries acquired from it
 	byGolden map[string][]*catalog.Entry // golden repository name -> its entries
+	srcTag   map[*catalog.Entry]string   // entry of bySource -> the tag of its source reference
 }
 
 // New returns a Resolver.
@@ -146,7 +147,7 @@ func New(opts Options) (*Resolver, error) {
 // index reads every entry of the catalog (under Options.Repository).
 func (r *Resolver) index(ctx context.Context) error {
 	r.once.Do(func() {
-		r.bySource, r.byGolden = map[string][]*catalog.Entry{}, map[string][]*catalog.Entry{}
+		r.bySource, r.byGolden, r.srcTag = map[string][]*catalog.Entry{}, map[string][]*catalog.Entry{}, map[*catalog.Entry]string{}
 		q := catalog.Query{Repository: r.opts.Repository, Limit: catalog.MaxLimit}
 		for {
 			res, err := r.opts.Store.Search(ctx, q)
@@ -169,6 +170,7 @@ func (r *Resolver) index(ctx context.Context) error {
 				}
 				if src, err := registry.ParseRef(e.Source.Reference); err == nil {
 					r.bySource[src.Name()] = append(r.bySource[src.Name()], e)
+					r.srcTag[e] = src.Tag
 				}
 				if g, err := registry.ParseRef(e.Repository); err == nil {
 					r.byGolden[g.Name()] = append(r.byGolden[g.Name()], e)
@@ -220,8 +222,7 @@ func (r *Resolver) resolve(ctx context.Context, ref Reference) (Result, error) {
 	}
 	if e == nil {
 		e, tag = pick(r.bySource[name], p, func(e *catalog.Entry) (digest.Digest, string) {
-			s, _ := registry.ParseRef(e.Source.Reference)
-			return e.Source.Digest, s.Tag
+			return e.Source.Digest, r.srcTag[e]
 		}, false)
 	}
 	if e == nil {
