@@ -29,11 +29,13 @@ type knownName struct {
 	path     string
 	last     string // last path segment
 	skeleton string
+	lastSkel string // skeleton of last
 }
 
 func newKnown(name string) knownName {
 	host, path, _ := strings.Cut(name, "/")
-	return knownName{name: name, host: host, path: path, last: path[strings.LastIndex(path, "/")+1:], skeleton: skeleton(name)}
+	last := path[strings.LastIndex(path, "/")+1:]
+	return knownName{name: name, host: host, path: path, last: last, skeleton: skeleton(name), lastSkel: skeleton(last)}
 }
 
 // checkTyposquat compares name (registry/repository) with the known
@@ -80,7 +82,7 @@ func checkTyposquat(name string, known []knownName, maxDistance int) *catalog.Ty
 		return best
 	}
 	for _, k := range known {
-		if n.last == k.last || skeleton(n.last) == skeleton(k.last) {
+		if n.last == k.last || n.lastSkel == k.lastSkel {
 			return &catalog.Typosquat{Resembles: k.name, Kind: TyposquatNamespace,
 				Detail: fmt.Sprintf("%s names the known image %s under another namespace or registry", name, k.name)}
 		}
@@ -88,18 +90,22 @@ func checkTyposquat(name string, known []knownName, maxDistance int) *catalog.Ty
 	return nil
 }
 
+// lookAlikes maps each character (or pair) that looks like another to
+// the one it imitates; built once, as strings.Replacer is safe for
+// concurrent use.
+var lookAlikes = strings.NewReplacer(
+	"rn", "m", "vv", "w", "cl", "d",
+	"0", "o", "1", "l", "i", "l", "|", "l", "5", "s", "$", "s", "3", "e", "4", "a", "@", "a", "8", "b", "9", "g", "6", "b", "7", "t",
+	"_", "-", ".", "-", "--", "-",
+)
+
 // skeleton maps characters that look alike in a reference to one form,
 // so that names equal up to look-alikes have equal skeletons.
 func skeleton(s string) string {
 	s = strings.ToLower(s)
-	r := strings.NewReplacer(
-		"rn", "m", "vv", "w", "cl", "d",
-		"0", "o", "1", "l", "i", "l", "|", "l", "5", "s", "$", "s", "3", "e", "4", "a", "@", "a", "8", "b", "9", "g", "6", "b", "7", "t",
-		"_", "-", ".", "-", "--", "-",
-	)
 	prev := ""
 	for prev != s {
-		prev, s = s, r.Replace(s)
+		prev, s = s, lookAlikes.Replace(s)
 	}
 	return s
 }
