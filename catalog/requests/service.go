@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -480,7 +481,7 @@ func (s *Service) storedLimit(ctx context.Context, requester string, now time.Ti
 // they are its requester or follow it already).
 func (s *Service) join(ctx context.Context, r *catalog.Request, requester string) (*catalog.Request, error) {
 	for range 10 {
-		if r.Requester == requester || containsString(r.Followers, requester) || len(r.Followers) >= catalog.MaxRequestFollowers || !r.Open() {
+		if r.Requester == requester || slices.Contains(r.Followers, requester) || len(r.Followers) >= catalog.MaxRequestFollowers || !r.Open() {
 			return r, nil
 		}
 		r.Followers = append(r.Followers, requester)
@@ -497,15 +498,6 @@ func (s *Service) join(ctx context.Context, r *catalog.Request, requester string
 		}
 	}
 	return r, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // existing returns the golden image the catalog has for ref, or nil.
