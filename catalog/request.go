@@ -208,7 +208,14 @@ func (r *Request) Clone() *Request {
 // why) in History.
 func (r *Request) Move(s RequestState, at time.Time, by, note string) {
 	r.State, r.Since = s, at
-	r.History = append(r.History, RequestChange{State: s, At: at, By: by, Note: note})
+	r.Note(at, by, note)
+}
+
+// Note records in History, without a change of state, what happened at
+// at (by whom, and what), dropping the oldest records past
+// MaxRequestHistory.
+func (r *Request) Note(at time.Time, by, note string) {
+	r.History = append(r.History, RequestChange{State: r.State, At: at, By: by, Note: note})
 	if over := len(r.History) - MaxRequestHistory; over > 0 {
 		r.History = r.History[over:]
 	}

@@ -245,11 +245,7 @@ func (s *Service) acquireJob(ctx context.Context, j catalog.Job) (string, bool, 
 		case attempt < s.opts.MaxAttempts:
 			retry = true
 			r.Reasons = []string{res.Reason}
-			r.History = append(r.History, catalog.RequestChange{State: r.State, At: end, By: s.opts.Instance,
-				Note: fmt.Sprintf("acquisition %d could not complete; it will be tried again: %s", attempt, res.Reason)})
-			if over := len(r.History) - catalog.MaxRequestHistory; over > 0 {
-				r.History = r.History[over:]
-			}
+			r.Note(end, s.opts.Instance, fmt.Sprintf("acquisition %d could not complete; it will be tried again: %s", attempt, res.Reason))
 		default:
 			r.Reasons = []string{res.Reason}
 			r.Move(catalog.RequestFailed, end, s.opts.Instance, fmt.Sprintf("acquisition %d could not complete", attempt))
