@@ -12,6 +12,7 @@ import (
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/internal/inflight"
 	"github.com/cssc-go/cssc/catalog/upstream"
+	"github.com/cssc-go/cssc/registry"
 )
 
 // digestIndexer indexes one image by digest (*catalog.Syncer).
@@ -198,8 +199,8 @@ func (s *Service) acquireJob(ctx context.Context, j catalog.Job) (string, bool, 
 	}
 	s.log.InfoContext(ctx, "requests: acquiring", "request", r.ID, "reference", r.Reference, "attempt", r.Attempts)
 	req := upstream.Request{Source: r.Reference, Golden: r.Golden, Tag: r.Tag}
-	if d, err := digest.Parse(r.Reference[strings.LastIndex(r.Reference, "@")+1:]); err == nil && strings.Contains(r.Reference, "@") {
-		req.Digest = d
+	if ref, err := registry.ParseRef(r.Reference); err == nil {
+		req.Digest = ref.Digest
 	}
 	res, aerr := s.opts.Acquirer.Acquire(ctx, req)
 	if aerr != nil && ctx.Err() != nil {
