@@ -264,9 +264,6 @@ func (h *Handler) apiRequests(w http.ResponseWriter, r *http.Request) error {
 	if list == nil {
 		list = []*catalog.Request{}
 	}
-	for i := range list {
-		list[i] = h.redact(r, list[i])
-	}
 	out := map[string]any{"requests": list}
 	if next != "" {
 		out["next"] = next
