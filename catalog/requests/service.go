@@ -553,16 +553,22 @@ func (s *Service) knownNames(ctx context.Context) ([]knownName, error) {
 	for _, k := range out {
 		seen[k.name] = true
 	}
+	refs := make([]catalog.EntryRef, 0, len(repos))
 	for _, repo := range repos {
 		res, err := s.opts.Store.Search(ctx, catalog.Query{Repository: repo, Limit: 1})
 		if err != nil {
 			return nil, fmt.Errorf("requests: read the catalog: %w", err)
 		}
-		if len(res.Entries) == 0 {
-			continue
+		if len(res.Entries) > 0 {
+			refs = append(refs, res.Entries[0].Ref())
 		}
-		e, err := s.opts.Store.Get(ctx, repo, res.Entries[0].Digest)
-		if err != nil || e.Access.Restricted() {
+	}
+	entries, err := catalog.GetMany(ctx, s.opts.Store, refs)
+	if err != nil {
+		return nil, fmt.Errorf("requests: read the catalog: %w", err)
+	}
+	for _, e := range entries {
+		if e == nil || e.Access.Restricted() {
 			continue
 		}
 		src, err := registry.ParseRef(e.Source.Reference)
