@@ -40,37 +40,63 @@ func (s *Store) CreateRequestLimited(ctx context.Context, r *catalog.Request, li
 		return s.createLimited(ctx, r, doc, limit)
 	}
 	for range 5 {
-		tag, err := s.pool.Exec(ctx, `INSERT INTO cssc_requests (id, key, state, open, requester, created, revision, doc)
-			VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT DO NOTHING`,
-			r.ID, r.Key, string(r.State), r.Open(), r.Requester, catalog.RequestTime(r.Created), doc)
-		if err != nil {
-			return nil, false, s.wrap("create request", err)
+		stored, created, err := insertRequest(ctx, s.pool, r, doc)
+		switch {
+		case err == nil:
+			if created {
+				r.Revision = 1
+			}
+			return stored, created, nil
+		case errors.Is(err, catalog.ErrConflict):
+			return nil, false, err
+		case errors.Is(err, errRetry):
+			continue
 		}
-		if tag.RowsAffected() == 1 {
-			r.Revision = 1
-			return r, true, nil
-		}
-		// Either the id is taken or an open request holds the key.
-		var taken bool
-		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cssc_requests WHERE id = $1)`, r.ID).Scan(&taken); err != nil {
-			return nil, false, s.wrap("create request", err)
-		}
-		if taken {
-			return nil, false, fmt.Errorf("%w: request id %s is taken", catalog.ErrConflict, r.ID)
-		}
-		got, err := scanRequest(s.pool.QueryRow(ctx, `SELECT revision, doc FROM cssc_requests WHERE key = $1 AND open`, r.Key))
-		if err == nil {
-			return got, false, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, false, s.wrap("create request", err)
-		}
+		return nil, false, s.wrap("create request", err)
 	}
 	return nil, false, fmt.Errorf("%w: request for %s: the open request kept changing", catalog.ErrConflict, r.Key)
 }
 
-// errRetry asks createLimited to run its transaction again.
+// errRetry asks CreateRequestLimited to try again.
 var errRetry = errors.New("retry")
+
+// requestDB is what insertRequest runs on: the pool, or a transaction.
+type requestDB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// insertRequest inserts r, which the partial unique index on open keys
+// turns away when an open request holds the key: it then returns that
+// request (created false), an error wrapping catalog.ErrConflict when r's
+// ID is taken, or errRetry when the open request closed meanwhile.
+func insertRequest(ctx context.Context, db requestDB, r *catalog.Request, doc []byte) (*catalog.Request, bool, error) {
+	tag, err := db.Exec(ctx, `INSERT INTO cssc_requests (id, key, state, open, requester, created, revision, doc)
+		VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT DO NOTHING`,
+		r.ID, r.Key, string(r.State), r.Open(), r.Requester, catalog.RequestTime(r.Created), doc)
+	if err != nil {
+		return nil, false, err
+	}
+	if tag.RowsAffected() == 1 {
+		return r, true, nil
+	}
+	// Either the id is taken or an open request holds the key.
+	var taken bool
+	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cssc_requests WHERE id = $1)`, r.ID).Scan(&taken); err != nil {
+		return nil, false, err
+	}
+	if taken {
+		return nil, false, fmt.Errorf("%w: request id %s is taken", catalog.ErrConflict, r.ID)
+	}
+	got, err := scanRequest(db.QueryRow(ctx, `SELECT revision, doc FROM cssc_requests WHERE key = $1 AND open`, r.Key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, errRetry
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return got, false, nil
+}
 
 // createLimited counts and inserts under the requester's advisory lock:
 // the insert that the partial unique index on open keys turns away when
@@ -96,29 +122,7 @@ func (s *Store) createLimited(ctx context.Context, r *catalog.Request, doc []byt
 			if len(times) >= limit.Max {
 				return &catalog.RequestLimitError{Requester: r.Requester, Max: limit.Max, Oldest: times[limit.Max-1].UTC()}
 			}
-			tag, err := tx.Exec(ctx, `INSERT INTO cssc_requests (id, key, state, open, requester, created, revision, doc)
-				VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT DO NOTHING`,
-				r.ID, r.Key, string(r.State), r.Open(), r.Requester, catalog.RequestTime(r.Created), doc)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 1 {
-				stored, created = r, true
-				return nil
-			}
-			// Either the id is taken or an open request holds the key.
-			var taken bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cssc_requests WHERE id = $1)`, r.ID).Scan(&taken); err != nil {
-				return err
-			}
-			if taken {
-				return fmt.Errorf("%w: request id %s is taken", catalog.ErrConflict, r.ID)
-			}
-			got, err := scanRequest(tx.QueryRow(ctx, `SELECT revision, doc FROM cssc_requests WHERE key = $1 AND open`, r.Key))
-			if errors.Is(err, pgx.ErrNoRows) {
-				return errRetry // the open request closed meanwhile
-			}
-			stored = got
+			stored, created, err = insertRequest(ctx, tx, r, doc)
 			return err
 		})
 		var pe *pgconn.PgError
