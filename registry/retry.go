@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"oras.land/oras-go/v2/registry/remote/retry"
@@ -37,7 +38,7 @@ func (p *retryPolicy) Retry(attempt int, resp *http.Response, err error) (time.D
 	}
 	wait := backoff(attempt)
 	if resp != nil {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			wait = d
 		}
 	}
@@ -72,8 +73,12 @@ func backoff(attempt int) time.Duration {
 	return time.Duration(base - jitter + rand.Float64()*2*jitter)
 }
 
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
+// ParseRetryAfter parses the value of a Retry-After header (RFC 9110):
+// delay-seconds or an HTTP date, as a delay from now (zero for a date in
+// the past; the largest Duration for more seconds than it holds). ok is
+// false for an empty, negative or malformed value.
+func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}

@@ -24,7 +24,7 @@ func TestRetryAfter(t *testing.T) {
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
 		{"99999999999999999", 1<<63 - 1, true},
 	} {
-		got, ok := retryAfter(tc.in, now)
+		got, ok := ParseRetryAfter(tc.in, now)
 		assert.Equal(t, tc.ok, ok, "retryAfter(%q) ok", tc.in)
 		assert.Equal(t, tc.want, got, "retryAfter(%q)", tc.in)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/cssc-go/cssc/registry"
 )
 
 // Budget is a request budget for one registry host: at most Requests
@@ -161,7 +163,8 @@ func (h *hosts) limiter(host string) *rate.Limiter {
 // names (RateLimit-Reset, X-RateLimit-Reset, or the window w).
 func (h *hosts) observe(host string, resp *http.Response) {
 	now := h.now()
-	ra, hasRA := retryAfter(resp.Header.Get("Retry-After"), now)
+	ra, hasRA := registry.ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+	ra = min(ra, MaxBackoff)
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		if !hasRA {
@@ -239,24 +242,7 @@ func resetAfter(hdr http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return seconds(s), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
+// seconds is s seconds, at most MaxBackoff when a Duration cannot hold it.
 func seconds(s int64) time.Duration {
 	if s > math.MaxInt64/int64(time.Second) {
 		return MaxBackoff
