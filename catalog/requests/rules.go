@@ -68,7 +68,7 @@ var DefaultKnownImages = []string{
 	"registry.k8s.io/pause", "quay.io/prometheus/prometheus", "docker.io/grafana/grafana",
 }
 
-// ErrInvalidRules is wrapped by the errors Compile returns.
+// ErrInvalidRules is wrapped by the errors New returns for malformed Rules.
 var ErrInvalidRules = errors.New("requests: invalid rules")
 
 // compiled is Rules ready to use.
