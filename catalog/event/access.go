@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strings"
 
 	"github.com/cssc-go/cssc/catalog"
 )
@@ -70,12 +69,10 @@ func Visible(e Event, v *catalog.Visibility) bool {
 // and "golden" members of its data, when they are strings.
 func Repositories(e Event) []string {
 	var out []string
-	if s := e.Subject; s != "" {
-		if i := strings.LastIndex(s, "@"); i > 0 {
-			out = append(out, s[:i])
-		} else if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") && strings.Contains(s, "/") {
-			out = append(out, s[:i])
-		}
+	// A subject that is no reference (an id) is its own
+	// ReferenceRepository and names none.
+	if repo := catalog.ReferenceRepository(e.Subject); repo != "" && repo != e.Subject {
+		out = append(out, repo)
 	}
 	if len(e.Data) > 0 && len(e.Data) <= MaxDataBytes {
 		var d struct {
