@@ -640,11 +640,13 @@ func (s *Service) approve(ctx context.Context, r *catalog.Request, by, note stri
 	if err := s.opts.Requests.PutRequest(ctx, r); err != nil {
 		return nil, err
 	}
+	// The approval is stored: say so before the job exists, so that no
+	// worker reports the acquisition before the approval.
+	s.log.InfoContext(ctx, "requests: approved", "request", r.ID, "reference", r.Reference, "by", by)
+	s.emit(ctx, TypeApproved, now, r, by)
 	if err := s.enqueue(ctx, r); err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "requests: approved", "request", r.ID, "reference", r.Reference, "by", by)
-	s.emit(ctx, TypeApproved, now, r, by)
 	return r, nil
 }
 

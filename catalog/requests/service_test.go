@@ -16,8 +16,10 @@ import (
 
 	"github.com/cssc-go/cssc/catalog"
 	"github.com/cssc-go/cssc/catalog/catalogtest"
+	"github.com/cssc-go/cssc/catalog/event"
 	"github.com/cssc-go/cssc/catalog/internal/eventtest"
 	"github.com/cssc-go/cssc/catalog/requests"
+	"github.com/cssc-go/cssc/catalog/upstream"
 )
 
 var testRules = requests.Rules{
@@ -288,4 +290,87 @@ func rateLimitAcrossInstances(t *testing.T, open func() stores) {
 	now = now.Add(time.Hour)
 	_, err = svcs[1].Submit(ctx, requests.Submission{Reference: "ghcr.io/acme/late:1", Reason: "r", Owner: "o", Requester: "flooder"})
 	assert.NoError(t, err, "after the window")
+}
+
+// slowApproval is an event sink that takes its time over approvals, the
+// way a webhook does: a worker that starts meanwhile must not report the
+// acquisition first.
+type slowApproval struct{ eventtest.Sink }
+
+func (s *slowApproval) Emit(ctx context.Context, evs ...event.Event) error {
+	for _, e := range evs {
+		if e.Type == requests.TypeApproved {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return s.Sink.Emit(ctx, evs...)
+}
+
+// TestEventsInOrderWithARunningWorker: with a worker running on the same
+// instance, the events of a request arrive in the order of its states,
+// whether a rule or a person approves it.
+func TestEventsInOrderWithARunningWorker(t *testing.T) {
+	ctx := context.Background()
+	events := &slowApproval{}
+	deny := upstream.AcquirerFunc(func(context.Context, upstream.Request) (*upstream.Result, error) {
+		return &upstream.Result{Outcome: upstream.OutcomeDenied, Reason: "vulnerabilities: 1 critical"}, nil
+	})
+	s, _, _ := newService(t, func(o *requests.Options) {
+		o.Events, o.Acquirer, o.Poll = events, deny, time.Hour // only the wake-up starts the worker
+	})
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(wctx) }()
+	defer func() { stop(); <-done }()
+
+	final := func(id string) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			r, err := s.Request(ctx, id)
+			return err == nil && r.State.Final()
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+	want := []string{requests.TypeSubmitted, requests.TypeApproved, requests.TypeAcquiring, requests.TypeDenied}
+
+	a, err := s.Submit(ctx, requests.Submission{Reference: "docker.io/library/nginx:1.27", Reason: "web tier", Owner: "team-web", Requester: "alice"})
+	require.NoError(t, err)
+	final(a.Request.ID)
+	assert.Equal(t, want, eventtest.Types(events.Take()), "approved by a rule")
+
+	b, err := s.Submit(ctx, requests.Submission{Reference: "ghcr.io/acme/ledger:2.0", Reason: "ledger", Owner: "team-ledger", Requester: "dana"})
+	require.NoError(t, err)
+	require.Equal(t, catalog.RequestPending, b.Request.State)
+	_, err = s.Approve(ctx, b.Request.ID, "sam", "publisher checked")
+	require.NoError(t, err)
+	final(b.Request.ID)
+	assert.Equal(t, want, eventtest.Types(events.Take()), "approved by a person")
+}
+
+// TestRunQueuesWhatADeadInstanceApproved: a request approved by an
+// instance that died before queueing its job is acquired by a worker
+// elsewhere once the approval is a minute old.
+func TestRunQueuesWhatADeadInstanceApproved(t *testing.T) {
+	ctx := context.Background()
+	deny := upstream.AcquirerFunc(func(context.Context, upstream.Request) (*upstream.Result, error) {
+		return &upstream.Result{Outcome: upstream.OutcomeDenied, Reason: "vulnerabilities: 1 critical"}, nil
+	})
+	s, store, _ := newService(t, func(o *requests.Options) { o.Acquirer, o.Poll = deny, time.Hour })
+	then := time.Now().Add(-2 * time.Minute)
+	r := &catalog.Request{ID: "orphan", Reference: "docker.io/library/nginx:1.27", Key: "docker.io/library/nginx:1.27",
+		Reason: "web tier", Owner: "team-web", Requester: "alice", Created: then, Golden: "registry.corp/golden/library/nginx", Tag: "1.27"}
+	r.Move(catalog.RequestPending, then, "alice", "submitted")
+	stored, created, err := store.CreateRequest(ctx, r)
+	require.NoError(t, err)
+	require.True(t, created)
+	stored.Move(catalog.RequestApproved, then, "rule:docker-official", "approved by rule docker-official")
+	require.NoError(t, store.PutRequest(ctx, stored), "approved, and the instance dies before queueing the job")
+
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(wctx) }()
+	defer func() { stop(); <-done }()
+	require.Eventually(t, func() bool {
+		r, err := s.Request(ctx, "orphan")
+		return err == nil && r.State == catalog.RequestDenied
+	}, 10*time.Second, 5*time.Millisecond, "the orphaned approval is acquired")
 }

@@ -95,9 +95,15 @@ func (s *Service) work(ctx context.Context, drain bool) error {
 	}
 }
 
+// repairGrace is how long an approved request is left to the instance
+// that approved it before another queues its job again: that instance
+// queues it right after saying it is approved.
+const repairGrace = time.Minute
+
 // requeue queues the jobs of approved requests again (Enqueue ignores the
 // ones queued already): the repair for an instance that died between
-// approving a request and queueing its job.
+// approving a request and queueing its job. A request approved in the
+// last repairGrace is left alone, so that its approval event comes first.
 func (s *Service) requeue(ctx context.Context) {
 	rs, err := s.opts.Requests.Requests(ctx, catalog.RequestQuery{State: catalog.RequestApproved, Limit: catalog.MaxRequestLimit})
 	if err != nil {
@@ -106,7 +112,11 @@ func (s *Service) requeue(ctx context.Context) {
 		}
 		return
 	}
+	now := s.opts.Now()
 	for _, r := range rs {
+		if now.Sub(r.Since) < repairGrace {
+			continue
+		}
 		if err := s.enqueue(ctx, r); err != nil && ctx.Err() == nil {
 			s.log.Warn("requests: queueing an approved request", "request", r.ID, "error", err)
 		}
