@@ -8,8 +8,9 @@ import (
 	"strings"
 	"sync"
 
-	classifier "github.com/google/licenseclassifier/v2"
 	"github.com/google/licenseclassifier/v2/assets"
+
+	classifier "github.com/cssc-go/cssc/sbom/scalibr/internal/licenseclassifier"
 )
 
 // Free-text Debian copyright files (glibc, libstdc++, gnutls, krb5: about
