@@ -97,7 +97,7 @@ type Options struct {
 	// classifies them with github.com/google/licenseclassifier/v2, after
 	// the walk: a Generate call that meets a free-text file whose licences
 	// this process has not classified yet builds the classifier once
-	// (~0.2-0.4 s of CPU, ~6 MiB held) and releases it when it returns.
+	// (~0.2 s of CPU, ~2 MiB held) and releases it when it returns.
 	NoLicenseClassifier bool
 	// MaxBufferedBytes caps the total size of the files kept until the end
 	// of the walk for deferred extractors and of the distinct free-text
