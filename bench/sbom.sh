@@ -16,6 +16,8 @@
 #   BUILD_PEERS=1  build both from the Go module proxy first (slow: syft
 #                  takes about an hour of CPU on 2 cores; osv-scalibr ~4 min)
 #   SKIP_RSS=1     skip the peak-memory runs (one child process per mode)
+#   CLAMD_TMPDIR=  clamd's TemporaryDirectory (e.g. /dev/shm); default: its
+#                  own directory under $TMPDIR
 #   MEMCLASSES=1   with the peak-memory runs, log each child's Go runtime
 #                  memory classes (runtime/metrics) at its peak
 set -eu

@@ -31,6 +31,15 @@
 // one of them is reported as a Heuristics.Limits.Exceeded detection rather
 // than a silent pass; this package cannot see those settings.
 //
+// Deployment: clamd writes every INSTREAM stream to a file in its
+// TemporaryDirectory and makes a directory there for each scan, so a scan
+// of many small files spends much of clamd's CPU in the file system. With
+// TemporaryDirectory on tmpfs (/dev/shm, or a tmpfs /tmp) clamd used
+// 15-33% less CPU on a 166 MB image of ~1,000 files than on ext4 (clamd
+// 1.4.6). clamd's FILDES command (clamdscan --fdpass) is not used: clamd
+// 1.4.6 answers "OK" for a descriptor it cannot read, which would pass a
+// file as clean unscanned.
+//
 // Package clamav/clamdtest starts a real clamd with a tiny test database for
 // tests and benchmarks.
 package clamav

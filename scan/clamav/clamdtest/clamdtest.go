@@ -2,6 +2,7 @@ package clamdtest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -50,6 +51,11 @@ type Options struct {
 	StreamMaxLength int64
 	// MaxThreads is clamd's MaxThreads; 0 means 8.
 	MaxThreads int
+	// TemporaryDirectory is clamd's TemporaryDirectory (it must exist);
+	// "" means the server's Dir. clamd writes every INSTREAM stream there
+	// and makes a directory per scan: on tmpfs (/dev/shm) it spends about a
+	// third less CPU than on a disk file system.
+	TemporaryDirectory string
 	// Extra lines appended to clamd.conf.
 	Extra []string
 }
@@ -136,7 +142,7 @@ func start(bin, dir string, opts Options) (*Server, error) {
 		"Foreground yes",
 		"DatabaseDirectory " + db,
 		"LogFile " + filepath.Join(dir, "clamd.log"),
-		"TemporaryDirectory " + dir,
+		"TemporaryDirectory " + cmp.Or(opts.TemporaryDirectory, dir),
 		"PidFile " + filepath.Join(dir, "clamd.pid"),
 		fmt.Sprintf("MaxThreads %d", threads),
 		"SelfCheck 0",

@@ -50,3 +50,17 @@ func TestLaunch(t *testing.T) {
 		t.Error("a socket path too long must be refused")
 	}
 }
+
+// TestTemporaryDirectory: clamd is configured with the directory given,
+// and starts with it.
+func TestTemporaryDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	s := clamdtest.Start(t, clamdtest.Options{TemporaryDirectory: tmp})
+	conf, err := os.ReadFile(s.Dir + "/clamd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(conf, []byte("\nTemporaryDirectory "+tmp+"\n")) {
+		t.Errorf("clamd.conf does not set TemporaryDirectory %s:\n%s", tmp, conf)
+	}
+}
