@@ -135,14 +135,20 @@ func (b *browser) location() string {
 }
 
 // waitLocation waits until the page's URL satisfies ok (a click that
-// submits a form or follows a link navigates).
+// submits a form or follows a link navigates). While the page navigates,
+// asking for its location can fail ("Inspected target navigated or
+// closed", a destroyed execution context): those answers are polled past,
+// and only the last one is reported if the deadline passes.
 func (b *browser) waitLocation(what string, ok func(u *url.URL) bool) {
 	b.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		l := b.location()
-		u, err := url.Parse(l)
-		if err == nil && ok(u) {
+		l, err := chromedp.Run(b.ctx, chromedp.Location())
+		if err != nil {
+			l = "(" + err.Error() + ")"
+		}
+		u, perr := url.Parse(l)
+		if err == nil && perr == nil && ok(u) {
 			// and the new document is loaded
 			state, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.readyState`))
 			if err == nil && state == "complete" {
