@@ -130,9 +130,12 @@ upstream:
 	}, 2*time.Minute, 100*time.Millisecond, "the golden tag follows the rebuild, and the new image is catalogued")
 	assert.Equal(t, rebuild.Digest, after.Source.Digest, "golden's new image is the rebuild")
 	assert.True(t, after.Trusted(), "enterprise-signed")
-	tr, err := st.Track(ctx, g.multiRepo, sample.Tag)
-	require.NoError(t, err)
-	assert.Equal(t, rebuild.Digest, tr.SourceDigest, "the track follows the rebuild")
+	// The tracker records the rebuild on the track once the pipeline has
+	// returned, which is after golden moved and the syncer indexed it.
+	require.Eventually(t, func() bool {
+		tr, err := st.Track(ctx, g.multiRepo, sample.Tag)
+		return err == nil && tr.SourceDigest == rebuild.Digest
+	}, time.Minute, 50*time.Millisecond, "the track follows the rebuild")
 	// The service shows the tracking state on the image's answer.
 	var shown struct{ Upstream []server.UpstreamTag }
 	require.Eventually(t, func() bool {
