@@ -357,6 +357,12 @@ func (t *Tracker) observe(ctx context.Context, key catalog.TrackKey, d digest.Di
 	if err != nil {
 		return false, err
 	}
+	// The change is stored: say so before queueing the acquisition, so
+	// that no worker reports the acquisition's end before the move.
+	if evType != "" {
+		t.emit(ctx, evType, now, change(tr))
+		t.log.InfoContext(ctx, "upstream: "+string(tr.State), "golden", key.Golden, "tag", key.Tag, "reason", tr.Reason)
+	}
 	if enqueue {
 		p, err := json.Marshal(acquirePayload{Golden: tr.Golden, Tag: tr.Tag, Source: tr.Source, Digest: d, Sweep: sweep})
 		if err != nil {
@@ -366,10 +372,6 @@ func (t *Tracker) observe(ctx context.Context, key catalog.TrackKey, d digest.Di
 		if _, err := t.opts.Queue.Enqueue(ctx, job); err != nil {
 			return false, err
 		}
-	}
-	if evType != "" {
-		t.emit(ctx, evType, now, change(tr))
-		t.log.InfoContext(ctx, "upstream: "+string(tr.State), "golden", key.Golden, "tag", key.Tag, "reason", tr.Reason)
 	}
 	return wrote, nil
 }
