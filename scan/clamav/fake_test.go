@@ -295,6 +295,11 @@ func TestSharedWalkDoesNotWaitForLargeFiles(t *testing.T) {
 			// Every large file reached clamd before the walk ended and none
 			// was answered yet: the walk did not wait for them.
 			assert.Eventually(t, func() bool { return heldBig.Load() == 3 }, 10*time.Second, 10*time.Millisecond, "large files in flight")
+			// The last small file may still be on its way to clamd after the
+			// walk returned: wait for it before a large file's error cancels
+			// the scan (which stops sending what is left, as it should).
+			assert.Eventually(t, func() bool { return fake.streams.Load() == 13 }, 10*time.Second, 10*time.Millisecond,
+				"every file reached clamd while the large ones were held")
 			close(release)
 			r, err := fs.Finish(ctx, nil)
 			assert.Equal(t, int32(13), fake.streams.Load(), "every file scanned")
