@@ -22,19 +22,17 @@ import (
 func upstreamClassifier(t testing.TB) *upstream.Classifier {
 	t.Helper()
 	c := upstream.NewClassifier(0.8)
-	for _, p := range classifierCorpus {
-		b, err := assets.ReadLicenseFile(p)
-		require.NoError(t, err)
-		parts := strings.Split(p, "/")
-		c.AddContent(parts[0], parts[1], parts[2], b)
-	}
+	require.NoError(t, addCorpus(c.AddContent))
 	return c
 }
 
-// matchKey is one match, every field, in a comparable form.
+// matchKey is one match, every field, in a comparable form: the fields
+// of both classifiers' Match, in their order, so that either converts.
 type matchKey struct {
-	Name, Variant, MatchType       string
+	Name                           string
 	Confidence                     float64
+	MatchType                      string
+	Variant                        string
 	StartLine, EndLine             int
 	StartTokenIndex, EndTokenIndex int
 }
@@ -42,15 +40,15 @@ type matchKey struct {
 func upstreamMatches(c *upstream.Classifier, in []byte) []matchKey {
 	var out []matchKey
 	for _, m := range c.Match(in).Matches {
-		out = append(out, matchKey{m.Name, m.Variant, m.MatchType, m.Confidence, m.StartLine, m.EndLine, m.StartTokenIndex, m.EndTokenIndex})
+		out = append(out, matchKey(*m))
 	}
 	return sortMatches(out)
 }
 
-func forkMatches(c *classifierFork, in []byte) []matchKey {
+func forkMatches(c *classifier.Classifier, in []byte) []matchKey {
 	var out []matchKey
 	for _, m := range c.Match(in).Matches {
-		out = append(out, matchKey{m.Name, m.Variant, m.MatchType, m.Confidence, m.StartLine, m.EndLine, m.StartTokenIndex, m.EndTokenIndex})
+		out = append(out, matchKey(*m))
 	}
 	return sortMatches(out)
 }
@@ -181,6 +179,3 @@ func FuzzClassifierForkMatchesUpstream(f *testing.F) {
 		require.Equal(t, upstreamMatches(up, in), forkMatches(fork, in))
 	})
 }
-
-// classifierFork is cssc's copy of the classifier.
-type classifierFork = classifier.Classifier

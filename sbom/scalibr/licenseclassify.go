@@ -176,15 +176,24 @@ const minConfidence = 0.9
 // ends: a process that is not generating an SBOM holds none of it.
 func newClassifier() (*classifier.Classifier, error) {
 	c := classifier.NewClassifier(0.8)
+	if err := addCorpus(c.AddContent); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// addCorpus gives every asset of classifierCorpus to add (a classifier's
+// AddContent).
+func addCorpus(add func(category, name, variant string, content []byte)) error {
 	for _, p := range classifierCorpus {
 		b, err := assets.ReadLicenseFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("licence classifier asset %s: %w", p, err)
+			return fmt.Errorf("licence classifier asset %s: %w", p, err)
 		}
 		parts := strings.Split(p, "/")
-		c.AddContent(parts[0], parts[1], parts[2], b)
+		add(parts[0], parts[1], parts[2], b)
 	}
-	return c, nil
+	return nil
 }
 
 // classified caches the licences of free-text copyright files by content
