@@ -38,6 +38,17 @@ const (
 // worker; larger files are streamed straight from the layer.
 const bufferLimit = 1 << 20
 
+// maxQueued is how many files may wait for a worker. The queue lets the
+// walk run ahead of clamd, so that clamd always has files to scan while the
+// walk decompresses a layer or copies a large file; the bytes of the small
+// files waiting are bounded by Options.MaxBuffered, the large ones by
+// maxDetached.
+const maxQueued = 1024
+
+// maxDetached is how many large files (handles on the walk's temporary
+// copies) may be queued for or scanned by the workers.
+func maxDetached(concurrency int) int { return 2 * concurrency }
+
 // Oversize says what to do with a file larger than StreamMaxLength, which
 // clamd would refuse.
 type Oversize int
@@ -91,8 +102,8 @@ type Options struct {
 	// DefaultIdleTimeout (20 seconds).
 	IdleTimeout time.Duration
 	// MaxBuffered caps the bytes of small files (up to 1 MiB each) held in
-	// memory while they wait for a free connection. <= 0 means
-	// DefaultMaxBuffered (64 MiB).
+	// memory while they wait for a free connection or are being sent.
+	// <= 0 means DefaultMaxBuffered (64 MiB).
 	MaxBuffered int64
 	// Walk bounds the image filesystem walk (see imagefs.WalkOptions; its zero
 	// value uses the documented defaults). Walk.Logger nil means Logger.
@@ -339,8 +350,10 @@ func (s *Scanner) Declaration() scan.Declaration { return scan.Declaration{Malwa
 // StartFiles begins a scan of img fed by the caller's walk (see
 // scan.FileScanner): it asks clamd for its version, then streams every
 // regular file given to Visit to clamd, as Scan does; Finish returns the
-// report. Visit must be called from one goroutine; small files are queued
-// (Options.MaxBuffered) to Options.Concurrency connections.
+// report. Visit must be called from one goroutine; files are queued for
+// Options.Concurrency connections (small ones in memory, up to
+// Options.MaxBuffered bytes; large shared copies by handle, up to 2 x
+// Concurrency), so that the walk runs ahead of clamd.
 func (s *Scanner) StartFiles(ctx context.Context, img *scan.Image) (scan.FileScan, error) {
 	if err := img.Validate(); err != nil {
 		return nil, fmt.Errorf("clamav: %w", err)
@@ -356,8 +369,9 @@ func (s *Scanner) StartFiles(ctx context.Context, img *scan.Image) (scan.FileSca
 	fs := &fileScan{
 		s:      s,
 		start:  start,
-		jobs:   make(chan fileJob),
+		jobs:   make(chan fileJob, maxQueued),
 		mem:    semaphore.NewWeighted(s.opts.MaxBuffered),
+		held:   make(chan struct{}, maxDetached(s.opts.Concurrency)),
 		inline: make([]byte, 4+s.opts.ChunkSize),
 		report: &scan.Report{
 			Kind:    artifact.ReportKindMalware,
@@ -376,6 +390,7 @@ func (s *Scanner) StartFiles(ctx context.Context, img *scan.Image) (scan.FileSca
 				if j.handle != nil {
 					res, err = s.stream(fs.gctx, io.NewSectionReader(j.handle, 0, j.size), buf)
 					_ = j.handle.Close()
+					<-fs.held
 				} else {
 					res, err = s.stream(fs.gctx, bytes.NewReader(j.data), buf)
 					fs.mem.Release(int64(len(j.data)))
@@ -401,6 +416,7 @@ type fileScan struct {
 	jobs   chan fileJob
 	closed bool
 	mem    *semaphore.Weighted
+	held   chan struct{} // one token per detached handle queued or in a worker
 	inline []byte
 
 	mu       sync.Mutex
@@ -472,21 +488,29 @@ func (fs *fileScan) Visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 	}
 	if f.Size > bufferLimit {
 		// A large file that imagefs.WalkAll copied to a temporary file
-		// (another visitor wants it too) goes to a worker through its own
-		// handle on that copy: the walk goes on while clamd scans it, and
-		// large files are scanned Concurrency at a time. At most
-		// Concurrency+1 such handles are open. Otherwise, or if the copy
-		// cannot be reopened, the file is streamed now, as it is read.
+		// (another visitor wants it too) is queued for a worker with its
+		// own handle on that copy: the walk goes on while clamd scans it.
+		// At most maxDetached(Concurrency) such handles are queued or in a
+		// worker (each keeps its copy's disk space until it is closed).
+		// Otherwise, or if the copy cannot be reopened, the file is
+		// streamed now, as it is read.
 		if sc, ok := r.(*imagefs.SharedCopy); ok {
+			select {
+			case fs.held <- struct{}{}:
+			case <-fs.gctx.Done():
+				return fs.gctx.Err()
+			}
 			if h, err := sc.Detach(); err == nil {
 				select {
 				case fs.jobs <- fileJob{file: *f, handle: h, size: sc.Size()}:
 					return nil
 				case <-fs.gctx.Done():
 					_ = h.Close()
+					<-fs.held
 					return fs.gctx.Err()
 				}
 			} else {
+				<-fs.held
 				s.logger.Debug("clamav: streaming a shared copy in the walk", "path", f.Path, "err", err)
 			}
 		}
@@ -527,6 +551,15 @@ func (fs *fileScan) Finish(ctx context.Context, walkErr error) (*scan.Report, er
 		close(fs.jobs)
 	}
 	err := fs.g.Wait()
+	// Workers stop at the first failure: release what they left queued.
+	for j := range fs.jobs {
+		if j.handle != nil {
+			_ = j.handle.Close()
+			<-fs.held
+		} else {
+			fs.mem.Release(int64(len(j.data)))
+		}
+	}
 	if walkErr != nil {
 		// The walk's error explains what the workers saw (a cancelled
 		// context), unless a worker failed on a file first.

@@ -12,11 +12,15 @@
 //
 // Scanner.StartFiles is the same scan fed by a walk the caller shares with
 // other visitors (imagefs.WalkAll: the pipeline's one pass with SBOM
-// generation). There, a file over 1 MiB that the walk copied to a private
-// temporary file for its visitors ([imagefs.SharedCopy]) is handed to a
-// worker through its own handle on that copy: the walk goes on while
-// clamd scans it, several large files are scanned at once, and nothing is
-// copied again. Every file is still scanned before Finish returns.
+// generation). Files wait in a queue for a free connection, so that the
+// walk runs ahead of clamd and clamd always has files to scan while the
+// walk decompresses a layer: small files (up to 1 MiB) in memory, at most
+// Options.MaxBuffered bytes of them; a larger file that the walk copied to
+// a private temporary file for its visitors ([imagefs.SharedCopy])
+// through its own handle on that copy, at most 2 x Options.Concurrency of
+// them (each keeps its copy's disk space until clamd has scanned it). Past
+// those bounds the walk waits. Every file is still scanned before Finish
+// returns, and a failure drops what is queued.
 //
 // Fail closed: any reply other than "OK" or "FOUND" (INSTREAM size limit
 // exceeded, a clamd error, a timeout, a dropped connection) fails the scan

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -318,4 +319,168 @@ func TestSharedWalkDoesNotWaitForLargeFiles(t *testing.T) {
 			assert.Equal(t, "opt/big1", se.Path)
 		})
 	}
+}
+
+// holdingClamd is a clamd that answers no stream until release is called
+// (by the test, or 10 seconds after the first stream: a guard against a
+// deadlock, not a timing check), then answers reply. answered counts its
+// answers.
+func holdingClamd(t *testing.T, reply string) (fake *fakeClamd, release func(), answered *atomic.Int32) {
+	released := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(released) }) }
+	t.Cleanup(release)
+	answered = new(atomic.Int32)
+	fake = startFake(t, func(data []byte) string {
+		select {
+		case <-released:
+		case <-time.After(10 * time.Second):
+			release()
+		}
+		answered.Add(1)
+		return reply
+	})
+	return fake, release, answered
+}
+
+// smallAndLarge is an image of n small files and m large ones (over the 1
+// MiB a visitor gets in memory).
+func smallAndLarge(t *testing.T, n, m int) *scan.Image {
+	var files []imagetest.File
+	for i := range m {
+		files = append(files, file("opt/big"+itoa(i), imagetest.Random(uint64(i+20), 1<<20+300)))
+	}
+	for i := range n {
+		files = append(files, file("etc/small"+itoa(i), []byte(strings.Repeat("x", 300)+itoa(i))))
+	}
+	return pushImage(t, imagetest.Layer(files...))
+}
+
+// TestWalkRunsAheadOfClamd: files wait in a queue for a free connection, so
+// a shared walk (the pipeline's one pass) is not held by clamd: with two
+// connections and clamd answering nothing, the walk of 40 small and 3
+// large files ends, then every file is scanned. (Before the queue, the
+// walk waited for a free connection at the third file, and clamd sat idle
+// while the walk decompressed a layer or copied a large file.)
+func TestWalkRunsAheadOfClamd(t *testing.T) {
+	ctx := context.Background()
+	fake, release, answered := holdingClamd(t, "stream: OK")
+	img := smallAndLarge(t, 40, 3)
+	s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 2})
+	fs, err := s.StartFiles(ctx, img)
+	require.NoError(t, err)
+	other := &readAll{}
+	errs, walkErr := imagefs.WalkAll(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: t.TempDir()}, fs, other)
+	require.NoError(t, walkErr)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	assert.Zero(t, answered.Load(), "the walk waited for clamd")
+	release()
+	r, err := fs.Finish(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, r.Findings)
+	assert.Equal(t, int32(43), fake.streams.Load(), "every file scanned")
+}
+
+// TestQueueIsBounded: the queue holds at most Options.MaxBuffered bytes of
+// small files and 2 x Concurrency large ones; past that the walk waits for
+// clamd.
+func TestQueueIsBounded(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name        string
+		small, big  int
+		maxBuffered int64
+		// most is how many files the walk may hand out while clamd holds
+		// the first: the next one waits in Visit.
+		most int32
+	}{
+		// 1,000 bytes hold three 303-byte files (the one at the
+		// connection included).
+		{name: "small files", small: 30, maxBuffered: 1000, most: 3},
+		// One large file at the connection, one queued.
+		{name: "large files", big: 8, most: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake, release, _ := holdingClamd(t, "stream: OK")
+			img := smallAndLarge(t, tc.small, tc.big)
+			s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 1, MaxBuffered: tc.maxBuffered})
+			fs, err := s.StartFiles(ctx, img)
+			require.NoError(t, err)
+			other := &readAll{}
+			var walkErr error
+			walked := make(chan struct{})
+			tmp := t.TempDir()
+			go func() {
+				defer close(walked)
+				_, walkErr = imagefs.WalkAll(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: tmp}, fs, other)
+			}()
+			t.Cleanup(func() { release(); <-walked; fs.Finish(ctx, nil) })
+			// The walk reaches the bound (clamd holds the first stream)...
+			require.Eventually(t, func() bool { return fake.streams.Load() == 1 && other.files.Load() >= tc.most }, 10*time.Second, 5*time.Millisecond)
+			// ...and stays there until clamd answers.
+			time.Sleep(100 * time.Millisecond)
+			assert.Equal(t, tc.most, other.files.Load(), "files handed out while clamd held the first")
+			select {
+			case <-walked:
+				t.Fatal("the walk ended while clamd held every file: the queue is not bounded")
+			default:
+			}
+			release()
+			<-walked
+			require.NoError(t, walkErr)
+			r, err := fs.Finish(ctx, nil)
+			require.NoError(t, err)
+			assert.Empty(t, r.Findings)
+			assert.Equal(t, int32(tc.small+tc.big), fake.streams.Load())
+		})
+	}
+}
+
+// TestFailureReleasesQueuedFiles: when a file fails, the files still
+// queued are dropped and their handles on the walk's temporary copies
+// closed (their disk space freed), and the scan fails.
+func TestFailureReleasesQueuedFiles(t *testing.T) {
+	ctx := context.Background()
+	fake, release, _ := holdingClamd(t, "stream: Can't allocate memory ERROR")
+	img := smallAndLarge(t, 5, 4)
+	tmp := t.TempDir()
+	s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 2})
+	fs, err := s.StartFiles(ctx, img)
+	require.NoError(t, err)
+	errs, walkErr := imagefs.WalkAll(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: tmp}, fs, &readAll{})
+	require.NoError(t, walkErr)
+	require.NoError(t, errs[1])
+	assert.NotZero(t, openUnder(t, tmp), "queued large files hold their copies")
+	release()
+	r, err := fs.Finish(ctx, firstError(walkErr, errs[0]))
+	assert.Nil(t, r, "never a clean report")
+	assert.ErrorIs(t, err, scan.ErrScanFailed)
+	assert.Zero(t, openUnder(t, tmp), "handles on temporary copies left open")
+}
+
+// openUnder counts this process's open descriptors on files that were
+// under dir (removed ones included).
+func openUnder(t *testing.T, dir string) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("needs /proc/self/fd")
+	}
+	n := 0
+	for _, e := range entries {
+		target, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err == nil && strings.HasPrefix(target, dir+"/") {
+			n++
+		}
+	}
+	return n
+}
+
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
