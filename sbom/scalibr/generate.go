@@ -326,6 +326,7 @@ type generator struct {
 	limit    int64
 	free     chan []byte
 	freeBig  chan []byte
+	exe      []byte
 	warnMu   sync.Mutex
 
 	// tmpDir holds the on-disk copies of the files whose extractors need a
@@ -705,6 +706,20 @@ func (g *generator) visitInline(ctx context.Context, f *imagefs.File, r io.Reade
 			return err
 		}
 		return g.queue(ctx, job{exs: inline, file: *f, layer: layer, content: c})
+	}
+	if onlyGoBinary(inline) {
+		if int64(cap(g.exe)) < f.Size {
+			g.exe = make([]byte, f.Size)
+		}
+		n, err := io.ReadFull(g.br, g.exe[:f.Size])
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if f.Hardlink && n == 0 && f.Size > 0 {
+			return nil
+		}
+		g.extract(ctx, g.emptyFS, inline, f, layer, fileContent{data: g.exe[:n], size: int64(n)})
+		return nil
 	}
 	weight := f.Size
 	if err := g.inFlight.Acquire(ctx, weight); err != nil {

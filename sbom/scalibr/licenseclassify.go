@@ -302,6 +302,7 @@ func (g *generator) classifyFreeText(ctx context.Context) error {
 
 // dropBuffers lets the GC have the recycled read buffers of the walk.
 func (g *generator) dropBuffers() {
+	g.exe = nil
 	for {
 		select {
 		case <-g.free:
