@@ -1,12 +1,14 @@
 package sbombench_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,7 +24,9 @@ import (
 //     var/lib/dpkg/info file lists and md5sums, a copyright file each (27
 //     free-text ones copied from Debian 12 by sbom/scalibr's fixtures, the
 //     rest machine-readable, 6 doc directories as symbolic links like
-//     libncursesw6 -> libtinfo6), and shared libraries (~75 MB);
+//     libncursesw6 -> libtinfo6), and 1-2 shared libraries each: the
+//     machine's own ELF libraries of 64 KiB to 1 MiB (see hostLibs; ~62 MB
+//     on Debian 12 with the packages .ci/run installs);
 //   - Go layer: the toolchain's own binaries, with build info (cmd/compile,
 //     link, vet, asm, cgo, cover, fix, and bin/go and gofmt: ~80 MB);
 //   - node layer: an npm tree of 85 packages (package.json of real size,
@@ -123,6 +127,7 @@ func realisticImage(tb testing.TB) [][]imagetest.File {
 		imagetest.OSRelease("debian", "12", "bookworm"),
 		imagetest.Dir("etc"), imagetest.Dir("usr"), imagetest.Dir("var/lib/dpkg/info"),
 	}
+	libs := hostLibs(tb)
 	var free [][]byte
 	for _, n := range freeTextFixtures {
 		free = append(free, copyrightFile(tb, n))
@@ -152,7 +157,13 @@ func realisticImage(tb testing.TB) [][]imagetest.File {
 		}
 		for j := range 1 + r.IntN(2) {
 			size := 64<<10 + r.IntN(800<<10)
-			base = append(base, imagetest.File{Path: fmt.Sprintf("usr/lib/x86_64-linux-gnu/%s.so.%d", name, j), Data: imagetest.Random(uint64(i*10+j), size)})
+			var data []byte
+			if len(libs) > 0 {
+				data = libs[(i*2+j)%len(libs)]
+			} else {
+				data = imagetest.Random(uint64(i*10+j), size)
+			}
+			base = append(base, imagetest.File{Path: fmt.Sprintf("usr/lib/x86_64-linux-gnu/%s.so.%d", name, j), Data: data})
 		}
 	}
 	base = append(base, imagetest.File{Path: "var/lib/dpkg/status", Data: []byte(status.String())})
@@ -175,4 +186,36 @@ func realisticImage(tb testing.TB) [][]imagetest.File {
 		)
 	}
 	return [][]imagetest.File{base, goBinaries(tb), node}
+}
+
+// hostLibs returns the machine's own ELF shared libraries of 64 KiB to 1
+// MiB (/usr/lib/<multiarch triplet>, sorted by name): the image's
+// libraries are real machine code, which compresses and scans as a real
+// Debian image's do (random bytes would neither compress nor cost the walk
+// any decompression). Nil if there are none; the image then uses random
+// bytes of the same sizes.
+func hostLibs(tb testing.TB) [][]byte {
+	tb.Helper()
+	triplet := map[string]string{"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}[runtime.GOARCH]
+	if triplet == "" {
+		return nil
+	}
+	paths, _ := filepath.Glob(filepath.Join("/usr/lib", triplet, "*.so*"))
+	slices.Sort(paths)
+	var libs [][]byte
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() < 64<<10 || fi.Size() > 1<<20 {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.HasPrefix(b, []byte("\x7fELF")) {
+			continue
+		}
+		libs = append(libs, b)
+	}
+	if len(libs) == 0 {
+		tb.Logf("no shared libraries in /usr/lib/%s: the image's libraries are random bytes", triplet)
+	}
+	return libs
 }
