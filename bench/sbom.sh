@@ -18,6 +18,9 @@
 #   SKIP_RSS=1     skip the peak-memory runs (one child process per mode)
 #   CLAMD_TMPDIR=  clamd's TemporaryDirectory (e.g. /dev/shm); default: its
 #                  own directory under $TMPDIR
+#   CLAMD_NICE=    clamd's nice value (e.g. 10); default: this shell's
+#   PAIRS=16       iterations of BenchmarkOnePassOverSBOM (SBOM alone and
+#                  one pass back to back; 0 skips it)
 #   MEMCLASSES=1   with the peak-memory runs, log each child's Go runtime
 #                  memory classes (runtime/metrics) at its peak
 set -eu
@@ -35,6 +38,10 @@ fi
 export OSV_SCALIBR=${OSV_SCALIBR:-} SYFT=${SYFT:-}
 go test ./bench/sbombench -run '^$' -bench BenchmarkSBOM -benchtime "${N}x" -count "$COUNT" -timeout 60m 2>/dev/null |
 	grep -E '^(Benchmark|goos|goarch|cpu|pkg)'
+if [ "${PAIRS:-16}" != 0 ]; then
+	go test ./bench/sbombench -run '^$' -bench BenchmarkOnePassOverSBOM -benchtime "${PAIRS:-16}x" -count "$COUNT" -timeout 60m 2>/dev/null |
+		grep -E '^Benchmark'
+fi
 if [ "${SKIP_RSS:-0}" != 1 ]; then
 	SBOMBENCH_RSS=1 SBOMBENCH_MEMCLASSES=${MEMCLASSES:-} go test ./bench/sbombench -count 1 -run '^TestPeakRSS$' -v -timeout 60m 2>/dev/null |
 		grep -E 'peak RSS|memory classes'

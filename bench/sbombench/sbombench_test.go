@@ -296,7 +296,7 @@ func BenchmarkSBOM(b *testing.B) {
 	b.Logf("image: %d MB of files, %d MB of gzip layers", f.size>>20, f.gzipSize>>20)
 	var srv *clamdtest.Server
 	if clamdtest.Binary() != "" {
-		srv = clamdtest.Start(b, clamdtest.Options{StreamMaxLength: 256 << 20, MaxThreads: 4, TemporaryDirectory: os.Getenv("CLAMD_TMPDIR")})
+		srv = clamdtest.Start(b, clamdtest.Options{StreamMaxLength: 256 << 20, MaxThreads: 4, TemporaryDirectory: os.Getenv("CLAMD_TMPDIR"), Nice: clamdNice()})
 		// Warm clamd up (its first scans cost more): untimed.
 		if _, err := malware(context.Background(), f, srv.Address); err != nil {
 			b.Fatal(err)
@@ -390,7 +390,7 @@ func TestPeakRSS(t *testing.T) {
 		t.Skip("set SBOMBENCH_RSS=1 (bench/sbom.sh does)")
 	}
 	f := prepare(t)
-	srv := clamdtest.Start(t, clamdtest.Options{StreamMaxLength: 256 << 20, MaxThreads: 4, TemporaryDirectory: os.Getenv("CLAMD_TMPDIR")})
+	srv := clamdtest.Start(t, clamdtest.Options{StreamMaxLength: 256 << 20, MaxThreads: 4, TemporaryDirectory: os.Getenv("CLAMD_TMPDIR"), Nice: clamdNice()})
 	if _, err := malware(context.Background(), f, srv.Address); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,11 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -63,4 +67,52 @@ func TestTemporaryDirectory(t *testing.T) {
 	if !bytes.Contains(conf, []byte("\nTemporaryDirectory "+tmp+"\n")) {
 		t.Errorf("clamd.conf does not set TemporaryDirectory %s:\n%s", tmp, conf)
 	}
+}
+
+// TestNice: clamd and every thread it starts run at the nice value given.
+func TestNice(t *testing.T) {
+	s := clamdtest.Start(t, clamdtest.Options{Nice: 7})
+	// A scan makes clamd start its worker threads.
+	c, err := net.Dial("unix", strings.TrimPrefix(s.Address, "unix://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("zINSTREAM\x00\x00\x00\x00\x04abcd\x00\x00\x00\x00"))
+	reply, _ := io.ReadAll(c)
+	c.Close()
+	if !bytes.HasPrefix(reply, []byte("stream: OK")) {
+		t.Fatalf("clamd answered %q", reply)
+	}
+	pid := clamdPid(t, s)
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) < 2 {
+		t.Fatalf("clamd's threads: %v %v", tasks, err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue // the thread ended
+		}
+		// nice is field 19 of stat, the 17th after the ")" closing comm.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if f[16] != "7" {
+			t.Errorf("%s: nice %s, want 7", task, f[16])
+		}
+	}
+}
+
+// clamdPid finds the clamd started for s by its configuration file.
+func clamdPid(t *testing.T, s *clamdtest.Server) int {
+	t.Helper()
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range cmdlines {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte("--config-file="+s.Dir+"/clamd.conf")) && !bytes.HasPrefix(b, []byte("nice")) {
+			var pid int
+			fmt.Sscanf(p, "/proc/%d/cmdline", &pid)
+			return pid
+		}
+	}
+	t.Fatal("clamd's process not found")
+	return 0
 }
