@@ -285,13 +285,7 @@ func TestSharedWalkDoesNotWaitForLargeFiles(t *testing.T) {
 				return "stream: OK"
 			})
 			s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 4})
-			fs, err := s.StartFiles(ctx, img)
-			require.NoError(t, err)
-			other := &readAll{}
-			errs, walkErr := imagefs.WalkAll(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: t.TempDir()}, fs, other)
-			require.NoError(t, walkErr)
-			require.NoError(t, errs[0])
-			require.NoError(t, errs[1])
+			fs, other := walkShared(t, s, img, t.TempDir())
 			assert.Zero(t, answeredBig.Load(), "the walk waited for clamd's answer on a large file")
 			// Every large file reached clamd before the walk ended and none
 			// was answered yet: the walk did not wait for them.
@@ -367,13 +361,7 @@ func TestWalkRunsAheadOfClamd(t *testing.T) {
 	fake, release, answered := holdingClamd(t, "stream: OK")
 	img := smallAndLarge(t, 40, 3)
 	s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 2})
-	fs, err := s.StartFiles(ctx, img)
-	require.NoError(t, err)
-	other := &readAll{}
-	errs, walkErr := imagefs.WalkAll(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: t.TempDir()}, fs, other)
-	require.NoError(t, walkErr)
-	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
+	fs, _ := walkShared(t, s, img, t.TempDir())
 	assert.Zero(t, answered.Load(), "the walk waited for clamd")
 	release()
 	r, err := fs.Finish(ctx, nil)
@@ -446,14 +434,10 @@ func TestFailureReleasesQueuedFiles(t *testing.T) {
 	img := smallAndLarge(t, 5, 4)
 	tmp := t.TempDir()
 	s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 2})
-	fs, err := s.StartFiles(ctx, img)
-	require.NoError(t, err)
-	errs, walkErr := imagefs.WalkAll(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: tmp}, fs, &readAll{})
-	require.NoError(t, walkErr)
-	require.NoError(t, errs[1])
+	fs, _ := walkShared(t, s, img, tmp)
 	assert.NotZero(t, openUnder(t, tmp), "queued large files hold their copies")
 	release()
-	r, err := fs.Finish(ctx, firstError(walkErr, errs[0]))
+	r, err := fs.Finish(ctx, nil)
 	assert.Nil(t, r, "never a clean report")
 	assert.ErrorIs(t, err, scan.ErrScanFailed)
 	assert.Zero(t, openUnder(t, tmp), "handles on temporary copies left open")
@@ -476,11 +460,18 @@ func openUnder(t *testing.T, dir string) int {
 	return n
 }
 
-func firstError(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+// walkShared starts a scan with s and feeds it a walk of img shared with a
+// second visitor that reads every file (temporary copies under tmp), as
+// the pipeline's one pass does; the walk must succeed.
+func walkShared(t *testing.T, s *clamav.Scanner, img *scan.Image, tmp string) (scan.FileScan, *readAll) {
+	t.Helper()
+	ctx := context.Background()
+	fs, err := s.StartFiles(ctx, img)
+	require.NoError(t, err)
+	other := &readAll{}
+	errs, walkErr := imagefs.WalkAll(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: tmp}, fs, other)
+	require.NoError(t, walkErr)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	return fs, other
 }
