@@ -45,10 +45,10 @@
 // priority (nice 10, or a lower systemd CPUWeight=): the walk, which
 // decompresses the layers, is the one pass's critical path, and clamd
 // catches up from the queue. On 2 cores, with clamd at nice 10, SBOM and
-// malware report in one pass took 1.08-1.12x the SBOM alone instead of
-// 1.15-1.22x. clamd's FILDES command (clamdscan --fdpass) is not used: clamd
-// 1.4.6 answers "OK" for a descriptor it cannot read, which would pass a
-// file as clean unscanned.
+// malware report in one pass took 1.08-1.16x the SBOM alone instead of
+// 1.13-1.38x (median 1.20x). clamd's FILDES command (clamdscan --fdpass)
+// is not used: clamd 1.4.6 answers "OK" for a descriptor it cannot read,
+// which would pass a file as clean unscanned.
 //
 // Package clamav/clamdtest starts a real clamd with a tiny test database for
 // tests and benchmarks.
