@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"os"
 	"strings"
 	"sync"
@@ -101,9 +102,10 @@ type Options struct {
 	// below clamd's IdleTimeout (30 s by default). <= 0 means
 	// DefaultIdleTimeout (20 seconds).
 	IdleTimeout time.Duration
-	// MaxBuffered caps the bytes of small files (up to 1 MiB each) held in
-	// memory while they wait for a free connection or are being sent.
-	// <= 0 means DefaultMaxBuffered (64 MiB).
+	// MaxBuffered caps the memory holding small files (up to 1 MiB each)
+	// while they wait for a free connection or are being sent: each is
+	// held in a recycled buffer of its size rounded up to a power of two,
+	// 4 KiB at least. <= 0 means DefaultMaxBuffered (64 MiB).
 	MaxBuffered int64
 	// Walk bounds the image filesystem walk (see imagefs.WalkOptions; its zero
 	// value uses the documented defaults). Walk.Logger nil means Logger.
@@ -116,9 +118,10 @@ type Options struct {
 // streams. It is safe for concurrent use; Close releases its idle
 // connections.
 type Scanner struct {
-	opts   Options
-	pool   *pool
-	logger *slog.Logger
+	opts    Options
+	pool    *pool
+	buffers buffers
+	logger  *slog.Logger
 }
 
 var _ scan.Scanner = (*Scanner)(nil)
@@ -393,7 +396,7 @@ func (s *Scanner) StartFiles(ctx context.Context, img *scan.Image) (scan.FileSca
 					<-fs.held
 				} else {
 					res, err = s.stream(fs.gctx, bytes.NewReader(j.data), buf)
-					fs.mem.Release(int64(len(j.data)))
+					fs.release(j.data)
 				}
 				if err != nil {
 					return &fileError{path: j.file.Path, layer: j.file.LayerDigest.String(), err: err}
@@ -521,26 +524,76 @@ func (fs *fileScan) Visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 		fs.record(f, res)
 		return nil
 	}
-	if err := fs.mem.Acquire(fs.gctx, f.Size); err != nil {
+	if err := fs.mem.Acquire(fs.gctx, fs.weight(bufferSize(f.Size))); err != nil {
 		return err
 	}
-	data := make([]byte, f.Size)
+	data := s.buffers.get(f.Size)
 	n, err := io.ReadFull(r, data)
 	if err != nil && !(f.Hardlink && errors.Is(err, io.ErrUnexpectedEOF)) {
-		fs.mem.Release(f.Size)
+		fs.release(data)
 		return fmt.Errorf("read %s: %w", f.Path, err)
 	}
-	if n < len(data) {
-		fs.mem.Release(int64(len(data) - n))
-		data = data[:n]
-	}
+	data = data[:n]
 	select {
 	case fs.jobs <- fileJob{file: *f, data: data}:
 		return nil
 	case <-fs.gctx.Done():
-		fs.mem.Release(int64(len(data)))
+		fs.release(data)
 		return fs.gctx.Err()
 	}
+}
+
+// release recycles the buffer of a small file and frees its share of
+// Options.MaxBuffered.
+func (fs *fileScan) release(data []byte) {
+	fs.mem.Release(fs.weight(int64(cap(data))))
+	fs.s.buffers.put(data)
+}
+
+// weight is what a buffer of capacity n holds of Options.MaxBuffered: n,
+// or all of it for a buffer larger than the whole budget (which then
+// waits for every other buffer and goes alone).
+func (fs *fileScan) weight(n int64) int64 { return min(n, fs.s.opts.MaxBuffered) }
+
+// buffers recycles the in-memory copies of small files, by size rounded
+// up to a power of two from 4 KiB to bufferLimit: a scan of thousands of
+// files then allocates (and the collector clears) a few buffers, not one
+// per file. Options.MaxBuffered counts the rounded sizes.
+type buffers struct {
+	classes [bufferClasses]sync.Pool // of *[]byte
+}
+
+const (
+	minBufferShift = 12 // 4 KiB
+	bufferClasses  = 20 - minBufferShift + 1
+)
+
+// bufferSize is the capacity of the buffer that holds n bytes.
+func bufferSize(n int64) int64 {
+	return 1 << (minBufferShift + bufferClass(n))
+}
+
+func bufferClass(n int64) int {
+	return max(bits.Len64(uint64(max(n, 1)-1)), minBufferShift) - minBufferShift
+}
+
+// get returns a buffer of length n (at most bufferLimit).
+func (b *buffers) get(n int64) []byte {
+	c := bufferClass(n)
+	if p, ok := b.classes[c].Get().(*[]byte); ok {
+		return (*p)[:n]
+	}
+	return make([]byte, n, bufferSize(n))
+}
+
+// put recycles a buffer obtained from get.
+func (b *buffers) put(buf []byte) {
+	c := bufferClass(int64(cap(buf)))
+	if int64(cap(buf)) != bufferSize(int64(cap(buf))) || c >= bufferClasses {
+		return
+	}
+	buf = buf[:0]
+	b.classes[c].Put(&buf)
 }
 
 // Finish waits for the queued files and returns the report, or a
@@ -557,7 +610,7 @@ func (fs *fileScan) Finish(ctx context.Context, walkErr error) (*scan.Report, er
 			_ = j.handle.Close()
 			<-fs.held
 		} else {
-			fs.mem.Release(int64(len(j.data)))
+			fs.release(j.data)
 		}
 	}
 	if walkErr != nil {

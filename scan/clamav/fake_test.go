@@ -383,9 +383,13 @@ func TestQueueIsBounded(t *testing.T) {
 		// the first: the next one waits in Visit.
 		most int32
 	}{
-		// 1,000 bytes hold three 303-byte files (the one at the
-		// connection included).
-		{name: "small files", small: 30, maxBuffered: 1000, most: 3},
+		// 12 KiB hold three 303-byte files (the one at the connection
+		// included): each is held in a buffer rounded up to a power of
+		// two, 4 KiB at least.
+		{name: "small files", small: 30, maxBuffered: 12 << 10, most: 3},
+		// A budget smaller than one buffer lets one file through at a
+		// time instead of blocking the walk for ever.
+		{name: "tiny budget", small: 5, maxBuffered: 100, most: 1},
 		// One large file at the connection, one queued.
 		{name: "large files", big: 8, most: 2},
 	} {
