@@ -14,8 +14,8 @@
 // other visitors (imagefs.WalkAll: the pipeline's one pass with SBOM
 // generation). Files wait in a queue for a free connection, so that the
 // walk runs ahead of clamd and clamd always has files to scan while the
-// walk decompresses a layer: small files (up to 1 MiB) in memory, at most
-// Options.MaxBuffered bytes of them; a larger file that the walk copied to
+// walk decompresses a layer: small files (up to 1 MiB) in recycled
+// buffers, at most Options.MaxBuffered bytes of them; a larger file that the walk copied to
 // a private temporary file for its visitors ([imagefs.SharedCopy])
 // through its own handle on that copy, at most 2 x Options.Concurrency of
 // them (each keeps its copy's disk space until clamd has scanned it). Past
@@ -41,13 +41,13 @@
 // TemporaryDirectory on tmpfs (/dev/shm, or a tmpfs /tmp) clamd used
 // 15-33% less CPU on a 166 MB image of ~1,000 files than on ext4 (clamd
 // 1.4.6). Where clamd shares CPU cores with the process that walks the
-// image (one host, a pod with both containers), give clamd a lower CPU
-// priority (nice 10, or a lower systemd CPUWeight=): the walk, which
-// decompresses the layers, is the one pass's critical path, and clamd
-// catches up from the queue. On 2 cores, with clamd at nice 10, SBOM and
-// malware report in one pass took 1.08-1.16x the SBOM alone instead of
-// 1.13-1.38x (median 1.20x). clamd's FILDES command (clamdscan --fdpass)
-// is not used: clamd 1.4.6 answers "OK" for a descriptor it cannot read,
+// image (one host, a pod with both containers), a lower CPU priority for
+// clamd (nice 10, or a lower systemd CPUWeight=) keeps the walk, which
+// decompresses the layers and is the one pass's critical path, on its
+// core; clamd catches up from the queue. On 2 shared cores, SBOM and
+// malware report in one pass took 1.09-1.17x the SBOM alone (1.10-1.12x
+// with clamd at nice 10). clamd's FILDES command (clamdscan --fdpass) is
+// not used: clamd 1.4.6 answers "OK" for a descriptor it cannot read,
 // which would pass a file as clean unscanned.
 //
 // Package clamav/clamdtest starts a real clamd with a tiny test database for
