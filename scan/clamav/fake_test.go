@@ -397,6 +397,9 @@ func TestQueueIsBounded(t *testing.T) {
 			fake, release, _ := holdingClamd(t, "stream: OK")
 			img := smallAndLarge(t, tc.small, tc.big)
 			s := newScanner(t, clamav.Options{Address: fake.addr, Concurrency: 1, MaxBuffered: tc.maxBuffered})
+			// Cancelled when the test ends, so that a walk stuck past the
+			// bound (a failed test) ends too.
+			ctx, cancel := context.WithCancel(ctx)
 			fs, err := s.StartFiles(ctx, img)
 			require.NoError(t, err)
 			other := &readAll{}
@@ -407,7 +410,7 @@ func TestQueueIsBounded(t *testing.T) {
 				defer close(walked)
 				_, walkErr = imagefs.WalkAll(ctx, img.Repository, img.Manifest, imagefs.WalkOptions{}, imagefs.ShareOptions{TempDir: tmp}, fs, other)
 			}()
-			t.Cleanup(func() { release(); <-walked; fs.Finish(ctx, nil) })
+			t.Cleanup(func() { release(); cancel(); <-walked; fs.Finish(ctx, nil) })
 			// The walk reaches the bound (clamd holds the first stream)...
 			require.Eventually(t, func() bool { return fake.streams.Load() == 1 && other.files.Load() >= tc.most }, 10*time.Second, 5*time.Millisecond)
 			// ...and stays there until clamd answers.
