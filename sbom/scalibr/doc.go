@@ -17,8 +17,8 @@
 // spilled files are queued at a time); an executable small enough for
 // memory is read into one reused buffer and looked at by the walk itself
 // (the Go build info check is quick; queueing the ~200 shared libraries of
-// a Debian-like image raised the peak RSS from 33 to 40 MiB). Those that also read other files
-// through scalibr's FS (dpkg, apk and rpm read /etc/os-release) are
+// a Debian-like image raised the peak RSS from 33 to 40 MiB). Those that
+// also read other files through scalibr's FS (dpkg, apk and rpm read /etc/os-release) are
 // deferred: their files, and os-release, are kept in a small in-memory
 // filesystem and extracted when the walk has finished and every layer
 // digest has been verified. Only the files some extractor asks for are

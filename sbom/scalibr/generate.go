@@ -680,8 +680,9 @@ func (g *generator) visitInline(ctx context.Context, f *imagefs.File, r io.Reade
 	// (imagefs.WalkAll hands one for a file another visitor reads too) is
 	// extracted at once, without a copy: Go build info and jar directories
 	// are a few small reads.
+	goOnly := onlyGoBinary(inline)
 	if ra, ok := r.(sizedReaderAt); ok {
-		if onlyGoBinary(inline) {
+		if goOnly {
 			var head [4]byte
 			if n, _ := ra.ReadAt(head[:], 0); !executableMagic(head[:n]) {
 				return nil
@@ -694,7 +695,7 @@ func (g *generator) visitInline(ctx context.Context, f *imagefs.File, r io.Reade
 	// number before reading a file that cannot be one.
 	g.br.Reset(r)
 	defer g.br.Reset(nil)
-	if onlyGoBinary(inline) {
+	if goOnly {
 		head, _ := g.br.Peek(4)
 		if !executableMagic(head) {
 			return nil
@@ -707,35 +708,38 @@ func (g *generator) visitInline(ctx context.Context, f *imagefs.File, r io.Reade
 		}
 		return g.queue(ctx, job{exs: inline, file: *f, layer: layer, content: c})
 	}
-	if onlyGoBinary(inline) {
+	// An executable small enough for memory is read into one reused buffer
+	// and checked here (the Go build info check is quick); other files go
+	// to the worker in a pooled buffer counted against inFlight.
+	j := job{exs: inline, file: *f, layer: layer}
+	var data []byte
+	if goOnly {
 		if int64(cap(g.exe)) < f.Size {
 			g.exe = make([]byte, f.Size)
 		}
-		n, err := io.ReadFull(g.br, g.exe[:f.Size])
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		data = g.exe[:f.Size]
+	} else {
+		j.weight = f.Size
+		if err := g.inFlight.Acquire(ctx, j.weight); err != nil {
 			return err
 		}
-		if f.Hardlink && n == 0 && f.Size > 0 {
-			return nil
-		}
-		g.extract(ctx, g.emptyFS, inline, f, layer, fileContent{data: g.exe[:n], size: int64(n)})
-		return nil
+		data, j.pooled = g.buffer(f.Size)
 	}
-	weight := f.Size
-	if err := g.inFlight.Acquire(ctx, weight); err != nil {
-		return err
-	}
-	data, pooled := g.buffer(f.Size)
 	n, err := io.ReadFull(g.br, data)
+	j.content = fileContent{data: data[:n], size: int64(n)}
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		g.inFlight.Release(weight)
+		g.release(j)
 		return err
 	}
 	if f.Hardlink && n == 0 && f.Size > 0 {
-		g.inFlight.Release(weight)
+		g.release(j)
 		return nil
 	}
-	return g.queue(ctx, job{exs: inline, file: *f, layer: layer, content: fileContent{data: data[:n], size: int64(n)}, weight: weight, pooled: pooled})
+	if goOnly {
+		g.extract(ctx, g.emptyFS, inline, f, layer, j.content)
+		return nil
+	}
+	return g.queue(ctx, j)
 }
 
 // spill copies a file's content to a new private temporary file for the

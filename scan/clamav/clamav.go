@@ -392,12 +392,10 @@ func (s *Scanner) StartFiles(ctx context.Context, img *scan.Image) (scan.FileSca
 				var err error
 				if j.handle != nil {
 					res, err = s.stream(fs.gctx, io.NewSectionReader(j.handle, 0, j.size), buf)
-					_ = j.handle.Close()
-					<-fs.held
 				} else {
 					res, err = s.stream(fs.gctx, bytes.NewReader(j.data), buf)
-					fs.release(j.data)
 				}
+				fs.drop(j)
 				if err != nil {
 					return &fileError{path: j.file.Path, layer: j.file.LayerDigest.String(), err: err}
 				}
@@ -543,6 +541,17 @@ func (fs *fileScan) Visit(ctx context.Context, f *imagefs.File, r io.Reader) err
 	}
 }
 
+// drop releases what a job holds: its handle on a temporary copy, or its
+// buffer.
+func (fs *fileScan) drop(j fileJob) {
+	if j.handle != nil {
+		_ = j.handle.Close()
+		<-fs.held
+		return
+	}
+	fs.release(j.data)
+}
+
 // release recycles the buffer of a small file and frees its share of
 // Options.MaxBuffered.
 func (fs *fileScan) release(data []byte) {
@@ -586,14 +595,10 @@ func (b *buffers) get(n int64) []byte {
 	return make([]byte, n, bufferSize(n))
 }
 
-// put recycles a buffer obtained from get.
+// put recycles a buffer obtained from get (whose capacity is its class's).
 func (b *buffers) put(buf []byte) {
-	c := bufferClass(int64(cap(buf)))
-	if int64(cap(buf)) != bufferSize(int64(cap(buf))) || c >= bufferClasses {
-		return
-	}
 	buf = buf[:0]
-	b.classes[c].Put(&buf)
+	b.classes[bufferClass(int64(cap(buf)))].Put(&buf)
 }
 
 // Finish waits for the queued files and returns the report, or a
@@ -606,12 +611,7 @@ func (fs *fileScan) Finish(ctx context.Context, walkErr error) (*scan.Report, er
 	err := fs.g.Wait()
 	// Workers stop at the first failure: release what they left queued.
 	for j := range fs.jobs {
-		if j.handle != nil {
-			_ = j.handle.Close()
-			<-fs.held
-		} else {
-			fs.release(j.data)
-		}
+		fs.drop(j)
 	}
 	if walkErr != nil {
 		// The walk's error explains what the workers saw (a cancelled
